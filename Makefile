@@ -1,0 +1,45 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+HOST ?= 127.0.0.1
+
+.PHONY: run test lint format browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+## Serve on http://$(HOST):$(PORT) (SQLite under instance/ unless CAPCOURSE_DATABASE_URL is set).
+run: $(VENV)/.installed-run
+	$(BIN)/capcourse db upgrade
+	$(BIN)/capcourse frameworks sync
+	$(BIN)/capcourse run --host $(HOST) --port $(PORT)
+
+## Lint, type-check and run the whole test suite.
+test: $(VENV)/.installed-test browser lint
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+browser:
+	@scripts/ensure-chromium
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

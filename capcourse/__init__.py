@@ -1,0 +1,50 @@
+"""capcourse: capability frameworks, course mapping and curriculum coverage.
+
+The application is built by :func:`create_app`; nothing here touches the
+database, so importing the package (or starting the server) never runs a query.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, redirect, url_for
+from werkzeug.wrappers import Response
+
+from capcourse.config import load_config
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build and configure a capcourse application.
+
+    :param config: settings that override the environment-derived defaults
+        (tests pass a database URL here, for example).
+    :returns: the configured Flask application.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(app.instance_path, config))
+
+    from capcourse import extensions, models  # noqa: F401  (models: complete metadata)
+    from capcourse.accounts.cli import keys_cli
+    from capcourse.errors import register_error_handlers
+    from capcourse.frameworks.cli import frameworks_cli
+    from capcourse.frameworks.pages import pages as framework_pages
+    from capcourse.frameworks.views import blp as frameworks_api
+
+    extensions.init_app(app)
+    extensions.api.register_blueprint(frameworks_api)
+    app.register_blueprint(framework_pages)
+    register_error_handlers(app)
+
+    app.cli.add_command(frameworks_cli)
+    app.cli.add_command(keys_cli)
+
+    @app.get("/")
+    def index() -> Response:
+        return redirect(url_for("framework_pages.framework_list"))
+
+    return app

@@ -1,0 +1,1 @@
+"""Accounts: API keys for machine clients and administrators, with roles."""

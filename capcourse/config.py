@@ -1,0 +1,87 @@
+"""Configuration from the environment, with defaults that are safe to run."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+#: Environment variables read, with the setting each one fills.
+ENVIRONMENT = {
+    "CAPCOURSE_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "CAPCOURSE_SECRET_KEY": "SECRET_KEY",
+    "CAPCOURSE_BASE_URL": "CAPCOURSE_BASE_URL",
+    "CAPCOURSE_MAX_CONTENT_LENGTH": "MAX_CONTENT_LENGTH",
+}
+
+INTEGER_SETTINGS = {"MAX_CONTENT_LENGTH"}
+
+
+def _instance_secret_key(instance_path: str) -> str:
+    """Return the secret key kept in the instance folder, creating it once.
+
+    A key generated per process would log everyone out on every restart and
+    differ between workers, so it is persisted beside the SQLite database.
+    """
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the settings for one application.
+
+    Precedence: ``overrides`` (tests, embedding code), then ``CAPCOURSE_*``
+    environment variables, then defaults.
+
+    :param instance_path: the Flask instance folder, home of the default SQLite
+        database and the persisted secret key.
+    :param overrides: settings that win over everything else.
+    """
+    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    config: dict[str, Any] = {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(instance_path) / 'capcourse.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        "CAPCOURSE_BASE_URL": "http://127.0.0.1:5000",
+        # Uploads (SCORM packages, CASE files) are capped; JSON bodies are far smaller.
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "API_TITLE": "capcourse",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.1.0",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": (
+                    "Capability frameworks, course mapping, learning records and "
+                    "curriculum coverage. Errors share one shape: "
+                    '{"code", "status", "message", "errors"}.'
+                )
+            },
+            "components": {
+                "securitySchemes": {
+                    "apiKey": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "An API key from `capcourse keys create`.",
+                    }
+                }
+            },
+        },
+        "JSON_SORT_KEYS": False,
+    }
+    for variable, setting in ENVIRONMENT.items():
+        value = os.environ.get(variable)
+        if value:
+            config[setting] = int(value) if setting in INTEGER_SETTINGS else value
+    if overrides:
+        config.update(overrides)
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret_key(instance_path)
+    config["CAPCOURSE_BASE_URL"] = str(config["CAPCOURSE_BASE_URL"]).rstrip("/")
+    return config

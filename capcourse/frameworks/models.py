@@ -1,0 +1,177 @@
+"""Persistence of frameworks, items, associations and the icon legend."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from capcourse.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Provenance(enum.StrEnum):
+    """Where an association (or a link of the icon legend) comes from."""
+
+    #: The source document states it.
+    PUBLISHED = "published"
+    #: We concluded it from the source; a person should confirm it.
+    INFERRED = "inferred"
+    #: Software proposed it; nobody has confirmed it yet.
+    SUGGESTED = "suggested"
+    #: A person confirmed (or made) it.
+    CONFIRMED = "confirmed"
+
+
+class ManagedBy(enum.StrEnum):
+    """What keeps an association up to date, so each owner only touches its own rows."""
+
+    #: ``capcourse frameworks sync`` from the shipped data files.
+    SEED = "seed"
+    #: Derived from the icon legend; rebuilt when the legend changes.
+    ICON_LEGEND = "icon-legend"
+
+
+#: CASE 1.1 association types (``ext:`` types are allowed too).
+ASSOCIATION_TYPES = (
+    "isChildOf",
+    "isPeerOf",
+    "isPartOf",
+    "exactMatchOf",
+    "precedes",
+    "isRelatedTo",
+    "replacedBy",
+    "exemplar",
+    "hasSkillLevel",
+    "isTranslationOf",
+)
+
+
+class Framework(db.Model):  # type: ignore[name-defined,misc]
+    """A framework document (CASE CFDocument). Each version is its own document."""
+
+    __tablename__ = "frameworks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    family: Mapped[str] = mapped_column(String(100), index=True)
+    uri: Mapped[str | None] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(String(500))
+    creator: Mapped[str] = mapped_column(String(300))
+    publisher: Mapped[str | None] = mapped_column(String(300))
+    version: Mapped[str | None] = mapped_column(String(100))
+    adoption_status: Mapped[str | None] = mapped_column(String(50))
+    language: Mapped[str | None] = mapped_column(String(20))
+    licence: Mapped[str | None] = mapped_column(String(300))
+    licence_uri: Mapped[str | None] = mapped_column(String(500))
+    official_source_url: Mapped[str | None] = mapped_column(String(500))
+    source_document: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    last_change: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    items: Mapped[list[Item]] = relationship(
+        back_populates="framework", cascade="all, delete-orphan", passive_deletes=True, order_by="Item.position"
+    )
+
+
+class Item(db.Model):  # type: ignore[name-defined,misc]
+    """An item of a framework (CASE CFItem): a capability, statement, indicator …"""
+
+    __tablename__ = "framework_items"
+    __table_args__ = (
+        UniqueConstraint("framework_id", "key"),
+        Index("ix_framework_items_framework_parent_position", "framework_id", "parent_id", "position"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    framework_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("frameworks.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    uri: Mapped[str | None] = mapped_column(String(500))
+    code: Mapped[str | None] = mapped_column(String(100), index=True)
+    item_type: Mapped[str] = mapped_column(String(100), index=True)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("framework_items.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    full_statement: Mapped[str] = mapped_column(Text)
+    abbreviated_statement: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(20))
+    #: Stage or level of progression (SSSC: emerging / established / accomplished).
+    stage: Mapped[str | None] = mapped_column(String(50), index=True)
+    #: The marker the source prints beside the item (Frontline's attribute icons).
+    icon: Mapped[str | None] = mapped_column(String(20))
+    notes: Mapped[str | None] = mapped_column(Text)
+    last_change: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    framework: Mapped[Framework] = relationship(back_populates="items")
+    parent: Mapped[Item | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Item]] = relationship(back_populates="parent", order_by="Item.position", passive_deletes=True)
+
+
+class Association(db.Model):  # type: ignore[name-defined,misc]
+    """A typed link from an item to an item (of any framework) or to an external URI.
+
+    The tree itself is :attr:`Item.parent_id`; ``isChildOf`` rows are only
+    stored for extra parents (a CASE item may sit in several places).
+    """
+
+    __tablename__ = "framework_associations"
+    __table_args__ = (
+        CheckConstraint(
+            "(destination_item_id IS NULL) <> (destination_uri IS NULL)",
+            name="one_destination",
+        ),
+        CheckConstraint(
+            "provenance IN ('published', 'inferred', 'suggested', 'confirmed')",
+            name="provenance",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    #: The framework whose package carries the association.
+    framework_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("frameworks.id", ondelete="CASCADE"), index=True)
+    association_type: Mapped[str] = mapped_column(String(100), index=True)
+    origin_item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("framework_items.id", ondelete="CASCADE"), index=True)
+    destination_item_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("framework_items.id", ondelete="CASCADE"), index=True
+    )
+    destination_uri: Mapped[str | None] = mapped_column(String(500))
+    sequence: Mapped[int | None] = mapped_column(Integer)
+    provenance: Mapped[str] = mapped_column(String(20))
+    #: The source's own hedge on the link, verbatim ("closely links to").
+    qualifier: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    managed_by: Mapped[str | None] = mapped_column(String(20), index=True)
+    last_change: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    origin: Mapped[Item] = relationship(foreign_keys=[origin_item_id])
+    destination: Mapped[Item | None] = relationship(foreign_keys=[destination_item_id])
+
+
+class IconLegendEntry(db.Model):  # type: ignore[name-defined,misc]
+    """One link of an icon legend: items marked ``icon`` relate to ``area``.
+
+    The Frontline source lost its legend in conversion, so the shipped rows are
+    ``inferred`` with a written rationale; an admin confirms or changes them.
+    """
+
+    __tablename__ = "framework_icon_legend"
+    __table_args__ = (UniqueConstraint("framework_id", "icon", "area_item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    framework_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("frameworks.id", ondelete="CASCADE"), index=True)
+    icon: Mapped[str] = mapped_column(String(20))
+    area_item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("framework_items.id", ondelete="CASCADE"))
+    provenance: Mapped[str] = mapped_column(String(20))
+    rationale: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    area: Mapped[Item] = relationship()

@@ -1,0 +1,33 @@
+"""Stable identifiers.
+
+Every framework, item and association gets a UUID 5 computed from a fixed
+namespace and a stable key, so two installs (or two syncs) agree on every
+identifier without talking to each other. These are also the CASE identifiers
+the frameworks are published under, so the namespace must never change.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+#: The namespace of all capcourse identifiers (uuid5 of the project's URL in
+#: the RFC 4122 URL namespace). Changing it would re-identify every framework.
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/capcourse/capcourse")
+
+
+def framework_id(framework_key: str) -> uuid.UUID:
+    """Identifier of the framework document with this key."""
+    return uuid.uuid5(NAMESPACE, f"framework:{framework_key}")
+
+
+def item_id(framework_key: str, item_key: str) -> uuid.UUID:
+    """Identifier of an item, from its framework's key and its own key."""
+    return uuid.uuid5(NAMESPACE, f"item:{framework_key}/{item_key}")
+
+
+def association_id(association_type: str, origin: uuid.UUID, destination: uuid.UUID | str) -> uuid.UUID:
+    """Identifier of an association, from its type and both ends.
+
+    :param destination: an item identifier, or the URI of an external node.
+    """
+    return uuid.uuid5(NAMESPACE, f"association:{association_type}:{origin}:{destination}")

@@ -1,0 +1,51 @@
+"""API keys: created once, stored hashed, revocable."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskCliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from capcourse.accounts.models import ApiKey, Role
+from capcourse.accounts.services import authenticate, create_api_key, revoke_api_key
+from capcourse.errors import InvalidInputError, UnauthorizedError
+
+pytestmark = pytest.mark.db
+
+
+def test_key_is_stored_only_as_a_hash(session: Session) -> None:
+    key, plain = create_api_key(session, "Moodle", Role.INTEGRATION)
+    stored = session.scalar(select(ApiKey).where(ApiKey.id == key.id))
+    assert plain not in (stored.key_hash, stored.prefix)
+    assert plain.startswith(stored.prefix)
+    assert authenticate(session, plain).id == key.id
+
+
+def test_revoked_key_no_longer_authenticates(session: Session) -> None:
+    key, plain = create_api_key(session, "Old", Role.ADMIN)
+    revoke_api_key(session, key.prefix)
+    with pytest.raises(UnauthorizedError, match="revoked"):
+        authenticate(session, plain)
+
+
+def test_unknown_role_is_refused(session: Session) -> None:
+    with pytest.raises(InvalidInputError, match="Unknown role"):
+        create_api_key(session, "x", "superuser")
+
+
+def test_cli_creates_lists_and_revokes(runner: FlaskCliRunner) -> None:
+    created = runner.invoke(args=["keys", "create", "--name", "LMS", "--role", "integration"])
+    assert created.exit_code == 0, created.output
+    plain = created.output.strip().splitlines()[-1]
+    assert plain.startswith("cc_")
+    listed = runner.invoke(args=["keys", "list"])
+    assert "integration\tactive\tLMS" in listed.output
+    assert plain not in listed.output
+    prefix = listed.output.split("…")[0].strip().splitlines()[-1]
+    revoked = runner.invoke(args=["keys", "revoke", prefix])
+    assert revoked.exit_code == 0, revoked.output
+    assert "revoked" in runner.invoke(args=["keys", "list"]).output
+    missing = runner.invoke(args=["keys", "revoke", "cc_nothing"])
+    assert missing.exit_code != 0
+    assert "No API key has the prefix" in missing.output

@@ -1,0 +1,151 @@
+"""Fixtures: ``app``, ``client``, ``runner``, and a database per test run.
+
+The database is SQLite in a temporary folder, or the PostgreSQL server named
+by ``CAPCOURSE_TEST_DATABASE_URL`` (CI runs the ``db`` tests again that way).
+On PostgreSQL each run works in a schema of its own, dropped at the end, so
+runs never see each other's rows. Every test runs inside a transaction that
+is rolled back, so tests may commit freely and still leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_sqlalchemy.session import _app_ctx_id
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from capcourse import create_app
+from capcourse.extensions import db
+from capcourse.frameworks.seed_data import load_seed_data
+from capcourse.frameworks.sync import sync_frameworks
+
+TEST_DATABASE_URL = os.environ.get("CAPCOURSE_TEST_DATABASE_URL", "")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@dataclass
+class TestDatabase:
+    """Where a test database lives and how to connect to it."""
+
+    url: str
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    schema: str | None = None
+
+
+def make_database(tmp_path: Path, name: str) -> TestDatabase:
+    """An empty database: a SQLite file, or a fresh schema on PostgreSQL."""
+    if TEST_DATABASE_URL.startswith("postgresql"):
+        schema = f"capcourse_test_{name}_{secrets.token_hex(4)}"
+        engine = sa.create_engine(TEST_DATABASE_URL)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        engine.dispose()
+        return TestDatabase(TEST_DATABASE_URL, {"connect_args": {"options": f"-csearch_path={schema}"}}, schema=schema)
+    return TestDatabase(f"sqlite:///{tmp_path / (name + '.db')}")
+
+
+def drop_database(database: TestDatabase) -> None:
+    if database.schema:
+        engine = sa.create_engine(TEST_DATABASE_URL)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{database.schema}" CASCADE')
+        engine.dispose()
+
+
+def make_app(database: TestDatabase, **config: Any) -> Flask:
+    """An application on ``database`` with test settings."""
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": database.url,
+            "SQLALCHEMY_ENGINE_OPTIONS": database.engine_options,
+            "CAPCOURSE_BASE_URL": "http://capcourse.test",
+            **config,
+        }
+    )
+
+
+def migrate_and_sync(app: Flask) -> None:
+    """Upgrade to head and load the shipped frameworks, committed."""
+    with app.app_context():
+        flask_migrate.upgrade()
+        # A session of its own: inside a test, db.session is the test's.
+        with Session(db.engine) as session:
+            sync_frameworks(session, load_seed_data())
+            session.commit()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    database = make_database(tmp_path_factory.mktemp("db"), "main")
+    yield database
+    drop_database(database)
+
+
+@pytest.fixture(scope="session")
+def app(database: TestDatabase) -> Flask:
+    """The application, on a migrated database holding the shipped frameworks."""
+    app = make_app(database)
+    migrate_and_sync(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _rolled_back(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Run the test in a transaction that is rolled back afterwards.
+
+    Commits inside the test only release a savepoint. Tests that build their
+    own database (migrations, live server) don't ask for ``app`` and skip this.
+    """
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app: Flask = request.getfixturevalue("app")
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint"), scopefunc=_app_ctx_id
+        )
+        original, db.session = db.session, session
+        try:
+            yield
+        finally:
+            session.remove()
+            db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def app_context(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def session(app_context: None) -> Session:
+    """The database session of the current test (rolled back afterwards)."""
+    return db.session()
