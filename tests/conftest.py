@@ -30,7 +30,10 @@ from capcourse.frameworks.seed_data import load_seed_data
 from capcourse.frameworks.sync import sync_frameworks
 
 TEST_DATABASE_URL = os.environ.get("CAPCOURSE_TEST_DATABASE_URL", "")
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+#: Third-party standards, fixtures and the source documents: ``../shared`` beside the clone.
+SHARED = Path(os.environ.get("CAPCOURSE_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+if not (SHARED / "seeds").is_dir():
+    raise RuntimeError(f"{SHARED} has no seeds/: check out ../shared beside the repository or set CAPCOURSE_SHARED_DIR")
 
 
 @dataclass
