@@ -16,6 +16,16 @@ pages = Blueprint("framework_pages", __name__)
 SEARCH_PAGE_SIZE = 50
 
 
+@pages.app_template_filter("plural")
+def plural(noun: str, count: int) -> str:
+    """English plural of an item type: "sub-capability" → "sub-capabilities"."""
+    if count == 1:
+        return noun
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun if noun.endswith("s") else noun + "s"
+
+
 @pages.get("/frameworks")
 def framework_list() -> str:
     summaries = services.list_frameworks(db.session())

@@ -26,6 +26,13 @@ def test_framework_list_page(client: FlaskClient) -> None:
         assert title in html
 
 
+def test_item_types_are_pluralised_in_english(client: FlaskClient) -> None:
+    html = client.get("/frameworks").get_data(as_text=True)
+    assert "28 sub-capabilities" in html
+    assert "9 curriculum areas" in html
+    assert "sub-capabilitys" not in html
+
+
 def test_home_redirects_to_the_frameworks(client: FlaskClient) -> None:
     response = client.get("/")
     assert response.status_code == 302

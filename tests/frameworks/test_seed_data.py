@@ -214,6 +214,7 @@ SOURCES = {
     "dfe-kss-practice-supervisors-2018": "003_38547d1e97c25771.txt",
     "dfe-kss-practice-leaders-2018": "004_516487b470083ef8.txt",
     "sssc-leadership-capabilities": "002_a1c26997fe36bb87.txt",
+    "sssc-clf-as-referenced": "002_a1c26997fe36bb87.txt",
 }
 
 
@@ -227,6 +228,15 @@ def test_every_statement_is_verbatim_from_its_source(data: SeedData, key: str) -
             if text:
                 assert text in source, f"{item.code}: {text[:80]}"
                 assert "  " not in text and "<" not in text and "•" not in text, item.code
+
+
+@pytest.mark.parametrize("key", sorted(SOURCES))
+def test_descriptions_are_the_sources_own_words(data: SeedData, key: str) -> None:
+    source = normalised_source(SOURCES[key])
+    description = data.framework(key).fields.get("description")
+    assert description
+    for paragraph in description.split("\n\n"):
+        assert " ".join(paragraph.split()) in source
 
 
 def test_identifiers_are_never_renamed(data: SeedData) -> None:
