@@ -23,6 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_sqlalchemy.session import _app_ctx_id
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from capcourse import create_app
 from capcourse.extensions import db
@@ -49,20 +50,22 @@ def make_database(tmp_path: Path, name: str) -> TestDatabase:
     """An empty database: a SQLite file, or a fresh schema on PostgreSQL."""
     if TEST_DATABASE_URL.startswith("postgresql"):
         schema = f"capcourse_test_{name}_{secrets.token_hex(4)}"
-        engine = sa.create_engine(TEST_DATABASE_URL)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        engine.dispose()
+        _run_sql(f'CREATE SCHEMA "{schema}"')
         return TestDatabase(TEST_DATABASE_URL, {"connect_args": {"options": f"-csearch_path={schema}"}}, schema=schema)
     return TestDatabase(f"sqlite:///{tmp_path / (name + '.db')}")
 
 
+def _run_sql(statement: str) -> None:
+    # NullPool: the connection is really closed on exit, not kept in a pool.
+    engine = sa.create_engine(TEST_DATABASE_URL, poolclass=NullPool)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(statement)
+    engine.dispose()
+
+
 def drop_database(database: TestDatabase) -> None:
     if database.schema:
-        engine = sa.create_engine(TEST_DATABASE_URL)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{database.schema}" CASCADE')
-        engine.dispose()
+        _run_sql(f'DROP SCHEMA "{database.schema}" CASCADE')
 
 
 def make_app(database: TestDatabase, **config: Any) -> Flask:
@@ -98,11 +101,13 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]
 
 
 @pytest.fixture(scope="session")
-def app(database: TestDatabase) -> Flask:
+def app(database: TestDatabase) -> Iterator[Flask]:
     """The application, on a migrated database holding the shipped frameworks."""
     app = make_app(database)
     migrate_and_sync(app)
-    return app
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)

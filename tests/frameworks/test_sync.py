@@ -71,8 +71,9 @@ def test_identifiers_are_the_same_in_two_fresh_databases(tmp_path: Path, session
     try:
         app = make_app(other)
         migrate_and_sync(app)
-        with app.app_context(), Session(db.engine) as other_session:
-            theirs = snapshot(other_session)
+        with app.app_context():
+            with Session(db.engine) as other_session:
+                theirs = snapshot(other_session)
             db.engine.dispose()
         assert theirs == snapshot(session)
         assert len(theirs["items"]) == 299
