@@ -38,7 +38,7 @@ if not (SHARED / "seeds").is_dir():
 
 
 @dataclass
-class TestDatabase:
+class ScratchDatabase:
     """Where a test database lives and how to connect to it."""
 
     url: str
@@ -46,13 +46,15 @@ class TestDatabase:
     schema: str | None = None
 
 
-def make_database(tmp_path: Path, name: str) -> TestDatabase:
+def make_database(tmp_path: Path, name: str) -> ScratchDatabase:
     """An empty database: a SQLite file, or a fresh schema on PostgreSQL."""
     if TEST_DATABASE_URL.startswith("postgresql"):
         schema = f"capcourse_test_{name}_{secrets.token_hex(4)}"
         _run_sql(f'CREATE SCHEMA "{schema}"')
-        return TestDatabase(TEST_DATABASE_URL, {"connect_args": {"options": f"-csearch_path={schema}"}}, schema=schema)
-    return TestDatabase(f"sqlite:///{tmp_path / (name + '.db')}")
+        return ScratchDatabase(
+            TEST_DATABASE_URL, {"connect_args": {"options": f"-csearch_path={schema}"}}, schema=schema
+        )
+    return ScratchDatabase(f"sqlite:///{tmp_path / (name + '.db')}")
 
 
 def _run_sql(statement: str) -> None:
@@ -63,12 +65,12 @@ def _run_sql(statement: str) -> None:
     engine.dispose()
 
 
-def drop_database(database: TestDatabase) -> None:
+def drop_database(database: ScratchDatabase) -> None:
     if database.schema:
         _run_sql(f'DROP SCHEMA "{database.schema}" CASCADE')
 
 
-def make_app(database: TestDatabase, **config: Any) -> Flask:
+def make_app(database: ScratchDatabase, **config: Any) -> Flask:
     """An application on ``database`` with test settings."""
     return create_app(
         {
@@ -94,14 +96,14 @@ def migrate_and_sync(app: Flask) -> None:
 
 
 @pytest.fixture(scope="session")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchDatabase]:
     database = make_database(tmp_path_factory.mktemp("db"), "main")
     yield database
     drop_database(database)
 
 
 @pytest.fixture(scope="session")
-def app(database: TestDatabase) -> Iterator[Flask]:
+def app(database: ScratchDatabase) -> Iterator[Flask]:
     """The application, on a migrated database holding the shipped frameworks."""
     app = make_app(database)
     migrate_and_sync(app)
