@@ -29,19 +29,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(load_config(app.instance_path, config))
 
     from capcourse import extensions, models  # noqa: F401  (models: complete metadata)
-    from capcourse.accounts.cli import keys_cli
+    from capcourse.accounts.cli import keys_cli, users_cli
+    from capcourse.catalogue.views import blp as catalogue_api
     from capcourse.errors import register_error_handlers
     from capcourse.frameworks.cli import frameworks_cli
     from capcourse.frameworks.pages import pages as framework_pages
     from capcourse.frameworks.views import blp as frameworks_api
+    from capcourse.mapping.views import blp as mapping_api
 
     extensions.init_app(app)
     extensions.api.register_blueprint(frameworks_api)
+    extensions.api.register_blueprint(catalogue_api)
+    extensions.api.register_blueprint(mapping_api)
     app.register_blueprint(framework_pages)
     register_error_handlers(app)
 
     app.cli.add_command(frameworks_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(users_cli)
 
     @app.get("/")
     def index() -> Response:

@@ -17,6 +17,8 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from capcourse.extensions import db
+
 logger = logging.getLogger(__name__)
 
 #: Requests under these prefixes get JSON errors; pages get HTML.
@@ -52,6 +54,18 @@ class ConflictError(CapcourseError):
     status_code = HTTPStatus.CONFLICT
 
 
+class PreconditionFailedError(CapcourseError):
+    """The client's copy is stale: someone else changed the resource since."""
+
+    status_code = HTTPStatus.PRECONDITION_FAILED
+
+
+class PreconditionRequiredError(CapcourseError):
+    """An update must say which version it changes (``If-Match``)."""
+
+    status_code = HTTPStatus.PRECONDITION_REQUIRED
+
+
 class UnauthorizedError(CapcourseError):
     status_code = HTTPStatus.UNAUTHORIZED
 
@@ -77,6 +91,8 @@ def _wants_json() -> bool:
 
 
 def _respond(status_code: int, message: str, errors: Any = None, headers: Any = None) -> Response | tuple[Any, ...]:
+    # A refused request changes nothing, whatever a service flushed before it failed.
+    db.session.rollback()
     if _wants_json():
         response = jsonify(error_body(status_code, message, errors))
         response.status_code = status_code

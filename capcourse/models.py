@@ -4,7 +4,24 @@ Alembic's autogenerate and the drift test compare against ``db.metadata``; a
 domain whose models were never imported would look like a table to drop.
 """
 
-from capcourse.accounts.models import ApiKey
+from capcourse.accounts.models import ApiKey, ProgrammeMember, User
+from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme
 from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item
+from capcourse.mapping.models import Mapping, MappingEvent
 
-__all__ = ["ApiKey", "Association", "Framework", "IconLegendEntry", "Item"]
+__all__ = [
+    "Activity",
+    "ApiKey",
+    "Association",
+    "Course",
+    "ExternalId",
+    "Framework",
+    "IconLegendEntry",
+    "Item",
+    "Mapping",
+    "MappingEvent",
+    "Module",
+    "Programme",
+    "ProgrammeMember",
+    "User",
+]

@@ -1,26 +1,97 @@
-"""``capcourse keys``: API keys from the command line."""
+"""``capcourse users`` and ``capcourse keys``: accounts from the command line."""
 
 from __future__ import annotations
 
 import click
+from flask import current_app
 
 from capcourse.accounts.models import Role
-from capcourse.accounts.services import create_api_key, list_api_keys, revoke_api_key
+from capcourse.accounts.services import (
+    create_api_key,
+    create_user,
+    ensure_first_admin,
+    find_user,
+    list_api_keys,
+    revoke_api_key,
+    set_password,
+)
 from capcourse.errors import CapcourseError
 from capcourse.extensions import db
 
 
+def _fail(error: CapcourseError) -> click.ClickException:
+    details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in (error.errors or {}).items())
+    return click.ClickException(f"{error.message} {details}".strip())
+
+
+@click.group("users")
+def users_cli() -> None:
+    """People who sign in to the web interface."""
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([Role.ADMIN, Role.LEAD, Role.AUTHOR]), required=True)
+@click.password_option(help="At least 12 characters; asked for when not given.")
+def create_user_command(email: str, name: str, role: str, password: str) -> None:
+    """Create a user."""
+    try:
+        user = create_user(db.session(), email, name, role, password)
+    except CapcourseError as error:
+        raise _fail(error) from error
+    db.session.commit()
+    click.echo(f"Created {role} {user.email}.")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.password_option(help="At least 12 characters; asked for when not given.")
+def set_password_command(email: str, password: str) -> None:
+    """Set a user's password."""
+    try:
+        set_password(db.session(), find_user(db.session(), email), password)
+    except CapcourseError as error:
+        raise _fail(error) from error
+    db.session.commit()
+    click.echo(f"Password changed for {email}.")
+
+
+@users_cli.command("ensure-admin")
+def ensure_admin_command() -> None:
+    """On a new install, create the first admin and print how to sign in."""
+    created = ensure_first_admin(db.session())
+    login = f"{current_app.config['CAPCOURSE_BASE_URL']}/login"
+    if created is None:
+        click.echo(f"Sign in at {login}. Forgotten password: capcourse users set-password EMAIL")
+        return
+    user, password = created
+    db.session.commit()
+    banner = "=" * 72
+    click.echo(
+        f"{banner}\nA first administrator was created. Sign in at {login}\n"
+        f"  email:    {user.email}\n  password: {password}\n"
+        "The password is shown only now. Change it with: capcourse users set-password "
+        f"{user.email}\n{banner}"
+    )
+
+
 @click.group("keys")
 def keys_cli() -> None:
-    """Create, list and revoke API keys."""
+    """API keys for machine clients and scripts."""
 
 
 @keys_cli.command("create")
 @click.option("--name", required=True, help="Who or what the key is for, e.g. 'Moodle production'.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-def create(name: str, role: str) -> None:
+@click.option("--user", "email", help="The person a lead or author key acts for.")
+def create(name: str, role: str, email: str | None) -> None:
     """Create a key and print it once."""
-    key, plain = create_api_key(db.session(), name, role)
+    try:
+        user = find_user(db.session(), email) if email else None
+        key, plain = create_api_key(db.session(), name, role, user)
+    except CapcourseError as error:
+        raise _fail(error) from error
     db.session.commit()
     click.echo(f"Created {role} key {key.prefix}… for {key.name!r}. It is shown only now; store it safely:")
     click.echo(plain)
@@ -31,7 +102,8 @@ def list_() -> None:
     """List keys (never the keys themselves)."""
     for key in list_api_keys(db.session()):
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-        click.echo(f"{key.prefix}…\t{key.role}\t{state}\t{key.name}")
+        owner = f"\t{key.user.email}" if key.user else ""
+        click.echo(f"{key.prefix}…\t{key.role}\t{state}\t{key.name}{owner}")
 
 
 @keys_cli.command("revoke")
@@ -41,6 +113,6 @@ def revoke(prefix: str) -> None:
     try:
         key = revoke_api_key(db.session(), prefix.rstrip("…"))
     except CapcourseError as error:
-        raise click.ClickException(error.message) from error
+        raise _fail(error) from error
     db.session.commit()
     click.echo(f"Revoked {key.prefix}… ({key.name}).")

@@ -1,23 +1,29 @@
-"""Creating, checking and revoking API keys."""
+"""Users, passwords and API keys."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from capcourse.accounts.models import ApiKey, Role
-from capcourse.errors import InvalidInputError, NotFoundError, UnauthorizedError
+from capcourse.accounts.models import ApiKey, Role, User
+from capcourse.errors import ConflictError, InvalidInputError, NotFoundError, UnauthorizedError
 from capcourse.frameworks.models import utcnow
 
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "cc_"
+MIN_PASSWORD_LENGTH = 12
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+#: Keys that act for a person reach that person's programmes; these need a user.
+PERSONAL_ROLES = {Role.LEAD, Role.AUTHOR}
 
 
 def _digest(key: str) -> str:
@@ -26,24 +32,104 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(session: Session, name: str, role: str) -> tuple[ApiKey, str]:
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError(
+            f"The password is too short: use at least {MIN_PASSWORD_LENGTH} characters.",
+            {"password": [f"At least {MIN_PASSWORD_LENGTH} characters."]},
+        )
+
+
+def create_user(session: Session, email: str, name: str, role: str, password: str) -> User:
+    """Create a user who signs in with ``email`` and ``password``.
+
+    :raises InvalidInputError: bad email, role or password.
+    :raises ConflictError: the email is taken.
+    """
+    email = email.strip().lower()
+    errors: dict[str, list[str]] = {}
+    if not EMAIL.match(email):
+        errors["email"] = ["Not an email address."]
+    if not name.strip():
+        errors["name"] = ["Must not be empty."]
+    if role not in {Role.ADMIN, Role.LEAD, Role.AUTHOR}:
+        errors["role"] = ["One of: admin, lead, author."]
+    if errors:
+        raise InvalidInputError("The user has invalid fields: see errors.", errors)
+    _check_password(password)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ConflictError(f"A user with the email {email} already exists.", {"email": ["Already in use."]})
+    user = User(email=email, name=name.strip(), role=role, password_hash=generate_password_hash(password))
+    session.add(user)
+    session.flush()
+    logger.info("User %s (%s) created", email, role)
+    return user
+
+
+def find_user(session: Session, email: str) -> User:
+    """:raises NotFoundError: nobody has that email."""
+    user: User | None = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFoundError(f"No user has the email {email}.")
+    return user
+
+
+def authenticate_user(session: Session, email: str, password: str) -> User:
+    """The active user with these credentials.
+
+    :raises UnauthorizedError: wrong email or password (the message does not say which).
+    """
+    user: User | None = session.scalar(select(User).where(User.email == email.strip().lower()))
+    # Hash anyway when the user is unknown, so timing does not reveal which emails exist.
+    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not valid or not user.is_active:
+        raise UnauthorizedError("The email or password is not right.")
+    user.last_login_at = utcnow()
+    return user
+
+
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    _check_password(password)
+    user.password_hash = generate_password_hash(password)
+    session.flush()
+
+
+def ensure_first_admin(session: Session, email: str = "admin@capcourse.invalid") -> tuple[User, str] | None:
+    """On an install with no users, create an admin with a random password.
+
+    :returns: the user and the password (to show once), or None when users exist.
+    """
+    if session.scalar(select(func.count()).select_from(User)):
+        return None
+    password = secrets.token_urlsafe(12)
+    return create_user(session, email, "Administrator", Role.ADMIN, password), password
+
+
+def create_api_key(session: Session, name: str, role: str, user: User | None = None) -> tuple[ApiKey, str]:
     """Create a key; the plain key is returned once and never stored.
 
-    :raises InvalidInputError: unknown role or empty name.
+    :raises InvalidInputError: unknown role, empty name, or a lead/author key without its user.
     """
     if role not in set(Role):
         raise InvalidInputError(f"Unknown role {role!r}.", {"role": [f"One of: {', '.join(Role)}"]})
     if not name.strip():
         raise InvalidInputError("A key needs a name.", {"name": ["Must not be empty."]})
+    if role in PERSONAL_ROLES and user is None:
+        raise InvalidInputError(
+            f"A {role} key acts for a person: name the user it belongs to.", {"user": ["Required for this role."]}
+        )
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name=name.strip(), role=role, prefix=plain[:10], key_hash=_digest(plain))
+    key = ApiKey(name=name.strip(), role=role, user=user, prefix=plain[:10], key_hash=_digest(plain))
     session.add(key)
     session.flush()
     logger.info("API key %s (%s) created for %r", key.prefix, role, key.name)
     return key, plain
 
 
-def authenticate(session: Session, plain: str) -> ApiKey:
+def authenticate_key(session: Session, plain: str) -> ApiKey:
     """The live key matching ``plain``.
 
     :raises UnauthorizedError: unknown or revoked key.
@@ -53,6 +139,8 @@ def authenticate(session: Session, plain: str) -> ApiKey:
         raise UnauthorizedError("The API key is not valid.")
     if key.revoked_at is not None:
         raise UnauthorizedError("The API key has been revoked.")
+    if key.user is not None and not key.user.is_active:
+        raise UnauthorizedError("The API key's user is disabled.")
     key.last_used_at = utcnow()
     return key
 

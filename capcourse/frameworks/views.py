@@ -7,10 +7,11 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, Page
+from flask_smorest import Blueprint
 
-from capcourse.accounts.auth import current_key, require_role
+from capcourse.accounts.auth import current_principal, require_role
 from capcourse.accounts.models import Role
+from capcourse.api import select_pager
 from capcourse.extensions import db
 from capcourse.frameworks import legend, services
 from capcourse.frameworks.schemas import (
@@ -39,19 +40,6 @@ blp = Blueprint(
 
 def _base_url() -> str:
     return str(current_app.config["CAPCOURSE_BASE_URL"])
-
-
-class ItemPage(Page):  # type: ignore[misc]
-    """Page through a select of items in the database, serialised for the API."""
-
-    @property
-    def item_count(self) -> int:
-        return services.count_rows(db.session(), self.collection)
-
-    @property
-    def items(self) -> list[dict[str, Any]]:
-        query = self.collection.offset(self.page_params.first_item).limit(self.page_params.page_size)
-        return [item_dict(item, _base_url()) for item in db.session.scalars(query)]
 
 
 @blp.route("/frameworks")
@@ -91,7 +79,7 @@ class ItemDetail(MethodView):
 class ItemSearch(MethodView):
     @blp.arguments(ItemSearchArgsSchema, location="query")
     @blp.response(200, ItemSchema(many=True))
-    @blp.paginate(ItemPage)
+    @blp.paginate(select_pager(lambda item: item_dict(item, _base_url())))
     def get(self, args: dict[str, Any]) -> Any:
         """Search items by text, framework, item type and stage.
 
@@ -126,14 +114,13 @@ class IconLegend(MethodView):
     def put(self, body: dict[str, Any], framework_id: uuid.UUID) -> dict[str, Any]:
         """Set the areas one icon stands for (admin). The change is recorded as confirmed."""
         framework = services.get_framework(db.session(), framework_id)
-        key = current_key()
         legend.set_icon_areas(
             db.session(),
             framework,
             body["icon"],
             body["areas"],
             body["rationale"],
-            actor=f"api key {key.prefix} ({key.name})",
+            actor=current_principal().name,
         )
         db.session.commit()
         entries = list(legend.legend_entries(db.session(), framework))

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from capcourse.accounts.models import ApiKey, Role
-from capcourse.accounts.services import authenticate, create_api_key, revoke_api_key
+from capcourse.accounts.services import authenticate_key, create_api_key, revoke_api_key
 from capcourse.errors import InvalidInputError, UnauthorizedError
 
 pytestmark = pytest.mark.db
@@ -19,14 +19,14 @@ def test_key_is_stored_only_as_a_hash(session: Session) -> None:
     stored = session.scalar(select(ApiKey).where(ApiKey.id == key.id))
     assert plain not in (stored.key_hash, stored.prefix)
     assert plain.startswith(stored.prefix)
-    assert authenticate(session, plain).id == key.id
+    assert authenticate_key(session, plain).id == key.id
 
 
 def test_revoked_key_no_longer_authenticates(session: Session) -> None:
     key, plain = create_api_key(session, "Old", Role.ADMIN)
     revoke_api_key(session, key.prefix)
     with pytest.raises(UnauthorizedError, match="revoked"):
-        authenticate(session, plain)
+        authenticate_key(session, plain)
 
 
 def test_unknown_role_is_refused(session: Session) -> None:

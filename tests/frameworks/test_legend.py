@@ -60,7 +60,7 @@ def test_api_admin_sets_an_icon(client: FlaskClient, session: Session) -> None:
     bulb = next(row for row in response.json["icons"] if row["icon"] == "💡")
     assert bulb["provenance"] == "confirmed"
     assert {a["id"] for a in bulb["areas"]} == {area("LC"), area("II")}
-    assert bulb["updated_by"].startswith("api key cc_")
+    assert bulb["updated_by"].startswith("API key cc_")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""The catalogue: programmes of courses, their modules and activities."""

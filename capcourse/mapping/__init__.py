@@ -1,0 +1,1 @@
+"""Mappings from modules and activities to framework items, with their history."""
