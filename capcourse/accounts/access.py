@@ -37,7 +37,11 @@ def principal_for_user(user: User) -> Principal:
 
 
 def principal_for_key(key: ApiKey) -> Principal:
-    return Principal(role=Role(key.role), name=f"API key {key.prefix}… ({key.name})", user_id=key.user_id)
+    """A key acts with its own role; a person's key is named after the person in audit trails."""
+    label = f"API key {key.prefix}… ({key.name})"
+    if key.user is not None:
+        label = f"{key.user.name} <{key.user.email}> via {label}"
+    return Principal(role=Role(key.role), name=label, user_id=key.user_id)
 
 
 def membership_role(session: Session, principal: Principal, programme_id: uuid.UUID) -> MembershipRole | None:
