@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 HOST ?= 127.0.0.1
+# URIs and the sign-in link name the address the service is really on.
+export CAPCOURSE_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint format browser clean
 
@@ -23,6 +25,7 @@ $(VENV)/.installed-test: $(BIN)/python setup.cfg pyproject.toml
 run: $(VENV)/.installed-run
 	$(BIN)/capcourse db upgrade
 	$(BIN)/capcourse frameworks sync
+	$(BIN)/capcourse users ensure-admin
 	$(BIN)/capcourse run --host $(HOST) --port $(PORT)
 
 ## Lint, type-check and run the whole test suite.

@@ -30,18 +30,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from capcourse import extensions, models  # noqa: F401  (models: complete metadata)
     from capcourse.accounts.cli import keys_cli, users_cli
+    from capcourse.accounts.pages import pages as account_pages
+    from capcourse.catalogue.pages import pages as catalogue_pages
     from capcourse.catalogue.views import blp as catalogue_api
     from capcourse.errors import register_error_handlers
     from capcourse.frameworks.cli import frameworks_cli
     from capcourse.frameworks.pages import pages as framework_pages
     from capcourse.frameworks.views import blp as frameworks_api
+    from capcourse.mapping.pages import pages as mapping_pages
     from capcourse.mapping.views import blp as mapping_api
 
     extensions.init_app(app)
-    extensions.api.register_blueprint(frameworks_api)
-    extensions.api.register_blueprint(catalogue_api)
-    extensions.api.register_blueprint(mapping_api)
+    for blueprint in (frameworks_api, catalogue_api, mapping_api):
+        extensions.api.register_blueprint(blueprint)
+        extensions.csrf.exempt(blueprint)
     app.register_blueprint(framework_pages)
+    app.register_blueprint(account_pages)
+    app.register_blueprint(catalogue_pages)
+    app.register_blueprint(mapping_pages)
     register_error_handlers(app)
 
     app.cli.add_command(frameworks_cli)

@@ -74,6 +74,10 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
             },
         },
         "JSON_SORT_KEYS": False,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        # The CSRF token lives as long as the sign-in session.
+        "WTF_CSRF_TIME_LIMIT": None,
     }
     for variable, setting in ENVIRONMENT.items():
         value = os.environ.get(variable)

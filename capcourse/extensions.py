@@ -6,9 +6,11 @@ import sqlite3
 from typing import Any
 
 from flask import Flask
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
@@ -33,6 +35,13 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(directory=str(MIGRATIONS_DIR), compare_type=True, render_as_batch=True)
 api = Api()
+login_manager = LoginManager()
+login_manager.login_view = "account_pages.login"
+login_manager.login_message = "Sign in to see this page."
+login_manager.login_message_category = "info"
+# Every form post carries a CSRF token; the API authenticates by bearer key
+# (never by cookie), so its blueprints are exempted in the app factory.
+csrf = CSRFProtect()
 
 
 @event.listens_for(Engine, "connect")
@@ -60,3 +69,5 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db)
     api.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)

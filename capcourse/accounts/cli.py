@@ -32,7 +32,7 @@ def users_cli() -> None:
 @users_cli.command("create")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--role", type=click.Choice([Role.ADMIN, Role.LEAD, Role.AUTHOR]), required=True)
+@click.option("--role", type=click.Choice([Role.ADMIN.value, Role.LEAD.value, Role.AUTHOR.value]), required=True)
 @click.password_option(help="At least 12 characters; asked for when not given.")
 def create_user_command(email: str, name: str, role: str, password: str) -> None:
     """Create a user."""

@@ -239,21 +239,51 @@ def bulk_map(
     if errors:
         raise InvalidInputError("Some modules or activities are not in this programme.", errors)
 
-    created = updated = unchanged = 0
     targets: list[Target] = [*modules, *activities]
-    for target in targets:
-        for item_id in dict.fromkeys(item_ids):
-            mapping = _existing(session, target, item_id)
-            if mapping is None:
-                _new_mapping(session, principal, target, items[item_id], depth, MappingProvenance.AUTHORED)
-                created += 1
-            elif mapping.depth != depth:
-                change_depth(session, principal, mapping, depth, None)
-                updated += 1
-            else:
-                unchanged += 1
+    pairs = [(target, items[item_id]) for target in targets for item_id in dict.fromkeys(item_ids)]
+    result = _map_pairs(session, principal, pairs, depth)
     logger.info("%s bulk-mapped %d targets × %d items", principal.name, len(targets), len(item_ids))
+    return result
+
+
+def _map_pairs(session: Session, principal: Principal, pairs: Sequence[tuple[Target, Item]], depth: str) -> BulkResult:
+    created = updated = unchanged = 0
+    for target, item in pairs:
+        mapping = _existing(session, target, item.id)
+        if mapping is None:
+            _new_mapping(session, principal, target, item, depth, MappingProvenance.AUTHORED)
+            created += 1
+        elif mapping.depth != depth:
+            change_depth(session, principal, mapping, depth, None)
+            updated += 1
+        else:
+            unchanged += 1
     return BulkResult(created, updated, unchanged)
+
+
+def map_grid(
+    session: Session,
+    principal: Principal,
+    course: Course,
+    pairs: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    depth: str,
+) -> BulkResult:
+    """Map the (module, item) pairs ticked on a course's grid, at ``depth``.
+
+    :raises InvalidInputError: a module outside the course, an unknown item or depth.
+    """
+    access.require_content_editor(session, principal, course.programme)
+    _check_depth(depth)
+    if not pairs:
+        raise InvalidInputError("Tick at least one cell of the grid.", {"pairs": ["Must not be empty."]})
+    modules = {m.id: m for m in course.modules}
+    strangers = sorted({str(m) for m, _ in pairs if m not in modules})
+    if strangers:
+        raise InvalidInputError(
+            "Some modules are not in this course.", {"pairs": [f"Not a module of this course: {m}" for m in strangers]}
+        )
+    items = _items(session, list(dict.fromkeys(i for _, i in pairs)))
+    return _map_pairs(session, principal, [(modules[m], items[i]) for m, i in dict.fromkeys(pairs)], depth)
 
 
 def history_query(programme: Programme) -> Select[tuple[MappingEvent]]:

@@ -1,0 +1,82 @@
+"""What the mapping screen shows: framework trees to pick from, and current mappings."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from capcourse.catalogue.models import Activity, Module, Programme
+from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item
+from capcourse.frameworks.services import TreeNode, item_tree
+from capcourse.mapping.models import Depth, Mapping
+from capcourse.mapping.services import mappings_of
+
+
+@dataclass
+class FrameworkPane:
+    framework: Framework
+    tree: list[TreeNode]
+    item_types: list[str]
+
+
+@dataclass
+class MappingScreen:
+    panes: list[FrameworkPane]
+    mappings: list[Mapping]
+    mapped: dict[uuid.UUID, Mapping]
+    #: Curriculum areas an item is linked to (Frontline attributes through the icon legend).
+    areas: dict[uuid.UUID, list[str]] = field(default_factory=dict)
+    depths: list[str] = field(default_factory=lambda: [d.value for d in Depth])
+
+    @property
+    def area_names(self) -> list[str]:
+        return sorted({name for names in self.areas.values() for name in names})
+
+
+def screen_frameworks(session: Session, programme: Programme) -> list[Framework]:
+    """The programme's frameworks, then the curriculum-area frameworks their legends point to.
+
+    A programme with no framework chosen yet offers every framework.
+    """
+    chosen = list(programme.frameworks) or list(session.scalars(select(Framework).order_by(Framework.title)))
+    areas = session.scalars(
+        select(Framework)
+        .join(Item, Item.framework_id == Framework.id)
+        .join(IconLegendEntry, IconLegendEntry.area_item_id == Item.id)
+        .where(IconLegendEntry.framework_id.in_([f.id for f in chosen]))
+        .distinct()
+    ).all()
+    return chosen + [f for f in areas if f not in chosen]
+
+
+def _areas(session: Session, frameworks: list[Framework]) -> dict[uuid.UUID, list[str]]:
+    area = aliased(Item)
+    rows = session.execute(
+        select(Association.origin_item_id, area.full_statement)
+        .join(area, area.id == Association.destination_item_id)
+        .join(Item, Item.id == Association.origin_item_id)
+        .where(area.item_type == "Curriculum area", Item.framework_id.in_([f.id for f in frameworks]))
+    )
+    areas: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for item_id, name in rows:
+        areas[item_id].append(name)
+    return dict(areas)
+
+
+def mapping_screen(session: Session, programme: Programme, target: Module | Activity) -> MappingScreen:
+    frameworks = screen_frameworks(session, programme)
+    panes = []
+    for framework in frameworks:
+        types = sorted(set(session.scalars(select(Item.item_type).where(Item.framework_id == framework.id))))
+        panes.append(FrameworkPane(framework, item_tree(session, framework), types))
+    mappings = list(mappings_of(session, target))
+    return MappingScreen(
+        panes=panes,
+        mappings=mappings,
+        mapped={m.item_id: m for m in mappings},
+        areas=_areas(session, frameworks),
+    )
