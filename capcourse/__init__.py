@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, redirect, url_for
+from flask_swagger_ui import get_swaggerui_blueprint
 from werkzeug.wrappers import Response
 
 from capcourse.config import load_config
@@ -44,6 +45,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (frameworks_api, catalogue_api, mapping_api):
         extensions.api.register_blueprint(blueprint)
         extensions.csrf.exempt(blueprint)
+    # Interactive API docs: Swagger UI's files come from the flask-swagger-ui package, not a CDN.
+    app.register_blueprint(
+        get_swaggerui_blueprint("/api/docs", "/api/openapi.json", config={"app_name": "capcourse API"}),
+        name="api_docs_ui",
+    )
     app.register_blueprint(framework_pages)
     app.register_blueprint(account_pages)
     app.register_blueprint(catalogue_pages)

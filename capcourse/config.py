@@ -88,4 +88,6 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret_key(instance_path)
     config["CAPCOURSE_BASE_URL"] = str(config["CAPCOURSE_BASE_URL"]).rstrip("/")
+    # Served over HTTPS, the session cookie must never travel in clear.
+    config.setdefault("SESSION_COOKIE_SECURE", config["CAPCOURSE_BASE_URL"].startswith("https://"))
     return config

@@ -149,6 +149,16 @@ def test_openapi_document_describes_every_endpoint(client: FlaskClient) -> None:
     assert "put" in spec["paths"]["/api/v1/frameworks/{framework_id}/icon-legend"]
 
 
+def test_interactive_docs_are_served_from_the_package(client: FlaskClient) -> None:
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/api/openapi.json" in html
+    assert "unpkg.com" not in html and "cdn" not in html.lower()
+    with client.get("/api/docs/swagger-ui-bundle.js") as script:
+        assert script.status_code == 200
+
+
 def test_uris_resolve(client: FlaskClient) -> None:
     item = item_id("frontline-lcf-pathway-1", "MC.2")
     page = client.get(f"/uri/{item}")
