@@ -15,8 +15,13 @@ from capcourse.accounts import access
 from capcourse.accounts.access import Principal
 from capcourse.accounts.pages import page_principal
 from capcourse.catalogue import services
-from capcourse.catalogue.models import Activity, Module, Programme
-from capcourse.catalogue.schemas import ContentCreateSchema, MemberAddSchema, ProgrammeCreateSchema
+from capcourse.catalogue.models import Activity, Course, Module, Programme
+from capcourse.catalogue.schemas import (
+    ContentCreateSchema,
+    ContentUpdateSchema,
+    MemberAddSchema,
+    ProgrammeCreateSchema,
+)
 from capcourse.errors import CapcourseError, ForbiddenError
 from capcourse.extensions import db
 from capcourse.frameworks.services import list_frameworks
@@ -213,6 +218,31 @@ def activity_create(module_id: uuid.UUID) -> Response | tuple[str, int]:
     db.session.commit()
     flash(f"Activity {activity.title!r} added.", "info")
     return redirect(url_for(".module_detail", module_id=module.id), 303)
+
+
+@pages.post("/<any(course, module, activity):kind>s/<uuid:entity_id>/edit")
+@login_required
+def content_edit(kind: str, entity_id: uuid.UUID) -> Response | tuple[str, int]:
+    """Rename, describe or change the status of a course, module or activity."""
+    principal = page_principal()
+    entity: Course | Module | Activity
+    if kind == "course":
+        entity, page = services.course_for_read(db.session(), principal, entity_id), course_detail
+    elif kind == "module":
+        entity, page = services.module_for_read(db.session(), principal, entity_id), module_detail
+    else:
+        entity, page = services.activity_for_read(db.session(), principal, entity_id), activity_detail
+    version = request.form.get("version", "")
+    try:
+        changes = load_form(ContentUpdateSchema(), {**_content_form(), "status": request.form.get("status", "")})
+        if not version.isdigit():
+            raise FormError("The form lost track of the version it edits; reload the page.")
+        services.update_content(db.session(), principal, entity, int(version), changes)
+    except (FormError, CapcourseError) as error:
+        return refuse(error, lambda: page(entity_id))
+    db.session.commit()
+    flash(f"Saved {entity.title!r}.", "info")
+    return redirect(request.path.removesuffix("/edit"), 303)
 
 
 @pages.get("/activities/<uuid:activity_id>")

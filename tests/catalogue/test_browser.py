@@ -78,7 +78,7 @@ def test_build_map_and_keep_others_out(open_as: Any, tmp_path: Path) -> None:
 
     lead = open_as(LEAD)
     expect(lead.get_by_role("heading", name="Programmes")).to_be_visible()
-    lead.get_by_label("Title").fill("Pathway 1, 2026 cohort")
+    lead.get_by_label("Title", exact=True).fill("Pathway 1, 2026 cohort")
     lead.get_by_label("Leadership Capability Framework — Pathway 1: Practice Supervisors").check()
     lead.get_by_label("Knowledge and skills statement for practice supervisors (2018)").check()
     lead.get_by_role("button", name="Create programme").click()
@@ -94,11 +94,11 @@ def test_build_map_and_keep_others_out(open_as: Any, tmp_path: Path) -> None:
     expect(author.locator(".flash-error")).to_contain_text("Title")
     expect(author.get_by_text("No courses yet.")).to_be_visible()
 
-    author.get_by_label("Title").fill("Leading supervision")
+    author.get_by_label("Title", exact=True).fill("Leading supervision")
     author.get_by_role("button", name="Add course").click()
     expect(author.get_by_role("heading", level=1)).to_have_text("Leading supervision")
     for title in ("Reflective supervision", "Leading change"):
-        author.get_by_label("Title").fill(title)
+        author.get_by_label("Title", exact=True).fill(title)
         author.get_by_role("button", name="Add module").click()
         expect(author.locator(".flash-info")).to_have_text(f"Module '{title}' added.")
     author.get_by_role("link", name="Reflective supervision").click()

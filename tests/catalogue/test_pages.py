@@ -73,6 +73,24 @@ def test_authors_add_modules_and_activities(client: FlaskClient, session: Sessio
     assert page.count('class="pane"') == 8
 
 
+def test_authors_rename_and_publish_and_stale_forms_are_refused(
+    client: FlaskClient, session: Session, authoring: dict[str, Any]
+) -> None:
+    course = authoring["course"]
+    url = f"/courses/{course.id}"
+    form = {"title": "Leading supervision (2026)", "description": "", "status": "published", "version": course.version}
+    assert post_form(client, f"{url}/edit", form, url).status_code == 303
+    session.refresh(course)
+    assert (course.title, course.status) == ("Leading supervision (2026)", "published")
+    stale = post_form(client, f"{url}/edit", {**form, "title": "Someone else's title"}, url)
+    assert stale.status_code == 412
+    assert "changed by someone else" in stale.get_data(as_text=True)
+    bad = post_form(client, f"{url}/edit", {**form, "version": course.version, "status": "archived"}, url)
+    assert bad.status_code == 422
+    session.refresh(course)
+    assert course.title == "Leading supervision (2026)"
+
+
 def test_leads_see_but_get_no_forms(client: FlaskClient, session: Session) -> None:
     programme = factories.programme(session)
     course = factories.course(session, programme)
