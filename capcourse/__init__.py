@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse import extensions, models  # noqa: F401  (models: complete metadata)
     from capcourse.accounts.cli import keys_cli, users_cli
     from capcourse.accounts.pages import pages as account_pages
+    from capcourse.accounts.views import blp as accounts_api
     from capcourse.catalogue.pages import pages as catalogue_pages
     from capcourse.catalogue.views import blp as catalogue_api
     from capcourse.errors import register_error_handlers
@@ -42,7 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.mapping.views import blp as mapping_api
 
     extensions.init_app(app)
-    for blueprint in (frameworks_api, catalogue_api, mapping_api):
+    for blueprint in (frameworks_api, catalogue_api, mapping_api, accounts_api):
         extensions.api.register_blueprint(blueprint)
         extensions.csrf.exempt(blueprint)
     # Interactive API docs: Swagger UI's files come from the flask-swagger-ui package, not a CDN.

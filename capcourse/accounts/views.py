@@ -1,0 +1,39 @@
+"""REST API for user accounts (admins only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from capcourse.accounts.auth import require_role
+from capcourse.accounts.models import Role, User
+from capcourse.accounts.schemas import UserCreateSchema, UserSchema, user_dict
+from capcourse.accounts.services import create_user
+from capcourse.api import AUTH_DOC, select_pager
+from capcourse.extensions import db
+
+blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="People who sign in (admin keys only).")
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @require_role(Role.ADMIN)
+    @blp.doc(**AUTH_DOC)
+    @blp.response(200, UserSchema(many=True))
+    @blp.paginate(select_pager(user_dict))
+    def get(self) -> Any:
+        """List users."""
+        return select(User).order_by(User.email)
+
+    @require_role(Role.ADMIN)
+    @blp.doc(**AUTH_DOC, responses={"409": {"description": "The email is taken."}})
+    @blp.arguments(UserCreateSchema)
+    @blp.response(201, UserSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Create a user who signs in with email and password (at least 12 characters)."""
+        user = create_user(db.session(), body["email"], body["name"], body["role"], body["password"])
+        db.session.commit()
+        return user_dict(user)
