@@ -41,9 +41,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.frameworks.views import blp as frameworks_api
     from capcourse.mapping.pages import pages as mapping_pages
     from capcourse.mapping.views import blp as mapping_api
+    from capcourse.records.views import blp as records_api
 
     extensions.init_app(app)
-    for blueprint in (frameworks_api, catalogue_api, mapping_api, accounts_api):
+    for blueprint in (frameworks_api, catalogue_api, mapping_api, accounts_api, records_api):
         extensions.api.register_blueprint(blueprint)
         extensions.csrf.exempt(blueprint)
     # Interactive API docs: Swagger UI's files come from the flask-swagger-ui package, not a CDN.

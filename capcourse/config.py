@@ -74,6 +74,11 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
             },
         },
         "JSON_SORT_KEYS": False,
+        # LRS destinations of emitted statements: {name: {endpoint, username, password}}.
+        # CAPCOURSE_LRS_ENDPOINT (+ _USERNAME, _PASSWORD) fills the one called "default".
+        "CAPCOURSE_LRS_DESTINATIONS": {},
+        "CAPCOURSE_DELIVERY_MAX_ATTEMPTS": 10,
+        "CAPCOURSE_DELIVERY_BATCH_SIZE": 100,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         # The CSRF token lives as long as the sign-in session.
@@ -85,6 +90,16 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
             config[setting] = int(value) if setting in INTEGER_SETTINGS else value
     if overrides:
         config.update(overrides)
+    endpoint = os.environ.get("CAPCOURSE_LRS_ENDPOINT")
+    if endpoint and "default" not in config["CAPCOURSE_LRS_DESTINATIONS"]:
+        config["CAPCOURSE_LRS_DESTINATIONS"] = {
+            **config["CAPCOURSE_LRS_DESTINATIONS"],
+            "default": {
+                "endpoint": endpoint,
+                "username": os.environ.get("CAPCOURSE_LRS_USERNAME"),
+                "password": os.environ.get("CAPCOURSE_LRS_PASSWORD"),
+            },
+        }
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret_key(instance_path)
     config["CAPCOURSE_BASE_URL"] = str(config["CAPCOURSE_BASE_URL"]).rstrip("/")

@@ -8,20 +8,27 @@ from capcourse.accounts.models import ApiKey, ProgrammeMember, User
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme
 from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item
 from capcourse.mapping.models import Mapping, MappingEvent
+from capcourse.records.models import Attainment, Completion, Learner, OutboxEntry, PendingRecord, StoredStatement
 
 __all__ = [
     "Activity",
     "ApiKey",
     "Association",
+    "Attainment",
+    "Completion",
     "Course",
     "ExternalId",
     "Framework",
     "IconLegendEntry",
     "Item",
+    "Learner",
     "Mapping",
     "MappingEvent",
     "Module",
+    "OutboxEntry",
+    "PendingRecord",
     "Programme",
     "ProgrammeMember",
+    "StoredStatement",
     "User",
 ]

@@ -211,10 +211,16 @@ def _set_external_ids(
                 {"external_ids": [f"{system}: {value} is taken."]},
             )
     kind = type(entity).__name__.lower()
-    entity.external_ids = [
+    # Keep the rows that stay, so the database never sees a kept identifier twice.
+    kept = {(e.system, e.value): e for e in entity.external_ids if (e.system, e.value) in wanted}
+    for external_id in [e for e in entity.external_ids if (e.system, e.value) not in kept]:
+        entity.external_ids.remove(external_id)
+    session.flush()
+    entity.external_ids.extend(
         ExternalId(programme_id=programme.id, system=system, value=value, **{f"{kind}_id": entity.id})
-        for system, value in wanted
-    ]
+        for system, value in dict.fromkeys(wanted)
+        if (system, value) not in kept
+    )
 
 
 def _next_position(session: Session, column: Any, parent_id: uuid.UUID) -> int:

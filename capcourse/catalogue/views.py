@@ -33,6 +33,8 @@ from capcourse.catalogue.schemas import (
     programme_dict,
 )
 from capcourse.extensions import db
+from capcourse.records import services as records
+from capcourse.records.settings import settings_from
 
 blp = Blueprint(
     "catalogue",
@@ -50,6 +52,12 @@ CHANGE_RESPONSES = {
 
 def _base_url() -> str:
     return str(current_app.config["CAPCOURSE_BASE_URL"])
+
+
+def _apply_pending_records() -> None:
+    """Records kept for activity ids nobody carried are recorded once an activity carries them."""
+    settings = settings_from(current_app.config)
+    records.apply_pending(db.session(), settings.base_url, settings.destinations)
 
 
 def _content(entity: Course | Module | Activity) -> tuple[dict[str, Any], dict[str, str]]:
@@ -257,6 +265,7 @@ class Activities(MethodView):
         principal = current_principal()
         module = services.module_for_read(db.session(), principal, module_id)
         activity = services.create_activity(db.session(), principal, module, body)
+        _apply_pending_records()
         db.session.commit()
         return _content(activity)
 
@@ -278,5 +287,6 @@ class ActivityDetail(MethodView):
         principal = current_principal()
         activity = services.activity_for_read(db.session(), principal, activity_id)
         services.update_content(db.session(), principal, activity, expected_version(), body)
+        _apply_pending_records()
         db.session.commit()
         return _content(activity)

@@ -1,0 +1,1 @@
+"""Learning records: completions received from LMSs, and the xAPI statements they produce."""

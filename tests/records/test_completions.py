@@ -1,0 +1,186 @@
+"""Completions in through the JSON API; statements out, carrying the mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from ralph.models.xapi.base.statements import BaseXapiStatement
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import xapi
+from capcourse.accounts.access import principal_for_user
+from capcourse.accounts.models import MembershipRole, Role
+from capcourse.identifiers import item_id
+from capcourse.mapping.models import Depth
+from capcourse.mapping.services import map_items
+from capcourse.records.models import Completion, OutboxEntry, StoredStatement
+from capcourse.records.services import store_statement
+from tests import factories
+from tests.factories import bearer
+
+pytestmark = pytest.mark.db
+
+LMS_IRI = "https://lms.example.org/mod/assign/view.php?id=7"
+CURIOSITY = item_id("frontline-lcf-pathway-1", "MC.2")
+KSS_7 = item_id("dfe-kss-practice-supervisors-2018", "7")
+
+
+@pytest.fixture
+def world(session: Session) -> dict[str, Any]:
+    programme = factories.programme(session)
+    course = factories.course(session, programme)
+    module = factories.module(session, course)
+    activity = factories.activity(session, module)
+    author = factories.user(session, Role.AUTHOR)
+    factories.member(session, programme, author, MembershipRole.AUTHOR)
+    principal = principal_for_user(author)
+    map_items(session, principal, activity, [CURIOSITY], Depth.ASSESSED)
+    map_items(session, principal, module, [KSS_7], Depth.DEVELOPED)
+    from capcourse.catalogue.models import ExternalId
+
+    session.add(
+        ExternalId(programme_id=programme.id, activity_id=activity.id, system="lms-activity-iri", value=LMS_IRI)
+    )
+    session.commit()
+    return {
+        "activity": activity,
+        "author": bearer(factories.api_key(session, Role.AUTHOR, author)[1]),
+        "lms": bearer(factories.api_key(session, Role.INTEGRATION)[1]),
+    }
+
+
+def completion(**overrides: Any) -> dict[str, Any]:
+    return {
+        "learner": {"email": "Ada.Learner@Example.org", "name": "Ada Learner"},
+        "activity": LMS_IRI,
+        "outcome": "passed",
+        "score_raw": 8,
+        "score_min": 0,
+        "score_max": 10,
+        "timestamp": "2026-11-24T09:30:05.123+00:00",
+        "idempotency_key": "moodle-attempt-1",
+        **overrides,
+    }
+
+
+def statements(session: Session) -> list[dict[str, Any]]:
+    return [s.statement for s in session.scalars(select(StoredStatement).order_by(StoredStatement.pk))]
+
+
+def test_a_completion_becomes_a_mapped_statement(client: FlaskClient, session: Session, world: dict[str, Any]) -> None:
+    response = client.post("/api/v1/completions", json={"completions": [completion()]}, headers=world["lms"])
+    assert response.status_code == 200, response.json
+    (result,) = response.json["results"]
+    assert result["status"] == "recorded"
+    emitted, attained = statements(session)
+    assert xapi.validate_statement(emitted) == []
+    BaseXapiStatement(**emitted)
+    assert emitted["id"] == result["statement_ids"][0]
+    assert emitted["verb"]["id"] == "http://adlnet.gov/expapi/verbs/passed"
+    assert emitted["actor"]["mbox"] == "mailto:ada.learner@example.org"
+    assert emitted["object"]["id"] == f"http://capcourse.test/activities/{world['activity'].id}"
+    assert emitted["result"]["success"] is True
+    assert emitted["timestamp"] == "2026-11-24T09:30:05.123Z"
+    activities = emitted["context"]["contextActivities"]
+    assert activities["category"][0]["id"] == f"http://capcourse.test/uri/{CURIOSITY}"
+    assert activities["category"][0]["definition"]["type"] == xapi.COMPETENCY
+    assert activities["other"][0]["id"] == f"http://capcourse.test/uri/{KSS_7}"
+    assert activities["parent"][0]["definition"]["type"] == "http://adlnet.gov/expapi/activities/module"
+
+    # The activity was the only one assessed for the item: the learner attained it.
+    assert attained["verb"]["id"] == "https://w3id.org/xapi/tla/verbs/achieved"
+    assert attained["object"]["id"] == f"http://capcourse.test/uri/{CURIOSITY}"
+    assert attained["context"]["statement"] == {"objectType": "StatementRef", "id": emitted["id"]}
+    assert xapi.validate_statement(attained) == []
+
+
+def test_resends_are_recorded_once(client: FlaskClient, session: Session, world: dict[str, Any]) -> None:
+    body = {"completions": [completion(), completion()]}
+    results = client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"]
+    assert [r["status"] for r in results] == ["recorded", "duplicate"]
+    again = client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"]
+    assert [r["status"] for r in again] == ["duplicate", "duplicate"]
+    assert session.scalar(select(func.count()).select_from(Completion)) == 1
+    assert len(statements(session)) == 2  # the completion and its attainment, once each
+
+
+def test_a_failure_attains_nothing(client: FlaskClient, session: Session, world: dict[str, Any]) -> None:
+    client.post("/api/v1/completions", json={"completions": [completion(outcome="failed")]}, headers=world["lms"])
+    (emitted,) = statements(session)
+    assert emitted["result"]["success"] is False
+
+
+def test_unknown_activities_wait_for_a_mapping(client: FlaskClient, session: Session, world: dict[str, Any]) -> None:
+    later = "https://lms.example.org/mod/quiz/view.php?id=99"
+    response = client.post(
+        "/api/v1/completions", json={"completions": [completion(activity=later)]}, headers=world["lms"]
+    )
+    assert response.json["results"][0]["status"] == "pending"
+    assert statements(session) == []
+    pending = client.get("/api/v1/pending-records", headers=world["author"]).json
+    assert pending == [{"activity": later, "records": 1}]
+
+    # An author gives an activity that id: the kept record is applied.
+    activity = world["activity"]
+    url = f"/api/v1/activities/{activity.id}"
+    etag = client.get(url, headers=world["author"]).headers["ETag"]
+    external_ids = [{"system": "lms-activity-iri", "value": LMS_IRI}, {"system": "lms-activity-iri", "value": later}]
+    patched = client.patch(url, json={"external_ids": external_ids}, headers={**world["author"], "If-Match": etag})
+    assert patched.status_code == 200, patched.json
+    assert session.scalar(select(func.count()).select_from(Completion)) == 1
+    assert client.get("/api/v1/pending-records", headers=world["author"]).json == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ({"learner": {"name": "No id"}}, "learner"),
+        ({"outcome": "mastered"}, "outcome"),
+        ({"timestamp": "2026-11-24T09:30:05"}, "timestamp"),
+        ({"score_raw": 11}, "score_raw"),
+        ({"score_scaled": 2}, "score_scaled"),
+        ({"activity": ""}, "activity"),
+    ],
+)
+def test_a_bad_entry_refuses_the_batch_and_names_it(
+    client: FlaskClient, session: Session, world: dict[str, Any], entry: dict[str, Any], field: str
+) -> None:
+    body = {"completions": [completion(idempotency_key="fine"), completion(**entry)]}
+    response = client.post("/api/v1/completions", json=body, headers=world["lms"])
+    assert response.status_code == 422
+    assert field in response.json["errors"]["json"]["completions"]["1"]
+    assert session.scalar(select(func.count()).select_from(Completion)) == 0
+
+
+def test_batches_are_capped(client: FlaskClient, world: dict[str, Any]) -> None:
+    body = {"completions": [completion(idempotency_key=str(n)) for n in range(1001)]}
+    response = client.post("/api/v1/completions", json=body, headers=world["lms"])
+    assert response.status_code == 422
+    assert "completions" in response.json["errors"]["json"]
+
+
+@pytest.mark.parametrize(("who", "status"), [("author", 403), (None, 401)])
+def test_only_integrations_send_completions(
+    client: FlaskClient, world: dict[str, Any], who: str | None, status: int
+) -> None:
+    headers = world[who] if who else {}
+    assert (
+        client.post("/api/v1/completions", json={"completions": [completion()]}, headers=headers).status_code == status
+    )
+
+
+def test_statements_are_queued_for_every_destination(session: Session) -> None:
+    statement = xapi.statement(
+        xapi.agent_from_email("a@example.org"),
+        xapi.COMPLETED,
+        xapi.activity("https://example.org/a"),
+        xapi.statement_id("queued"),
+        __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").UTC),
+    )
+    stored = store_statement(session, statement, "emitted", ["primary", "backup"])
+    entries = session.scalars(select(OutboxEntry).where(OutboxEntry.stored_pk == stored.pk)).all()
+    assert sorted(e.destination for e in entries) == ["backup", "primary"]
+    assert {e.state for e in entries} == {"pending"}
