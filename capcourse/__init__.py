@@ -42,9 +42,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.mapping.pages import pages as mapping_pages
     from capcourse.mapping.views import blp as mapping_api
     from capcourse.records.views import blp as records_api
+    from capcourse.statements.views import blp as statements_api
 
     extensions.init_app(app)
-    for blueprint in (frameworks_api, catalogue_api, mapping_api, accounts_api, records_api):
+    for blueprint in (frameworks_api, catalogue_api, mapping_api, accounts_api, records_api, statements_api):
         extensions.api.register_blueprint(blueprint)
         extensions.csrf.exempt(blueprint)
     # Interactive API docs: Swagger UI's files come from the flask-swagger-ui package, not a CDN.

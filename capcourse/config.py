@@ -69,7 +69,12 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
                         "type": "http",
                         "scheme": "bearer",
                         "description": "An API key from `capcourse keys create`.",
-                    }
+                    },
+                    "basicAuth": {
+                        "type": "http",
+                        "scheme": "basic",
+                        "description": "xAPI resource: an integration API key as the password.",
+                    },
                 }
             },
         },

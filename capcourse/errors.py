@@ -40,6 +40,12 @@ class CapcourseError(Exception):
         self.errors = errors
 
 
+class BadRequestError(CapcourseError):
+    """The request breaks a protocol rule (xAPI answers these with 400)."""
+
+    status_code = HTTPStatus.BAD_REQUEST
+
+
 class InvalidInputError(CapcourseError):
     """The request is well formed but its content is not acceptable."""
 

@@ -1,0 +1,174 @@
+"""Receiving, storing and querying statements as an xAPI 1.0.3 LRS does."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+import xapi
+from capcourse.errors import BadRequestError, CapcourseError, ConflictError, NotFoundError
+from capcourse.frameworks.models import utcnow
+from capcourse.records import services as records
+from capcourse.records.models import Outcome, StoredStatement
+from capcourse.records.settings import RecordsSettings
+
+logger = logging.getLogger(__name__)
+
+OUTCOMES = {
+    xapi.COMPLETED.id: Outcome.COMPLETED,
+    xapi.PASSED.id: Outcome.PASSED,
+    xapi.FAILED.id: Outcome.FAILED,
+}
+#: Properties the LRS sets or that do not make two statements different (xAPI Communication 2.1.3).
+NOT_COMPARED = ("id", "authority", "stored", "version")
+
+
+class StatementsRejected(CapcourseError):  # noqa: N818 - reads as what happened
+    """Some statements of a request break xAPI rules; nothing was stored."""
+
+
+def _comparable(statement: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in statement.items() if k not in NOT_COMPARED}, sort_keys=True)
+
+
+def check_all(statements: Sequence[Any]) -> None:
+    """:raises StatementsRejected: naming every broken rule with the statement's index."""
+    errors: dict[str, list[str]] = {}
+    for index, statement in enumerate(statements):
+        problems = xapi.validate_statement(statement)
+        if problems:
+            errors[str(index)] = [str(p) for p in problems]
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise StatementsRejected(f"Statement rejected: {first}", errors)
+
+
+@dataclass
+class Received:
+    ids: list[str]
+    recorded: int
+    pending: int
+
+
+def receive(
+    session: Session, statements: Sequence[dict[str, Any]], authority: dict[str, Any], settings: RecordsSettings
+) -> Received:
+    """Store statements from an LMS (all or none) and turn outcome statements into completions.
+
+    :raises StatementsRejected: a statement breaks an xAPI rule.
+    :raises ConflictError: an id is taken by a statement with other content.
+    """
+    check_all(statements)
+    ids_in_batch = [s["id"] for s in statements if "id" in s]
+    if len(ids_in_batch) != len(set(ids_in_batch)):
+        raise BadRequestError("The same statement id appears twice in the batch.", {"id": ["Duplicated."]})
+    ids: list[str] = []
+    recorded = pending = 0
+    now = utcnow()
+    for statement in statements:
+        statement = dict(statement)
+        statement.setdefault("id", str(uuid.uuid4()))
+        existing = session.scalar(select(StoredStatement).where(StoredStatement.id == uuid.UUID(statement["id"])))
+        if existing is not None:
+            if _comparable(existing.statement) != _comparable(statement):
+                raise ConflictError(
+                    f"Statement {statement['id']} exists already with other content.", {"id": [statement["id"]]}
+                )
+            ids.append(statement["id"])
+            continue
+        statement["stored"] = xapi.timestamp(now)
+        statement["authority"] = authority
+        statement.setdefault("version", "1.0.3")
+        statement.setdefault("timestamp", statement["stored"])
+        records.store_statement(session, statement, "received", ())
+        ids.append(statement["id"])
+        _void(session, statement)
+        outcome = _as_completion(statement)
+        if outcome is not None:
+            result = records.record_completion(session, outcome, settings.base_url, settings.destinations)
+            recorded += result.status == "recorded"
+            pending += result.status == "pending"
+    session.flush()
+    return Received(ids, recorded, pending)
+
+
+def _void(session: Session, statement: dict[str, Any]) -> None:
+    if statement["verb"]["id"] != xapi.VOIDED.id:
+        return
+    target = session.scalar(select(StoredStatement).where(StoredStatement.id == uuid.UUID(statement["object"]["id"])))
+    if target is not None and target.verb_id != xapi.VOIDED.id:
+        target.voided = True
+
+
+def _as_completion(statement: dict[str, Any]) -> records.CompletionInput | None:
+    outcome = OUTCOMES.get(statement["verb"]["id"])
+    obj = statement["object"]
+    actor = statement["actor"]
+    if outcome is None or obj.get("objectType", "Activity") != "Activity" or actor.get("objectType") == "Group":
+        return None
+    result = statement.get("result", {})
+    score = result.get("score", {})
+    return records.CompletionInput(
+        agent=actor,
+        activity_ref=obj["id"],
+        outcome=outcome,
+        occurred_at=datetime.fromisoformat(statement["timestamp"].replace("Z", "+00:00")),
+        idempotency_key=f"xapi:{statement['id']}",
+        source="xapi",
+        success=result.get("success"),
+        score_scaled=score.get("scaled"),
+        score_raw=score.get("raw"),
+        score_min=score.get("min"),
+        score_max=score.get("max"),
+        registration=statement.get("context", {}).get("registration"),
+    )
+
+
+def get_statement(session: Session, statement_id: uuid.UUID, voided: bool) -> dict[str, Any]:
+    """One statement by id; voided ones only through ``voidedStatementId``, as the spec says."""
+    stored = session.scalar(select(StoredStatement).where(StoredStatement.id == statement_id))
+    if stored is None or stored.voided != voided:
+        raise NotFoundError(f"No {'voided ' if voided else ''}statement has the id {statement_id}.")
+    return dict(stored.statement)
+
+
+@dataclass(frozen=True)
+class StatementQuery:
+    agent_key: str | None = None
+    verb: str | None = None
+    activity: str | None = None
+    registration: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    ascending: bool = False
+    limit: int = 100
+    after_pk: int | None = None
+
+
+def query_statements(query: StatementQuery) -> Select[tuple[StoredStatement]]:
+    """Newest first unless ``ascending``; one row more than ``limit`` tells there is more."""
+    sql = select(StoredStatement).where(StoredStatement.voided.is_(False))
+    if query.agent_key:
+        sql = sql.where(StoredStatement.agent_key == query.agent_key)
+    if query.verb:
+        sql = sql.where(StoredStatement.verb_id == query.verb)
+    if query.activity:
+        sql = sql.where(StoredStatement.object_id == query.activity)
+    if query.registration:
+        sql = sql.where(StoredStatement.registration == query.registration)
+    if query.since:
+        sql = sql.where(StoredStatement.stored_at > query.since)
+    if query.until:
+        sql = sql.where(StoredStatement.stored_at <= query.until)
+    if query.after_pk is not None:
+        sql = sql.where(StoredStatement.pk > query.after_pk if query.ascending else StoredStatement.pk < query.after_pk)
+    order = StoredStatement.pk.asc() if query.ascending else StoredStatement.pk.desc()
+    return sql.order_by(order).limit(query.limit + 1)

@@ -1,0 +1,185 @@
+"""The /xapi Statements resource, as an LMS's xAPI plugin uses it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import xapi
+from capcourse.accounts.models import Role
+from capcourse.catalogue.models import ExternalId
+from capcourse.records.models import Completion, PendingRecord, StoredStatement
+from tests import factories
+from tests.conftest import SHARED
+
+pytestmark = pytest.mark.db
+
+VERSION = {"X-Experience-API-Version": "1.0.3"}
+LMS_IRI = "https://lms.example.org/xapi/activities/quiz-7"
+
+
+def basic(key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"moodle:{key}".encode()).decode(), **VERSION}
+
+
+@pytest.fixture
+def lms(session: Session) -> dict[str, str]:
+    return basic(factories.api_key(session, Role.INTEGRATION)[1])
+
+
+@pytest.fixture
+def activity(session: Session) -> Any:
+    programme = factories.programme(session)
+    activity = factories.activity(session, factories.module(session, factories.course(session, programme)))
+    session.add(
+        ExternalId(programme_id=programme.id, activity_id=activity.id, system="lms-activity-iri", value=LMS_IRI)
+    )
+    session.commit()
+    return activity
+
+
+def passed(statement_id: str | None = None, **changes: Any) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    built = xapi.statement(
+        xapi.agent_from_email("ada@example.org", "Ada"),
+        xapi.PASSED,
+        xapi.activity(LMS_IRI, "Quiz 7"),
+        statement_id or str(uuid.uuid4()),
+        datetime(2026, 11, 24, 10, 0, tzinfo=UTC),
+        xapi.result(success=True, completion=True, scaled=0.9),
+    )
+    return {**built, **changes}
+
+
+def test_about_needs_no_credentials(client: FlaskClient) -> None:
+    response = client.get("/xapi/about")
+    assert response.json["version"] == ["1.0.3"]
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+
+
+def test_post_stores_and_records_completions(
+    client: FlaskClient, session: Session, lms: dict[str, str], activity: Any
+) -> None:
+    statement = passed()
+    response = client.post("/xapi/statements", json=[statement], headers=lms)
+    assert response.status_code == 200, response.json
+    assert response.json == [statement["id"]]
+    completion = session.scalar(select(Completion).where(Completion.idempotency_key == f"xapi:{statement['id']}"))
+    assert completion is not None and completion.activity_id == activity.id and completion.score_scaled == 0.9
+    fetched = client.get("/xapi/statements", query_string={"statementId": statement["id"]}, headers=lms).json
+    assert fetched["stored"] and fetched["authority"]["account"]["name"].startswith("api-key:")
+    assert fetched["verb"] == statement["verb"]
+
+
+def test_resending_the_same_statement_is_harmless_but_other_content_is_409(
+    client: FlaskClient, session: Session, lms: dict[str, str], activity: Any
+) -> None:
+    statement = passed()
+    client.post("/xapi/statements", json=statement, headers=lms)
+    again = client.post("/xapi/statements", json=statement, headers=lms)
+    assert again.status_code == 200
+    assert session.scalar(select(func.count()).select_from(Completion)) == 1
+    changed = client.post("/xapi/statements", json={**statement, "result": {"success": False}}, headers=lms)
+    assert changed.status_code == 409
+
+
+def test_put_with_statement_id(client: FlaskClient, lms: dict[str, str], activity: Any) -> None:
+    statement_id = str(uuid.uuid4())
+    body = passed()
+    del body["id"]
+    response = client.put("/xapi/statements", query_string={"statementId": statement_id}, json=body, headers=lms)
+    assert response.status_code == 204
+    assert client.get("/xapi/statements", query_string={"statementId": statement_id}, headers=lms).status_code == 200
+    mismatch = client.put("/xapi/statements", query_string={"statementId": statement_id}, json=passed(), headers=lms)
+    assert mismatch.status_code == 400
+
+
+def test_unmatched_activities_are_kept(client: FlaskClient, session: Session, lms: dict[str, str]) -> None:
+    statement = passed(object={"objectType": "Activity", "id": "https://lms.example.org/unmapped"})
+    assert client.post("/xapi/statements", json=statement, headers=lms).status_code == 200
+    assert session.scalar(select(func.count()).select_from(PendingRecord)) == 1
+
+
+def test_invalid_statements_are_400_with_the_rule_and_nothing_stored(
+    client: FlaskClient, session: Session, lms: dict[str, str]
+) -> None:
+    bad = passed(actor={"mbox": "ada@example.org"})
+    response = client.post("/xapi/statements", json=[passed(), bad], headers=lms)
+    assert response.status_code == 400
+    assert response.json["errors"]["1"] == [
+        'statement.actor.mbox: must be "mailto:" followed by an email address (xAPI 1.0.3 Data 2.4.2.3)'
+    ]
+    assert session.scalar(select(func.count()).select_from(StoredStatement)) == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 400), ({"X-Experience-API-Version": "0.95"}, 400), ({"X-Experience-API-Version": "1.0.3"}, 401)],
+)
+def test_version_header_and_credentials(client: FlaskClient, headers: dict[str, str], status: int) -> None:
+    assert client.post("/xapi/statements", json=passed(), headers=headers).status_code == status
+
+
+def test_wrong_credentials_and_roles(client: FlaskClient, session: Session) -> None:
+    assert client.post("/xapi/statements", json=passed(), headers=basic("cc_wrong")).status_code == 401
+    author_key = factories.api_key(session, Role.AUTHOR)[1]
+    assert client.post("/xapi/statements", json=passed(), headers=basic(author_key)).status_code == 403
+
+
+def test_malformed_json_and_oversized_batches(client: FlaskClient, lms: dict[str, str]) -> None:
+    response = client.post("/xapi/statements", data="{nope", content_type="application/json", headers=lms)
+    assert response.status_code == 400
+    big = client.post("/xapi/statements", json=[passed() for _ in range(1001)], headers=lms)
+    assert big.status_code == 413
+
+
+def test_filters_and_more(client: FlaskClient, lms: dict[str, str], activity: Any) -> None:
+    statements = [passed() for _ in range(5)]
+    other = passed(actor=xapi.agent_from_email("ben@example.org"))
+    client.post("/xapi/statements", json=[*statements, other], headers=lms)
+    agent = json.dumps({"mbox": "mailto:ADA@example.org"})
+    first = client.get(
+        "/xapi/statements", query_string={"agent": agent, "limit": 2, "verb": xapi.PASSED.id}, headers=lms
+    ).json
+    received = [s for s in first["statements"]]
+    assert len(received) == 2 and first["more"]
+    seen = [s["id"] for s in received]
+    more = first["more"]
+    while more:
+        page = client.get(more, headers=lms).json
+        seen += [s["id"] for s in page["statements"] if s["verb"]["id"] == xapi.PASSED.id]
+        more = page["more"]
+    # Ada's five, none of Ben's; the completion statements capcourse emitted carry the same actor too.
+    assert set(seen) >= {s["id"] for s in statements}
+    assert other["id"] not in seen
+    assert client.get("/xapi/statements", query_string={"limit": "many"}, headers=lms).status_code == 400
+
+
+def test_voiding_hides_a_statement(client: FlaskClient, lms: dict[str, str], activity: Any) -> None:
+    target = passed()
+    client.post("/xapi/statements", json=target, headers=lms)
+    voiding = {
+        "actor": xapi.agent_from_email("admin@example.org"),
+        "verb": xapi.VOIDED.as_json(),
+        "object": {"objectType": "StatementRef", "id": target["id"]},
+    }
+    assert client.post("/xapi/statements", json=voiding, headers=lms).status_code == 200
+    assert client.get("/xapi/statements", query_string={"statementId": target["id"]}, headers=lms).status_code == 404
+    assert (
+        client.get("/xapi/statements", query_string={"voidedStatementId": target["id"]}, headers=lms).status_code == 200
+    )
+
+
+def test_adl_samples_are_accepted(client: FlaskClient, lms: dict[str, str]) -> None:
+    for path in sorted((SHARED / "fixtures" / "xapi").glob("scorm-profile-*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        response = client.post("/xapi/statements", json=data, headers=lms)
+        assert response.status_code == 200, (path.name, response.json)
