@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.accounts.views import blp as accounts_api
     from capcourse.catalogue.pages import pages as catalogue_pages
     from capcourse.catalogue.views import blp as catalogue_api
+    from capcourse.delivery.cli import delivery_cli, serve
     from capcourse.errors import register_error_handlers
     from capcourse.frameworks.cli import frameworks_cli
     from capcourse.frameworks.pages import pages as framework_pages
@@ -62,6 +63,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(frameworks_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(delivery_cli)
+    app.cli.add_command(serve)
 
     @app.get("/")
     def index() -> Response:
