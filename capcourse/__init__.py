@@ -36,6 +36,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.catalogue.pages import pages as catalogue_pages
     from capcourse.catalogue.views import blp as catalogue_api
     from capcourse.delivery.cli import delivery_cli, serve
+    from capcourse.delivery.views import blp as delivery_api
+    from capcourse.delivery.views import pages as delivery_pages
     from capcourse.errors import register_error_handlers
     from capcourse.frameworks.cli import frameworks_cli
     from capcourse.frameworks.pages import pages as framework_pages
@@ -46,7 +48,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.statements.views import blp as statements_api
 
     extensions.init_app(app)
-    for blueprint in (frameworks_api, catalogue_api, mapping_api, accounts_api, records_api, statements_api):
+    for blueprint in (
+        frameworks_api,
+        catalogue_api,
+        mapping_api,
+        accounts_api,
+        records_api,
+        statements_api,
+        delivery_api,
+    ):
         extensions.api.register_blueprint(blueprint)
         extensions.csrf.exempt(blueprint)
     # Interactive API docs: Swagger UI's files come from the flask-swagger-ui package, not a CDN.
@@ -58,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(account_pages)
     app.register_blueprint(catalogue_pages)
     app.register_blueprint(mapping_pages)
+    app.register_blueprint(delivery_pages)
     register_error_handlers(app)
 
     app.cli.add_command(frameworks_cli)
