@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 # URIs and the sign-in link name the address the service is really on.
 export CAPCOURSE_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint format browser clean
+.PHONY: run test lint format browser ralph clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/capcourse serve --host $(HOST) --port $(PORT)
 
 ## Lint, type-check and run the whole test suite.
-test: $(VENV)/.installed-test browser lint
+test: $(VENV)/.installed-test browser ralph lint
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-test
@@ -44,5 +44,13 @@ format: $(VENV)/.installed-test
 browser:
 	@scripts/ensure-chromium
 
+# Ralph, a third-party LRS the delivery tests send to; a venv of its own (its
+# server pins click and brings FastAPI, which capcourse does not need).
+ralph: .venv-ralph/.installed
+.venv-ralph/.installed:
+	$(PYTHON) -m venv .venv-ralph
+	.venv-ralph/bin/pip install --quiet 'ralph-malph[cli,lrs]>=5.1' requests
+	touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-ralph .pytest_cache .mypy_cache .ruff_cache

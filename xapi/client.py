@@ -106,4 +106,9 @@ class LrsClient:
                 f"The LRS answered {response.status_code}", response.status_code, response.status_code >= 500
             )
         body: JSON = response.json()
+        listed = body.get("statements") if isinstance(body, dict) else None
+        if isinstance(listed, list):
+            # Some LRSs (Ralph) answer a statementId query with a StatementResult.
+            matches = [s for s in listed if isinstance(s, dict) and s.get("id") == statement_id]
+            return matches[0] if matches else None
         return body if isinstance(body, dict) else None

@@ -55,6 +55,15 @@ def test_an_unreachable_lrs_is_retryable() -> None:
     assert caught.value.retryable and caught.value.status is None
 
 
+def test_get_statement_from_a_statement_result() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"statements": [{"id": "known"}], "more": ""})
+
+    with client_for(handler) as client:
+        assert client.get_statement("known") == {"id": "known"}
+        assert client.get_statement("other") is None
+
+
 def test_get_statement() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.params["statementId"] == "known":
