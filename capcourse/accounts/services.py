@@ -141,7 +141,12 @@ def authenticate_key(session: Session, plain: str) -> ApiKey:
         raise UnauthorizedError("The API key has been revoked.")
     if key.user is not None and not key.user.is_active:
         raise UnauthorizedError("The API key's user is disabled.")
-    key.last_used_at = utcnow()
+    now = utcnow()
+    # A minute's precision is enough to see which keys are in use, and spares
+    # an LMS's every request a write.
+    last = key.last_used_at
+    if last is None or (now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo))).total_seconds() > 60:
+        key.last_used_at = now
     return key
 
 

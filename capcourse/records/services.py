@@ -75,6 +75,36 @@ class CompletionInput:
 
 
 @dataclass
+class Lookups:
+    """What a batch looks up again and again, looked up once per batch.
+
+    Lives for one request: mappings changed by another request are seen by the next batch.
+    """
+
+    activities: dict[str, list[Activity]] = field(default_factory=dict)
+    learners: dict[str, Learner] = field(default_factory=dict)
+    mappings: dict[tuple[str, uuid.UUID], list[ItemMapping]] = field(default_factory=dict)
+    #: Idempotency keys already recorded or kept; None until :meth:`prefetch` ran.
+    seen_keys: set[str] | None = None
+
+    def prefetch(self, session: Session, inputs: Sequence[CompletionInput]) -> None:
+        """Load in two queries what a batch would otherwise ask per record (and flush for each ask)."""
+        keys = [i.idempotency_key for i in inputs]
+        self.seen_keys = set(
+            session.scalars(select(Completion.idempotency_key).where(Completion.idempotency_key.in_(keys)))
+        )
+        self.seen_keys |= set(
+            session.scalars(select(PendingRecord.idempotency_key).where(PendingRecord.idempotency_key.in_(keys)))
+        )
+        agent_keys = {xapi.agent_key(i.agent) for i in inputs}
+        for learner in session.scalars(select(Learner).where(Learner.agent_key.in_(agent_keys))):
+            self.learners[learner.agent_key] = learner
+        self.prefetched_learners = True
+
+    prefetched_learners: bool = False
+
+
+@dataclass
 class RecordResult:
     #: recorded, duplicate or pending (no activity matches yet).
     status: str
@@ -100,14 +130,17 @@ def match_activities(session: Session, activity_ref: str) -> list[Activity]:
     )
 
 
-def learner_for(session: Session, agent: Mapping[str, Any]) -> Learner:
+def learner_for(session: Session, agent: Mapping[str, Any], lookups: Lookups | None = None) -> Learner:
     key = xapi.agent_key(agent)
-    learner: Learner | None = session.scalar(select(Learner).where(Learner.agent_key == key))
+    learner: Learner | None = lookups.learners.get(key) if lookups else None
+    if learner is None and not (lookups and lookups.prefetched_learners):
+        learner = session.scalar(select(Learner).where(Learner.agent_key == key))
     normal = xapi.normalise_agent(agent)
     if learner is None:
         learner = Learner(agent_key=key, agent=normal, name=normal.get("name"))
         session.add(learner)
-        session.flush()
+    if lookups is not None:
+        lookups.learners[key] = learner
     elif normal.get("name") and learner.name != normal["name"]:
         learner.name = str(normal["name"])
     return learner
@@ -129,9 +162,8 @@ def store_statement(
         registration=uuid.UUID(context["registration"]) if context.get("registration") else None,
     )
     session.add(stored)
-    session.flush()
     for destination in destinations:
-        session.add(OutboxEntry(stored_pk=stored.pk, destination=destination))
+        session.add(OutboxEntry(stored=stored, destination=destination))
     return stored
 
 
@@ -143,14 +175,28 @@ def _agent_key_or_none(agent: Mapping[str, Any]) -> str | None:
 
 
 def record_completion(
-    session: Session, data: CompletionInput, base_url: str, destinations: Sequence[str]
+    session: Session,
+    data: CompletionInput,
+    base_url: str,
+    destinations: Sequence[str],
+    lookups: Lookups | None = None,
 ) -> RecordResult:
-    """Record ``data`` once, against every activity it matches, or keep it until one does."""
-    if session.scalar(select(Completion.id).where(Completion.idempotency_key == data.idempotency_key)):
+    """Record ``data`` once, against every activity it matches, or keep it until one does.
+
+    :param lookups: share one across the records of a batch.
+    """
+    lookups = lookups or Lookups()
+    if lookups.seen_keys is not None:
+        if data.idempotency_key in lookups.seen_keys:
+            return RecordResult("duplicate")
+        lookups.seen_keys.add(data.idempotency_key)
+    elif session.scalar(
+        select(Completion.id).where(Completion.idempotency_key == data.idempotency_key)
+    ) or session.scalar(select(PendingRecord.id).where(PendingRecord.idempotency_key == data.idempotency_key)):
         return RecordResult("duplicate")
-    if session.scalar(select(PendingRecord.id).where(PendingRecord.idempotency_key == data.idempotency_key)):
-        return RecordResult("duplicate")
-    activities = match_activities(session, data.activity_ref)
+    if data.activity_ref not in lookups.activities:
+        lookups.activities[data.activity_ref] = match_activities(session, data.activity_ref)
+    activities = lookups.activities[data.activity_ref]
     if not activities:
         session.add(
             PendingRecord(activity_ref=data.activity_ref, idempotency_key=data.idempotency_key, payload=data.as_json())
@@ -158,12 +204,12 @@ def record_completion(
         session.flush()
         logger.info("Kept a %s record for unmapped activity %s", data.outcome, data.activity_ref)
         return RecordResult("pending")
-    learner = learner_for(session, data.agent)
+    learner = learner_for(session, data.agent, lookups)
     completions = []
     for index, activity in enumerate(activities):
         # One idempotency key, one completion per matched activity.
         key = data.idempotency_key if index == 0 else f"{data.idempotency_key}#{activity.id}"
-        completions.append(_record(session, learner, activity, data, key, base_url, destinations))
+        completions.append(_record(session, learner, activity, data, key, base_url, destinations, lookups))
     return RecordResult("recorded", completions)
 
 
@@ -175,6 +221,7 @@ def _record(
     key: str,
     base_url: str,
     destinations: Sequence[str],
+    lookups: Lookups,
 ) -> Completion:
     programme_id = activity.module.course.programme_id
     completion_id = uuid.uuid4()
@@ -196,12 +243,10 @@ def _record(
         statement_id=uuid.UUID(xapi.statement_id("completion", str(completion_id))),
     )
     session.add(completion)
-    session.flush()
-    store_statement(
-        session, completion_statement(session, completion, base_url, data.registration), "emitted", destinations
-    )
+    statement = completion_statement(session, completion, base_url, data.registration, lookups)
+    store_statement(session, statement, "emitted", destinations)
     if completion.success:
-        _attainments(session, completion, base_url, destinations)
+        _attainments(session, completion, base_url, destinations, lookups)
     return completion
 
 
@@ -225,8 +270,19 @@ def _item_activity(item: Item, base_url: str) -> dict[str, Any]:
     )
 
 
+def _mappings(session: Session, lookups: Lookups, kind: str, target_id: uuid.UUID) -> list[ItemMapping]:
+    if (kind, target_id) not in lookups.mappings:
+        column = ItemMapping.activity_id if kind == "activity" else ItemMapping.module_id
+        lookups.mappings[kind, target_id] = list(session.scalars(select(ItemMapping).where(column == target_id)))
+    return lookups.mappings[kind, target_id]
+
+
 def completion_statement(
-    session: Session, completion: Completion, base_url: str, registration: str | None = None
+    session: Session,
+    completion: Completion,
+    base_url: str,
+    registration: str | None = None,
+    lookups: Lookups | None = None,
 ) -> dict[str, Any]:
     """The xAPI statement of a completion, carrying its capability mapping.
 
@@ -237,8 +293,9 @@ def completion_statement(
     activity = completion.activity
     module: Module = activity.module
     course: Course = module.course
-    direct = session.scalars(select(ItemMapping).where(ItemMapping.activity_id == activity.id)).all()
-    via_module = session.scalars(select(ItemMapping).where(ItemMapping.module_id == module.id)).all()
+    lookups = lookups or Lookups()
+    direct = _mappings(session, lookups, "activity", activity.id)
+    via_module = _mappings(session, lookups, "module", module.id)
     mapping_extension: list[JSON] = [
         {"item": node_uri(base_url, m.item_id, m.item.uri), "depth": m.depth, "via": via}
         for via, mappings in (("activity", direct), ("module", via_module))
@@ -276,17 +333,16 @@ def completion_statement(
     )
 
 
-def _attainments(session: Session, completion: Completion, base_url: str, destinations: Sequence[str]) -> None:
+def _attainments(
+    session: Session, completion: Completion, base_url: str, destinations: Sequence[str], lookups: Lookups
+) -> None:
     """Emit ``achieved`` for every item this completion finishes covering.
 
     An item is attained when the learner has succeeded in every activity of
     the programme mapped to it at depth ``assessed``.
     """
-    items = session.scalars(
-        select(ItemMapping.item_id).where(
-            ItemMapping.activity_id == completion.activity_id, ItemMapping.depth == Depth.ASSESSED
-        )
-    ).all()
+    activity_mappings = _mappings(session, lookups, "activity", completion.activity_id)
+    items = [m.item_id for m in activity_mappings if m.depth == Depth.ASSESSED]
     for item_id in items:
         exists = select(Attainment.id).where(
             Attainment.learner_id == completion.learner_id,

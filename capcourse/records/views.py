@@ -73,11 +73,12 @@ class Completions(MethodView):
         carries yet are kept (``pending``) and recorded when an author maps them.
         """
         settings = settings_from(current_app.config)
+        inputs = [completion_input(entry) for entry in body["completions"]]
+        lookups = services.Lookups()
+        lookups.prefetch(db.session(), inputs)
         results = []
-        for index, entry in enumerate(body["completions"]):
-            outcome = services.record_completion(
-                db.session(), completion_input(entry), settings.base_url, settings.destinations
-            )
+        for index, data in enumerate(inputs):
+            outcome = services.record_completion(db.session(), data, settings.base_url, settings.destinations, lookups)
             results.append(
                 {
                     "index": index,

@@ -73,10 +73,23 @@ def receive(
     ids: list[str] = []
     recorded = pending = 0
     now = utcnow()
+    lookups = records.Lookups()
+    # One query for the ids the batch reuses, not one per statement.
+    given = [uuid.UUID(i) for i in ids_in_batch]
+    known = {s.id: s for s in session.scalars(select(StoredStatement).where(StoredStatement.id.in_(given)))}
+    lookups.prefetch(
+        session,
+        [
+            c
+            for s in statements
+            if (c := _as_completion({**s, "id": s.get("id", ""), "timestamp": s.get("timestamp", xapi.timestamp(now))}))
+            is not None
+        ],
+    )
     for statement in statements:
         statement = dict(statement)
         statement.setdefault("id", str(uuid.uuid4()))
-        existing = session.scalar(select(StoredStatement).where(StoredStatement.id == uuid.UUID(statement["id"])))
+        existing = known.get(uuid.UUID(statement["id"]))
         if existing is not None:
             if _comparable(existing.statement) != _comparable(statement):
                 raise ConflictError(
@@ -93,7 +106,7 @@ def receive(
         _void(session, statement)
         outcome = _as_completion(statement)
         if outcome is not None:
-            result = records.record_completion(session, outcome, settings.base_url, settings.destinations)
+            result = records.record_completion(session, outcome, settings.base_url, settings.destinations, lookups)
             recorded += result.status == "recorded"
             pending += result.status == "pending"
     session.flush()

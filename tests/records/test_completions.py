@@ -181,6 +181,7 @@ def test_statements_are_queued_for_every_destination(session: Session) -> None:
         __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").UTC),
     )
     stored = store_statement(session, statement, "emitted", ["primary", "backup"])
+    session.flush()
     entries = session.scalars(select(OutboxEntry).where(OutboxEntry.stored_pk == stored.pk)).all()
     assert sorted(e.destination for e in entries) == ["backup", "primary"]
     assert {e.state for e in entries} == {"pending"}
