@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from capcourse.accounts.models import Role
 from capcourse.accounts.services import (
@@ -24,7 +25,7 @@ def _fail(error: CapcourseError) -> click.ClickException:
     return click.ClickException(f"{error.message} {details}".strip())
 
 
-@click.group("users")
+@click.group("users", cls=AppGroup)
 def users_cli() -> None:
     """People who sign in to the web interface."""
 
@@ -76,7 +77,7 @@ def ensure_admin_command() -> None:
     )
 
 
-@click.group("keys")
+@click.group("keys", cls=AppGroup)
 def keys_cli() -> None:
     """API keys for machine clients and scripts."""
 

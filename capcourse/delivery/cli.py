@@ -6,6 +6,7 @@ import threading
 
 import click
 from flask import current_app
+from flask.cli import AppGroup, with_appcontext
 
 from capcourse.delivery import services
 from capcourse.delivery.services import Report
@@ -17,7 +18,7 @@ def _say(report: Report) -> None:
     click.echo(f"delivered {report.delivered}, to retry {report.retried}, dead {report.dead}")
 
 
-@click.group("delivery")
+@click.group("delivery", cls=AppGroup)
 def delivery_cli() -> None:
     """Deliver emitted xAPI statements to the configured LRSs."""
 
@@ -64,6 +65,7 @@ def retry(destination: str | None) -> None:
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 def serve(host: str, port: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask.cli import AppGroup
 
 from capcourse.extensions import db
 from capcourse.frameworks.legend import Change
@@ -13,7 +14,7 @@ from capcourse.frameworks.services import list_frameworks
 from capcourse.frameworks.sync import sync_frameworks
 
 
-@click.group("frameworks")
+@click.group("frameworks", cls=AppGroup)
 def frameworks_cli() -> None:
     """Capability frameworks shipped with capcourse."""
 

@@ -197,3 +197,41 @@ def test_two_workers_never_claim_the_same_entries(source: Flask) -> None:
         assert not mine & theirs
         first.rollback()
         second.rollback()
+
+
+def test_the_in_process_worker_delivers_without_another_process(lrs: Lrs, source: Flask) -> None:
+    import time
+
+    from capcourse.delivery.worker import start_in_process
+
+    ids = queue(source, 5)
+    with live_server(lrs.app) as url:
+        endpoint = lrs.endpoint(url)
+        source.config["CAPCOURSE_LRS_DESTINATIONS"] = {
+            "lrs": {"endpoint": endpoint.url, "username": endpoint.username, "password": endpoint.password}
+        }
+        stop = start_in_process(source, interval=0.05)
+        try:
+            deadline = time.monotonic() + 20
+            while states(source) != {"delivered": 5} and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            stop.set()
+    assert states(source) == {"delivered": 5}
+    assert [lrs.count(i) for i in ids] == [1] * 5
+
+
+def test_cli_run_once_and_status(lrs: Lrs, source: Flask) -> None:
+    queue(source, 3)
+    runner = source.test_cli_runner()
+    refused = runner.invoke(args=["delivery", "run", "--once"])
+    assert refused.exit_code != 0 and "No LRS is configured" in refused.output
+    with live_server(lrs.app) as url:
+        endpoint = lrs.endpoint(url)
+        source.config["CAPCOURSE_LRS_DESTINATIONS"] = {
+            "lrs": {"endpoint": endpoint.url, "username": endpoint.username, "password": endpoint.password}
+        }
+        ran = runner.invoke(args=["delivery", "run", "--once"])
+    assert ran.exit_code == 0, ran.output
+    assert "delivered 3" in ran.output
+    assert "lrs: 0 pending, 3 delivered, 0 dead" in runner.invoke(args=["delivery", "status"]).output
