@@ -35,6 +35,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.accounts.views import blp as accounts_api
     from capcourse.catalogue.pages import pages as catalogue_pages
     from capcourse.catalogue.views import blp as catalogue_api
+    from capcourse.coverage.views import blp as coverage_api
+    from capcourse.coverage.views import pages as coverage_pages
     from capcourse.delivery.cli import delivery_cli, serve
     from capcourse.delivery.views import blp as delivery_api
     from capcourse.delivery.views import pages as delivery_pages
@@ -56,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         records_api,
         statements_api,
         delivery_api,
+        coverage_api,
     ):
         extensions.api.register_blueprint(blueprint)
         extensions.csrf.exempt(blueprint)
@@ -69,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(catalogue_pages)
     app.register_blueprint(mapping_pages)
     app.register_blueprint(delivery_pages)
+    app.register_blueprint(coverage_pages)
     register_error_handlers(app)
 
     app.cli.add_command(frameworks_cli)

@@ -1,0 +1,175 @@
+"""Response shapes of the coverage API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields
+
+from capcourse.coverage.services import DEPTHS, CoverageReport, MappedTarget
+
+
+class DepthCountsSchema(Schema):
+    introduced = fields.Integer(required=True)
+    developed = fields.Integer(required=True)
+    assessed = fields.Integer(required=True)
+
+
+class ItemCoverageSchema(Schema):
+    id = fields.UUID(required=True)
+    code = fields.String(allow_none=True)
+    item_type = fields.String(required=True)
+    statement = fields.String(required=True)
+    level = fields.Integer(required=True)
+    parent_id = fields.UUID(allow_none=True)
+    stage = fields.String(allow_none=True)
+    direct = fields.Nested(DepthCountsSchema, required=True, metadata={"description": "Mappings to the item itself."})
+    rolled = fields.Nested(DepthCountsSchema, required=True, metadata={"description": "Mappings to it or below it."})
+    deepest = fields.String(allow_none=True)
+    covered = fields.Boolean(required=True)
+    assessed = fields.Boolean(required=True)
+
+
+class LevelSchema(Schema):
+    level = fields.Integer(required=True)
+    item_types = fields.List(fields.String(), required=True)
+    total = fields.Integer(required=True)
+    covered = fields.Integer(required=True)
+    assessed = fields.Integer(required=True)
+    percent_covered = fields.Float(required=True)
+    percent_assessed = fields.Float(required=True)
+
+
+class MatrixCellSchema(Schema):
+    row_id = fields.UUID(required=True)
+    column_id = fields.UUID(required=True)
+    items = fields.Integer(required=True)
+    covered = fields.Integer(required=True)
+    counts = fields.Nested(DepthCountsSchema, required=True)
+    deepest = fields.String(allow_none=True)
+
+
+class RefSchema(Schema):
+    id = fields.UUID(required=True)
+    code = fields.String(allow_none=True)
+    statement = fields.String(required=True)
+
+
+class MatrixSchema(Schema):
+    rows = fields.List(fields.Nested(RefSchema), required=True)
+    columns = fields.List(fields.Nested(RefSchema), required=True)
+    cells = fields.List(fields.Nested(MatrixCellSchema), required=True)
+
+
+class StageSchema(Schema):
+    stage = fields.String(required=True)
+    total = fields.Integer(required=True)
+    covered = fields.Integer(required=True)
+    counts = fields.Nested(DepthCountsSchema, required=True)
+
+
+class CoverageSchema(Schema):
+    programme_id = fields.UUID(required=True)
+    framework_id = fields.UUID(required=True)
+    framework_title = fields.String(required=True)
+    levels = fields.List(fields.Nested(LevelSchema), required=True)
+    items = fields.List(fields.Nested(ItemCoverageSchema), required=True)
+    gaps = fields.List(fields.UUID(), required=True, metadata={"description": "Leaves with no mapping."})
+    taught_not_assessed = fields.List(fields.UUID(), required=True)
+    matrix = fields.Nested(MatrixSchema, allow_none=True)
+    stages = fields.List(fields.Nested(StageSchema), required=True)
+
+
+class CoverageArgsSchema(Schema):
+    framework = fields.UUID(required=True, metadata={"description": "The framework to measure against."})
+
+
+class TargetSchema(Schema):
+    kind = fields.String(required=True)
+    id = fields.UUID(required=True)
+    title = fields.String(required=True)
+    course = fields.String(required=True)
+    depth = fields.String(required=True)
+    item_id = fields.UUID(required=True)
+    item_code = fields.String(allow_none=True)
+
+
+def _counts(counts: dict[str, int]) -> dict[str, int]:
+    return {d: counts.get(d, 0) for d in DEPTHS}
+
+
+def _ref(item: Any) -> dict[str, Any]:
+    return {"id": item.id, "code": item.code, "statement": item.abbreviated_statement or item.full_statement}
+
+
+def coverage_dict(report: CoverageReport) -> dict[str, Any]:
+    matrix = None
+    if report.matrix:
+        matrix = {
+            "rows": [_ref(r) for r in report.matrix.rows],
+            "columns": [_ref(c) for c in report.matrix.columns],
+            "cells": [
+                {
+                    "row_id": row_id,
+                    "column_id": column_id,
+                    "items": cell.items,
+                    "covered": cell.covered,
+                    "counts": _counts(cell.counts),
+                    "deepest": cell.deepest,
+                }
+                for (row_id, column_id), cell in report.matrix.cells.items()
+            ],
+        }
+    return {
+        "programme_id": report.programme.id,
+        "framework_id": report.framework.id,
+        "framework_title": report.framework.title,
+        "levels": [
+            {
+                "level": level.level,
+                "item_types": level.item_types,
+                "total": level.total,
+                "covered": level.covered,
+                "assessed": level.assessed,
+                "percent_covered": level.percent_covered,
+                "percent_assessed": level.percent_assessed,
+            }
+            for level in report.levels
+        ],
+        "items": [
+            {
+                "id": entry.item.id,
+                "code": entry.item.code,
+                "item_type": entry.item.item_type,
+                "statement": entry.item.abbreviated_statement or entry.item.full_statement,
+                "level": entry.level,
+                "parent_id": entry.item.parent_id,
+                "stage": entry.item.stage,
+                "direct": _counts(entry.direct),
+                "rolled": _counts(entry.rolled),
+                "deepest": entry.deepest,
+                "covered": entry.covered,
+                "assessed": entry.assessed,
+            }
+            for entry in report.items
+        ],
+        "gaps": [e.item.id for e in report.gaps],
+        "taught_not_assessed": [e.item.id for e in report.taught_not_assessed],
+        "matrix": matrix,
+        "stages": [
+            {"stage": s.stage, "total": s.total, "covered": s.covered, "counts": _counts(s.counts)}
+            for s in report.stages
+        ],
+    }
+
+
+def target_dict(target: MappedTarget) -> dict[str, Any]:
+    return {
+        "kind": target.kind,
+        "id": target.target_id,
+        "title": target.title,
+        "course": target.course_title,
+        "depth": target.depth,
+        "item_id": target.item.id,
+        "item_code": target.item.code,
+    }

@@ -1,0 +1,153 @@
+"""Coverage API, exports and dashboard pages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint as PageBlueprint
+from flask import render_template, request
+from flask.views import MethodView
+from flask_login import login_required
+from flask_smorest import Blueprint
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from capcourse.accounts import access
+from capcourse.accounts.access import Principal
+from capcourse.accounts.auth import PEOPLE, current_principal, require_role
+from capcourse.accounts.pages import page_principal
+from capcourse.api import AUTH_DOC
+from capcourse.catalogue.models import Programme
+from capcourse.coverage import exports, services
+from capcourse.coverage.schemas import CoverageArgsSchema, CoverageSchema, TargetSchema, coverage_dict, target_dict
+from capcourse.errors import InvalidInputError, NotFoundError
+from capcourse.extensions import db
+from capcourse.frameworks.models import Association, Framework, Item
+from capcourse.frameworks.services import get_framework
+from capcourse.mapping.screen import screen_frameworks
+
+blp = Blueprint("coverage", __name__, url_prefix="/api/v1", description="Curriculum coverage of programmes.")
+pages = PageBlueprint("coverage_pages", __name__)
+pages.add_app_template_global(services.deepest, "deepest")
+
+EXPORTS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def report_for(principal: Principal, programme_id: uuid.UUID, framework_id: uuid.UUID) -> services.CoverageReport:
+    programme = access.programme_for_read(db.session(), principal, programme_id)
+    framework = get_framework(db.session(), framework_id)
+    return services.coverage(db.session(), programme, framework)
+
+
+def _export(report: services.CoverageReport, kind: str) -> Response:
+    body: str | bytes = exports.coverage_csv(report) if kind == "csv" else exports.coverage_xlsx(report)
+    name = f"coverage-{report.framework.key}.{kind}"
+    return Response(body, mimetype=EXPORTS[kind], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@blp.route("/programmes/<uuid:programme_id>/coverage")
+class Coverage(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC)
+    @blp.arguments(CoverageArgsSchema, location="query")
+    @blp.response(200, CoverageSchema)
+    def get(self, args: dict[str, Any], programme_id: uuid.UUID) -> Any:
+        """Coverage of a framework: per item (direct and with sub-items, by depth), per level, gaps,
+        taught-but-never-assessed, the capability × curriculum-area matrix and coverage per stage where the
+        framework has them."""
+        return coverage_dict(report_for(current_principal(), programme_id, args["framework"]))
+
+
+@blp.route("/programmes/<uuid:programme_id>/coverage/export.<any(csv, xlsx):kind>")
+class CoverageExport(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC, responses={"200": {"description": "The coverage table as CSV or XLSX."}})
+    @blp.arguments(CoverageArgsSchema, location="query")
+    def get(self, args: dict[str, Any], programme_id: uuid.UUID, kind: str) -> Response:
+        """Download the coverage table (and, in XLSX, the gaps, levels and matrix)."""
+        return _export(report_for(current_principal(), programme_id, args["framework"]), kind)
+
+
+@blp.route("/programmes/<uuid:programme_id>/coverage/items/<uuid:item_id>/targets")
+class CoverageTargets(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC)
+    @blp.response(200, TargetSchema(many=True))
+    def get(self, programme_id: uuid.UUID, item_id: uuid.UUID) -> Any:
+        """The modules and activities behind an item's coverage, including its sub-items'."""
+        programme = access.programme_for_read(db.session(), current_principal(), programme_id)
+        item = db.session.get(Item, item_id)
+        if item is None:
+            raise NotFoundError(f"No framework item has the identifier {item_id}.")
+        report = services.coverage(db.session(), programme, item.framework)
+        targets = services.mapped_targets(db.session(), programme, services.descendants(report, item_id))
+        return [target_dict(t) for t in targets]
+
+
+def _page_framework(programme: Programme) -> Framework:
+    choices = screen_frameworks(db.session(), programme)
+    chosen = request.args.get("framework")
+    if chosen:
+        try:
+            return get_framework(db.session(), uuid.UUID(chosen))
+        except ValueError as error:
+            raise InvalidInputError(f"{chosen!r} is not a framework identifier.") from error
+    return choices[0]
+
+
+@pages.get("/programmes/<uuid:programme_id>/coverage")
+@login_required
+def dashboard(programme_id: uuid.UUID) -> str:
+    principal = page_principal()
+    programme = access.programme_for_read(db.session(), principal, programme_id)
+    framework = _page_framework(programme)
+    report = services.coverage(db.session(), programme, framework)
+    return render_template(
+        "coverage/dashboard.html",
+        programme=programme,
+        report=report,
+        frameworks=screen_frameworks(db.session(), programme),
+        depths=services.DEPTHS,
+        first_course=programme.courses[0] if programme.courses else None,
+    )
+
+
+@pages.get("/programmes/<uuid:programme_id>/coverage/export.<any(csv, xlsx):kind>")
+@login_required
+def export(programme_id: uuid.UUID, kind: str) -> Response:
+    programme = access.programme_for_read(db.session(), page_principal(), programme_id)
+    return _export(services.coverage(db.session(), programme, _page_framework(programme)), kind)
+
+
+@pages.get("/programmes/<uuid:programme_id>/coverage/items/<uuid:item_id>")
+@login_required
+def drill_down(programme_id: uuid.UUID, item_id: uuid.UUID) -> str:
+    programme = access.programme_for_read(db.session(), page_principal(), programme_id)
+    item = db.session.get(Item, item_id)
+    if item is None:
+        raise NotFoundError(f"No framework item has the identifier {item_id}.")
+    report = services.coverage(db.session(), programme, item.framework)
+    ids = services.descendants(report, item_id)
+    area = request.args.get("area")
+    if area:
+        # A matrix cell: the sub-items of this row linked to that area.
+        try:
+            area_id = uuid.UUID(area)
+        except ValueError as error:
+            raise InvalidInputError(f"{area!r} is not an item identifier.") from error
+        linked = set(
+            db.session.scalars(select(Association.origin_item_id).where(Association.destination_item_id == area_id))
+        )
+        ids = [i for i in ids if i in linked]
+    return render_template(
+        "coverage/drill_down.html",
+        programme=programme,
+        item=item,
+        entry=report.item(item_id),
+        targets=services.mapped_targets(db.session(), programme, ids),
+        area=db.session.get(Item, uuid.UUID(area)) if area else None,
+    )
