@@ -26,6 +26,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/capcourse db upgrade
 	$(BIN)/capcourse frameworks sync
 	$(BIN)/capcourse users ensure-admin
+	$(BIN)/capcourse demo load --if-empty
 	$(BIN)/capcourse serve --host $(HOST) --port $(PORT)
 
 ## Lint, type-check and run the whole test suite.

@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.delivery.cli import delivery_cli, serve
     from capcourse.delivery.views import blp as delivery_api
     from capcourse.delivery.views import pages as delivery_pages
+    from capcourse.demo.cli import demo_cli
     from capcourse.errors import register_error_handlers
     from capcourse.frameworks.cli import frameworks_cli
     from capcourse.frameworks.pages import pages as framework_pages
@@ -80,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(users_cli)
     app.cli.add_command(delivery_cli)
     app.cli.add_command(serve)
+    app.cli.add_command(demo_cli)
 
     @app.get("/")
     def index() -> Response:

@@ -1,0 +1,1 @@
+"""A demo programme, so a newcomer sees a populated dashboard after ``make run``."""

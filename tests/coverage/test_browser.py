@@ -1,0 +1,77 @@
+"""A programme lead on the coverage dashboard, in headless Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from capcourse.accounts.models import Role
+from capcourse.accounts.services import create_user
+from capcourse.demo.services import load_demo
+from capcourse.extensions import db
+from tests.browser import CHROMIUM_ARGS, live_server, require_chromium
+from tests.conftest import drop_database, make_app, make_database, migrate_and_sync
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    database = make_database(tmp_path_factory.mktemp("coverage"), "coverage")
+    app: Flask = make_app(database)
+    migrate_and_sync(app)
+    with app.app_context(), Session(db.engine) as session:
+        create_user(session, "admin@example.org", "Ada Admin", Role.ADMIN, PASSWORD)
+        load_demo(session, "http://capcourse.test", (), learners=10)
+        session.commit()
+    try:
+        with live_server(app) as url:
+            yield url
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        drop_database(database)
+
+
+def test_a_lead_finds_gaps_drills_into_a_cell_and_exports(served: str, tmp_path: Path) -> None:
+    executable = require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=served, accept_downloads=True)
+        page: Any = context.new_page()
+        page.goto("/login")
+        page.get_by_label("Email").fill("admin@example.org")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("link", name="Demo: Pathway 1, 2026 cohort").click()
+        page.get_by_role("link", name="Coverage dashboard").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Coverage of")
+        page.get_by_label("Framework", exact=True).select_option(
+            label="Leadership Capability Framework — Pathway 1: Practice Supervisors (Pathway 1)"
+        )
+        page.get_by_role("button", name="Show").click()
+        expect(page.get_by_role("heading", name="Capabilities × curriculum areas")).to_be_visible()
+        expect(page.get_by_role("heading", name="Gaps")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+        cell = page.locator("table.matrix td.heat a").first
+        cell.click()
+        expect(page.locator("h1")).to_contain_text("×")
+        expect(page.locator("table tbody tr").first).to_be_visible()
+
+        page.go_back()
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download XLSX").click()
+        saved = tmp_path / "coverage.xlsx"
+        download.value.save_as(saved)
+        assert saved.stat().st_size > 1000
+        context.close()
+        browser.close()
