@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from capcourse.coverage.services import DEPTHS, CoverageReport, MappedTarget
 
@@ -172,4 +172,82 @@ def target_dict(target: MappedTarget) -> dict[str, Any]:
         "depth": target.depth,
         "item_id": target.item.id,
         "item_code": target.item.code,
+    }
+
+
+class CohortArgsSchema(Schema):
+    framework = fields.UUID(required=True)
+    course = fields.UUID(load_default=None)
+    since = fields.AwareDateTime(load_default=None)
+    until = fields.AwareDateTime(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class CohortColumnSchema(Schema):
+    id = fields.UUID(required=True)
+    code = fields.String(allow_none=True)
+    statement = fields.String(required=True)
+    items = fields.Integer(required=True)
+
+
+class CohortRowSchema(Schema):
+    learner_id = fields.Integer(required=True)
+    name = fields.String(allow_none=True)
+    evidenced = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class ItemRateSchema(Schema):
+    item_id = fields.UUID(required=True)
+    code = fields.String(allow_none=True)
+    learners = fields.Integer(required=True)
+    percent = fields.Float(required=True)
+
+
+class CohortSchema(Schema):
+    learner_total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    columns = fields.List(fields.Nested(CohortColumnSchema), required=True)
+    rows = fields.List(fields.Nested(CohortRowSchema), required=True)
+    item_rates = fields.List(fields.Nested(ItemRateSchema), required=True)
+
+
+class EvidenceSchema(Schema):
+    item_id = fields.UUID(required=True)
+    code = fields.String(allow_none=True)
+    activity = fields.String(required=True)
+    occurred_at = fields.DateTime(required=True)
+    outcome = fields.String(required=True)
+    score_scaled = fields.Float(allow_none=True)
+
+
+class LearnerEvidenceSchema(Schema):
+    learner_id = fields.Integer(required=True)
+    name = fields.String(allow_none=True)
+    evidence = fields.List(fields.Nested(EvidenceSchema), required=True)
+    open_items = fields.List(fields.Nested(RefSchema), required=True)
+
+
+def cohort_dict(report: Any, cohort: Any, page: int) -> dict[str, Any]:
+    return {
+        "learner_total": cohort.learner_total,
+        "page": page,
+        "columns": [{**_ref(c), "items": cohort.column_sizes.get(c.id, 0)} for c in cohort.columns],
+        "rows": [
+            {
+                "learner_id": r.learner.id,
+                "name": r.learner.name,
+                "evidenced": {str(k): v for k, v in r.evidenced.items()},
+            }
+            for r in cohort.rows
+        ],
+        "item_rates": [
+            {
+                "item_id": entry.item.id,
+                "code": entry.item.code,
+                "learners": cohort.item_learners.get(entry.item.id, 0),
+                "percent": cohort.rate(entry.item.id),
+            }
+            for entry in report.items
+        ],
     }

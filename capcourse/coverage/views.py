@@ -20,12 +20,24 @@ from capcourse.accounts.pages import page_principal
 from capcourse.api import AUTH_DOC
 from capcourse.catalogue.models import Programme
 from capcourse.coverage import exports, services
-from capcourse.coverage.schemas import CoverageArgsSchema, CoverageSchema, TargetSchema, coverage_dict, target_dict
+from capcourse.coverage.evidence import EvidenceFilter, cohort, learner_evidence
+from capcourse.coverage.schemas import (
+    CohortArgsSchema,
+    CohortSchema,
+    CoverageArgsSchema,
+    CoverageSchema,
+    LearnerEvidenceSchema,
+    TargetSchema,
+    cohort_dict,
+    coverage_dict,
+    target_dict,
+)
 from capcourse.errors import InvalidInputError, NotFoundError
 from capcourse.extensions import db
 from capcourse.frameworks.models import Association, Framework, Item
 from capcourse.frameworks.services import get_framework
 from capcourse.mapping.screen import screen_frameworks
+from capcourse.records.models import Completion, Learner
 
 blp = Blueprint("coverage", __name__, url_prefix="/api/v1", description="Curriculum coverage of programmes.")
 pages = PageBlueprint("coverage_pages", __name__)
@@ -88,6 +100,66 @@ class CoverageTargets(MethodView):
         return [target_dict(t) for t in targets]
 
 
+def _learner_in(programme: Programme, learner_id: int) -> Learner:
+    learner = db.session.get(Learner, learner_id)
+    known = learner is not None and db.session.scalar(
+        select(Completion.id)
+        .where(Completion.learner_id == learner_id, Completion.programme_id == programme.id)
+        .limit(1)
+    )
+    if learner is None or not known:
+        raise NotFoundError(f"No learner {learner_id} has records in this programme.")
+    return learner
+
+
+@blp.route("/programmes/<uuid:programme_id>/cohort")
+class Cohort(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC)
+    @blp.arguments(CohortArgsSchema, location="query")
+    @blp.response(200, CohortSchema)
+    def get(self, args: dict[str, Any], programme_id: uuid.UUID) -> Any:
+        """The cohort heat map: for a page of learners, the items evidenced under each top-level item;
+        and, for the whole cohort, the share of learners with evidence for each item."""
+        report = report_for(current_principal(), programme_id, args["framework"])
+        filters = EvidenceFilter(args["course"], args["since"], args["until"])
+        size = args["page_size"]
+        result = cohort(db.session(), report, filters, (args["page"] - 1) * size, size)
+        return cohort_dict(report, result, args["page"])
+
+
+@blp.route("/programmes/<uuid:programme_id>/learners/<int:learner_id>/evidence")
+class Evidence(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC)
+    @blp.arguments(CoverageArgsSchema, location="query")
+    @blp.response(200, LearnerEvidenceSchema)
+    def get(self, args: dict[str, Any], programme_id: uuid.UUID, learner_id: int) -> Any:
+        """A learner's evidence per item (which activity, when, result) and the items still open."""
+        report = report_for(current_principal(), programme_id, args["framework"])
+        learner = _learner_in(report.programme, learner_id)
+        found, open_items = learner_evidence(db.session(), report, learner)
+        return {
+            "learner_id": learner.id,
+            "name": learner.name,
+            "evidence": [
+                {
+                    "item_id": e.item.id,
+                    "code": e.item.code,
+                    "activity": e.activity_title,
+                    "occurred_at": e.occurred_at,
+                    "outcome": e.outcome,
+                    "score_scaled": e.score_scaled,
+                }
+                for e in found
+            ],
+            "open_items": [
+                {"id": i.id, "code": i.code, "statement": i.abbreviated_statement or i.full_statement}
+                for i in open_items
+            ],
+        }
+
+
 def _page_framework(programme: Programme) -> Framework:
     choices = screen_frameworks(db.session(), programme)
     chosen = request.args.get("framework")
@@ -113,6 +185,50 @@ def dashboard(programme_id: uuid.UUID) -> str:
         frameworks=screen_frameworks(db.session(), programme),
         depths=services.DEPTHS,
         first_course=programme.courses[0] if programme.courses else None,
+    )
+
+
+@pages.get("/programmes/<uuid:programme_id>/cohort")
+@login_required
+def cohort_page(programme_id: uuid.UUID) -> str:
+    programme = access.programme_for_read(db.session(), page_principal(), programme_id)
+    framework = _page_framework(programme)
+    report = services.coverage(db.session(), programme, framework)
+    page = request.args.get("page", "1")
+    if not page.isdigit() or int(page) < 1:
+        raise InvalidInputError("The page number must be a whole number from 1.")
+    course = request.args.get("course") or None
+    try:
+        course_id = uuid.UUID(course) if course else None
+    except ValueError as error:
+        raise InvalidInputError(f"{course!r} is not a course identifier.") from error
+    result = cohort(db.session(), report, EvidenceFilter(course_id), (int(page) - 1) * 100, 100)
+    return render_template(
+        "coverage/cohort.html",
+        programme=programme,
+        report=report,
+        cohort=result,
+        frameworks=screen_frameworks(db.session(), programme),
+        page=int(page),
+        pages=max(1, -(-result.learner_total // 100)),
+        course_id=course_id,
+    )
+
+
+@pages.get("/programmes/<uuid:programme_id>/learners/<int:learner_id>")
+@login_required
+def learner_page(programme_id: uuid.UUID, learner_id: int) -> str:
+    programme = access.programme_for_read(db.session(), page_principal(), programme_id)
+    report = services.coverage(db.session(), programme, _page_framework(programme))
+    learner = _learner_in(programme, learner_id)
+    found, open_items = learner_evidence(db.session(), report, learner)
+    return render_template(
+        "coverage/learner.html",
+        programme=programme,
+        report=report,
+        learner=learner,
+        evidence=found,
+        open_items=open_items,
     )
 
 
