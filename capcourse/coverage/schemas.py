@@ -15,6 +15,16 @@ class DepthCountsSchema(Schema):
     assessed = fields.Integer(required=True)
 
 
+class ImpliedSchema(Schema):
+    via_item_id = fields.UUID(required=True)
+    via_code = fields.String(allow_none=True)
+    via_framework_id = fields.UUID(required=True)
+    association_type = fields.String(required=True)
+    provenance = fields.String(required=True)
+    direction = fields.String(required=True)
+    counts = fields.Nested(DepthCountsSchema, required=True)
+
+
 class ItemCoverageSchema(Schema):
     id = fields.UUID(required=True)
     code = fields.String(allow_none=True)
@@ -28,6 +38,11 @@ class ItemCoverageSchema(Schema):
     deepest = fields.String(allow_none=True)
     covered = fields.Boolean(required=True)
     assessed = fields.Boolean(required=True)
+    implied = fields.List(
+        fields.Nested(ImpliedSchema),
+        required=True,
+        metadata={"description": "Coverage implied through crosswalk associations; not in the counts above."},
+    )
 
 
 class LevelSchema(Schema):
@@ -150,6 +165,18 @@ def coverage_dict(report: CoverageReport) -> dict[str, Any]:
                 "deepest": entry.deepest,
                 "covered": entry.covered,
                 "assessed": entry.assessed,
+                "implied": [
+                    {
+                        "via_item_id": link.via.id,
+                        "via_code": link.via.code,
+                        "via_framework_id": link.via.framework_id,
+                        "association_type": link.association_type,
+                        "provenance": link.provenance,
+                        "direction": link.direction,
+                        "counts": _counts(link.counts),
+                    }
+                    for link in report.implied.get(entry.item.id, [])
+                ],
             }
             for entry in report.items
         ],

@@ -107,6 +107,25 @@ class StageSummary:
 
 
 @dataclass
+class ImpliedLink:
+    """Coverage of an item implied by mappings to an item of another framework, through an association.
+
+    Always shown apart from direct coverage, with the association's type and provenance.
+    """
+
+    via: Item
+    association_type: str
+    provenance: str
+    #: ``outgoing`` when the association starts at the covered item.
+    direction: str
+    counts: dict[str, int]
+
+    @property
+    def deepest(self) -> str | None:
+        return deepest(self.counts)
+
+
+@dataclass
 class CoverageReport:
     programme: Programme
     framework: Framework
@@ -114,6 +133,13 @@ class CoverageReport:
     levels: list[LevelSummary]
     matrix: Matrix | None
     stages: list[StageSummary]
+    #: item id → coverage implied through crosswalk associations (never added to ``items``' counts).
+    implied: dict[uuid.UUID, list[ImpliedLink]] = field(default_factory=dict)
+
+    @property
+    def implied_only(self) -> list[ItemCoverage]:
+        """Gaps that mappings to another framework would cover through a crosswalk."""
+        return [c for c in self.items if not c.covered and c.item.id in self.implied]
 
     @property
     def gaps(self) -> list[ItemCoverage]:
@@ -223,7 +249,50 @@ def coverage(session: Session, programme: Programme, framework: Framework) -> Co
             summary.covered += entry.covered
             for depth, count in entry.rolled.items():
                 summary.counts[depth] = summary.counts.get(depth, 0) + count
-    return CoverageReport(programme, framework, items, summaries, matrix, list(stages.values()))
+    return CoverageReport(
+        programme,
+        framework,
+        items,
+        summaries,
+        matrix,
+        list(stages.values()),
+        implied_coverage(session, programme, framework),
+    )
+
+
+def implied_coverage(
+    session: Session, programme: Programme, framework: Framework
+) -> dict[uuid.UUID, list[ImpliedLink]]:
+    """Per item of ``framework``, the mapped items of other frameworks linked to it (any association but isChildOf)."""
+    origin, destination = aliased(Item), aliased(Item)
+    links = session.execute(
+        select(Association, origin, destination)
+        .join(origin, origin.id == Association.origin_item_id)
+        .join(destination, destination.id == Association.destination_item_id)
+        .where(
+            Association.association_type != "isChildOf",
+            (origin.framework_id == framework.id) != (destination.framework_id == framework.id),
+        )
+    ).all()
+    others = {(d if o.framework_id == framework.id else o).id for _, o, d in links}
+    if not others:
+        return {}
+    rows = session.execute(
+        select(Mapping.item_id, Mapping.depth, func.count())
+        .where(Mapping.programme_id == programme.id, Mapping.item_id.in_(others))
+        .group_by(Mapping.item_id, Mapping.depth)
+    )
+    counts: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
+    for item_id, depth, count in rows:
+        counts[item_id][depth] = count
+    implied: dict[uuid.UUID, list[ImpliedLink]] = defaultdict(list)
+    for association, o, d in links:
+        ours, theirs, direction = (o, d, "outgoing") if o.framework_id == framework.id else (d, o, "incoming")
+        if counts.get(theirs.id):
+            implied[ours.id].append(
+                ImpliedLink(theirs, association.association_type, association.provenance, direction, counts[theirs.id])
+            )
+    return dict(implied)
 
 
 @dataclass
