@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Coverage benchmark at programme scale.
+
+Builds a synthetic programme (2,000 modules, 4,000 activities, 20,000 mappings,
+10,000 learners, 1,000,000 completions) on SQLite, and on PostgreSQL when
+``CAPCOURSE_TEST_DATABASE_URL`` names one, then times the coverage report, the
+gaps list and the cohort heat map through capcourse's services, each beside the
+hand-written SQL aggregate that computes the same numbers (the floor), and the
+dashboard pages as served. Prints each as a ratio to its floor.
+
+Usage: .venv/bin/python bench/coverage.py [--learners 10000] [--completions 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from capcourse.accounts.models import Role  # noqa: E402
+from capcourse.accounts.services import create_user  # noqa: E402
+from capcourse.catalogue.models import Activity, Course, Module, Programme  # noqa: E402
+from capcourse.coverage.evidence import cohort  # noqa: E402
+from capcourse.coverage.services import coverage  # noqa: E402
+from capcourse.extensions import db  # noqa: E402
+from capcourse.frameworks.models import Framework, Item  # noqa: E402
+from capcourse.identifiers import framework_id  # noqa: E402
+from capcourse.mapping.models import Mapping  # noqa: E402
+from capcourse.records.models import Completion, Learner  # noqa: E402
+from tests.conftest import ScratchDatabase, drop_database, make_app, make_database, migrate_and_sync  # noqa: E402
+
+FRONTLINE = framework_id("frontline-lcf-pathway-1")
+PASSWORD = "benchmark password"
+
+
+def build(session: Session, learners: int, completions: int) -> uuid.UUID:
+    rng = random.Random(7)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    programme_id = uuid.uuid4()
+    session.execute(insert(Programme), [{"id": programme_id, "title": "Benchmark", "status": "published", "version": 1}])
+    courses = [{"id": uuid.uuid4(), "programme_id": programme_id, "title": f"Course {c}", "status": "published",
+                "position": c, "version": 1} for c in range(50)]  # fmt: skip
+    session.execute(insert(Course), courses)
+    modules = [{"id": uuid.uuid4(), "course_id": c["id"], "title": f"Module {c['position']}.{m}", "status": "published",
+                "position": m, "version": 1} for c in courses for m in range(40)]  # fmt: skip
+    session.execute(insert(Module), modules)
+    activities = [{"id": uuid.uuid4(), "module_id": m["id"], "title": f"{m['title']} activity {a}", "status": "published",
+                   "position": a, "version": 1} for m in modules for a in range(2)]  # fmt: skip
+    session.execute(insert(Activity), activities)
+    leaves = list(session.scalars(select(Item.id).where(Item.framework_id == FRONTLINE, Item.item_type == "Effective attribute")))
+    depths = ["introduced", "developed", "assessed"]
+    mappings = []
+    for activity in activities:
+        for item in rng.sample(leaves, 5):
+            mappings.append({"id": uuid.uuid4(), "programme_id": programme_id, "activity_id": activity["id"], "item_id": item,
+                             "depth": rng.choice(depths), "provenance": "authored", "created_by": "bench", "created_at": now,
+                             "updated_by": "bench", "updated_at": now, "version": 1})  # fmt: skip
+    session.execute(insert(Mapping), mappings)
+    session.execute(
+        insert(Learner),
+        [{"id": n + 1, "agent_key": f"mbox:bench{n}", "agent": {"mbox": f"mailto:bench{n}@example.org"}, "name": f"Learner {n:05d}",
+          "created_at": now} for n in range(learners)],  # fmt: skip
+    )
+    session.commit()
+    chunk: list[dict[str, Any]] = []
+    for n in range(completions):
+        chunk.append({"id": uuid.uuid4(), "programme_id": programme_id, "learner_id": rng.randrange(learners) + 1,
+                      "activity_id": activities[rng.randrange(len(activities))]["id"], "outcome": "passed",
+                      "success": rng.random() < 0.85, "occurred_at": now - timedelta(minutes=n), "recorded_at": now,
+                      "source": "bench", "idempotency_key": f"bench:{n}", "statement_id": uuid.uuid4()})  # fmt: skip
+        if len(chunk) == 50_000:
+            session.execute(insert(Completion), chunk)
+            session.commit()
+            chunk = []
+            print(f"  … {n + 1:,} completions", flush=True)
+    if chunk:
+        session.execute(insert(Completion), chunk)
+    session.commit()
+    return programme_id
+
+
+def best_of(fn: Callable[[], Any], runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+FLOOR_COVERAGE = """
+SELECT m.item_id, m.depth, count(*) FROM mappings m JOIN framework_items i ON i.id = m.item_id
+WHERE m.programme_id = :p AND i.framework_id = :f GROUP BY m.item_id, m.depth
+"""
+FLOOR_GAPS = """
+SELECT i.id FROM framework_items i WHERE i.framework_id = :f
+AND NOT EXISTS (SELECT 1 FROM framework_items c WHERE c.parent_id = i.id)
+AND NOT EXISTS (SELECT 1 FROM mappings m WHERE m.item_id = i.id AND m.programme_id = :p)
+"""
+FLOOR_COHORT = """
+SELECT m.item_id, count(DISTINCT c.learner_id) FROM completions c
+JOIN mappings m ON m.activity_id = c.activity_id AND m.programme_id = :p
+JOIN framework_items i ON i.id = m.item_id
+WHERE c.programme_id = :p AND c.success AND i.framework_id = :f GROUP BY m.item_id
+"""
+
+
+def run(kind: str, learners: int, completions: int) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="capcourse-coverage-bench-"))
+    database = ScratchDatabase(f"sqlite:///{folder / 'bench.db'}") if kind == "sqlite" else make_database(folder, "cov")
+    app = make_app(database, TESTING=False)
+    migrate_and_sync(app)
+    try:
+        with app.app_context(), Session(db.engine) as session:
+            print(f"\n{kind}: building {learners:,} learners and {completions:,} completions …")
+            start = time.perf_counter()
+            programme_id = build(session, learners, completions)
+            create_user(session, "bench@example.org", "Bench", Role.ADMIN, PASSWORD)
+            session.commit()
+            if kind == "sqlite":
+                session.execute(text("ANALYZE"))
+            else:
+                session.execute(text("ANALYZE"))
+            session.commit()
+            print(f"  built in {time.perf_counter() - start:.0f} s")
+            programme = session.get(Programme, programme_id)
+            framework = session.get(Framework, FRONTLINE)
+            params = {"p": programme_id.hex if kind == "sqlite" else programme_id, "f": FRONTLINE.hex if kind == "sqlite" else FRONTLINE}
+            report = coverage(session, programme, framework)
+            rows = [
+                ("coverage report", lambda: coverage(session, programme, framework), lambda: session.execute(text(FLOOR_COVERAGE), params).all()),
+                ("gaps list", lambda: coverage(session, programme, framework).gaps, lambda: session.execute(text(FLOOR_GAPS), params).all()),
+                ("cohort heat map", lambda: cohort(session, report), lambda: session.execute(text(FLOOR_COHORT), params).all()),
+            ]
+            for name, ours, floor in rows:
+                ours_s, floor_s = best_of(ours), best_of(floor)
+                print(f"  {name:<18} capcourse {ours_s * 1000:8.1f} ms   floor {floor_s * 1000:8.1f} ms   ratio {ours_s / floor_s:5.2f}×")
+        client = app.test_client()
+        client.post("/login", data={"email": "bench@example.org", "password": PASSWORD, "csrf_token": _token(client)})
+        for name, path in (("dashboard page", f"/programmes/{programme_id}/coverage?framework={FRONTLINE}"),
+                           ("cohort page", f"/programmes/{programme_id}/cohort?framework={FRONTLINE}")):  # fmt: skip
+            seconds = best_of(lambda: client.get(path))
+            status = client.get(path).status_code
+            print(f"  {name:<18} served in {seconds * 1000:8.1f} ms (HTTP {status})")
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        if kind != "sqlite":
+            drop_database(database)
+
+
+def _token(client: Any) -> str:
+    import re
+
+    html = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--learners", type=int, default=10_000)
+    parser.add_argument("--completions", type=int, default=1_000_000)
+    args = parser.parse_args()
+    logging.disable(logging.INFO)
+    kinds = ["sqlite"] + (["postgresql"] if os.environ.get("CAPCOURSE_TEST_DATABASE_URL", "").startswith("postgresql") else [])
+    for kind in kinds:
+        run(kind, args.learners, args.completions)
+
+
+if __name__ == "__main__":
+    main()
