@@ -52,7 +52,9 @@ def build(session: Session, learners: int, completions: int) -> uuid.UUID:
     rng = random.Random(7)
     now = datetime(2026, 11, 1, tzinfo=UTC)
     programme_id = uuid.uuid4()
-    session.execute(insert(Programme), [{"id": programme_id, "title": "Benchmark", "status": "published", "version": 1}])
+    session.execute(
+        insert(Programme), [{"id": programme_id, "title": "Benchmark", "status": "published", "version": 1}]
+    )
     courses = [{"id": uuid.uuid4(), "programme_id": programme_id, "title": f"Course {c}", "status": "published",
                 "position": c, "version": 1} for c in range(50)]  # fmt: skip
     session.execute(insert(Course), courses)
@@ -62,7 +64,9 @@ def build(session: Session, learners: int, completions: int) -> uuid.UUID:
     activities = [{"id": uuid.uuid4(), "module_id": m["id"], "title": f"{m['title']} activity {a}", "status": "published",
                    "position": a, "version": 1} for m in modules for a in range(2)]  # fmt: skip
     session.execute(insert(Activity), activities)
-    leaves = list(session.scalars(select(Item.id).where(Item.framework_id == FRONTLINE, Item.item_type == "Effective attribute")))
+    leaves = list(
+        session.scalars(select(Item.id).where(Item.framework_id == FRONTLINE, Item.item_type == "Effective attribute"))
+    )
     depths = ["introduced", "developed", "assessed"]
     mappings = []
     for activity in activities:
@@ -71,11 +75,12 @@ def build(session: Session, learners: int, completions: int) -> uuid.UUID:
                              "depth": rng.choice(depths), "provenance": "authored", "created_by": "bench", "created_at": now,
                              "updated_by": "bench", "updated_at": now, "version": 1})  # fmt: skip
     session.execute(insert(Mapping), mappings)
-    session.execute(
-        insert(Learner),
-        [{"id": n + 1, "agent_key": f"mbox:bench{n}", "agent": {"mbox": f"mailto:bench{n}@example.org"}, "name": f"Learner {n:05d}",
-          "created_at": now} for n in range(learners)],  # fmt: skip
-    )
+    people = [
+        {"id": n + 1, "agent_key": f"mbox:bench{n}", "agent": {"mbox": f"mailto:bench{n}@example.org"},
+         "name": f"Learner {n:05d}", "created_at": now}
+        for n in range(learners)
+    ]  # fmt: skip
+    session.execute(insert(Learner), people)
     session.commit()
     chunk: list[dict[str, Any]] = []
     for n in range(completions):
@@ -140,21 +145,38 @@ def run(kind: str, learners: int, completions: int) -> None:
             print(f"  built in {time.perf_counter() - start:.0f} s")
             programme = session.get(Programme, programme_id)
             framework = session.get(Framework, FRONTLINE)
-            params = {"p": programme_id.hex if kind == "sqlite" else programme_id, "f": FRONTLINE.hex if kind == "sqlite" else FRONTLINE}
+            params = {
+                "p": programme_id.hex if kind == "sqlite" else programme_id,
+                "f": FRONTLINE.hex if kind == "sqlite" else FRONTLINE,
+            }
             report = coverage(session, programme, framework)
             rows = [
-                ("coverage report", lambda: coverage(session, programme, framework), lambda: session.execute(text(FLOOR_COVERAGE), params).all()),
-                ("gaps list", lambda: coverage(session, programme, framework).gaps, lambda: session.execute(text(FLOOR_GAPS), params).all()),
-                ("cohort heat map", lambda: cohort(session, report), lambda: session.execute(text(FLOOR_COHORT), params).all()),
+                (
+                    "coverage report",
+                    lambda: coverage(session, programme, framework),
+                    lambda: session.execute(text(FLOOR_COVERAGE), params).all(),
+                ),
+                (
+                    "gaps list",
+                    lambda: coverage(session, programme, framework).gaps,
+                    lambda: session.execute(text(FLOOR_GAPS), params).all(),
+                ),
+                (
+                    "cohort heat map",
+                    lambda: cohort(session, report),
+                    lambda: session.execute(text(FLOOR_COHORT), params).all(),
+                ),
             ]
             for name, ours, floor in rows:
                 ours_s, floor_s = best_of(ours), best_of(floor)
-                print(f"  {name:<18} capcourse {ours_s * 1000:8.1f} ms   floor {floor_s * 1000:8.1f} ms   ratio {ours_s / floor_s:5.2f}×")
+                print(
+                    f"  {name:<18} capcourse {ours_s * 1000:8.1f} ms   floor {floor_s * 1000:8.1f} ms   ratio {ours_s / floor_s:5.2f}×"
+                )
         client = app.test_client()
         client.post("/login", data={"email": "bench@example.org", "password": PASSWORD, "csrf_token": _token(client)})
         for name, path in (("dashboard page", f"/programmes/{programme_id}/coverage?framework={FRONTLINE}"),
                            ("cohort page", f"/programmes/{programme_id}/cohort?framework={FRONTLINE}")):  # fmt: skip
-            seconds = best_of(lambda: client.get(path))
+            seconds = best_of(lambda path=path: client.get(path))
             status = client.get(path).status_code
             print(f"  {name:<18} served in {seconds * 1000:8.1f} ms (HTTP {status})")
     finally:
@@ -177,7 +199,9 @@ def main() -> None:
     parser.add_argument("--completions", type=int, default=1_000_000)
     args = parser.parse_args()
     logging.disable(logging.INFO)
-    kinds = ["sqlite"] + (["postgresql"] if os.environ.get("CAPCOURSE_TEST_DATABASE_URL", "").startswith("postgresql") else [])
+    kinds = ["sqlite"] + (
+        ["postgresql"] if os.environ.get("CAPCOURSE_TEST_DATABASE_URL", "").startswith("postgresql") else []
+    )
     for kind in kinds:
         run(kind, args.learners, args.completions)
 
