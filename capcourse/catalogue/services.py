@@ -227,52 +227,37 @@ def _next_position(session: Session, column: Any, parent_id: uuid.UUID) -> int:
     return int(session.scalar(select(func.count()).where(column == parent_id)) or 0)
 
 
+def _basics(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {"title": fields["title"], "description": fields.get("description"), "status": fields.get("status", "draft")}
+
+
+def _add_content(session: Session, entity: Content, fields: Mapping[str, Any]) -> Content:
+    session.add(entity)
+    session.flush()
+    _set_external_ids(session, entity, fields.get("external_ids", []))
+    session.flush()
+    return entity
+
+
 def create_course(session: Session, principal: Principal, programme: Programme, fields: Mapping[str, Any]) -> Course:
+    """Add a course at the end of the programme."""
     access.require_content_editor(session, principal, programme)
-    course = Course(
-        programme=programme,
-        title=fields["title"],
-        description=fields.get("description"),
-        status=fields.get("status", "draft"),
-        position=_next_position(session, Course.programme_id, programme.id),
-    )
-    session.add(course)
-    session.flush()
-    _set_external_ids(session, course, fields.get("external_ids", []))
-    session.flush()
-    return course
+    position = _next_position(session, Course.programme_id, programme.id)
+    return _add_content(session, Course(programme=programme, position=position, **_basics(fields)), fields)
 
 
 def create_module(session: Session, principal: Principal, course: Course, fields: Mapping[str, Any]) -> Module:
+    """Add a module at the end of the course."""
     access.require_content_editor(session, principal, course.programme)
-    module = Module(
-        course=course,
-        title=fields["title"],
-        description=fields.get("description"),
-        status=fields.get("status", "draft"),
-        position=_next_position(session, Module.course_id, course.id),
-    )
-    session.add(module)
-    session.flush()
-    _set_external_ids(session, module, fields.get("external_ids", []))
-    session.flush()
-    return module
+    position = _next_position(session, Module.course_id, course.id)
+    return _add_content(session, Module(course=course, position=position, **_basics(fields)), fields)
 
 
 def create_activity(session: Session, principal: Principal, module: Module, fields: Mapping[str, Any]) -> Activity:
+    """Add an activity at the end of the module."""
     access.require_content_editor(session, principal, module.course.programme)
-    activity = Activity(
-        module=module,
-        title=fields["title"],
-        description=fields.get("description"),
-        status=fields.get("status", "draft"),
-        position=_next_position(session, Activity.module_id, module.id),
-    )
-    session.add(activity)
-    session.flush()
-    _set_external_ids(session, activity, fields.get("external_ids", []))
-    session.flush()
-    return activity
+    position = _next_position(session, Activity.module_id, module.id)
+    return _add_content(session, Activity(module=module, position=position, **_basics(fields)), fields)
 
 
 def update_content(
