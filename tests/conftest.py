@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,24 @@ def app_context(app: Flask) -> Iterator[None]:
 def session(app_context: None) -> Session:
     """The database session of the current test (rolled back afterwards)."""
     return db.session()
+
+
+@contextmanager
+def scratch_app(folder: Path, name: str, prepare: Callable[[Session], None] | None = None) -> Iterator[Flask]:
+    """An application on a database of its own, migrated, synced and committed (for live servers).
+
+    :param prepare: fills the database further, in a session that is committed.
+    """
+    database = make_database(folder, name)
+    app = make_app(database)
+    migrate_and_sync(app)
+    if prepare is not None:
+        with app.app_context(), Session(db.engine) as session:
+            prepare(session)
+            session.commit()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        drop_database(database)

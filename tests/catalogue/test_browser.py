@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy.orm import Session
 
 from capcourse.accounts.models import Role
 from capcourse.accounts.services import create_user
-from capcourse.extensions import db
 from tests.browser import CHROMIUM_ARGS, live_server, require_chromium
-from tests.conftest import drop_database, make_app, make_database, migrate_and_sync
+from tests.conftest import scratch_app
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -26,21 +24,13 @@ OUTSIDER = "olga.outsider@example.org"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    database = make_database(tmp_path_factory.mktemp("authoring"), "authoring")
-    app: Flask = make_app(database)
-    migrate_and_sync(app)
-    with app.app_context(), Session(db.engine) as session:
+    def people(session: Session) -> None:
         create_user(session, LEAD, "Lena Lead", Role.LEAD, PASSWORD)
         create_user(session, AUTHOR, "Arun Author", Role.AUTHOR, PASSWORD)
         create_user(session, OUTSIDER, "Olga Outsider", Role.AUTHOR, PASSWORD)
-        session.commit()
-    try:
-        with live_server(app) as url:
-            yield url
-    finally:
-        with app.app_context():
-            db.engine.dispose()
-        drop_database(database)
+
+    with scratch_app(tmp_path_factory.mktemp("authoring"), "authoring", people) as app, live_server(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy.orm import Session
 
 from capcourse.accounts.models import Role
 from capcourse.accounts.services import create_user
 from capcourse.demo.services import load_demo
-from capcourse.extensions import db
 from tests.browser import CHROMIUM_ARGS, live_server, require_chromium
-from tests.conftest import drop_database, make_app, make_database, migrate_and_sync
+from tests.conftest import scratch_app
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -23,20 +21,12 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    database = make_database(tmp_path_factory.mktemp("coverage"), "coverage")
-    app: Flask = make_app(database)
-    migrate_and_sync(app)
-    with app.app_context(), Session(db.engine) as session:
+    def demo(session: Session) -> None:
         create_user(session, "admin@example.org", "Ada Admin", Role.ADMIN, PASSWORD)
         load_demo(session, "http://capcourse.test", (), learners=10)
-        session.commit()
-    try:
-        with live_server(app) as url:
-            yield url
-    finally:
-        with app.app_context():
-            db.engine.dispose()
-        drop_database(database)
+
+    with scratch_app(tmp_path_factory.mktemp("coverage"), "coverage", demo) as app, live_server(app) as url:
+        yield url
 
 
 def test_a_lead_finds_gaps_drills_into_a_cell_and_exports(served: str, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from capcourse.extensions import db
 from capcourse.records.models import DeliveryState, OutboxEntry, StoredStatement
 from capcourse.records.services import store_statement
 from tests.browser import live_server
-from tests.conftest import TEST_DATABASE_URL, drop_database, make_app, make_database, migrate_and_sync
+from tests.conftest import TEST_DATABASE_URL, scratch_app
 from xapi.client import LrsClient, LrsEndpoint
 
 pytestmark = pytest.mark.db
@@ -59,13 +59,8 @@ class Lrs:
 
 
 def _app_with_database(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Flask]:
-    database = make_database(tmp_path_factory.mktemp(name), name)
-    app = make_app(database)
-    migrate_and_sync(app)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    drop_database(database)
+    with scratch_app(tmp_path_factory.mktemp(name), name) as app:
+        yield app
 
 
 @pytest.fixture

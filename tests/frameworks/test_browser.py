@@ -6,27 +6,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 
-from capcourse.extensions import db
 from tests.browser import CHROMIUM_ARGS, live_server, require_chromium
-from tests.conftest import drop_database, make_app, make_database, migrate_and_sync
+from tests.conftest import scratch_app
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    database = make_database(tmp_path_factory.mktemp("browser"), "browser")
-    app: Flask = make_app(database)
-    migrate_and_sync(app)
-    try:
-        with live_server(app) as url:
-            yield url
-    finally:
-        with app.app_context():
-            db.engine.dispose()
-        drop_database(database)
+    with scratch_app(tmp_path_factory.mktemp("browser"), "browser") as app, live_server(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
