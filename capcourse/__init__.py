@@ -35,6 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.accounts.views import blp as accounts_api
     from capcourse.catalogue.pages import pages as catalogue_pages
     from capcourse.catalogue.views import blp as catalogue_api
+    from capcourse.cohorts.cli import cohorts_cli
+    from capcourse.cohorts.pages import pages as cohort_pages
+    from capcourse.cohorts.views import blp as cohorts_api
     from capcourse.coverage.views import blp as coverage_api
     from capcourse.coverage.views import pages as coverage_pages
     from capcourse.delivery.cli import delivery_cli, serve
@@ -60,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         statements_api,
         delivery_api,
         coverage_api,
+        cohorts_api,
     ):
         extensions.api.register_blueprint(blueprint)
         extensions.csrf.exempt(blueprint)
@@ -74,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(mapping_pages)
     app.register_blueprint(delivery_pages)
     app.register_blueprint(coverage_pages)
+    app.register_blueprint(cohort_pages)
     register_error_handlers(app)
 
     app.cli.add_command(frameworks_cli)
@@ -82,6 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(delivery_cli)
     app.cli.add_command(serve)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(cohorts_cli)
 
     @app.get("/")
     def index() -> Response:

@@ -11,15 +11,18 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, Subquery, func, select
 from sqlalchemy.orm import Session
 
 from capcourse.catalogue.models import Activity, Module, Programme
+from capcourse.cohorts.models import Cohort, CohortMember
 from capcourse.coverage.services import CoverageReport
+from capcourse.errors import NotFoundError
 from capcourse.frameworks.models import Item
-from capcourse.mapping.models import Mapping
-from capcourse.records.models import Completion, Learner
+from capcourse.records.evidence import evidence_paths
+from capcourse.records.models import Completion, Evidence, Learner
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,17 @@ class EvidenceFilter:
     course_id: uuid.UUID | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: Only the learners of this cohort, all of them (with evidence or not).
+    cohort_id: uuid.UUID | None = None
+
+    @property
+    def needs_completions(self) -> bool:
+        """Course and date filters need the completions; the rest is in the evidence aggregate."""
+        return bool(self.course_id or self.since or self.until)
 
 
-def _completion_conditions(programme: Programme, filters: EvidenceFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [Completion.programme_id == programme.id, Completion.success.is_(True)]
+def _completion_conditions(filters: EvidenceFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if filters.since:
         conditions.append(Completion.occurred_at >= filters.since)
     if filters.until:
@@ -38,32 +48,6 @@ def _completion_conditions(programme: Programme, filters: EvidenceFilter) -> lis
     if filters.course_id:
         conditions.append(Module.course_id == filters.course_id)
     return conditions
-
-
-def evidence_rows(programme: Programme, framework_id: uuid.UUID, filters: EvidenceFilter) -> Select:  # type: ignore[type-arg]
-    """(learner_id, item_id, completion_id, occurred_at) for every piece of evidence, as a select to nest.
-
-    Two joins, through activity mappings and through module mappings, glued
-    with UNION ALL: one join with an OR would defeat the indexes.
-    """
-
-    def path(on_mapping: ColumnElement[bool]) -> Select:  # type: ignore[type-arg]
-        return (
-            select(
-                Completion.learner_id.label("learner_id"),
-                Mapping.item_id.label("item_id"),
-                Completion.id.label("completion_id"),
-                Completion.occurred_at.label("occurred_at"),
-            )
-            .join(Activity, Activity.id == Completion.activity_id)
-            .join(Module, Module.id == Activity.module_id)
-            .join(Mapping, and_(Mapping.programme_id == programme.id, on_mapping))
-            .join(Item, Item.id == Mapping.item_id)
-            .where(Item.framework_id == framework_id, *_completion_conditions(programme, filters))
-        )
-
-    both = union_all(path(Mapping.activity_id == Completion.activity_id), path(Mapping.module_id == Activity.module_id))
-    return select(both.subquery())
 
 
 @dataclass
@@ -91,6 +75,50 @@ def _top_of(report: CoverageReport) -> dict[uuid.UUID, uuid.UUID]:
     return {c.item.id: (c.ancestors[0] if c.ancestors else c.item.id) for c in report.items}
 
 
+def _population(programme: Programme, filters: EvidenceFilter) -> Select:  # type: ignore[type-arg]
+    """The learner ids the cohort view shows: a cohort's members, or everyone with evidence in the programme."""
+    if filters.cohort_id:
+        return select(CohortMember.learner_id.label("learner_id")).where(CohortMember.cohort_id == filters.cohort_id)
+    if not filters.needs_completions:
+        # Answered from the index on (programme_id, success, learner_id) alone.
+        return (
+            select(Completion.learner_id.label("learner_id"))
+            .where(Completion.programme_id == programme.id, Completion.success.is_(True))
+            .distinct()
+        )
+    return (
+        select(Completion.learner_id.label("learner_id"))
+        .join(Activity, Activity.id == Completion.activity_id)
+        .join(Module, Module.id == Activity.module_id)
+        .where(
+            Completion.programme_id == programme.id,
+            Completion.success.is_(True),
+            *_completion_conditions(filters),
+        )
+        .distinct()
+    )
+
+
+def _evidence(programme: Programme, framework_id: uuid.UUID, filters: EvidenceFilter) -> Subquery:
+    """(learner_id, item_id) pairs with evidence, possibly repeated, restricted to the filters."""
+    if filters.needs_completions:
+        rows = evidence_paths(programme.id, _completion_conditions(filters), framework_id).subquery()
+        query = select(rows.c.learner_id, rows.c.item_id)
+        learner_column: Any = rows.c.learner_id
+    else:
+        query = (
+            select(Evidence.learner_id.label("learner_id"), Evidence.item_id.label("item_id"))
+            .join(Item, Item.id == Evidence.item_id)
+            .where(Evidence.programme_id == programme.id, Item.framework_id == framework_id)
+        )
+        learner_column = Evidence.learner_id
+    if filters.cohort_id:
+        query = query.where(
+            learner_column.in_(select(CohortMember.learner_id).where(CohortMember.cohort_id == filters.cohort_id))
+        )
+    return query.subquery()
+
+
 def cohort(
     session: Session,
     report: CoverageReport,
@@ -98,23 +126,21 @@ def cohort(
     offset: int = 0,
     limit: int = 100,
 ) -> CohortReport:
-    """The cohort heat map (learners × top-level items) for one page of learners, and per-item rates."""
+    """The cohort heat map (learners × top-level items) for one page of learners, and per-item rates.
+
+    Unless a course or date filter asks for the completions themselves, it
+    reads the :class:`~capcourse.records.models.Evidence` aggregate, which is
+    kept current as completions are recorded and mappings change.
+    """
     programme, framework = report.programme, report.framework
     top_of = _top_of(report)
-    evidence = evidence_rows(programme, framework.id, filters).subquery()
-    learners_with_any = (
-        select(Completion.learner_id)
-        .join(Activity, Activity.id == Completion.activity_id)
-        .join(Module, Module.id == Activity.module_id)
-        .where(*_completion_conditions(programme, filters))
-        .distinct()
-        .subquery()
-    )
-    learner_total = int(session.scalar(select(func.count()).select_from(learners_with_any)) or 0)
+    evidence = _evidence(programme, framework.id, filters)
+    population = _population(programme, filters).subquery()
+    learner_total = int(session.scalar(select(func.count()).select_from(population)) or 0)
     page = list(
         session.scalars(
             select(Learner)
-            .where(Learner.id.in_(select(learners_with_any.c.learner_id)))
+            .where(Learner.id.in_(select(population.c.learner_id)))
             .order_by(Learner.name, Learner.id)
             .offset(offset)
             .limit(limit)
@@ -146,6 +172,30 @@ def cohort(
     return CohortReport(columns, dict(sizes), rows, learner_total, item_learners)
 
 
+def learner_in_programme(session: Session, programme: Programme, learner_id: int) -> Learner:
+    """A learner with records in the programme, or in one of its cohorts.
+
+    :raises NotFoundError: neither (a learner of another programme stays unseen).
+    """
+    learner = session.get(Learner, learner_id)
+    known = learner is not None and (
+        session.scalar(
+            select(Completion.id)
+            .where(Completion.learner_id == learner_id, Completion.programme_id == programme.id)
+            .limit(1)
+        )
+        or session.scalar(
+            select(CohortMember.learner_id)
+            .join(Cohort, Cohort.id == CohortMember.cohort_id)
+            .where(CohortMember.learner_id == learner_id, Cohort.programme_id == programme.id)
+            .limit(1)
+        )
+    )
+    if learner is None or not known:
+        raise NotFoundError(f"No learner {learner_id} has records in this programme.")
+    return learner
+
+
 @dataclass
 class LearnerEvidence:
     item: Item
@@ -160,24 +210,19 @@ def learner_evidence(
 ) -> tuple[list[LearnerEvidence], list[Item]]:
     """A learner's evidence per item (activity, when, result), and the items still open."""
     programme, framework = report.programme, report.framework
+    conditions = [Completion.learner_id == learner.id, *_completion_conditions(filters)]
+    # Distinct pairs: a completion reaching an item through its activity and its module is one piece of evidence.
+    pairs = (
+        select(*evidence_paths(programme.id, conditions, framework.id).subquery().c["item_id", "completion_id"])
+        .distinct()
+        .subquery()
+    )
     rows = session.execute(
         select(Item, Activity.title, Completion.occurred_at, Completion.outcome, Completion.score_scaled)
-        .select_from(Completion)
+        .select_from(pairs)
+        .join(Completion, Completion.id == pairs.c.completion_id)
         .join(Activity, Activity.id == Completion.activity_id)
-        .join(Module, Module.id == Activity.module_id)
-        .join(
-            Mapping,
-            and_(
-                Mapping.programme_id == programme.id,
-                or_(Mapping.activity_id == Completion.activity_id, Mapping.module_id == Activity.module_id),
-            ),
-        )
-        .join(Item, Item.id == Mapping.item_id)
-        .where(
-            Item.framework_id == framework.id,
-            Completion.learner_id == learner.id,
-            *_completion_conditions(programme, filters),
-        )
+        .join(Item, Item.id == pairs.c.item_id)
         .order_by(Item.code, Completion.occurred_at)
     )
     found = [LearnerEvidence(item, title, when, outcome, score) for item, title, when, outcome, score in rows]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
 from capcourse.coverage.services import DEPTHS, CoverageReport, ItemCoverage
 
-HEADER = [
+HEADER: list[object] = [
     "Code",
     "Item type",
     "Level",
@@ -52,11 +53,62 @@ def rows(report: CoverageReport) -> list[list[object]]:
     ]
 
 
-def coverage_csv(report: CoverageReport) -> str:
+def gap_rows(report: CoverageReport) -> list[list[object]]:
+    return [
+        [
+            entry.item.code or "",
+            entry.item.item_type,
+            entry.item.abbreviated_statement or entry.item.full_statement,
+            status(entry),
+        ]
+        for entry in [*report.gaps, *report.taught_not_assessed]
+    ]
+
+
+def level_rows(report: CoverageReport) -> list[list[object]]:
+    return [
+        [
+            level.level,
+            ", ".join(level.item_types),
+            level.total,
+            level.covered,
+            level.assessed,
+            level.percent_covered,
+            level.percent_assessed,
+        ]
+        for level in report.levels
+    ]
+
+
+def matrix_rows(report: CoverageReport) -> list[list[object]]:
+    """Capability × curriculum area, "covered/items" per cell; none for frameworks without the matrix."""
+    if not report.matrix:
+        return []
+    matrix = report.matrix
+    table: list[list[object]] = [["", *[c.full_statement for c in matrix.columns]]]
+    for row in matrix.rows:
+        cells = [matrix.cells.get((row.id, c.id)) for c in matrix.columns]
+        table.append(
+            [row.abbreviated_statement or row.full_statement, *[f"{c.covered}/{c.items}" if c else "" for c in cells]]
+        )
+    return table
+
+
+GAP_HEADER: list[object] = ["Code", "Item type", "Statement", "Status"]
+LEVEL_HEADER: list[object] = ["Level", "Item types", "Items", "Covered", "Assessed", "% covered", "% assessed"]
+
+
+def coverage_csv(report: CoverageReport, table: str = "items") -> str:
+    """One table of the report as CSV: ``items`` (every item), ``gaps``, ``levels`` or ``matrix``."""
+    tables: dict[str, Callable[[], list[list[object]]]] = {
+        "items": lambda: [HEADER, *rows(report)],
+        "gaps": lambda: [GAP_HEADER, *gap_rows(report)],
+        "levels": lambda: [LEVEL_HEADER, *level_rows(report)],
+        # The matrix carries its column headings in its first row.
+        "matrix": lambda: matrix_rows(report),
+    }
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(HEADER)
-    writer.writerows(rows(report))
+    csv.writer(buffer).writerows(tables[table]())
     return buffer.getvalue()
 
 
@@ -72,42 +124,16 @@ def coverage_xlsx(report: CoverageReport) -> bytes:
     for entry, row in zip(report.items, rows(report), strict=True):
         sheet.append(row)
         sheet.cell(sheet.max_row, len(HEADER) - 1).fill = PatternFill("solid", fgColor=FILLS[entry.deepest])
-    gaps = book.create_sheet("Gaps")
-    gaps.append(["Code", "Item type", "Statement", "Status"])
-    for entry in [*report.gaps, *report.taught_not_assessed]:
-        gaps.append(
-            [
-                entry.item.code or "",
-                entry.item.item_type,
-                entry.item.abbreviated_statement or entry.item.full_statement,
-                status(entry),
-            ]
-        )
-    levels = book.create_sheet("Levels")
-    levels.append(["Level", "Item types", "Items", "Covered", "Assessed", "% covered", "% assessed"])
-    for level in report.levels:
-        levels.append(
-            [
-                level.level,
-                ", ".join(level.item_types),
-                level.total,
-                level.covered,
-                level.assessed,
-                level.percent_covered,
-                level.percent_assessed,
-            ]
-        )
+    tables: list[tuple[str, list[list[object]]]] = [
+        ("Gaps", [GAP_HEADER, *gap_rows(report)]),
+        ("Levels", [LEVEL_HEADER, *level_rows(report)]),
+    ]
     if report.matrix:
-        matrix = book.create_sheet("Matrix")
-        matrix.append(["", *[c.full_statement for c in report.matrix.columns]])
-        for row in report.matrix.rows:
-            cells = [report.matrix.cells.get((row.id, c.id)) for c in report.matrix.columns]
-            matrix.append(
-                [
-                    row.abbreviated_statement or row.full_statement,
-                    *[f"{c.covered}/{c.items}" if c else "" for c in cells],
-                ]
-            )
+        tables.append(("Matrix", matrix_rows(report)))
+    for title, table in tables:
+        extra = book.create_sheet(title)
+        for line in table:
+            extra.append(line)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from capcourse.coverage.services import DEPTHS, CoverageReport, MappedTarget
+from capcourse.coverage.services import DEPTHS, CoverageReport, GapList, MappedTarget
 
 
 class DepthCountsSchema(Schema):
@@ -97,6 +97,25 @@ class CoverageSchema(Schema):
 
 class CoverageArgsSchema(Schema):
     framework = fields.UUID(required=True, metadata={"description": "The framework to measure against."})
+
+
+class ExportArgsSchema(CoverageArgsSchema):
+    table = fields.String(
+        load_default="items",
+        validate=validate.OneOf(["items", "gaps", "levels", "matrix"]),
+        metadata={"description": "CSV only (XLSX has every table as a sheet): which table to download."},
+    )
+
+
+class GapListSchema(Schema):
+    gaps = fields.List(fields.Nested(RefSchema), required=True, metadata={"description": "Leaves nothing maps to."})
+    taught_not_assessed = fields.List(
+        fields.Nested(RefSchema), required=True, metadata={"description": "Leaves mapped, never at depth assessed."}
+    )
+
+
+def gap_list_dict(gaps: GapList) -> dict[str, Any]:
+    return {"gaps": [_ref(i) for i in gaps.gaps], "taught_not_assessed": [_ref(i) for i in gaps.taught_not_assessed]}
 
 
 class TargetSchema(Schema):
@@ -202,11 +221,22 @@ def target_dict(target: MappedTarget) -> dict[str, Any]:
     }
 
 
-class CohortArgsSchema(Schema):
-    framework = fields.UUID(required=True)
-    course = fields.UUID(load_default=None)
-    since = fields.AwareDateTime(load_default=None)
-    until = fields.AwareDateTime(load_default=None)
+class EvidenceArgsSchema(Schema):
+    framework = fields.UUID(required=True, metadata={"description": "The framework to measure against."})
+    course = fields.UUID(load_default=None, metadata={"description": "Only evidence from this course's activities."})
+    since = fields.AwareDateTime(load_default=None, metadata={"description": "Only evidence from this time on."})
+    until = fields.AwareDateTime(load_default=None, metadata={"description": "Only evidence up to this time."})
+    cohort = fields.UUID(
+        load_default=None, metadata={"description": "Only this cohort's learners (all of them, evidence or not)."}
+    )
+
+    @validates_schema
+    def dates_in_order(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise ValidationError("since must not be after until.", "since")
+
+
+class CohortArgsSchema(EvidenceArgsSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     page_size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
@@ -231,7 +261,7 @@ class ItemRateSchema(Schema):
     percent = fields.Float(required=True)
 
 
-class CohortSchema(Schema):
+class CohortHeatMapSchema(Schema):
     learner_total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     columns = fields.List(fields.Nested(CohortColumnSchema), required=True)

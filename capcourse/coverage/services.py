@@ -296,6 +296,33 @@ def implied_coverage(
 
 
 @dataclass
+class GapList:
+    #: Leaves nothing maps to.
+    gaps: list[Item]
+    #: Leaves mapped, but never at depth ``assessed``.
+    taught_not_assessed: list[Item]
+
+
+def gap_list(session: Session, programme: Programme, framework: Framework) -> GapList:
+    """The gaps and the taught-but-never-assessed items, straight from SQL (no coverage roll-up needed).
+
+    A leaf is covered exactly when something maps to it, so both lists are
+    two anti-joins; :attr:`CoverageReport.gaps` gives the same items.
+    """
+    child = aliased(Item)
+    mapped = select(Mapping.id).where(Mapping.item_id == Item.id, Mapping.programme_id == programme.id)
+    leaves = select(Item).where(
+        Item.framework_id == framework.id, ~select(child.id).where(child.parent_id == Item.id).exists()
+    )
+    order = (Item.code, Item.position)
+    gaps = session.scalars(leaves.where(~mapped.exists()).order_by(*order)).all()
+    unassessed = session.scalars(
+        leaves.where(mapped.exists(), ~mapped.where(Mapping.depth == Depth.ASSESSED).exists()).order_by(*order)
+    ).all()
+    return GapList(list(gaps), list(unassessed))
+
+
+@dataclass
 class MappedTarget:
     kind: str
     target_id: uuid.UUID

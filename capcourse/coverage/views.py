@@ -10,6 +10,7 @@ from flask import render_template, request
 from flask.views import MethodView
 from flask_login import login_required
 from flask_smorest import Blueprint
+from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -19,17 +20,22 @@ from capcourse.accounts.auth import PEOPLE, current_principal, require_role
 from capcourse.accounts.pages import page_principal
 from capcourse.api import AUTH_DOC
 from capcourse.catalogue.models import Programme
+from capcourse.cohorts.services import cohort_in, list_cohorts
 from capcourse.coverage import exports, services
-from capcourse.coverage.evidence import EvidenceFilter, cohort, learner_evidence
+from capcourse.coverage.evidence import EvidenceFilter, cohort, learner_evidence, learner_in_programme
 from capcourse.coverage.schemas import (
     CohortArgsSchema,
-    CohortSchema,
+    CohortHeatMapSchema,
     CoverageArgsSchema,
     CoverageSchema,
+    EvidenceArgsSchema,
+    ExportArgsSchema,
+    GapListSchema,
     LearnerEvidenceSchema,
     TargetSchema,
     cohort_dict,
     coverage_dict,
+    gap_list_dict,
     target_dict,
 )
 from capcourse.errors import InvalidInputError, NotFoundError
@@ -37,7 +43,6 @@ from capcourse.extensions import db
 from capcourse.frameworks.models import Association, Framework, Item
 from capcourse.frameworks.services import get_framework
 from capcourse.mapping.screen import screen_frameworks
-from capcourse.records.models import Completion, Learner
 
 blp = Blueprint("coverage", __name__, url_prefix="/api/v1", description="Curriculum coverage of programmes.")
 pages = PageBlueprint("coverage_pages", __name__)
@@ -55,9 +60,9 @@ def report_for(principal: Principal, programme_id: uuid.UUID, framework_id: uuid
     return services.coverage(db.session(), programme, framework)
 
 
-def _export(report: services.CoverageReport, kind: str) -> Response:
-    body: str | bytes = exports.coverage_csv(report) if kind == "csv" else exports.coverage_xlsx(report)
-    name = f"coverage-{report.framework.key}.{kind}"
+def _export(report: services.CoverageReport, kind: str, table: str = "items") -> Response:
+    body: str | bytes = exports.coverage_csv(report, table) if kind == "csv" else exports.coverage_xlsx(report)
+    name = f"coverage-{report.framework.key}{'' if kind == 'xlsx' or table == 'items' else '-' + table}.{kind}"
     return Response(body, mimetype=EXPORTS[kind], headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
@@ -78,10 +83,24 @@ class Coverage(MethodView):
 class CoverageExport(MethodView):
     @require_role(*PEOPLE)
     @blp.doc(**AUTH_DOC, responses={"200": {"description": "The coverage table as CSV or XLSX."}})
-    @blp.arguments(CoverageArgsSchema, location="query")
+    @blp.arguments(ExportArgsSchema, location="query")
     def get(self, args: dict[str, Any], programme_id: uuid.UUID, kind: str) -> Response:
-        """Download the coverage table (and, in XLSX, the gaps, levels and matrix)."""
-        return _export(report_for(current_principal(), programme_id, args["framework"]), kind)
+        """Download the coverage tables: XLSX has every item, the gaps, the levels and the matrix as sheets;
+        CSV has the one ``table`` asked for."""
+        return _export(report_for(current_principal(), programme_id, args["framework"]), kind, args["table"])
+
+
+@blp.route("/programmes/<uuid:programme_id>/coverage/gaps")
+class CoverageGaps(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC)
+    @blp.arguments(CoverageArgsSchema, location="query")
+    @blp.response(200, GapListSchema)
+    def get(self, args: dict[str, Any], programme_id: uuid.UUID) -> Any:
+        """The gaps (items nothing maps to) and the items taught but never assessed."""
+        programme = access.programme_for_read(db.session(), current_principal(), programme_id)
+        framework = get_framework(db.session(), args["framework"])
+        return gap_list_dict(services.gap_list(db.session(), programme, framework))
 
 
 @blp.route("/programmes/<uuid:programme_id>/coverage/items/<uuid:item_id>/targets")
@@ -100,16 +119,11 @@ class CoverageTargets(MethodView):
         return [target_dict(t) for t in targets]
 
 
-def _learner_in(programme: Programme, learner_id: int) -> Learner:
-    learner = db.session.get(Learner, learner_id)
-    known = learner is not None and db.session.scalar(
-        select(Completion.id)
-        .where(Completion.learner_id == learner_id, Completion.programme_id == programme.id)
-        .limit(1)
-    )
-    if learner is None or not known:
-        raise NotFoundError(f"No learner {learner_id} has records in this programme.")
-    return learner
+def evidence_filter(programme: Programme, args: dict[str, Any]) -> EvidenceFilter:
+    """The filters of a request, with a cohort checked to be the programme's."""
+    if args.get("cohort"):
+        cohort_in(db.session(), programme, args["cohort"])
+    return EvidenceFilter(args.get("course"), args.get("since"), args.get("until"), args.get("cohort"))
 
 
 @blp.route("/programmes/<uuid:programme_id>/cohort")
@@ -117,12 +131,12 @@ class Cohort(MethodView):
     @require_role(*PEOPLE)
     @blp.doc(**AUTH_DOC)
     @blp.arguments(CohortArgsSchema, location="query")
-    @blp.response(200, CohortSchema)
+    @blp.response(200, CohortHeatMapSchema)
     def get(self, args: dict[str, Any], programme_id: uuid.UUID) -> Any:
         """The cohort heat map: for a page of learners, the items evidenced under each top-level item;
         and, for the whole cohort, the share of learners with evidence for each item."""
         report = report_for(current_principal(), programme_id, args["framework"])
-        filters = EvidenceFilter(args["course"], args["since"], args["until"])
+        filters = evidence_filter(report.programme, args)
         size = args["page_size"]
         result = cohort(db.session(), report, filters, (args["page"] - 1) * size, size)
         return cohort_dict(report, result, args["page"])
@@ -132,13 +146,14 @@ class Cohort(MethodView):
 class Evidence(MethodView):
     @require_role(*PEOPLE)
     @blp.doc(**AUTH_DOC)
-    @blp.arguments(CoverageArgsSchema, location="query")
+    @blp.arguments(EvidenceArgsSchema, location="query")
     @blp.response(200, LearnerEvidenceSchema)
     def get(self, args: dict[str, Any], programme_id: uuid.UUID, learner_id: int) -> Any:
-        """A learner's evidence per item (which activity, when, result) and the items still open."""
+        """A learner's evidence per item (which activity, when, result) and the items still open,
+        optionally from one course or a date range."""
         report = report_for(current_principal(), programme_id, args["framework"])
-        learner = _learner_in(report.programme, learner_id)
-        found, open_items = learner_evidence(db.session(), report, learner)
+        learner = learner_in_programme(db.session(), report.programme, learner_id)
+        found, open_items = learner_evidence(db.session(), report, learner, evidence_filter(report.programme, args))
         return {
             "learner_id": learner.id,
             "name": learner.name,
@@ -188,30 +203,44 @@ def dashboard(programme_id: uuid.UUID) -> str:
     )
 
 
+def _page_filters(programme: Programme, framework: Framework) -> dict[str, Any]:
+    """The cohort page's query (dates as the browser's date inputs send them), loaded as the API loads its own."""
+    query: dict[str, Any] = {"framework": str(framework.id)}
+    for name in ("course", "cohort", "page"):
+        if request.args.get(name):
+            query[name] = request.args[name]
+    for name, time in (("since", "00:00:00"), ("until", "23:59:59.999999")):
+        value = request.args.get(name, "")
+        if value:
+            # A day means the whole day, in UTC (where capcourse keeps times).
+            query[name] = f"{value}T{time}+00:00" if len(value) == 10 else value
+    try:
+        return dict(CohortArgsSchema().load(query))
+    except ValidationError as error:
+        raise InvalidInputError("The filters are not valid: see errors.", error.normalized_messages()) from error  # type: ignore[no-untyped-call]
+
+
 @pages.get("/programmes/<uuid:programme_id>/cohort")
 @login_required
 def cohort_page(programme_id: uuid.UUID) -> str:
-    programme = access.programme_for_read(db.session(), page_principal(), programme_id)
+    principal = page_principal()
+    programme = access.programme_for_read(db.session(), principal, programme_id)
     framework = _page_framework(programme)
     report = services.coverage(db.session(), programme, framework)
-    page = request.args.get("page", "1")
-    if not page.isdigit() or int(page) < 1:
-        raise InvalidInputError("The page number must be a whole number from 1.")
-    course = request.args.get("course") or None
-    try:
-        course_id = uuid.UUID(course) if course else None
-    except ValueError as error:
-        raise InvalidInputError(f"{course!r} is not a course identifier.") from error
-    result = cohort(db.session(), report, EvidenceFilter(course_id), (int(page) - 1) * 100, 100)
+    args = _page_filters(programme, framework)
+    page, size = args["page"], args["page_size"]
+    result = cohort(db.session(), report, evidence_filter(programme, args), (page - 1) * size, size)
     return render_template(
         "coverage/cohort.html",
         programme=programme,
         report=report,
         cohort=result,
         frameworks=screen_frameworks(db.session(), programme),
-        page=int(page),
-        pages=max(1, -(-result.learner_total // 100)),
-        course_id=course_id,
+        cohorts=list_cohorts(db.session(), principal, programme),
+        page=page,
+        pages=max(1, -(-result.learner_total // size)),
+        args=args,
+        query={k: request.args[k] for k in ("framework", "course", "cohort", "since", "until") if request.args.get(k)},
     )
 
 
@@ -220,7 +249,7 @@ def cohort_page(programme_id: uuid.UUID) -> str:
 def learner_page(programme_id: uuid.UUID, learner_id: int) -> str:
     programme = access.programme_for_read(db.session(), page_principal(), programme_id)
     report = services.coverage(db.session(), programme, _page_framework(programme))
-    learner = _learner_in(programme, learner_id)
+    learner = learner_in_programme(db.session(), programme, learner_id)
     found, open_items = learner_evidence(db.session(), report, learner)
     return render_template(
         "coverage/learner.html",
@@ -236,7 +265,10 @@ def learner_page(programme_id: uuid.UUID, learner_id: int) -> str:
 @login_required
 def export(programme_id: uuid.UUID, kind: str) -> Response:
     programme = access.programme_for_read(db.session(), page_principal(), programme_id)
-    return _export(services.coverage(db.session(), programme, _page_framework(programme)), kind)
+    table = request.args.get("table", "items")
+    if table not in ("items", "gaps", "levels", "matrix"):
+        raise InvalidInputError(f"There is no {table!r} table: items, gaps, levels or matrix.")
+    return _export(services.coverage(db.session(), programme, _page_framework(programme)), kind, table)
 
 
 @pages.get("/programmes/<uuid:programme_id>/coverage/items/<uuid:item_id>")

@@ -17,6 +17,7 @@ from capcourse.accounts.access import Principal
 from capcourse.accounts.models import Role
 from capcourse.catalogue import services as catalogue
 from capcourse.catalogue.models import Programme
+from capcourse.cohorts.services import add_learners, create_cohort
 from capcourse.frameworks.models import Item
 from capcourse.identifiers import framework_id
 from capcourse.mapping.models import Depth
@@ -85,8 +86,15 @@ def load_demo(session: Session, base_url: str, destinations: tuple[str, ...], le
     start = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
     lookups = Lookups()
     completions = 0
-    for n in range(learners):
-        agent = xapi.agent_from_email(f"learner{n + 1:02d}@demo.capcourse.invalid", f"Demo learner {n + 1}")
+    agents = [
+        xapi.agent_from_email(f"learner{n + 1:02d}@demo.capcourse.invalid", f"Demo learner {n + 1}")
+        for n in range(learners)
+    ]
+    # Two intakes, so the cohort filter has something to choose between.
+    half = (learners + 1) // 2
+    for name, members in (("Autumn 2026 intake", agents[:half]), ("Spring 2027 intake", agents[half:])):
+        add_learners(session, DEMO, create_cohort(session, DEMO, programme, name), members)
+    for n, agent in enumerate(agents):
         progress = rng.uniform(0.2, 1.0)
         for index, activity in enumerate(activities):
             if index / len(activities) > progress:

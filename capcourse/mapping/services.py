@@ -21,6 +21,7 @@ from capcourse.catalogue.services import programme_of
 from capcourse.errors import ConflictError, InvalidInputError, NotFoundError, PreconditionFailedError
 from capcourse.frameworks.models import Item, utcnow
 from capcourse.mapping.models import Depth, Mapping, MappingEvent, MappingProvenance
+from capcourse.records import evidence
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ def map_items(
             {"item_ids": [f"Already mapped: {label}" for label in already]},
         )
     mappings = [_new_mapping(session, principal, target, items[i], depth, provenance) for i in dict.fromkeys(item_ids)]
+    evidence.refresh_items(session, programme_of(target).id, items)
     logger.info("%s mapped %r to %d item(s)", principal.name, target.title, len(mappings))
     return mappings
 
@@ -190,6 +192,7 @@ def unmap(session: Session, principal: Principal, mapping: Mapping, expected_ver
     _record(session, principal, mapping, target, "deleted", mapping.depth)
     session.delete(mapping)
     session.flush()
+    evidence.refresh_items(session, mapping.programme_id, [mapping.item_id])
 
 
 def bulk_map(
@@ -248,16 +251,20 @@ def bulk_map(
 
 def _map_pairs(session: Session, principal: Principal, pairs: Sequence[tuple[Target, Item]], depth: str) -> BulkResult:
     created = updated = unchanged = 0
+    fresh: dict[uuid.UUID, set[uuid.UUID]] = {}
     for target, item in pairs:
         mapping = _existing(session, target, item.id)
         if mapping is None:
             _new_mapping(session, principal, target, item, depth, MappingProvenance.AUTHORED)
+            fresh.setdefault(programme_of(target).id, set()).add(item.id)
             created += 1
         elif mapping.depth != depth:
             change_depth(session, principal, mapping, depth, None)
             updated += 1
         else:
             unchanged += 1
+    for programme_id, item_ids in fresh.items():
+        evidence.refresh_items(session, programme_id, item_ids)
     return BulkResult(created, updated, unchanged)
 
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.catalogue.models import Activity
@@ -39,6 +39,8 @@ class Completion(db.Model):  # type: ignore[name-defined,misc]
     """A learner completed, passed or failed an activity."""
 
     __tablename__ = "completions"
+    # Who succeeded in a programme, answered from the index alone (cohort sizes).
+    __table_args__ = (Index("ix_completions_programme_success_learner", "programme_id", "success", "learner_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), index=True)
@@ -137,3 +139,23 @@ class OutboxEntry(db.Model):  # type: ignore[name-defined,misc]
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     stored: Mapped[StoredStatement] = relationship()
+
+
+class Evidence(db.Model):  # type: ignore[name-defined,misc]
+    """A learner's evidence for a framework item in a programme, kept current as completions and mappings change.
+
+    Derived data: :mod:`capcourse.records.evidence` writes it in the transaction
+    that records a completion or changes a mapping, so the cohort views read a
+    small aggregate instead of joining every completion.
+    """
+
+    __tablename__ = "evidence"
+
+    programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("framework_items.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True, index=True)
+    completions: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+import xapi
 from capcourse.records.models import Outcome
 
 MAX_BATCH = 1000
@@ -22,6 +23,13 @@ class LearnerSchema(Schema):
         has_account = bool(data.get("account_home_page") and data.get("account_name"))
         if bool(data.get("email")) == has_account:
             raise ValidationError("Give the learner's email, or account_home_page and account_name (one of them).")
+
+
+def learner_agent(learner: dict[str, Any]) -> dict[str, Any]:
+    """The xAPI agent of a learner as :class:`LearnerSchema` loaded it."""
+    if learner.get("email"):
+        return xapi.agent_from_email(learner["email"], learner.get("name"))
+    return xapi.agent_from_account(learner["account_home_page"], learner["account_name"], learner.get("name"))
 
 
 class CompletionInSchema(Schema):

@@ -13,8 +13,8 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,6 +26,7 @@ from capcourse.frameworks.models import Item, utcnow
 from capcourse.frameworks.uris import node_uri
 from capcourse.mapping.models import Depth
 from capcourse.mapping.models import Mapping as ItemMapping
+from capcourse.records import evidence
 from capcourse.records.models import (
     Attainment,
     Completion,
@@ -186,6 +187,8 @@ def record_completion(
     :param lookups: share one across the records of a batch.
     """
     lookups = lookups or Lookups()
+    # Stored in UTC: SQLite keeps no offset, and evidence compares times as stored.
+    data = replace(data, occurred_at=data.occurred_at.astimezone(UTC))
     if lookups.seen_keys is not None:
         if data.idempotency_key in lookups.seen_keys:
             return RecordResult("duplicate")
@@ -246,6 +249,12 @@ def _record(
     statement = completion_statement(session, completion, base_url, data.registration, lookups)
     store_statement(session, statement, "emitted", destinations)
     if completion.success:
+        items = [m.item_id for m in _mappings(session, lookups, "activity", activity.id)]
+        items += [m.item_id for m in _mappings(session, lookups, "module", activity.module_id)]
+        if items:
+            if learner.id is None:
+                session.flush()  # a new learner needs its id for the evidence rows
+            evidence.add_completion(session, programme_id, learner.id, items, data.occurred_at)
         _attainments(session, completion, base_url, destinations, lookups)
     return completion
 

@@ -15,7 +15,12 @@ from capcourse.accounts.models import Role
 from capcourse.api import AUTH_DOC
 from capcourse.extensions import db
 from capcourse.records import services
-from capcourse.records.schemas import CompletionBatchResultSchema, CompletionBatchSchema, PendingSchema
+from capcourse.records.schemas import (
+    CompletionBatchResultSchema,
+    CompletionBatchSchema,
+    PendingSchema,
+    learner_agent,
+)
 from capcourse.records.settings import settings_from
 
 blp = Blueprint(
@@ -26,14 +31,8 @@ blp = Blueprint(
 )
 
 
-def _agent(learner: dict[str, Any]) -> dict[str, Any]:
-    if learner.get("email"):
-        return xapi.agent_from_email(learner["email"], learner.get("name"))
-    return xapi.agent_from_account(learner["account_home_page"], learner["account_name"], learner.get("name"))
-
-
 def completion_input(entry: dict[str, Any]) -> services.CompletionInput:
-    agent = _agent(entry["learner"])
+    agent = learner_agent(entry["learner"])
     key = (
         entry["idempotency_key"]
         or hashlib.sha256(

@@ -63,5 +63,16 @@ def test_a_lead_finds_gaps_drills_into_a_cell_and_exports(served: str, tmp_path:
         saved = tmp_path / "coverage.xlsx"
         download.value.save_as(saved)
         assert saved.stat().st_size > 1000
+
+        # The cohort view: one intake of the demo, then one learner's evidence.
+        page.get_by_role("link", name="Pathway 1, 2026 cohort").first.click()
+        page.get_by_role("link", name="Cohort evidence").click()
+        page.get_by_label("Cohort", exact=True).select_option(label="Autumn 2026 intake (5)")
+        page.get_by_role("button", name="Show").click()
+        expect(page.get_by_text("5 learners in the cohort")).to_be_visible()
+        expect(page.locator("table.cohort tbody tr")).to_have_count(5)
+        page.screenshot(path=str(tmp_path / "cohort.png"), full_page=True)
+        page.locator("table.cohort tbody th a").first.click()
+        expect(page.locator("h1")).to_contain_text("Demo learner")
         context.close()
         browser.close()

@@ -152,6 +152,35 @@ def test_exports_match(client: FlaskClient, session: Session, mapped: dict[str, 
     assert book.sheetnames == ["Coverage", "Gaps", "Levels", "Matrix"]
     assert book["Gaps"].max_row == 1 + 33 + 2
 
+    def csv_table(table: str) -> list[list[str]]:
+        response = client.get(
+            f"{url}.csv", query_string={"framework": str(FRONTLINE), "table": table}, headers=mapped["lead_key"]
+        )
+        assert response.status_code == 200, response.json
+        assert f"-{table}.csv" in response.headers["Content-Disposition"]
+        return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+
+    gaps = csv_table("gaps")
+    assert gaps[1:] == [[str(c.value) for c in row] for row in book["Gaps"].iter_rows(min_row=2)]
+    matrix = csv_table("matrix")
+    assert matrix[1:] == [[c.value or "" for c in row] for row in book["Matrix"].iter_rows(min_row=2)]
+    assert len(csv_table("levels")) == 1 + 3
+    bad = client.get(f"{url}.csv", query_string={"framework": str(FRONTLINE), "table": "x"}, headers=mapped["lead_key"])
+    assert bad.status_code == 422
+
+
+def test_gap_list_agrees_with_the_report(client: FlaskClient, session: Session, mapped: dict[str, Any]) -> None:
+    for framework in (FRONTLINE, SSSC):
+        report = coverage(session, mapped["programme"], session.get(Framework, framework))
+        body = client.get(
+            f"/api/v1/programmes/{mapped['programme'].id}/coverage/gaps",
+            query_string={"framework": str(framework)},
+            headers=mapped["lead_key"],
+        ).json
+        assert {g["id"] for g in body["gaps"]} == {str(e.item.id) for e in report.gaps}
+        assert {g["id"] for g in body["taught_not_assessed"]} == {str(e.item.id) for e in report.taught_not_assessed}
+    assert [g["code"] for g in body["taught_not_assessed"]] == ["SSSC.VIS.1.EM"]
+
 
 def test_bad_requests(client: FlaskClient, session: Session, mapped: dict[str, Any]) -> None:
     programme = mapped["programme"]

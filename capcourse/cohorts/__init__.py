@@ -1,0 +1,1 @@
+"""Cohorts: named groups of a programme's learners, to filter learner evidence by."""

@@ -1,0 +1,43 @@
+"""Persistence of cohorts and their learners."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from capcourse.catalogue.models import Programme
+from capcourse.extensions import db
+from capcourse.frameworks.models import utcnow
+from capcourse.records.models import Learner
+
+
+class Cohort(db.Model):  # type: ignore[name-defined,misc]
+    """A named group of a programme's learners ("Autumn 2026 intake")."""
+
+    __tablename__ = "cohorts"
+    __table_args__ = (UniqueConstraint("programme_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    programme: Mapped[Programme] = relationship()
+
+
+class CohortMember(db.Model):  # type: ignore[name-defined,misc]
+    """A learner in a cohort (a learner may be in several)."""
+
+    __tablename__ = "cohort_members"
+
+    cohort_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True, index=True)
+    added_by: Mapped[str] = mapped_column(String(300))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    learner: Mapped[Learner] = relationship()

@@ -1,0 +1,149 @@
+"""Keeping :class:`~capcourse.records.models.Evidence` current.
+
+A learner has evidence for an item when they succeeded in an activity mapped to
+it, or in any activity of a module mapped to it. Recording a completion adds to
+the rows of the items its activity and module are mapped to (an upsert, so two
+requests recording for the same learner at once both count); mapping or
+unmapping recomputes the rows of that item from the completions, in SQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    Uuid,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from capcourse.catalogue.models import Activity, Module
+from capcourse.frameworks.models import Item
+from capcourse.mapping.models import Mapping
+from capcourse.records.models import Completion, Evidence
+
+
+def evidence_paths(
+    programme_id: uuid.UUID,
+    conditions: Sequence[ColumnElement[bool]] = (),
+    framework_id: uuid.UUID | None = None,
+) -> CompoundSelect:  # type: ignore[type-arg]
+    """(learner_id, item_id, completion_id, occurred_at) through activity mappings and through module mappings.
+
+    Two joins glued with UNION ALL (one join with an OR would defeat the
+    indexes); a completion reaching an item both ways appears twice, so
+    counts are of distinct completions.
+
+    :param conditions: more conditions on the completion, its activity or its :class:`Module`.
+    :param framework_id: only items of this framework.
+    """
+
+    def path(on_mapping: ColumnElement[bool]) -> Select:  # type: ignore[type-arg]
+        query = (
+            select(
+                Completion.learner_id.label("learner_id"),
+                Mapping.item_id.label("item_id"),
+                Completion.id.label("completion_id"),
+                Completion.occurred_at.label("occurred_at"),
+            )
+            .join(Activity, Activity.id == Completion.activity_id)
+            .join(Module, Module.id == Activity.module_id)
+            .join(Mapping, and_(Mapping.programme_id == programme_id, on_mapping))
+            .where(Completion.programme_id == programme_id, Completion.success.is_(True), *conditions)
+        )
+        if framework_id is not None:
+            query = query.join(Item, Item.id == Mapping.item_id).where(Item.framework_id == framework_id)
+        return query
+
+    return union_all(path(Mapping.activity_id == Completion.activity_id), path(Mapping.module_id == Activity.module_id))
+
+
+def refresh_items(session: Session, programme_id: uuid.UUID, item_ids: Iterable[uuid.UUID] | None = None) -> int:
+    """Recompute evidence rows from the completions: of ``item_ids``, or of every item when ``None``.
+
+    Called after a mapping changed; :func:`rebuild` uses it for a whole programme.
+
+    :returns: how many evidence rows the items now have.
+    """
+    ids = None if item_ids is None else list(set(item_ids))
+    if ids == []:
+        return 0
+    session.flush()
+    stale = delete(Evidence).where(Evidence.programme_id == programme_id)
+    rows = evidence_paths(programme_id).subquery()
+    grouped = select(
+        literal(programme_id, Uuid()),
+        rows.c.item_id,
+        rows.c.learner_id,
+        func.count(func.distinct(rows.c.completion_id)),
+        func.min(rows.c.occurred_at),
+        func.max(rows.c.occurred_at),
+    ).group_by(rows.c.item_id, rows.c.learner_id)
+    if ids is not None:
+        stale = stale.where(Evidence.item_id.in_(ids))
+        grouped = grouped.where(rows.c.item_id.in_(ids))
+    session.execute(stale)
+    result = session.execute(
+        insert(Evidence).from_select(
+            ["programme_id", "item_id", "learner_id", "completions", "first_at", "last_at"], grouped
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def rebuild(session: Session, programme_id: uuid.UUID) -> int:
+    """Recompute every evidence row of a programme (after a bulk load that bypassed the services).
+
+    :returns: how many evidence rows the programme has.
+    """
+    return refresh_items(session, programme_id, None)
+
+
+def add_completion(
+    session: Session, programme_id: uuid.UUID, learner_id: int, item_ids: Iterable[uuid.UUID], when: datetime
+) -> None:
+    """Count one more successful completion, at ``when``, as evidence for each of ``item_ids``."""
+    values = [
+        {
+            "programme_id": programme_id,
+            "item_id": item_id,
+            "learner_id": learner_id,
+            "completions": 1,
+            "first_at": when,
+            "last_at": when,
+        }
+        for item_id in dict.fromkeys(item_ids)
+    ]
+    if not values:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        upsert = postgresql.insert(Evidence).values(values)
+        earliest, latest = "least", "greatest"
+    else:
+        upsert = sqlite.insert(Evidence).values(values)  # type: ignore[assignment]
+        # SQLite's min() and max() with two arguments are the scalar functions.
+        earliest, latest = "min", "max"
+    excluded = upsert.excluded
+    session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["programme_id", "item_id", "learner_id"],
+            set_={
+                "completions": Evidence.completions + 1,
+                "first_at": getattr(func, earliest)(Evidence.first_at, excluded.first_at),
+                "last_at": getattr(func, latest)(Evidence.last_at, excluded.last_at),
+            },
+        )
+    )
