@@ -1,0 +1,835 @@
+"""Reading ``imsmanifest.xml``: organizations, items, resources, metadata, sub-manifests.
+
+:func:`parse_manifest` reads SCORM 1.2 and SCORM 2004 (2nd, 3rd and 4th
+Edition) manifests into frozen dataclasses. It matches elements by namespace
+URI and local name, whatever the prefixes, and reads the ADL extensions in
+either spelling (``adlcp:scormtype``/``scormType``, ``datafromlms``/
+``dataFromLMS`` …), because real packages mix them.
+
+It also checks what XML Schema validation cannot: that ``organizations/@default``
+names an organization, that every item ``identifierref`` names a resource or a
+sub-manifest, that every ``dependency`` names a resource, that no two items,
+organizations or resources share an identifier, and that metadata referenced
+by ``adlcp:location`` can be read. Each finding is a
+:class:`~scorm.errors.Problem` with its line and element; by default they are
+raised together as one :class:`~scorm.errors.ManifestError`, so an import can
+refuse with a precise message.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import posixpath
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from functools import cached_property
+from types import MappingProxyType
+from typing import Literal
+from urllib.parse import unquote, urljoin, urlsplit
+
+from lxml import etree
+
+from scorm import namespaces as ns
+from scorm import safexml
+from scorm.errors import ManifestError, ManifestReason, Problem, ScormError
+from scorm.lom import Lom, find_lom, parse_lom
+from scorm.versions import ScormVersion, VersionSource, detect_version
+
+logger = logging.getLogger(__name__)
+
+#: Reads a file of the package by its path from the package root (for ``adlcp:location``).
+MetadataLoader = Callable[[str], bytes]
+
+ScormType = Literal["sco", "asset"]
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """A ``<metadata>`` element: schema, schema version, and the LOM record (inline or by location)."""
+
+    schema: str | None = None
+    schemaversion: str | None = None
+    #: The LOM record, read inline or from :attr:`location`.
+    lom: Lom | None = None
+    #: ``adlcp:location``: a package file holding the LOM record.
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class File:
+    """A ``<file>`` of a resource."""
+
+    #: As written in the manifest.
+    href: str
+    #: Its path in the package: resolved against ``xml:base`` and percent-decoded;
+    #: None for an absolute URL.
+    path: str | None
+    metadata: Metadata | None = None
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A ``<resource>``: what an item launches, or an asset other resources depend on."""
+
+    identifier: str
+    type: str
+    #: ``sco`` or ``asset`` (``adlcp:scormtype`` in 1.2, ``adlcp:scormType`` in 2004); None when absent.
+    scorm_type: ScormType | None
+    #: ``href`` as written (None for resources without a launch file).
+    href: str | None
+    #: The combined ``xml:base`` of the manifest, ``<resources>`` and ``<resource>`` ("" when none).
+    base: str
+    #: ``href`` resolved against :attr:`base` (a URL: may carry a query, percent escapes).
+    url: str | None
+    #: The launch file's path in the package (None without ``href`` or for an absolute URL).
+    path: str | None
+    files: tuple[File, ...] = ()
+    #: The identifiers the ``<dependency>`` elements name, in order.
+    dependencies: tuple[str, ...] = ()
+    metadata: Metadata | None = None
+    line: int | None = None
+
+    @property
+    def is_sco(self) -> bool:
+        """True when the resource is a SCO (it talks to the run-time API)."""
+        return self.scorm_type == "sco"
+
+
+@dataclass(frozen=True)
+class ObjectiveMap:
+    """``imsss:mapInfo``: how a local objective reads and writes a global one."""
+
+    target_objective_id: str
+    read_satisfied_status: bool = True
+    read_normalized_measure: bool = True
+    write_satisfied_status: bool = False
+    write_normalized_measure: bool = False
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A sequencing objective of an item (SCORM 2004)."""
+
+    objective_id: str | None
+    #: True for the ``primaryObjective``: the one that says whether the activity is satisfied.
+    primary: bool
+    #: When true, the objective is satisfied by ``score.scaled`` ≥ :attr:`min_normalized_measure`.
+    satisfied_by_measure: bool = False
+    #: As written; the standard's default when absent is 1.0.
+    min_normalized_measure: float | None = None
+    maps: tuple[ObjectiveMap, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompletionThreshold:
+    """``adlcp:completionThreshold`` (SCORM 2004).
+
+    4th Edition writes it as attributes; 3rd Edition as the element's text (a
+    decimal), which is read as ``min_progress_measure`` with
+    ``completed_by_measure`` true, because the run-time then judges completion
+    by ``cmi.progress_measure`` against it.
+    """
+
+    completed_by_measure: bool = False
+    min_progress_measure: float = 1.0
+    progress_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Prerequisites:
+    """``adlcp:prerequisites`` (SCORM 1.2): an AICC script expression over item identifiers."""
+
+    expression: str
+    type: str = "aicc_script"
+
+
+@dataclass(frozen=True)
+class Item:
+    """An ``<item>`` of an organization, with its children."""
+
+    identifier: str
+    title: str
+    identifierref: str | None = None
+    #: The resource ``identifierref`` names (None for a parent item, or a sub-manifest reference).
+    resource: Resource | None = None
+    #: The sub-manifest ``identifierref`` names, when it names one.
+    submanifest: Manifest | None = None
+    parameters: str | None = None
+    isvisible: bool = True
+    children: tuple[Item, ...] = ()
+    metadata: Metadata | None = None
+    # SCORM 1.2 (adlcp_rootv1p2)
+    prerequisites: Prerequisites | None = None
+    #: ``adlcp:masteryscore`` as written, on the 0–100 scale of ``cmi.core.score.raw``.
+    masteryscore: float | None = None
+    #: ``adlcp:maxtimeallowed`` (1.2, ``HHHH:MM:SS.SS``).
+    max_time_allowed: str | None = None
+    # Both versions
+    #: ``adlcp:timelimitaction`` (1.2) or ``adlcp:timeLimitAction`` (2004).
+    time_limit_action: str | None = None
+    #: ``adlcp:datafromlms`` (1.2) or ``adlcp:dataFromLMS`` (2004): becomes ``cmi.launch_data``.
+    data_from_lms: str | None = None
+    # SCORM 2004
+    completion_threshold: CompletionThreshold | None = None
+    #: Sequencing objectives, the primary one first when there is one.
+    objectives: tuple[Objective, ...] = ()
+    line: int | None = None
+
+    @property
+    def primary_objective(self) -> Objective | None:
+        """The primary sequencing objective, if the item has one."""
+        return next((objective for objective in self.objectives if objective.primary), None)
+
+    @property
+    def passing_score(self) -> float | None:
+        """The mastery score, scaled 0–1 (what ``cmi.scaled_passing_score`` starts as).
+
+        1.2: ``masteryscore`` / 100. 2004: the primary objective's
+        ``minNormalizedMeasure`` (default 1.0) when it is ``satisfiedByMeasure``.
+        None when the item has no mastery score.
+        """
+        if self.masteryscore is not None:
+            return self.masteryscore / 100
+        primary = self.primary_objective
+        if primary is not None and primary.satisfied_by_measure:
+            return 1.0 if primary.min_normalized_measure is None else primary.min_normalized_measure
+        return None
+
+    @property
+    def launch_url(self) -> str | None:
+        """The resource's URL with :attr:`parameters` appended as SCORM CAM says."""
+        if self.resource is None or self.resource.url is None:
+            return None
+        return append_parameters(self.resource.url, self.parameters)
+
+    def walk(self) -> Iterator[Item]:
+        """This item and all its descendants, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True)
+class Organization:
+    """An ``<organization>``: one way through the content (a tree of items)."""
+
+    identifier: str
+    title: str
+    items: tuple[Item, ...] = ()
+    metadata: Metadata | None = None
+    line: int | None = None
+
+    def walk(self) -> Iterator[Item]:
+        """Every item, depth first."""
+        for item in self.items:
+            yield from item.walk()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed manifest (or sub-manifest)."""
+
+    identifier: str
+    version: ScormVersion
+    #: What decided :attr:`version`: ``schemaversion`` or ``namespaces`` (see :mod:`scorm.versions`).
+    version_source: VersionSource
+    schema: str | None
+    schemaversion: str | None
+    #: ``organizations/@default`` as written.
+    default_organization_id: str | None
+    organizations: tuple[Organization, ...]
+    resources: Mapping[str, Resource]
+    metadata: Metadata | None = None
+    submanifests: tuple[Manifest, ...] = ()
+    #: The manifest's own ``xml:base`` ("" when none).
+    base: str = ""
+    #: What the checks found (empty unless parsed with ``strict=False``, or none found).
+    problems: tuple[Problem, ...] = ()
+    line: int | None = None
+
+    @cached_property
+    def _items(self) -> Mapping[str, Item]:
+        return MappingProxyType({item.identifier: item for item in self.walk()})
+
+    @property
+    def default_organization(self) -> Organization | None:
+        """The organization ``default`` names; the first one when there is no ``default``."""
+        if self.default_organization_id is None:
+            return self.organizations[0] if self.organizations else None
+        return next((org for org in self.organizations if org.identifier == self.default_organization_id), None)
+
+    @property
+    def lom(self) -> Lom | None:
+        """The manifest-level LOM record, if any."""
+        return self.metadata.lom if self.metadata else None
+
+    def item(self, identifier: str) -> Item | None:
+        """The item with this identifier in any organization of this manifest."""
+        return self._items.get(identifier)
+
+    def walk(self) -> Iterator[Item]:
+        """Every item of every organization, depth first."""
+        for organization in self.organizations:
+            yield from organization.walk()
+
+    def all_resources(self) -> Iterator[Resource]:
+        """The resources of this manifest and of its sub-manifests."""
+        yield from self.resources.values()
+        for submanifest in self.submanifests:
+            yield from submanifest.all_resources()
+
+    def dependencies(self, resource: Resource) -> tuple[Resource, ...]:
+        """Every resource ``resource`` depends on, directly or not, each once, in first-seen order."""
+        found: dict[str, Resource] = {}
+        pending = list(resource.dependencies)
+        while pending:
+            identifier = pending.pop(0)
+            if identifier in found or identifier == resource.identifier:
+                continue
+            dependency = self.resources.get(identifier)
+            if dependency is None:
+                continue
+            found[identifier] = dependency
+            pending.extend(dependency.dependencies)
+        return tuple(found.values())
+
+
+def append_parameters(url: str, parameters: str | None) -> str:
+    """``url`` with an item's ``parameters`` appended (SCORM CAM, launch parameters).
+
+    Leading ``?`` and ``&`` of the parameters are dropped; a ``#`` fragment is
+    kept only when the URL has none; the rest joins with ``&`` when the URL
+    already has a query, else with ``?``.
+    """
+    if not parameters:
+        return url
+    parameters = parameters.lstrip("?&")
+    if not parameters:
+        return url
+    if parameters.startswith("#"):
+        return url if "#" in url else url + parameters
+    fragment = ""
+    if "#" in url:
+        url, _, rest = url.partition("#")
+        fragment = "#" + rest
+    separator = "&" if "?" in url else "?"
+    return url + separator + parameters + fragment
+
+
+def package_path(url: str) -> str | None:
+    """The package path of a relative URL: query and fragment dropped, percent-decoded, no ``./``.
+
+    None for an absolute URL (``http://…``), which is not in the package.
+    """
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return None
+    path = unquote(parts.path)
+    if not path:
+        return None
+    normal = posixpath.normpath(path)
+    return normal[2:] if normal.startswith("./") else normal
+
+
+# Parsing ---------------------------------------------------------------------
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _cp_children(element: etree._Element, name: str) -> Iterator[etree._Element]:
+    # Content-packaging elements: in any IMS CP namespace, in their parent's
+    # namespace (a CP version we do not list), or in none (hand-written
+    # manifests sometimes leave the default namespace out).
+    accepted = ns.IMSCP | {"", ns.namespace(element)}
+    for child in element:
+        if ns.local(child) == name and ns.namespace(child) in accepted:
+            yield child
+
+
+def _cp_child(element: etree._Element, name: str) -> etree._Element | None:
+    return next(_cp_children(element, name), None)
+
+
+def _adlcp_children(element: etree._Element, name: str) -> Iterator[etree._Element]:
+    # ADL extension elements, matched without case: 1.2 says "datafromlms",
+    # 2004 "dataFromLMS", and real manifests mix them.
+    wanted = name.lower()
+    for child in element:
+        if ns.namespace(child) in ns.ADLCP and ns.local(child).lower() == wanted:
+            yield child
+
+
+def _adlcp_child(element: etree._Element, name: str) -> etree._Element | None:
+    return next(_adlcp_children(element, name), None)
+
+
+def _adlcp_attribute(element: etree._Element, name: str) -> str | None:
+    wanted = name.lower()
+    for key, value in element.attrib.items():
+        namespace, local = ns.split(str(key))
+        if local.lower() == wanted and (namespace in ns.ADLCP or namespace == ""):
+            return str(value)
+    return None
+
+
+def _text(element: etree._Element | None) -> str | None:
+    if element is None:
+        return None
+    return "".join(element.itertext()).strip()
+
+
+def _boolean(value: str | None, default: bool) -> bool | None:
+    """``true``/``false`` (xs:boolean, any case); None when the value is neither."""
+    if value is None:
+        return default
+    text = value.strip().lower()
+    if text in {"true", "1"}:
+        return True
+    if text in {"false", "0"}:
+        return False
+    return None
+
+
+def _join_base(base: str, addition: str | None) -> str:
+    if not addition:
+        return base
+    return urljoin(base, addition) if base else addition
+
+
+class _Parser:
+    def __init__(self, metadata_loader: MetadataLoader | None) -> None:
+        self.metadata_loader = metadata_loader
+        self.problems: list[Problem] = []
+        self.identifiers: dict[tuple[str, str], int | None] = {}
+
+    def problem(self, reason: ManifestReason, message: str, element: etree._Element | None) -> None:
+        line = element.sourceline if element is not None else None
+        self.problems.append(Problem(reason, message, line, ns.describe(element) if element is not None else None))
+
+    def claim(self, kind: str, identifier: str, element: etree._Element) -> None:
+        # XML Schema wants every identifier unique in the document, but LMSs
+        # accept an item named like its resource; only clashes that make a
+        # reference or a tracked item ambiguous are problems: two items, two
+        # organizations, or two identifierref targets (resources, manifests).
+        key = (kind, identifier)
+        if key in self.identifiers:
+            first = self.identifiers[key]
+            where = f" (first used on line {first})" if first else ""
+            self.problem("duplicate-identifier", f"identifier {identifier!r} is used twice{where}", element)
+        else:
+            self.identifiers[key] = element.sourceline
+
+    def required(self, element: etree._Element, attribute: str) -> str:
+        value = _str(element.get(attribute))
+        if value is None or not value.strip():
+            self.problem("missing", f"<{ns.local(element)}> has no {attribute}", element)
+            return ""
+        return value.strip()
+
+    # metadata
+
+    def metadata(self, parent: etree._Element) -> Metadata | None:
+        element = _cp_child(parent, "metadata")
+        if element is None:
+            return None
+        lom_element = find_lom(element)
+        lom = parse_lom(lom_element) if lom_element is not None else None
+        location_element = _adlcp_child(element, "location")
+        location = _text(location_element) or None
+        if location and lom is None:
+            lom = self.load_metadata(location, location_element)
+        return Metadata(
+            schema=_text(_cp_child(element, "schema")) or None,
+            schemaversion=_text(_cp_child(element, "schemaversion")) or None,
+            lom=lom,
+            location=location,
+        )
+
+    def load_metadata(self, location: str, element: etree._Element | None) -> Lom | None:
+        if self.metadata_loader is None:
+            return None
+        path = package_path(location)
+        if path is None:
+            logger.info("metadata location %r is not in the package; not read", location)
+            return None
+        try:
+            data = self.metadata_loader(path)
+        except (ScormError, OSError, KeyError) as error:
+            self.problem("metadata", f"metadata file {location!r} cannot be read: {error}", element)
+            return None
+        try:
+            root = safexml.parse(data, f"metadata file {location}")
+        except ManifestError as error:
+            self.problem("metadata", str(error), element)
+            return None
+        lom_element = root if ns.local(root).lower() == "lom" else find_lom(root)
+        if lom_element is None:
+            self.problem("metadata", f"metadata file {location!r} holds no <lom> record", element)
+            return None
+        return parse_lom(lom_element)
+
+    # resources
+
+    def resources(self, manifest: etree._Element, base: str) -> dict[str, Resource]:
+        found: dict[str, Resource] = {}
+        for container in _cp_children(manifest, "resources"):
+            container_base = _join_base(base, _str(container.get(ns.XML_BASE)))
+            for element in _cp_children(container, "resource"):
+                resource = self.resource(element, container_base)
+                if resource.identifier and resource.identifier not in found:
+                    found[resource.identifier] = resource
+        return found
+
+    def resource(self, element: etree._Element, base: str) -> Resource:
+        identifier = self.required(element, "identifier")
+        if identifier:
+            self.claim("target", identifier, element)
+        base = _join_base(base, _str(element.get(ns.XML_BASE)))
+        href = _str(element.get("href"))
+        url = _join_base(base, href) if href else None
+        scorm_type_value = _adlcp_attribute(element, "scormtype")
+        scorm_type: ScormType | None = None
+        if scorm_type_value is not None:
+            normal = scorm_type_value.strip().lower()
+            if normal == "sco":
+                scorm_type = "sco"
+            elif normal == "asset":
+                scorm_type = "asset"
+            else:
+                self.problem("invalid-value", f"scormType {scorm_type_value!r} is neither 'sco' nor 'asset'", element)
+        files = []
+        for file_element in _cp_children(element, "file"):
+            file_href = _str(file_element.get("href"))
+            if not file_href:
+                self.problem("missing", "<file> has no href", file_element)
+                continue
+            file_url = _join_base(base, file_href)
+            files.append(File(file_href, package_path(file_url), self.metadata(file_element)))
+        dependencies = []
+        for dependency in _cp_children(element, "dependency"):
+            reference = self.required(dependency, "identifierref")
+            if reference:
+                dependencies.append(reference)
+        return Resource(
+            identifier=identifier,
+            type=_str(element.get("type")) or "",
+            scorm_type=scorm_type,
+            href=href,
+            base=base,
+            url=url,
+            path=package_path(url) if url else None,
+            files=tuple(files),
+            dependencies=tuple(dependencies),
+            metadata=self.metadata(element),
+            line=element.sourceline,
+        )
+
+    # sequencing
+
+    def sequencing_collection(self, manifest: etree._Element) -> dict[str, etree._Element]:
+        found: dict[str, etree._Element] = {}
+        for collection in manifest:
+            if ns.namespace(collection) == ns.IMSSS and ns.local(collection) == "sequencingCollection":
+                for sequencing in collection:
+                    if ns.namespace(sequencing) == ns.IMSSS and ns.local(sequencing) == "sequencing":
+                        key = (_str(sequencing.get("ID")) or "").strip()
+                        if key:
+                            found[key] = sequencing
+        return found
+
+    def objectives(self, item: etree._Element, collection: Mapping[str, etree._Element]) -> tuple[Objective, ...]:
+        sequencing = next(
+            (child for child in item if ns.namespace(child) == ns.IMSSS and ns.local(child) == "sequencing"), None
+        )
+        if sequencing is None:
+            return ()
+        container = self.imsss_child(sequencing, "objectives")
+        # IDs and IDREFs collapse whitespace (XML Schema), and ADL's own tests pad them.
+        reference = (_str(sequencing.get("IDRef")) or "").strip()
+        if container is None and reference:
+            # IMS SS: what the item leaves out comes from the collection entry it references.
+            shared = collection.get(reference)
+            if shared is None:
+                self.problem(
+                    "dangling-reference", f"IDRef {reference!r} names no sequencing in sequencingCollection", sequencing
+                )
+            else:
+                container = self.imsss_child(shared, "objectives")
+        if container is None:
+            return ()
+        found = []
+        for element in container:
+            if ns.namespace(element) != ns.IMSSS or ns.local(element) not in {"primaryObjective", "objective"}:
+                continue
+            found.append(self.objective(element))
+        found.sort(key=lambda objective: not objective.primary)
+        return tuple(found)
+
+    @staticmethod
+    def imsss_child(element: etree._Element, name: str) -> etree._Element | None:
+        return next((child for child in element if ns.namespace(child) == ns.IMSSS and ns.local(child) == name), None)
+
+    def objective(self, element: etree._Element) -> Objective:
+        by_measure = _boolean(_str(element.get("satisfiedByMeasure")), False)
+        if by_measure is None:
+            self.problem("invalid-value", "satisfiedByMeasure is neither true nor false", element)
+            by_measure = False
+        measure_element = self.imsss_child(element, "minNormalizedMeasure")
+        measure = None
+        if measure_element is not None:
+            measure = self.number(_text(measure_element), measure_element, "minNormalizedMeasure", -1.0, 1.0)
+        maps = []
+        for map_element in element:
+            if ns.namespace(map_element) != ns.IMSSS or ns.local(map_element) != "mapInfo":
+                continue
+            target = self.required(map_element, "targetObjectiveID")
+            flags = {}
+            for attribute, default in (
+                ("readSatisfiedStatus", True),
+                ("readNormalizedMeasure", True),
+                ("writeSatisfiedStatus", False),
+                ("writeNormalizedMeasure", False),
+            ):
+                value = _boolean(_str(map_element.get(attribute)), default)
+                if value is None:
+                    self.problem("invalid-value", f"{attribute} is neither true nor false", map_element)
+                    value = default
+                flags[attribute] = value
+            maps.append(
+                ObjectiveMap(
+                    target,
+                    read_satisfied_status=flags["readSatisfiedStatus"],
+                    read_normalized_measure=flags["readNormalizedMeasure"],
+                    write_satisfied_status=flags["writeSatisfiedStatus"],
+                    write_normalized_measure=flags["writeNormalizedMeasure"],
+                )
+            )
+        return Objective(
+            objective_id=_str(element.get("objectiveID")),
+            primary=ns.local(element) == "primaryObjective",
+            satisfied_by_measure=by_measure,
+            min_normalized_measure=measure,
+            maps=tuple(maps),
+        )
+
+    def number(
+        self, text: str | None, element: etree._Element, name: str, low: float | None, high: float | None
+    ) -> float | None:
+        if text is None or text == "":
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if (
+            math.isnan(value)
+            or math.isinf(value)
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            bounds = f" between {low:g} and {high:g}" if low is not None and high is not None else ""
+            self.problem("invalid-value", f"{name} {text!r} is not a number{bounds}", element)
+            return None
+        return value
+
+    def completion_threshold(self, item: etree._Element) -> CompletionThreshold | None:
+        element = _adlcp_child(item, "completionThreshold")
+        if element is None:
+            return None
+        text = _text(element)
+        if text:
+            value = self.number(text, element, "completionThreshold", 0.0, 1.0)
+            return CompletionThreshold(completed_by_measure=True, min_progress_measure=1.0 if value is None else value)
+        by_measure = _boolean(_str(element.get("completedByMeasure")), False)
+        if by_measure is None:
+            self.problem("invalid-value", "completedByMeasure is neither true nor false", element)
+            by_measure = False
+        minimum = self.number(_str(element.get("minProgressMeasure")), element, "minProgressMeasure", 0.0, 1.0)
+        weight = self.number(_str(element.get("progressWeight")), element, "progressWeight", 0.0, 1.0)
+        return CompletionThreshold(
+            completed_by_measure=by_measure,
+            min_progress_measure=1.0 if minimum is None else minimum,
+            progress_weight=1.0 if weight is None else weight,
+        )
+
+    # organizations
+
+    def item(self, element: etree._Element, collection: Mapping[str, etree._Element]) -> Item:
+        identifier = self.required(element, "identifier")
+        if identifier:
+            self.claim("item", identifier, element)
+        isvisible = _boolean(_str(element.get("isvisible")), True)
+        if isvisible is None:
+            self.problem("invalid-value", f"isvisible {element.get('isvisible')!r} is neither true nor false", element)
+            isvisible = True
+        prerequisites = None
+        prerequisites_element = _adlcp_child(element, "prerequisites")
+        if prerequisites_element is not None:
+            expression = _text(prerequisites_element)
+            if expression:
+                prerequisites = Prerequisites(expression, _str(prerequisites_element.get("type")) or "aicc_script")
+        masteryscore_element = _adlcp_child(element, "masteryscore")
+        masteryscore = None
+        if masteryscore_element is not None:
+            masteryscore = self.number(_text(masteryscore_element), masteryscore_element, "masteryscore", 0.0, 100.0)
+        return Item(
+            identifier=identifier,
+            title=_text(_cp_child(element, "title")) or "",
+            identifierref=(_str(element.get("identifierref")) or "").strip() or None,
+            parameters=_str(element.get("parameters")),
+            isvisible=isvisible,
+            children=tuple(self.item(child, collection) for child in _cp_children(element, "item")),
+            metadata=self.metadata(element),
+            prerequisites=prerequisites,
+            masteryscore=masteryscore,
+            max_time_allowed=_text(_adlcp_child(element, "maxtimeallowed")) or None,
+            time_limit_action=_text(_adlcp_child(element, "timelimitaction")) or None,
+            data_from_lms=_text(_adlcp_child(element, "datafromlms")),
+            completion_threshold=self.completion_threshold(element),
+            objectives=self.objectives(element, collection),
+            line=element.sourceline,
+        )
+
+    def organization(self, element: etree._Element, collection: Mapping[str, etree._Element]) -> Organization:
+        identifier = self.required(element, "identifier")
+        if identifier:
+            self.claim("organization", identifier, element)
+        return Organization(
+            identifier=identifier,
+            title=_text(_cp_child(element, "title")) or "",
+            items=tuple(self.item(child, collection) for child in _cp_children(element, "item")),
+            metadata=self.metadata(element),
+            line=element.sourceline,
+        )
+
+    # manifest
+
+    def manifest(
+        self,
+        element: etree._Element,
+        version: ScormVersion | None,
+        version_source: VersionSource | None,
+        base: str,
+        scope: Mapping[str, Resource],
+    ) -> Manifest:
+        identifier = self.required(element, "identifier")
+        if identifier:
+            self.claim("target", identifier, element)
+        base = _join_base(base, _str(element.get(ns.XML_BASE)))
+        metadata = self.metadata(element)
+        schemaversion = metadata.schemaversion if metadata else None
+        if version is None or version_source is None:
+            version, version_source = detect_version(element, schemaversion)
+        resources = self.resources(element, base)
+        visible = {**scope, **resources}
+        submanifests = tuple(
+            self.manifest(child, version, version_source, base, visible) for child in _cp_children(element, "manifest")
+        )
+        by_identifier = {submanifest.identifier: submanifest for submanifest in submanifests}
+        collection = self.sequencing_collection(element)
+        organizations_element = _cp_child(element, "organizations")
+        organizations: tuple[Organization, ...] = ()
+        default = None
+        if organizations_element is None:
+            self.problem("missing", "the manifest has no <organizations>", element)
+        else:
+            organizations = tuple(
+                self.organization(child, collection) for child in _cp_children(organizations_element, "organization")
+            )
+            default = (_str(organizations_element.get("default")) or "").strip() or None
+            if default is not None and default not in {organization.identifier for organization in organizations}:
+                known = ", ".join(repr(organization.identifier) for organization in organizations) or "none"
+                self.problem(
+                    "dangling-reference",
+                    f"default {default!r} names no organization of this manifest (organizations: {known})",
+                    organizations_element,
+                )
+        if _cp_child(element, "resources") is None:
+            self.problem("missing", "the manifest has no <resources>", element)
+        self.check_dependencies(element, visible)
+        organizations = tuple(self.resolve(organization, visible, by_identifier) for organization in organizations)
+        return Manifest(
+            identifier=identifier,
+            version=version,
+            version_source=version_source,
+            schema=metadata.schema if metadata else None,
+            schemaversion=schemaversion,
+            default_organization_id=default,
+            organizations=organizations,
+            resources=MappingProxyType(resources),
+            metadata=metadata,
+            submanifests=submanifests,
+            base=base,
+            line=element.sourceline,
+        )
+
+    def check_dependencies(self, manifest: etree._Element, visible: Mapping[str, Resource]) -> None:
+        for container in _cp_children(manifest, "resources"):
+            for resource in _cp_children(container, "resource"):
+                for dependency in _cp_children(resource, "dependency"):
+                    reference = (_str(dependency.get("identifierref")) or "").strip()
+                    if reference and reference not in visible:
+                        self.problem("dangling-reference", f"identifierref {reference!r} names no resource", dependency)
+
+    def resolve(
+        self, organization: Organization, resources: Mapping[str, Resource], submanifests: Mapping[str, Manifest]
+    ) -> Organization:
+        items = tuple(self.resolve_item(item, resources, submanifests) for item in organization.items)
+        return replace(organization, items=items)
+
+    def resolve_item(self, item: Item, resources: Mapping[str, Resource], submanifests: Mapping[str, Manifest]) -> Item:
+        resource = None
+        submanifest = None
+        if item.identifierref is not None:
+            resource = resources.get(item.identifierref)
+            submanifest = submanifests.get(item.identifierref) if resource is None else None
+            if resource is None and submanifest is None:
+                self.problems.append(
+                    Problem(
+                        "dangling-reference",
+                        f"identifierref {item.identifierref!r} names no resource or sub-manifest",
+                        item.line,
+                        f'<item identifier="{item.identifier}">',
+                    )
+                )
+        children = tuple(self.resolve_item(child, resources, submanifests) for child in item.children)
+        return replace(item, resource=resource, submanifest=submanifest, children=children)
+
+
+def parse_manifest(data: bytes, metadata_loader: MetadataLoader | None = None, *, strict: bool = True) -> Manifest:
+    """Parse the bytes of an ``imsmanifest.xml``.
+
+    :param data: the manifest as stored (any BOM and encoding declaration are handled).
+    :param metadata_loader: reads a package file by its path from the package root,
+        for metadata referenced by ``adlcp:location``; without one, such metadata
+        is recorded by location only. :meth:`scorm.package.Package.manifest` passes one.
+    :param strict: raise when the checks find problems (default); when false, return
+        the manifest with :attr:`Manifest.problems` listing them (dangling references
+        then resolve to None).
+    :raises ManifestError: not well-formed XML (with the line), entities declared,
+        not a manifest, or (when ``strict``) the checks' problems, all of them in
+        :attr:`ManifestError.problems`, the first one's line and element on the error.
+    """
+    root = safexml.parse(data, "manifest")
+    if ns.local(root) != "manifest":
+        raise ManifestError(
+            f"the root element is {root.tag!r}, not an IMS content-packaging <manifest>",
+            reason="not-a-manifest",
+            line=root.sourceline,
+            element=f"<{ns.local(root)}>",
+        )
+    if ns.namespace(root) not in ns.IMSCP | {""}:
+        logger.warning(
+            "manifest in namespace %r, which is no IMS CP namespace we know; reading it as one", ns.namespace(root)
+        )
+    parser = _Parser(metadata_loader)
+    manifest = parser.manifest(root, None, None, "", {})
+    problems = tuple(parser.problems)
+    if problems:
+        logger.info("manifest %r: %d problem(s), first: %s", manifest.identifier, len(problems), problems[0])
+        if strict:
+            raise ManifestError.from_problems(problems)
+    return replace(manifest, problems=problems)

@@ -1,0 +1,131 @@
+"""Parsing untrusted XML: no entity expansion, no network, no DTD loading.
+
+Manifests and metadata files come from uploaded packages, so the parser never
+resolves entities, never fetches anything and refuses a DOCTYPE that declares
+entities (billion laughs, external entities such as ``file:///etc/passwd``)
+with a :class:`~scorm.errors.ManifestError` instead of expanding them. A UTF-8
+or UTF-16 byte-order mark is accepted, and so is whitespace before the XML
+declaration (a common authoring-tool slip that libxml2 otherwise rejects).
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+
+from lxml import etree
+
+from scorm.errors import ManifestError
+
+logger = logging.getLogger(__name__)
+
+_START_TAG = re.compile(rb"<[A-Za-z_]")
+_DOCTYPE = re.compile(rb"<!DOCTYPE\b")
+_ENTITY_DECLARATION = re.compile(rb"<!ENTITY\s+(%\s+)?([^\s\"'>]+)")
+_DECLARATION = re.compile(rb"^(\s*)(<\?xml\b[^>]*\?>)")
+_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def _parser() -> etree.XMLParser:
+    # A new parser per document: lxml parsers keep state and are not safe to
+    # share between threads.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=False,
+    )
+
+
+def normalise_bytes(data: bytes) -> bytes:
+    """``data`` as UTF-8 that libxml2 accepts: byte-order mark gone, declaration fixed.
+
+    - UTF-8 BOM: removed.
+    - UTF-16 (LE or BE) with BOM: decoded and re-encoded as UTF-8, the declaration's
+      ``encoding`` rewritten to match.
+    - Whitespace before ``<?xml …?>``: the declaration is blanked out (same length,
+      so line numbers stay true) after decoding with the encoding it declared.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise ManifestError(
+                f"the document starts with a UTF-16 byte-order mark but is not UTF-16: {error}"
+            ) from None
+        data = text.encode("utf-8")
+        match = _DECLARATION.match(data)
+        if match:
+            declaration = _ENCODING.sub(b'encoding="UTF-8"', match.group(2))
+            data = match.group(1) + declaration + data[match.end() :]
+    match = _DECLARATION.match(data)
+    if match and match.group(1):
+        encoding = _ENCODING.search(match.group(2))
+        name = encoding.group(1).decode("ascii") if encoding else "utf-8"
+        try:
+            codecs.lookup(name)
+            body = data[match.end() :].decode(name)
+        except (LookupError, UnicodeDecodeError) as error:
+            raise ManifestError(
+                f"the document declares encoding {name!r} but cannot be read as such: {error}"
+            ) from None
+        blank = re.sub(rb"[^\n]", b" ", match.group(2))
+        data = match.group(1) + blank + body.encode("utf-8")
+    return data
+
+
+def _refuse_entities(what: str, names: list[str], line: int) -> ManifestError:
+    logger.warning("refused a %s whose DOCTYPE declares entities %s", what, names[:5])
+    return ManifestError(
+        f"the {what} declares entities in its DOCTYPE ({', '.join(names[:5])}); entities are refused "
+        "because they can expand without bound or read local files",
+        reason="entities",
+        line=line,
+        element="<!DOCTYPE>",
+    )
+
+
+def _check_prolog(data: bytes, what: str) -> None:
+    """Refuse entity declarations before the parser sees them (the DOCTYPE sits before the root element)."""
+    start = _START_TAG.search(data)
+    prolog = data[: start.start()] if start else data
+    doctype = _DOCTYPE.search(prolog)
+    if doctype is None:
+        return
+    names = [match.group(2).decode("utf-8", "replace") for match in _ENTITY_DECLARATION.finditer(prolog, doctype.end())]
+    if names:
+        raise _refuse_entities(what, names, data.count(b"\n", 0, doctype.start()) + 1)
+
+
+def parse(data: bytes, what: str = "manifest") -> etree._Element:
+    """The root element of the XML document ``data``, parsed safely.
+
+    :param what: names the document in error messages (``manifest``, ``metadata file x.xml``).
+    :raises ManifestError: not well-formed (with the line), or a DOCTYPE declares entities.
+    """
+    data = normalise_bytes(data)
+    _check_prolog(data, what)
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as error:
+        line = error.lineno if error.lineno else None
+        message = error.msg or str(error)
+        if "amplification" in message:
+            # libxml2's own guard against entity expansion.
+            raise ManifestError(
+                f"the {what} expands entities without bound: {message}", reason="entities", line=line
+            ) from None
+        raise ManifestError(f"the {what} is not well-formed XML: {message}", reason="malformed", line=line) from None
+    tree = root.getroottree()
+    dtd = tree.docinfo.internalDTD
+    if dtd is not None:
+        # A second guard, for declarations the prolog scan could not see.
+        entities = [str(entity.name) for entity in dtd.iterentities() if entity.name]
+        if entities:
+            raise _refuse_entities(what, entities, 1)
+    return root
