@@ -27,6 +27,7 @@ from scorm.lom import (
     TaxonPath,
     competencies,
     competency_classification,
+    competency_classifications,
     lom_element,
     parse_lom,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "build_manifest",
     "competencies",
     "competency_classification",
+    "competency_classifications",
     "detect_version",
     "lom_element",
     "open_package",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lxml import etree
 
@@ -145,10 +145,13 @@ class Competency:
     #: The item's statement (taxon entry).
     statement: str
     language: str = "en"
+    #: How far the learning object takes the competency (capcourse: introduced,
+    #: developed, assessed), carried as the classification's keyword; None when unsaid.
+    level: str | None = None
 
 
 def competency_classification(competencies: Iterable[Competency]) -> Classification:
-    """One ``competency`` classification with a taxon path per competency."""
+    """One ``competency`` classification with a taxon path per competency (their levels are not written)."""
     return Classification(
         purpose=COMPETENCY,
         taxon_paths=tuple(
@@ -159,6 +162,20 @@ def competency_classification(competencies: Iterable[Competency]) -> Classificat
             for competency in competencies
         ),
     )
+
+
+def competency_classifications(competencies: Iterable[Competency]) -> tuple[Classification, ...]:
+    """One ``competency`` classification per level, the level as its keyword, in first-seen order of levels."""
+    by_level: dict[str | None, list[Competency]] = {}
+    for competency in competencies:
+        by_level.setdefault(competency.level, []).append(competency)
+    found = []
+    for level, group in by_level.items():
+        classification = competency_classification(group)
+        if level:
+            classification = replace(classification, keywords=((LangString(level, NO_LANGUAGE),),))
+        found.append(classification)
+    return tuple(found)
 
 
 def competencies(lom: Lom | None) -> tuple[Competency, ...]:
@@ -173,13 +190,14 @@ def competencies(lom: Lom | None) -> tuple[Competency, ...]:
     for classification in lom.classifications:
         if not classification.is_competency:
             continue
+        level = text_of(classification.keywords[0]) if classification.keywords else None
         for path in classification.taxon_paths:
             framework = path.source_text or ""
             for taxon in path.taxons:
                 if not taxon.id:
                     continue
                 entry = taxon.entry[0] if taxon.entry else LangString("")
-                found.append(Competency(framework, taxon.id, entry.value, entry.language or "en"))
+                found.append(Competency(framework, taxon.id, entry.value, entry.language or "en", level))
     return tuple(found)
 
 

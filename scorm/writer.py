@@ -31,7 +31,7 @@ from lxml import etree
 
 from scorm import namespaces as ns
 from scorm.errors import PackageError
-from scorm.lom import Competency, LangString, Lom, LomFlavour, competency_classification, lom_element
+from scorm.lom import Competency, LangString, Lom, LomFlavour, competency_classifications, lom_element
 from scorm.package import MANIFEST_NAME, member_path
 from scorm.versions import ScormVersion
 
@@ -214,7 +214,7 @@ class _Builder:
         lom = Lom(
             title=(LangString(title, language),),
             description=(LangString(description, language),) if description else (),
-            classifications=(competency_classification(competencies),) if competencies else (),
+            classifications=competency_classifications(competencies),
         )
         return lom_element(lom, self.flavour, prefix=self.lom_prefix)
 

@@ -24,9 +24,11 @@ from scorm.xsd import ManifestSchema
 from tests.scorm.archives import STANDARDS
 
 FRAMEWORK = "https://capcourse.example.org/uri/frameworks/kss-supervisors-2018"
-LEADS = Competency(FRAMEWORK, "https://capcourse.example.org/uri/items/1", "Promote and govern excellent practice")
+LEADS = Competency(
+    FRAMEWORK, "https://capcourse.example.org/uri/items/1", "Promote and govern excellent practice", level="assessed"
+)
 COACHES = Competency(
-    FRAMEWORK, "https://capcourse.example.org/uri/items/2", "Developing excellent practitioners", "en-GB"
+    FRAMEWORK, "https://capcourse.example.org/uri/items/2", "Developing excellent practitioners", "en-GB", "developed"
 )
 OTHER = Competency(
     "https://capcourse.example.org/uri/frameworks/sssc", "https://capcourse.example.org/uri/items/3", "Vision"
