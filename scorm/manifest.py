@@ -343,9 +343,10 @@ def _cp_children(element: etree._Element, name: str) -> Iterator[etree._Element]
     # Content-packaging elements: in any IMS CP namespace, in their parent's
     # namespace (a CP version we do not list), or in none (hand-written
     # manifests sometimes leave the default namespace out).
-    accepted = ns.IMSCP | {"", ns.namespace(element)}
-    for child in element:
-        if ns.local(child) == name and ns.namespace(child) in accepted:
+    # lxml filters by local name in C ("{*}name"); only the few matches are checked here.
+    for child in element.iterchildren(f"{{*}}{name}"):
+        namespace = ns.namespace(child)
+        if namespace in ns.IMSCP or namespace == "" or namespace == ns.namespace(element):
             yield child
 
 
@@ -353,12 +354,16 @@ def _cp_child(element: etree._Element, name: str) -> etree._Element | None:
     return next(_cp_children(element, name), None)
 
 
+#: Every element of an ADL CP namespace, as lxml's tag filter takes it.
+_ADLCP_ANY = tuple(f"{{{namespace}}}*" for namespace in sorted(ns.ADLCP))
+
+
 def _adlcp_children(element: etree._Element, name: str) -> Iterator[etree._Element]:
     # ADL extension elements, matched without case: 1.2 says "datafromlms",
     # 2004 "dataFromLMS", and real manifests mix them.
     wanted = name.lower()
-    for child in element:
-        if ns.namespace(child) in ns.ADLCP and ns.local(child).lower() == wanted:
+    for child in element.iterchildren(*_ADLCP_ANY):
+        if ns.local(child).lower() == wanted:
             yield child
 
 

@@ -7,6 +7,8 @@ and local name, never by prefix.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from lxml import etree
 
 #: IMS Content Packaging 1.1.2 (SCORM 1.2).
@@ -48,8 +50,12 @@ XML_LANG = f"{{{XML}}}lang"
 SCORM_2004_ONLY = frozenset({ADLCP_2004, IMSSS, ADLSEQ, ADLNAV})
 
 
+@lru_cache(maxsize=4096)
 def split(tag: str) -> tuple[str, str]:
-    """``(namespace, local name)`` of a Clark-notation name (``{ns}local``); namespace ``""`` when none."""
+    """``(namespace, local name)`` of a Clark-notation name (``{ns}local``); namespace ``""`` when none.
+
+    Cached: a manifest repeats a few dozen names tens of thousands of times.
+    """
     if tag.startswith("{"):
         namespace, _, local = tag[1:].partition("}")
         return namespace, local
