@@ -535,9 +535,8 @@ def _cmi(body: object) -> Mapping[str, object]:
         raise RuntimeDataError([("body", f"expected a JSON object, got {type(body).__name__}")])
     runtime_data = body.get("runtimeData")
     if isinstance(runtime_data, Mapping):
-        nested = runtime_data.get("cmi")
-        if isinstance(nested, Mapping):
-            return nested
+        # renderCommonCommitFields wraps whatever commit format was chosen, nested or flat.
+        return _cmi(runtime_data)
     nested = body.get("cmi")
     if isinstance(nested, Mapping):
         return nested

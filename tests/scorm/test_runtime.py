@@ -76,6 +76,18 @@ def test_the_common_fields_agree_with_the_cmi_object() -> None:
     assert payload["totalTimeSeconds"] == 330 and data.total_time == "PT5M30S"
 
 
+def test_common_fields_around_a_flat_commit() -> None:
+    # scorm-again with renderCommonCommitFields and dataCommitFormat "flattened": flat keys under runtimeData.
+    data = parse_runtime(
+        {
+            "runtimeData": {"cmi.completion_status": "completed", "cmi.success_status": "passed"},
+            "completionStatus": "completed",
+            "successStatus": "passed",
+        }
+    )
+    assert (data.data_model, data.outcome) == (DataModel.SCORM_2004, Outcome.PASSED)
+
+
 def test_text_and_bytes_bodies() -> None:
     text = json.dumps(body("scorm-again-12-json-commit.json"))
     assert parse_runtime(text).outcome is Outcome.PASSED
