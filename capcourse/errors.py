@@ -5,6 +5,10 @@ Every API error is ``{"code": 404, "status": "Not Found", "message": "...",
 ``message`` a sentence for people, ``errors`` (optional) the details by field.
 flask-smorest uses the same shape for the validation errors it raises, so
 clients see one format whether a request failed in parsing or in a service.
+
+One exception, because its standard says so: the CASE provider API under
+``/ims/case/`` answers errors with 1EdTech's ``imsx_StatusInfo`` payload
+(:func:`imsx_status_info`), built from the same errors.
 """
 
 from __future__ import annotations
@@ -23,6 +27,28 @@ logger = logging.getLogger(__name__)
 
 #: Requests under these prefixes get JSON errors; pages get HTML.
 API_PREFIXES = ("/api/", "/ims/", "/xapi/")
+#: The CASE provider API: its errors are imsx_StatusInfo payloads.
+CASE_PREFIX = "/ims/case/"
+
+#: imsx_codeMinor values by reason; CASE 1.0 spells two of them without the underscore.
+_CODE_MINOR = {
+    "unknown_object": ("unknownobject", "unknownobject"),
+    "invalid_uuid": ("invalid_uuid", "invaliduuid"),
+    "invalid_selection_field": ("invalid_selection_field", "invalid_selection_field"),
+    "invalid_sort_field": ("invalid_sort_field", "invalid_sort_field"),
+    "unauthorised_request": ("unauthorised_request", "unauthorisedrequest"),
+    "forbidden": ("forbidden", "forbidden"),
+    "server_busy": ("server_busy", "server_busy"),
+    "internal_server_error": ("internal_server_error", "internal_server_error"),
+}
+_DEFAULT_REASON = {
+    400: "invalid_selection_field",
+    401: "unauthorised_request",
+    403: "forbidden",
+    404: "unknown_object",
+    429: "server_busy",
+    500: "internal_server_error",
+}
 
 
 class CapcourseError(Exception):
@@ -34,10 +60,12 @@ class CapcourseError(Exception):
 
     status_code: int = HTTPStatus.BAD_REQUEST
 
-    def __init__(self, message: str, errors: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, errors: dict[str, Any] | None = None, *, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors
+        #: A machine-readable cause, for protocols whose errors carry one (CASE's imsx_codeMinor).
+        self.reason = reason
 
 
 class BadRequestError(CapcourseError):
@@ -72,6 +100,12 @@ class PreconditionRequiredError(CapcourseError):
     status_code = HTTPStatus.PRECONDITION_REQUIRED
 
 
+class PayloadTooLargeError(CapcourseError):
+    """What was sent (or fetched) is bigger than the configured limit."""
+
+    status_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
 class UnauthorizedError(CapcourseError):
     status_code = HTTPStatus.UNAUTHORIZED
 
@@ -92,13 +126,59 @@ def error_body(status_code: int, message: str, errors: Any = None) -> dict[str, 
     return body
 
 
+def _flat_fields(errors: Any) -> list[tuple[str, str]]:
+    """(field, message) pairs of an ``errors`` dict, flask-smorest's ``{"query": {...}}`` flattened."""
+    pairs: list[tuple[str, str]] = []
+    if not isinstance(errors, dict):
+        return pairs
+    for name, detail in errors.items():
+        if name in ("query", "path", "json", "form") and isinstance(detail, dict):
+            pairs.extend(_flat_fields(detail))
+        else:
+            messages = detail if isinstance(detail, list) else [detail]
+            pairs.append((str(name), " ".join(map(str, messages))))
+    return pairs
+
+
+def imsx_status_info(
+    status_code: int, message: str, errors: Any = None, reason: str | None = None, version: str = "1.1"
+) -> dict[str, Any]:
+    """The CASE provider API's error payload (imsx_StatusInfo), codeMajor ``failure``.
+
+    :param reason: a key of the imsx_codeMinor values; by default one that fits the status.
+    :param version: ``"1.1"`` or ``"1.0"``, whose codeMinor spellings differ.
+    """
+    pairs = _flat_fields(errors)
+    description = message + "".join(f" {name}: {detail}" for name, detail in pairs)
+    body: dict[str, Any] = {"imsx_codeMajor": "failure", "imsx_severity": "error", "imsx_description": description}
+    reason = reason or _DEFAULT_REASON.get(status_code)
+    if reason in _CODE_MINOR:
+        value = _CODE_MINOR[reason][0 if version == "1.1" else 1]
+        names = [name for name, _ in pairs] or ["sourcedId" if status_code == 404 else "TargetEndSystem"]
+        body["imsx_codeMinor"] = {
+            "imsx_codeMinorField": [{"imsx_codeMinorFieldName": n, "imsx_codeMinorFieldValue": value} for n in names]
+        }
+    return body
+
+
 def _wants_json() -> bool:
     return request.path.startswith(API_PREFIXES) or request.accept_mimetypes.best == "application/json"
 
 
-def _respond(status_code: int, message: str, errors: Any = None, headers: Any = None) -> Response | tuple[Any, ...]:
+def _respond(
+    status_code: int, message: str, errors: Any = None, headers: Any = None, reason: str | None = None
+) -> Response | tuple[Any, ...]:
     # A refused request changes nothing, whatever a service flushed before it failed.
     db.session.rollback()
+    if request.path.startswith(CASE_PREFIX):
+        # The CASE binding reports every bad parameter as 400 invalid_selection_field.
+        status_code = 400 if status_code == 422 else status_code
+        version = "1.0" if request.path.startswith(CASE_PREFIX + "v1p0/") else "1.1"
+        response = jsonify(imsx_status_info(status_code, message, errors, reason, version))
+        response.status_code = status_code
+        if headers:
+            response.headers.extend(headers)
+        return response
     if _wants_json():
         response = jsonify(error_body(status_code, message, errors))
         response.status_code = status_code
@@ -111,7 +191,7 @@ def _respond(status_code: int, message: str, errors: Any = None, headers: Any = 
 
 def _handle_capcourse_error(error: CapcourseError) -> Response | tuple[Any, ...]:
     headers = {"WWW-Authenticate": 'Bearer realm="capcourse"'} if isinstance(error, UnauthorizedError) else None
-    return _respond(int(error.status_code), error.message, error.errors, headers)
+    return _respond(int(error.status_code), error.message, error.errors, headers, error.reason)
 
 
 def _handle_http_exception(error: HTTPException) -> Response | tuple[Any, ...]:

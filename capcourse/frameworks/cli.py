@@ -33,7 +33,9 @@ def sync(dry_run: bool) -> None:
         raise click.ClickException(f"The framework data is invalid: {error}") from error
     report = sync_frameworks(db.session(), data)
     for result in report.frameworks:
-        if result.created:
+        if result.skipped:
+            state = "skipped (imported from a CASE package: sync leaves it alone)"
+        elif result.created:
             state = f"created ({result.items.created} items, {result.associations.created} associations)"
         elif result.changed:
             state = f"updated (items {_describe(result.items)}, associations {_describe(result.associations)})"

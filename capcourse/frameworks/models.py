@@ -5,8 +5,20 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.extensions import db
@@ -75,6 +87,14 @@ class Framework(db.Model):  # type: ignore[name-defined,misc]
     description: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     last_change: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: When the framework was first imported from a CASE package; ``None`` for the
+    #: shipped frameworks. ``capcourse frameworks sync`` never touches imported ones.
+    imported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The file name or https URL of the package it was last imported from.
+    imported_from: Mapped[str | None] = mapped_column(String(1000))
+    #: CASE properties capcourse does not model, kept verbatim so a re-export loses
+    #: nothing (see :mod:`capcourse.case.importing`).
+    case_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     items: Mapped[list[Item]] = relationship(
         back_populates="framework", cascade="all, delete-orphan", passive_deletes=True, order_by="Item.position"
@@ -109,6 +129,11 @@ class Item(db.Model):  # type: ignore[name-defined,misc]
     icon: Mapped[str | None] = mapped_column(String(20))
     notes: Mapped[str | None] = mapped_column(Text)
     last_change: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: Identifier of the CASE ``isChildOf`` association that places an imported item
+    #: in its tree (shipped items derive theirs from both ends).
+    parent_association_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    #: CASE properties capcourse does not model, kept verbatim from an imported package.
+    case_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     framework: Mapped[Framework] = relationship(back_populates="items")
     parent: Mapped[Item | None] = relationship(remote_side=[id], back_populates="children")
@@ -150,6 +175,8 @@ class Association(db.Model):  # type: ignore[name-defined,misc]
     notes: Mapped[str | None] = mapped_column(Text)
     managed_by: Mapped[str | None] = mapped_column(String(20), index=True)
     last_change: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: CASE properties capcourse does not model, kept verbatim from an imported package.
+    case_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     origin: Mapped[Item] = relationship(foreign_keys=[origin_item_id])
     destination: Mapped[Item | None] = relationship(foreign_keys=[destination_item_id])

@@ -3,6 +3,10 @@
 Idempotent: identifiers are derived from stable keys, every field is compared
 before it is written, and ``last_change`` moves only when something changed, so
 a second run writes nothing and reports so.
+
+A framework imported from a CASE package is never touched, even when it has the
+identifier of a shipped one (a package exported by another install): it holds
+what its publisher sent.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class FrameworkSync:
     key: str
     title: str
     created: bool = False
+    #: Imported from a CASE package: left as it is.
+    skipped: bool = False
     fields_changed: bool = False
     items: Change = field(default_factory=Change)
     associations: Change = field(default_factory=Change)
@@ -235,6 +241,10 @@ def sync_frameworks(session: Session, data: SeedData, now: datetime | None = Non
     for seed in data.frameworks:
         result = FrameworkSync(key=seed.key, title=seed.fields["title"])
         framework = session.get(Framework, framework_id(seed.key))
+        if framework is not None and framework.imported_at is not None:
+            result.skipped = True
+            report.frameworks.append(result)
+            continue
         if framework is None:
             framework = Framework(id=framework_id(seed.key), last_change=now, **_framework_values(seed))
             session.add(framework)
@@ -246,10 +256,13 @@ def sync_frameworks(session: Session, data: SeedData, now: datetime | None = Non
         results[seed.key], frameworks[seed.key] = result, framework
         report.frameworks.append(result)
     for seed in data.frameworks:
-        results[seed.key].associations = _sync_associations(session, frameworks[seed.key], seed, now)
+        if seed.key in frameworks:
+            results[seed.key].associations = _sync_associations(session, frameworks[seed.key], seed, now)
 
     legend_rows = Change()
     for legend in data.legends:
+        if legend.framework_key not in frameworks:
+            continue
         rows = _sync_legend_rows(session, legend, now)
         legend_rows += rows
         derived = rebuild_legend_associations(session, frameworks[legend.framework_key], now)

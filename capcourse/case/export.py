@@ -1,0 +1,590 @@
+"""Frameworks as CASE: whole packages (1.1, or 1.0 on request) and single CASE objects.
+
+What a framework holds maps onto CASE as follows:
+
+- the framework is the CFDocument, its items the CFItems, its tree the
+  ``isChildOf`` CFAssociations, and every other association (crosswalks, the
+  icon legend's links) a CFAssociation of its own;
+- a shipped framework's CFDefinitions are derived: one CFItemType per item
+  type, a CFLicense when the source states one, and one CFAssociationGrouping
+  per kind of association (the seed data's links as the source states them,
+  those capcourse inferred, the icon legend's inferred and confirmed links), so
+  consumers can tell guesses from published facts;
+- an imported framework re-exports what its package carried: its definitions
+  and every CASE property capcourse does not model are kept verbatim
+  (``case_data``), and its identifiers and URIs are the publisher's;
+- what CASE has no property for (a framework's key and family, an item's
+  stage and icon, an association's provenance and qualifier) travels in the
+  ``extensions`` object under ``"capcourse"``, so an export imported into
+  another install loses nothing.
+
+CASE 1.1 packages carry ``caseVersion`` and never ``CFPackageURI``,
+``CFDocumentURI`` or ``null``. CASE 1.0 packages have no ``extensions`` and
+know fewer association types: associations of the other types are left out.
+Identifiers and URIs do not depend on the version asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from capcourse.case.models import CaseDefinition, DefinitionKind
+from capcourse.case.schemas import ASSOCIATION_TYPES_1P0, format_datetime
+from capcourse.frameworks.models import Association, Framework, Item, ManagedBy, Provenance
+from capcourse.frameworks.uris import node_uri
+from capcourse.identifiers import NAMESPACE, association_id
+
+logger = logging.getLogger(__name__)
+
+V1P1 = "1.1"
+V1P0 = "1.0"
+#: The path segment of each version under ``/ims/case/``.
+VERSION_PATHS = {V1P1: "v1p1", V1P0: "v1p0"}
+#: Key of capcourse's own facts inside a CASE ``extensions`` object.
+EXTENSION = "capcourse"
+#: Database round trips stay below every driver's limit on bound parameters.
+CHUNK = 900
+
+_ITEM_COLUMNS = (
+    Item.id,
+    Item.framework_id,
+    Item.key,
+    Item.uri,
+    Item.code,
+    Item.item_type,
+    Item.parent_id,
+    Item.position,
+    Item.full_statement,
+    Item.abbreviated_statement,
+    Item.language,
+    Item.stage,
+    Item.icon,
+    Item.notes,
+    Item.last_change,
+    Item.parent_association_id,
+    Item.case_data,
+)
+_ASSOCIATION_COLUMNS = (
+    Association.id,
+    Association.framework_id,
+    Association.association_type,
+    Association.origin_item_id,
+    Association.destination_item_id,
+    Association.destination_uri,
+    Association.sequence,
+    Association.provenance,
+    Association.qualifier,
+    Association.notes,
+    Association.managed_by,
+    Association.last_change,
+    Association.case_data,
+)
+
+#: Titles and descriptions of the association groupings of shipped frameworks.
+_GROUPINGS: dict[tuple[str, str], tuple[str, str]] = {
+    (ManagedBy.SEED, Provenance.PUBLISHED): (
+        "Links the source documents state",
+        "Associations the framework's source document (or its successor's) states in so many words.",
+    ),
+    (ManagedBy.SEED, Provenance.INFERRED): (
+        "Links capcourse inferred from the source documents",
+        "Associations capcourse concluded from the source documents; a person should confirm them.",
+    ),
+    (ManagedBy.ICON_LEGEND, Provenance.INFERRED): (
+        "Icon legend links inferred by capcourse",
+        "Links from items to the curriculum area their icon stands for. The source lost its legend, so "
+        "capcourse inferred it; nobody has confirmed these yet.",
+    ),
+    (ManagedBy.ICON_LEGEND, Provenance.CONFIRMED): (
+        "Icon legend links confirmed by a person",
+        "Links from items to the curriculum area their icon stands for, as an administrator confirmed them.",
+    ),
+}
+
+
+def provider_uri(base_url: str, collection: str, identifier: uuid.UUID | str, version: str = V1P1) -> str:
+    """Where the provider API serves a CASE object: ``<base>/ims/case/v1p1/<collection>/<id>``."""
+    return f"{base_url}/ims/case/{VERSION_PATHS[version]}/{collection}/{identifier}"
+
+
+def item_title(code: str | None, abbreviated: str | None, full: str) -> str:
+    """The title of a link to an item, as CASE tools show it: its code, else its short name or statement."""
+    return code or abbreviated or full
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _without_extensions(value: dict[str, Any]) -> dict[str, Any]:
+    """A definition or rubric as CASE 1.0 has it: no ``extensions`` at any depth."""
+    clean: dict[str, Any] = {}
+    for key, inner in value.items():
+        if key == "extensions":
+            continue
+        if isinstance(inner, list):
+            clean[key] = [_without_extensions(v) if isinstance(v, dict) else v for v in inner]
+        elif isinstance(inner, dict):
+            clean[key] = _without_extensions(inner)
+        else:
+            clean[key] = inner
+    return clean
+
+
+@dataclass
+class _Context:
+    """What every object of one framework's export needs, worked out once."""
+
+    framework: Framework
+    base_url: str
+    version: str
+    imported: bool
+    #: Shipped frameworks: CFItemType links by item type title.
+    item_type_links: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Shipped frameworks: CFAssociationGrouping links by (managed_by, provenance).
+    grouping_links: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+
+
+class FrameworkExport:
+    """Builds the CASE objects of one framework.
+
+    :param version: ``"1.1"`` (default) or ``"1.0"``.
+    """
+
+    def __init__(self, session: Session, framework: Framework, base_url: str, version: str = V1P1) -> None:
+        if version not in VERSION_PATHS:
+            raise ValueError(f"Unknown CASE version {version!r}")
+        self.session = session
+        self.context = _Context(framework, base_url, version, framework.imported_at is not None)
+        self._items: list[Row[Any]] | None = None
+        self._associations: list[Row[Any]] | None = None
+        self._links: dict[uuid.UUID, dict[str, str]] = {}
+        self._definitions: dict[str, list[dict[str, Any]]] | None = None
+
+    # Loading, one query per kind of row.
+
+    @property
+    def items(self) -> list[Row[Any]]:
+        """The framework's items in tree order: each item before its children, siblings by position."""
+        if self._items is None:
+            rows = self.session.execute(
+                select(*_ITEM_COLUMNS).where(Item.framework_id == self.context.framework.id)
+            ).all()
+            children: dict[uuid.UUID | None, list[Row[Any]]] = defaultdict(list)
+            ids = {row.id for row in rows}
+            for row in rows:
+                children[row.parent_id if row.parent_id in ids else None].append(row)
+            for siblings in children.values():
+                siblings.sort(key=lambda r: (r.position, r.code or "", str(r.id)))
+            ordered: list[Row[Any]] = []
+            stack = list(reversed(children[None]))
+            while stack:
+                row = stack.pop()
+                ordered.append(row)
+                stack.extend(reversed(children.get(row.id, [])))
+            self._items = ordered
+            for row in ordered:
+                self._links[row.id] = self._item_link(row)
+        return self._items
+
+    @property
+    def associations(self) -> list[Row[Any]]:
+        if self._associations is None:
+            rows = self.session.execute(
+                select(*_ASSOCIATION_COLUMNS)
+                .where(Association.framework_id == self.context.framework.id)
+                .order_by(Association.association_type, Association.origin_item_id, Association.id)
+            ).all()
+            self.items  # noqa: B018  (fills the links of this framework's items)
+            wanted = {r.origin_item_id for r in rows} | {r.destination_item_id for r in rows if r.destination_item_id}
+            self._load_links(wanted - set(self._links))
+            self._associations = list(rows)
+        return self._associations
+
+    def _load_links(self, item_ids: Iterable[uuid.UUID]) -> None:
+        missing = sorted(item_ids)
+        for chunk in _chunks(missing):
+            for row in self.session.execute(
+                select(Item.id, Item.uri, Item.code, Item.abbreviated_statement, Item.full_statement).where(
+                    Item.id.in_(chunk)
+                )
+            ):
+                self._links[row.id] = self._item_link(row)
+
+    def _item_link(self, row: Any) -> dict[str, str]:
+        return {
+            "title": item_title(row.code, row.abbreviated_statement, row.full_statement),
+            "identifier": str(row.id),
+            "uri": node_uri(self.context.base_url, row.id, row.uri),
+        }
+
+    def link(self, item_id: uuid.UUID) -> dict[str, str]:
+        """A LinkGenURI/LinkURI to an item of any framework."""
+        if item_id not in self._links:
+            self._load_links([item_id])
+        return self._links[item_id]
+
+    def document_link(self) -> dict[str, str]:
+        framework = self.context.framework
+        return {
+            "title": framework.title,
+            "identifier": str(framework.id),
+            "uri": node_uri(self.context.base_url, framework.id, framework.uri),
+        }
+
+    def package_link(self) -> dict[str, str]:
+        """``CFPackageURI``: where the provider API serves this framework's package."""
+        framework = self.context.framework
+        return {
+            "title": framework.title,
+            "identifier": str(framework.id),
+            "uri": provider_uri(self.context.base_url, "CFPackages", framework.id, self.context.version),
+        }
+
+    # Extensions.
+
+    def _with_extensions(self, out: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
+        """Merge capcourse's facts into the object's ``extensions`` (1.1 only)."""
+        if self.context.version == V1P0:
+            out.pop("extensions", None)
+            return out
+        theirs = out.get("extensions") or {}
+        ours = {k: v for k, v in ours.items() if v is not None}
+        if ours:
+            out["extensions"] = {**theirs, EXTENSION: ours}
+        elif theirs:
+            out["extensions"] = theirs
+        return out
+
+    # Definitions.
+
+    def definitions(self) -> dict[str, list[dict[str, Any]]]:
+        """CFDefinitions by list name: stored for imported frameworks, derived for shipped ones."""
+        if self._definitions is None:
+            self._definitions = self._stored_definitions() if self.context.imported else self._derived_definitions()
+        return self._definitions
+
+    def _stored_definitions(self) -> dict[str, list[dict[str, Any]]]:
+        rows = self.session.scalars(
+            select(CaseDefinition)
+            .where(CaseDefinition.framework_id == self.context.framework.id)
+            .order_by(CaseDefinition.kind, CaseDefinition.position)
+        ).all()
+        definitions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            content = dict(row.content)
+            definitions[row.kind].append(_without_extensions(content) if self.context.version == V1P0 else content)
+        return dict(definitions)
+
+    def _licence(self) -> dict[str, Any] | None:
+        """A shipped framework's CFLicense, when its source states one.
+
+        Its URI is the licence's own web address: capcourse has no licence text
+        to serve, only the name and the address the source gives.
+        """
+        framework = self.context.framework
+        if not framework.licence:
+            return None
+        identifier = uuid.uuid5(NAMESPACE, f"case-license:{framework.id}")
+        text = f"{framework.licence}."
+        if framework.licence_uri:
+            text = f"Licensed under the {framework.licence}: {framework.licence_uri}"
+        return {
+            "identifier": str(identifier),
+            "uri": framework.licence_uri or provider_uri(self.context.base_url, "CFLicenses", identifier),
+            "title": framework.licence,
+            "licenseText": text,
+            "lastChangeDateTime": format_datetime(framework.last_change),
+        }
+
+    def _derived_definitions(self) -> dict[str, list[dict[str, Any]]]:
+        context = self.context
+        framework = context.framework
+        base = context.base_url
+        definitions: dict[str, list[dict[str, Any]]] = {}
+
+        depth: dict[uuid.UUID, int] = {}
+        for row in self.items:  # parents come first
+            depth[row.id] = depth[row.parent_id] + 1 if row.parent_id in depth else 1
+        types: dict[str, dict[str, Any]] = {}
+        for row in self.items:
+            entry = types.setdefault(row.item_type, {"depth": depth[row.id], "last": row.last_change})
+            entry["depth"] = min(entry["depth"], depth[row.id])
+            entry["last"] = max(entry["last"], row.last_change)
+        item_types = []
+        for title, entry in sorted(types.items(), key=lambda t: (t[1]["depth"], t[0])):
+            identifier = uuid.uuid5(NAMESPACE, f"case-item-type:{framework.id}:{title}")
+            uri = provider_uri(base, "CFItemTypes", identifier)
+            context.item_type_links[title] = {"title": title, "identifier": str(identifier), "uri": uri}
+            item_types.append(
+                {
+                    "identifier": str(identifier),
+                    "uri": uri,
+                    "title": title,
+                    "description": f"{title}: a kind of item of {framework.title}"
+                    + (f" ({framework.version})." if framework.version else "."),
+                    "hierarchyCode": str(entry["depth"]),
+                    "typeCode": title.lower().replace(" ", "-"),
+                    "lastChangeDateTime": format_datetime(entry["last"]),
+                }
+            )
+        if item_types:
+            definitions[DefinitionKind.ITEM_TYPE] = item_types
+
+        licence = self._licence()
+        if licence is not None:
+            definitions[DefinitionKind.LICENSE] = [licence]
+
+        latest: dict[tuple[str, str], datetime] = {}
+        for row in self.associations:
+            if row.managed_by is None:
+                continue
+            key = (row.managed_by, row.provenance)
+            latest[key] = max(latest.get(key, row.last_change), row.last_change)
+        groupings = []
+        for key in sorted(latest):
+            title, description = _GROUPINGS.get(
+                key, (f"{key[0]} links ({key[1]})", f"Associations kept by {key[0]}, {key[1]}.")
+            )
+            identifier = uuid.uuid5(NAMESPACE, f"case-association-grouping:{framework.id}:{key[0]}:{key[1]}")
+            uri = provider_uri(base, "CFAssociationGroupings", identifier)
+            context.grouping_links[key] = {"title": title, "identifier": str(identifier), "uri": uri}
+            groupings.append(
+                {
+                    "identifier": str(identifier),
+                    "uri": uri,
+                    "title": title,
+                    "description": description,
+                    "lastChangeDateTime": format_datetime(latest[key]),
+                }
+            )
+        if groupings:
+            definitions[DefinitionKind.ASSOCIATION_GROUPING] = groupings
+        return definitions
+
+    # The CASE objects.
+
+    def document(self, standalone: bool = False) -> dict[str, Any]:
+        """The CFDocument.
+
+        :param standalone: as ``GET …/CFDocuments/{id}`` answers: with ``CFPackageURI``.
+        """
+        context = self.context
+        framework = context.framework
+        out: dict[str, Any] = {
+            "identifier": str(framework.id),
+            "uri": node_uri(context.base_url, framework.id, framework.uri),
+        }
+        if context.version == V1P1:
+            out["caseVersion"] = V1P1
+        out |= {
+            "creator": framework.creator,
+            "title": framework.title,
+            "lastChangeDateTime": format_datetime(framework.last_change),
+        }
+        for name, value in (
+            ("officialSourceURL", framework.official_source_url),
+            ("publisher", framework.publisher),
+            ("description", framework.description),
+            ("language", framework.language),
+            ("version", framework.version),
+            ("adoptionStatus", framework.adoption_status),
+            ("notes", framework.notes),
+        ):
+            if value is not None:
+                out[name] = value
+        licence = None if context.imported else self._licence()
+        if licence is not None:
+            out["licenseURI"] = {k: licence[k] for k in ("title", "identifier", "uri")}
+        out |= (framework.case_data or {}).get("properties", {})
+        if context.version == V1P0 or standalone:
+            out["CFPackageURI"] = self.package_link()
+        return self._with_extensions(
+            out,
+            {
+                "key": framework.key,
+                "family": framework.family,
+                "sourceDocument": framework.source_document,
+                "licence": framework.licence,
+                "licenceURL": framework.licence_uri,
+            },
+        )
+
+    def item(self, row: Row[Any], standalone: bool = False) -> dict[str, Any]:
+        """One CFItem.
+
+        :param standalone: as ``GET …/CFItems/{id}`` answers: with ``CFDocumentURI``.
+        """
+        context = self.context
+        data = row.case_data or {}
+        out: dict[str, Any] = {
+            "identifier": str(row.id),
+            "fullStatement": row.full_statement,
+            "uri": node_uri(context.base_url, row.id, row.uri),
+        }
+        if row.abbreviated_statement is not None:
+            out["abbreviatedStatement"] = row.abbreviated_statement
+        if row.code is not None:
+            out["humanCodingScheme"] = row.code
+        if not data.get("noItemType"):
+            out["CFItemType"] = row.item_type
+        if not context.imported:
+            self.definitions()
+            if row.item_type in context.item_type_links:
+                out["CFItemTypeURI"] = context.item_type_links[row.item_type]
+        if row.language is not None:
+            out["language"] = row.language
+        if row.notes is not None:
+            out["notes"] = row.notes
+        out["lastChangeDateTime"] = format_datetime(row.last_change)
+        out |= data.get("properties", {})
+        if standalone:
+            out["CFDocumentURI"] = self.document_link()
+        # An imported item's key is its identifier unless a capcourse export named it.
+        key = row.key if row.key != str(row.id) else None
+        return self._with_extensions(out, {"key": key, "stage": row.stage, "icon": row.icon})
+
+    def tree_link(self, row: Row[Any]) -> dict[str, Any] | None:
+        """The ``isChildOf`` association that places ``row`` in the tree, if it has one.
+
+        Shipped items always have one (to their parent, or to the document);
+        an imported item has one when its package gave it one.
+        """
+        context = self.context
+        if context.imported and row.parent_association_id is None:
+            return None
+        destination = row.parent_id or context.framework.id
+        identifier = row.parent_association_id or association_id("isChildOf", row.id, destination)
+        out: dict[str, Any] = {
+            "identifier": str(identifier),
+            "associationType": "isChildOf",
+            "uri": provider_uri(context.base_url, "CFAssociations", identifier),
+            "originNodeURI": self.link(row.id),
+            "destinationNodeURI": self.link(row.parent_id) if row.parent_id else self.document_link(),
+            "lastChangeDateTime": format_datetime(row.last_change),
+        }
+        if not context.imported:
+            out["sequenceNumber"] = row.position + 1
+        out |= (row.case_data or {}).get("treeLink", {})
+        return self._with_extensions(out, {})
+
+    def association(self, row: Row[Any]) -> dict[str, Any] | None:
+        """One stored CFAssociation; ``None`` for a type CASE 1.0 does not know, in 1.0."""
+        context = self.context
+        if context.version == V1P0 and row.association_type not in ASSOCIATION_TYPES_1P0:
+            return None
+        properties = dict((row.case_data or {}).get("properties", {}))
+        if row.destination_item_id is not None:
+            destination = self.link(row.destination_item_id)
+        else:
+            destination = {"title": row.destination_uri, "identifier": row.destination_uri, "uri": row.destination_uri}
+        out: dict[str, Any] = {
+            "identifier": str(row.id),
+            "associationType": row.association_type,
+            "uri": provider_uri(context.base_url, "CFAssociations", row.id),
+            "originNodeURI": self.link(row.origin_item_id),
+            "destinationNodeURI": destination,
+            "lastChangeDateTime": format_datetime(row.last_change),
+        }
+        if row.sequence is not None:
+            out["sequenceNumber"] = row.sequence
+        if row.notes is not None:
+            out["notes"] = row.notes
+        if not context.imported and row.managed_by is not None:
+            self.definitions()
+            grouping = context.grouping_links.get((row.managed_by, row.provenance))
+            if grouping:
+                out["CFAssociationGroupingURI"] = grouping
+        out |= properties
+        if context.version == V1P0:
+            for end in ("originNodeURI", "destinationNodeURI"):
+                out[end] = {k: v for k, v in out[end].items() if k != "targetType"}
+        return self._with_extensions(
+            out, {"provenance": row.provenance, "qualifier": row.qualifier, "managedBy": row.managed_by}
+        )
+
+    def all_associations(self) -> list[dict[str, Any]]:
+        """The tree's ``isChildOf`` links in tree order, then every stored association."""
+        out = [link for row in self.items if (link := self.tree_link(row)) is not None]
+        skipped = 0
+        for row in self.associations:
+            association = self.association(row)
+            if association is None:
+                skipped += 1
+            else:
+                out.append(association)
+        if skipped:
+            logger.warning(
+                "CASE 1.0 export of %s leaves out %d association(s) of types 1.0 does not know",
+                self.context.framework.key,
+                skipped,
+            )
+        return out
+
+    def rubrics(self) -> list[dict[str, Any]]:
+        return self.definitions().get(DefinitionKind.RUBRIC, [])
+
+    def package(self) -> dict[str, Any]:
+        """The whole CFPackage."""
+        framework = self.context.framework
+        package: dict[str, Any] = {
+            "CFDocument": self.document(),
+            "CFItems": [self.item(row) for row in self.items],
+            "CFAssociations": self.all_associations(),
+        }
+        definitions = {k: v for k, v in self.definitions().items() if k != DefinitionKind.RUBRIC and v}
+        extras = framework.case_data or {}
+        if extras.get("definitionsExtensions") and self.context.version == V1P1:
+            definitions["extensions"] = extras["definitionsExtensions"]
+        if definitions:
+            package["CFDefinitions"] = definitions
+        if self.rubrics():
+            package["CFRubrics"] = self.rubrics()
+        if extras.get("packageExtensions") and self.context.version == V1P1:
+            package["extensions"] = extras["packageExtensions"]
+        return package
+
+
+def export_package(session: Session, framework: Framework, base_url: str, version: str = V1P1) -> dict[str, Any]:
+    """The framework as a CASE CFPackage.
+
+    :param base_url: the service's base URL, for the URIs of objects without one of their own.
+    :param version: ``"1.1"`` (default) or ``"1.0"``.
+    """
+    return FrameworkExport(session, framework, base_url, version).package()
+
+
+def item_row(session: Session, item_id: uuid.UUID) -> Row[Any] | None:
+    """An item as the export reads it, or ``None``."""
+    return session.execute(select(*_ITEM_COLUMNS).where(Item.id == item_id)).one_or_none()
+
+
+def association_row(session: Session, identifier: uuid.UUID) -> Row[Any] | None:
+    """A stored association as the export reads it, or ``None``."""
+    return session.execute(select(*_ASSOCIATION_COLUMNS).where(Association.id == identifier)).one_or_none()
+
+
+def associations_touching(session: Session, item_id: uuid.UUID) -> list[Row[Any]]:
+    """Stored associations with the item at either end."""
+    return list(
+        session.execute(
+            select(*_ASSOCIATION_COLUMNS)
+            .where((Association.origin_item_id == item_id) | (Association.destination_item_id == item_id))
+            .order_by(Association.association_type, Association.id)
+        )
+    )
+
+
+def children_rows(session: Session, item_id: uuid.UUID) -> list[Row[Any]]:
+    """The item's children, as the export reads them."""
+    return list(session.execute(select(*_ITEM_COLUMNS).where(Item.parent_id == item_id).order_by(Item.position)))
