@@ -43,13 +43,13 @@ def screen_frameworks(session: Session, programme: Programme) -> list[Framework]
     A programme with no framework chosen yet offers every framework.
     """
     chosen = list(programme.frameworks) or list(session.scalars(select(Framework).order_by(Framework.title)))
-    areas = session.scalars(
-        select(Framework)
-        .join(Item, Item.framework_id == Framework.id)
+    # Distinct identifiers, not rows: PostgreSQL cannot compare the JSON columns of whole rows.
+    area_ids = (
+        select(Item.framework_id)
         .join(IconLegendEntry, IconLegendEntry.area_item_id == Item.id)
         .where(IconLegendEntry.framework_id.in_([f.id for f in chosen]))
-        .distinct()
-    ).all()
+    )
+    areas = session.scalars(select(Framework).where(Framework.id.in_(area_ids)).order_by(Framework.title)).all()
     return chosen + [f for f in areas if f not in chosen]
 
 

@@ -1,0 +1,1 @@
+"""SCORM packages: import content into the catalogue, export modules and courses as packages."""

@@ -1,0 +1,149 @@
+"""Packages API: import SCORM packages into a course, export modules and courses as packages."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from flask import current_app, request, send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from werkzeug.wrappers import Response
+
+from capcourse.accounts.access import Principal
+from capcourse.accounts.auth import PEOPLE, current_principal, require_role
+from capcourse.api import AUTH_DOC
+from capcourse.catalogue.models import Course
+from capcourse.catalogue.services import course_for_read, module_for_read
+from capcourse.errors import InvalidInputError
+from capcourse.extensions import db
+from capcourse.packages import exporting, importing, services
+from capcourse.packages.schemas import (
+    PackageImportReportSchema,
+    PackageSchema,
+    PackageUploadSchema,
+    ScormExportArgsSchema,
+    package_dict,
+    report_dict,
+)
+from capcourse.packages.settings import settings_from
+
+blp = Blueprint(
+    "packages",
+    __name__,
+    url_prefix="/api/v1",
+    description="SCORM packages: import content into a course; export modules and courses with their mappings.",
+)
+
+#: Endpoints that take a package upload, whose size cap is the package cap, not the JSON one.
+UPLOADS = {"packages.CoursePackages", "package_pages.package_upload"}
+
+
+def allow_package_uploads() -> None:
+    """Before the body is read: a package may be far bigger than a JSON request."""
+    if request.endpoint in UPLOADS and request.method == "POST":
+        request.max_content_length = settings_from(current_app.config).max_upload
+
+
+blp.before_request(allow_package_uploads)
+
+
+def import_and_commit(principal: Principal, course: Course, upload: Any) -> importing.ImportReport:
+    """Import an uploaded file (a werkzeug ``FileStorage``) into a course and commit; no files stay behind on failure."""
+    if upload is None or not getattr(upload, "filename", None):
+        raise InvalidInputError("Choose a SCORM package (a .zip file) to upload as 'file'.", {"file": ["Missing."]})
+    report = importing.import_package(db.session(), principal, course, upload.stream, settings_from(current_app.config))
+    try:
+        report.package.last_report = PackageImportReportSchema().dump(report_dict(report))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        importing.discard(report)
+        raise
+    importing.finish(report)
+    return report
+
+
+def send_export(export: exporting.Export, version: str) -> Response:
+    """The package as a download, written to a temporary file (packages can be large)."""
+    # The response closes (and so deletes) the file once it is sent.
+    spool = tempfile.TemporaryFile()  # noqa: SIM115
+    try:
+        exporting.write(export, spool, version)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    response = send_file(spool, mimetype="application/zip", as_attachment=True, download_name=export.filename)
+    if export.skipped:
+        # Header values are Latin-1 at best: titles travel percent-encoded.
+        response.headers["X-Capcourse-Skipped"] = "; ".join(quote(line, safe=" :'.,()") for line in export.skipped)
+    return response
+
+
+@blp.route("/courses/<uuid:course_id>/packages")
+class CoursePackages(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC)
+    @blp.response(200, PackageSchema(many=True))
+    def get(self, course_id: uuid.UUID) -> Any:
+        """The SCORM packages imported into the course, newest first."""
+        course = course_for_read(db.session(), current_principal(), course_id)
+        return [package_dict(p) for p in services.packages_of(db.session(), course)]
+
+    @require_role(*PEOPLE)
+    @blp.doc(
+        **AUTH_DOC,
+        responses={
+            "400": {"description": "Not a usable package: the reason, and a manifest's problems with lines."},
+            "409": {"description": "Another course of the programme has this package."},
+            "413": {"description": "Bigger than the upload cap, or unpacks to more than the limits allow."},
+        },
+    )
+    @blp.arguments(PackageUploadSchema, location="files")
+    @blp.response(201, PackageImportReportSchema)
+    def post(self, files: dict[str, Any], course_id: uuid.UUID) -> Any:
+        """Import a SCORM package (1.2 or 2004) into the course (its authors and admins).
+
+        Modules and activities come from the default organization, LOM competency classifications
+        become mappings; importing a new version of the same package updates it in place."""
+        principal = current_principal()
+        course = course_for_read(db.session(), principal, course_id)
+        return report_dict(import_and_commit(principal, course, files.get("file")))
+
+
+@blp.route("/packages/<uuid:package_id>")
+class PackageDetail(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC)
+    @blp.response(200, PackageSchema)
+    def get(self, package_id: uuid.UUID) -> Any:
+        """An imported package."""
+        return package_dict(services.package_for_read(db.session(), current_principal(), package_id))
+
+
+@blp.route("/modules/<uuid:module_id>/scorm")
+class ModuleExport(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC, responses={"200": {"description": "The SCORM package (zip)."}})
+    @blp.arguments(ScormExportArgsSchema, location="query")
+    def get(self, args: dict[str, Any], module_id: uuid.UUID) -> Response:
+        """Export the module as a SCORM package that carries its mappings as LOM classifications."""
+        module = module_for_read(db.session(), current_principal(), module_id)
+        export = exporting.module_export(db.session(), module, settings_from(current_app.config))
+        return send_export(export, args["version"])
+
+
+@blp.route("/courses/<uuid:course_id>/scorm")
+class CourseExport(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC, responses={"200": {"description": "The SCORM package (zip)."}})
+    @blp.arguments(ScormExportArgsSchema, location="query")
+    def get(self, args: dict[str, Any], course_id: uuid.UUID) -> Response:
+        """Export the course as a SCORM package, one item per module (modules without activities are left out,
+        and named in ``X-Capcourse-Skipped``)."""
+        course = course_for_read(db.session(), current_principal(), course_id)
+        export = exporting.course_export(db.session(), course, settings_from(current_app.config))
+        return send_export(export, args["version"])

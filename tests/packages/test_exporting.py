@@ -1,0 +1,211 @@
+"""Exporting modules and courses as SCORM packages: valid by ADL's schemas, mappings as LOM, and back again."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import scorm
+from capcourse.accounts.access import principal_for_user
+from capcourse.accounts.models import MembershipRole, Role
+from capcourse.catalogue.models import Module
+from capcourse.errors import InvalidInputError
+from capcourse.extensions import db
+from capcourse.identifiers import framework_id, item_id
+from capcourse.mapping.models import Depth
+from capcourse.mapping.services import map_items
+from capcourse.packages import exporting, importing
+from capcourse.packages.settings import settings_from
+from tests import factories
+from tests.conftest import scratch_app
+from tests.factories import bearer
+from tests.scorm.archives import STANDARDS
+
+pytestmark = pytest.mark.db
+
+MC_2_A = item_id("frontline-lcf-pathway-1", "MC.2.a")
+MC_2_B = item_id("frontline-lcf-pathway-1", "MC.2.b")
+KSS_7 = item_id("dfe-kss-practice-supervisors-2018", "7")
+SCHEMAS = {"2004-4th": "2004-4th", "1.2": "1.2"}
+
+
+@pytest.fixture(scope="module")
+def validators() -> dict[str, scorm.ManifestSchema]:
+    return {version: scorm.ManifestSchema(STANDARDS / folder) for version, folder in SCHEMAS.items()}
+
+
+@pytest.fixture
+def world(session: Session) -> dict[str, Any]:
+    programme = factories.programme(session)
+    course = factories.course(session, programme, "Leading supervision")
+    module = factories.module(session, course, "Reflective supervision")
+    reading = factories.activity(session, module, "Reading: <the> basics & more")
+    task = factories.activity(session, module, "Assessed task")
+    factories.module(session, course, "Empty module")
+    author = factories.user(session, Role.AUTHOR)
+    factories.member(session, programme, author, MembershipRole.AUTHOR)
+    principal = principal_for_user(author)
+    map_items(session, principal, module, [KSS_7], Depth.DEVELOPED)
+    map_items(session, principal, task, [MC_2_A, MC_2_B], Depth.ASSESSED)
+    session.commit()
+    return {
+        "programme": programme,
+        "course": course,
+        "module": module,
+        "reading": reading,
+        "task": task,
+        "author": principal,
+        "key": bearer(factories.api_key(session, Role.AUTHOR, author)[1]),
+    }
+
+
+def zipped(export: exporting.Export, version: str) -> bytes:
+    buffer = io.BytesIO()
+    exporting.write(export, buffer, version)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("version", ["2004-4th", "1.2"])
+def test_a_module_exports_valid_with_its_mappings(
+    app: Flask, session: Session, world: dict[str, Any], validators: dict[str, scorm.ManifestSchema], version: str
+) -> None:
+    data = zipped(exporting.module_export(session, world["module"], settings_from(app.config)), version)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        manifest_xml = archive.read("imsmanifest.xml")
+        names = set(archive.namelist())
+        page = archive.read(f"capcourse/{world['reading'].id}.html").decode()
+    assert validators[version].validate(manifest_xml) == []
+    assert "capcourse/launch.js" in names
+    assert "Reading: &lt;the&gt; basics &amp; more" in page
+    manifest = scorm.parse_manifest(manifest_xml)
+    assert manifest.version == exporting.VERSIONS[version]
+    base = app.config["CAPCOURSE_BASE_URL"]
+    assert [(c.framework, c.item, c.level) for c in scorm.competencies(manifest.lom)] == [
+        (f"{base}/uri/{framework_id('dfe-kss-practice-supervisors-2018')}", f"{base}/uri/{KSS_7}", "developed")
+    ]
+    organization = manifest.default_organization
+    assert organization is not None and organization.title == "Reflective supervision"
+    task = organization.items[1]
+    assert task.title == "Assessed task"
+    assert task.metadata is not None
+    assert {(c.item, c.level) for c in scorm.competencies(task.metadata.lom)} == {
+        (f"{base}/uri/{MC_2_A}", "assessed"),
+        (f"{base}/uri/{MC_2_B}", "assessed"),
+    }
+    framework_uris = {c.framework for c in scorm.competencies(task.metadata.lom)}
+    assert framework_uris == {f"{base}/uri/{framework_id('frontline-lcf-pathway-1')}"}
+
+
+def test_an_exported_module_imports_into_a_fresh_install_with_its_mappings(
+    app: Flask, session: Session, world: dict[str, Any], tmp_path: Path
+) -> None:
+    data = zipped(exporting.module_export(session, world["module"], settings_from(app.config)), "2004-4th")
+    # A session of the fresh install's own (inside a test, db.session is the test's, on the main database).
+    with scratch_app(tmp_path, "fresh") as fresh, fresh.app_context(), Session(db.engine) as elsewhere:
+        assert elsewhere.scalar(select(func.count()).select_from(Module)) == 0
+        programme = factories.programme(elsewhere, "Another organisation's programme")
+        course = factories.course(elsewhere, programme, "Imported")
+        admin = principal_for_user(factories.user(elsewhere, Role.ADMIN))
+        report = importing.import_package(elsewhere, admin, course, io.BytesIO(data), settings_from(fresh.config))
+        elsewhere.commit()
+        importing.finish(report)
+        (module,) = report.modules_created
+        assert module.title == "Reflective supervision"
+        assert [a.title for a in module.activities] == ["Reading: <the> basics & more", "Assessed task"]
+        mapped = {(m.module_id and "module", m.activity_id and m.activity.title, m.item_id, m.depth, m.provenance)
+                  for m in report.mappings_created}  # fmt: skip
+        assert mapped == {
+            ("module", None, KSS_7, "developed", "imported"),
+            (None, "Assessed task", MC_2_A, "assessed", "imported"),
+            (None, "Assessed task", MC_2_B, "assessed", "imported"),
+        }
+        assert report.unmatched == []
+
+
+def test_an_imported_module_exports_with_its_files_and_identifiers(
+    app: Flask, session: Session, world: dict[str, Any]
+) -> None:
+    source = scorm.PackageSpec(
+        identifier="VENDOR-PKG",
+        title="Vendor course",
+        organization_identifier="VENDOR-ORG",
+        items=(scorm.ItemSpec("SCO-1", "Vendor lesson", href="lesson/index.html", files=("lesson/app.js",), mastery_score=0.7),),
+    )  # fmt: skip
+    upload = io.BytesIO()
+    scorm.write_package(source, upload, {"lesson/index.html": b"<html>vendor</html>", "lesson/app.js": b"// js"})
+    report = importing.import_package(
+        session, world["author"], world["course"], io.BytesIO(upload.getvalue()), settings_from(app.config)
+    )
+    session.flush()
+    (module,) = report.modules_created
+    exported = zipped(exporting.module_export(session, module, settings_from(app.config)), "1.2")
+    with zipfile.ZipFile(io.BytesIO(exported)) as archive:
+        assert archive.read("lesson/index.html") == b"<html>vendor</html>"
+        assert archive.read("lesson/app.js") == b"// js"
+        manifest = scorm.parse_manifest(archive.read("imsmanifest.xml"))
+    assert manifest.identifier == "VENDOR-PKG"
+    assert manifest.default_organization_id == "VENDOR-ORG"
+    (item,) = manifest.walk()
+    assert (item.identifier, item.passing_score) == ("SCO-1", pytest.approx(0.7))
+    # Imported again into the same programme: the same package, updated in place.
+    again = importing.import_package(
+        session, world["author"], world["course"], io.BytesIO(exported), settings_from(app.config)
+    )
+    assert (again.first_import, again.package.id, again.modules_created, again.activities_created) == (
+        False,
+        report.package.id,
+        [],
+        [],
+    )
+
+
+def test_a_course_exports_one_item_per_module_and_leaves_out_empty_ones(
+    app: Flask, session: Session, world: dict[str, Any], validators: dict[str, scorm.ManifestSchema]
+) -> None:
+    export = exporting.course_export(session, world["course"], settings_from(app.config))
+    assert export.skipped == ["Module 'Empty module': no activities."]
+    data = zipped(export, "2004-4th")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        manifest_xml = archive.read("imsmanifest.xml")
+    assert validators["2004-4th"].validate(manifest_xml) == []
+    organization = scorm.parse_manifest(manifest_xml).default_organization
+    assert organization is not None
+    (module_item,) = organization.items
+    assert module_item.title == "Reflective supervision" and len(module_item.children) == 2
+    empty = session.scalar(select(Module).where(Module.title == "Empty module"))
+    with pytest.raises(InvalidInputError, match="no activities"):
+        exporting.module_export(session, empty, settings_from(app.config))
+
+
+def test_export_api_page_and_cli(
+    client: FlaskClient, runner: FlaskCliRunner, session: Session, world: dict[str, Any], tmp_path: Path
+) -> None:
+    module_url = f"/api/v1/modules/{world['module'].id}/scorm"
+    response = client.get(module_url, query_string={"version": "1.2"}, headers=world["key"])
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert zipfile.ZipFile(io.BytesIO(response.data)).testzip() is None
+    response.close()  # the download streams from a temporary file, closed with the response
+    assert client.get(module_url, query_string={"version": "2"}, headers=world["key"]).status_code == 422
+    course = client.get(f"/api/v1/courses/{world['course'].id}/scorm", headers=world["key"])
+    assert course.status_code == 200 and "Empty module" in course.headers["X-Capcourse-Skipped"]
+    course.close()
+    outsider = bearer(factories.api_key(session, Role.AUTHOR)[1])
+    assert client.get(module_url, headers=outsider).status_code == 404
+
+    target = tmp_path / "module.zip"
+    result = runner.invoke(args=["scorm", "export", "--module", str(world["module"].id), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert zipfile.is_zipfile(target)
+    both = runner.invoke(
+        args=["scorm", "export", "--module", str(world["module"].id), "--course", str(world["course"].id)]
+    )
+    assert both.exit_code != 0 and "one of them" in both.output

@@ -1,0 +1,134 @@
+"""Importing through the API, the upload page and ``capcourse scorm import``; the caps on uploads."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from capcourse.accounts.models import MembershipRole, Role
+from capcourse.packages.models import ContentPackage
+from tests import factories
+from tests.factories import bearer
+from tests.pages import csrf_token, sign_in
+from tests.scorm.archives import ADL_MANIFESTS, package_around
+
+pytestmark = pytest.mark.db
+
+CM_01 = next(p for p in ADL_MANIFESTS if p.name.startswith("LMSTestPackage_CM-01."))
+
+
+@pytest.fixture
+def world(session: Session) -> dict[str, Any]:
+    programme = factories.programme(session)
+    course = factories.course(session, programme)
+    author = factories.user(session, Role.AUTHOR)
+    factories.member(session, programme, author, MembershipRole.AUTHOR)
+    lead = factories.user(session, Role.LEAD)
+    factories.member(session, programme, lead, MembershipRole.LEAD)
+    return {
+        "course": course,
+        "author": author,
+        "key": bearer(factories.api_key(session, Role.AUTHOR, author)[1]),
+        "lead_key": bearer(factories.api_key(session, Role.LEAD, lead)[1]),
+    }
+
+
+def upload(client: FlaskClient, world: dict[str, Any], data: bytes, key: str = "key") -> Any:
+    return client.post(
+        f"/api/v1/courses/{world['course'].id}/packages",
+        data={"file": (io.BytesIO(data), "package.zip")},
+        headers=world[key],
+        content_type="multipart/form-data",
+    )
+
+
+def test_import_through_the_api(client: FlaskClient, session: Session, world: dict[str, Any]) -> None:
+    response = upload(client, world, package_around(CM_01.read_bytes()))
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert body["first_import"] is True
+    assert body["package"]["scorm_version"].startswith("2004")
+    assert len(body["activities_created"]) >= 1
+    listed = client.get(f"/api/v1/courses/{world['course'].id}/packages", headers=world["lead_key"]).json
+    assert [p["id"] for p in listed] == [body["package"]["id"]]
+    detail = client.get(f"/api/v1/packages/{body['package']['id']}", headers=world["lead_key"])
+    assert detail.json["revision"] == 1
+    again = upload(client, world, package_around(CM_01.read_bytes()))
+    assert again.status_code == 201 and again.json["package"]["revision"] == 2
+    assert again.json["activities_created"] == []
+
+
+def test_the_api_refuses_bad_uploads_clearly(
+    app: Flask, client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    not_zip = upload(client, world, b"%PDF-1.7 not a zip")
+    assert not_zip.status_code == 400
+    assert not_zip.json["errors"]["reason"] == ["not-a-zip"]
+    assert upload(client, world, package_around(CM_01.read_bytes()), key="lead_key").status_code == 403
+    missing = client.post(
+        f"/api/v1/courses/{world['course'].id}/packages",
+        data={},
+        headers=world["key"],
+        content_type="multipart/form-data",
+    )
+    assert missing.status_code == 422
+    app.config["CAPCOURSE_PACKAGE_MAX_BYTES"] = 1000
+    try:
+        too_big = upload(client, world, package_around(CM_01.read_bytes()) + b"\0" * 2000)
+    finally:
+        app.config["CAPCOURSE_PACKAGE_MAX_BYTES"] = 512 * 1024 * 1024
+    assert too_big.status_code == 413 and too_big.json["code"] == 413
+    assert session.scalar(select(func.count()).select_from(ContentPackage)) == 0
+
+
+def test_the_upload_page_answers_script_and_plain_forms(
+    client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    sign_in(client, world["author"].email)
+    page = f"/courses/{world['course'].id}"
+    html = client.get(page).get_data(as_text=True)
+    assert "Import a SCORM package" in html and "upload.js" in html
+    token = csrf_token(client, page)
+    as_script = client.post(
+        f"{page}/packages",
+        data={"file": (io.BytesIO(package_around(CM_01.read_bytes())), "cm01.zip"), "csrf_token": token},
+        headers={"Accept": "application/json"},
+        content_type="multipart/form-data",
+    )
+    assert as_script.status_code == 201, as_script.get_data(as_text=True)
+    report_page = client.get(as_script.json["location"]).get_data(as_text=True)
+    assert "What the last import did" in report_page
+    refused = client.post(
+        f"{page}/packages",
+        data={"file": (io.BytesIO(b"nope"), "nope.zip"), "csrf_token": token},
+        headers={"Accept": "application/json"},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 400 and "not a zip" in refused.json["message"]
+    plain = client.post(
+        f"{page}/packages",
+        data={"file": (io.BytesIO(b"nope"), "nope.zip"), "csrf_token": token},
+        content_type="multipart/form-data",
+    )
+    assert plain.status_code == 303
+    assert "not a zip" in client.get(page).get_data(as_text=True)
+    assert "SCORM 1.2" in client.get(page).get_data(as_text=True)
+
+
+def test_cli_import(runner: FlaskCliRunner, world: dict[str, Any], tmp_path: Path) -> None:
+    archive = tmp_path / "cm01.zip"
+    archive.write_bytes(package_around(CM_01.read_bytes()))
+    result = runner.invoke(args=["scorm", "import", str(archive), "--course", str(world["course"].id)])
+    assert result.exit_code == 0, result.output
+    assert "revision 1" in result.output and "activities: " in result.output
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")
+    refused = runner.invoke(args=["scorm", "import", str(broken), "--course", str(world["course"].id)])
+    assert refused.exit_code != 0 and "not a zip" in refused.output
