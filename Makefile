@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 # URIs and the sign-in link name the address the service is really on.
 export CAPCOURSE_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint format browser ralph clean
+.PHONY: run test lint format browser ralph scorm-again clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/capcourse serve --host $(HOST) --port $(PORT)
 
 ## Lint, type-check and run the whole test suite.
-test: $(VENV)/.installed-test browser ralph lint
+test: $(VENV)/.installed-test browser ralph scorm-again lint
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-test
@@ -53,5 +53,16 @@ ralph: .venv-ralph/.installed
 	.venv-ralph/bin/pip install --quiet 'ralph-malph[cli,lrs]>=5.1' requests
 	touch $@
 
+# scorm-again, the SCORM API the launch browser tests play an LMS with: from npm,
+# pinned by tests/js/package-lock.json. Without npm those tests are skipped
+# (CI sets CAPCOURSE_REQUIRE_BROWSER=1 to fail instead).
+scorm-again: tests/js/node_modules/.installed
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/js --no-audit --no-fund --loglevel=error >/dev/null && touch $@; \
+	else \
+	  echo "note: npm not found: the SCORM launch browser tests will be skipped (install Node.js and npm)." >&2; \
+	fi
+
 clean:
-	rm -rf $(VENV) .venv-ralph .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-ralph .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules

@@ -33,6 +33,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.accounts.cli import keys_cli, users_cli
     from capcourse.accounts.pages import pages as account_pages
     from capcourse.accounts.views import blp as accounts_api
+    from capcourse.case.cli import case_cli
+    from capcourse.case.pages import pages as case_pages
+    from capcourse.case.views import blp as case_api
+    from capcourse.case.views import provider_v1p0, provider_v1p1
     from capcourse.catalogue.pages import pages as catalogue_pages
     from capcourse.catalogue.views import blp as catalogue_api
     from capcourse.cohorts.cli import cohorts_cli
@@ -48,8 +52,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.frameworks.cli import frameworks_cli
     from capcourse.frameworks.pages import pages as framework_pages
     from capcourse.frameworks.views import blp as frameworks_api
+    from capcourse.launches.views import blp as launches_api
+    from capcourse.launches.views import runtime_blp as scorm_runtime_api
     from capcourse.mapping.pages import pages as mapping_pages
     from capcourse.mapping.views import blp as mapping_api
+    from capcourse.packages.cli import scorm_cli
+    from capcourse.packages.pages import pages as package_pages
+    from capcourse.packages.views import blp as packages_api
     from capcourse.records.views import blp as records_api
     from capcourse.statements.views import blp as statements_api
 
@@ -64,6 +73,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         delivery_api,
         coverage_api,
         cohorts_api,
+        launches_api,
+        scorm_runtime_api,
+        packages_api,
+        case_api,
+        provider_v1p1,
+        provider_v1p0,
     ):
         extensions.api.register_blueprint(blueprint)
         extensions.csrf.exempt(blueprint)
@@ -79,6 +94,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(delivery_pages)
     app.register_blueprint(coverage_pages)
     app.register_blueprint(cohort_pages)
+    app.register_blueprint(package_pages)
+    app.register_blueprint(case_pages)
     register_error_handlers(app)
 
     app.cli.add_command(frameworks_cli)
@@ -88,6 +105,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(serve)
     app.cli.add_command(demo_cli)
     app.cli.add_command(cohorts_cli)
+    app.cli.add_command(scorm_cli)
+    app.cli.add_command(case_cli)
 
     @app.get("/")
     def index() -> Response:

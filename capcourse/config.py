@@ -14,9 +14,25 @@ ENVIRONMENT = {
     "CAPCOURSE_SECRET_KEY": "SECRET_KEY",
     "CAPCOURSE_BASE_URL": "CAPCOURSE_BASE_URL",
     "CAPCOURSE_MAX_CONTENT_LENGTH": "MAX_CONTENT_LENGTH",
+    "CAPCOURSE_PACKAGE_DIR": "CAPCOURSE_PACKAGE_DIR",
+    "CAPCOURSE_PACKAGE_MAX_BYTES": "CAPCOURSE_PACKAGE_MAX_BYTES",
+    "CAPCOURSE_PACKAGE_MAX_UNPACKED_BYTES": "CAPCOURSE_PACKAGE_MAX_UNPACKED_BYTES",
+    "CAPCOURSE_PACKAGE_MAX_FILES": "CAPCOURSE_PACKAGE_MAX_FILES",
+    "CAPCOURSE_CASE_MAX_BYTES": "CAPCOURSE_CASE_MAX_BYTES",
+    "CAPCOURSE_LAUNCH_LIFETIME_HOURS": "CAPCOURSE_LAUNCH_LIFETIME_HOURS",
+    "CAPCOURSE_LAUNCH_ALLOWED_ORIGINS": "CAPCOURSE_LAUNCH_ALLOWED_ORIGINS",
+    "CAPCOURSE_LAUNCH_MAX_BYTES": "CAPCOURSE_LAUNCH_MAX_BYTES",
 }
 
-INTEGER_SETTINGS = {"MAX_CONTENT_LENGTH"}
+INTEGER_SETTINGS = {
+    "CAPCOURSE_LAUNCH_LIFETIME_HOURS",
+    "CAPCOURSE_LAUNCH_MAX_BYTES",
+    "CAPCOURSE_PACKAGE_MAX_BYTES",
+    "CAPCOURSE_PACKAGE_MAX_UNPACKED_BYTES",
+    "CAPCOURSE_PACKAGE_MAX_FILES",
+    "MAX_CONTENT_LENGTH",
+    "CAPCOURSE_CASE_MAX_BYTES",
+}
 
 
 def _instance_secret_key(instance_path: str) -> str:
@@ -50,6 +66,18 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "CAPCOURSE_BASE_URL": "http://127.0.0.1:5000",
         # Uploads (SCORM packages, CASE files) are capped; JSON bodies are far smaller.
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # SCORM packages: the upload (a zip) and what it may unpack to.
+        "CAPCOURSE_PACKAGE_DIR": str(Path(instance_path) / "packages"),
+        "CAPCOURSE_PACKAGE_MAX_BYTES": 512 * 1024 * 1024,
+        "CAPCOURSE_PACKAGE_MAX_UNPACKED_BYTES": 2 * 1024 * 1024 * 1024,
+        "CAPCOURSE_PACKAGE_MAX_FILES": 20_000,
+        # The largest CASE package an import reads, uploaded or fetched from a URL.
+        "CAPCOURSE_CASE_MAX_BYTES": 16 * 1024 * 1024,
+        # SCORM launches: how long a launch token lets a player commit, which
+        # origins (the LMS's, where the player runs) may commit, and the largest commit.
+        "CAPCOURSE_LAUNCH_LIFETIME_HOURS": 24,
+        "CAPCOURSE_LAUNCH_ALLOWED_ORIGINS": "*",
+        "CAPCOURSE_LAUNCH_MAX_BYTES": 256 * 1024,
         "API_TITLE": "capcourse",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.1.0",
@@ -74,6 +102,11 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
                         "type": "http",
                         "scheme": "basic",
                         "description": "xAPI resource: an integration API key as the password.",
+                    },
+                    "launchToken": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "SCORM run-time commits: the token POST /api/v1/launches returned.",
                     },
                 }
             },

@@ -5,10 +5,13 @@ domain whose models were never imported would look like a table to drop.
 """
 
 from capcourse.accounts.models import ApiKey, ProgrammeMember, User
+from capcourse.case.models import CaseDefinition
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme
 from capcourse.cohorts.models import Cohort, CohortMember
 from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item
+from capcourse.launches.models import Launch
 from capcourse.mapping.models import Mapping, MappingEvent
+from capcourse.packages.models import ContentPackage, PackageItem
 from capcourse.records.models import (
     Attainment,
     Completion,
@@ -24,20 +27,24 @@ __all__ = [
     "ApiKey",
     "Association",
     "Attainment",
+    "CaseDefinition",
     "Cohort",
     "CohortMember",
     "Completion",
+    "ContentPackage",
     "Course",
     "Evidence",
     "ExternalId",
     "Framework",
     "IconLegendEntry",
     "Item",
+    "Launch",
     "Learner",
     "Mapping",
     "MappingEvent",
     "Module",
     "OutboxEntry",
+    "PackageItem",
     "PendingRecord",
     "Programme",
     "ProgrammeMember",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -80,6 +81,8 @@ def make_app(database: ScratchDatabase, **config: Any) -> Flask:
             "SQLALCHEMY_DATABASE_URI": database.url,
             "SQLALCHEMY_ENGINE_OPTIONS": database.engine_options,
             "CAPCOURSE_BASE_URL": "http://capcourse.test",
+            # Imported packages' files: never the instance folder of the checkout.
+            "CAPCOURSE_PACKAGE_DIR": tempfile.mkdtemp(prefix="capcourse-test-packages-"),
             **config,
         }
     )
