@@ -98,6 +98,7 @@ def build(session: Session, learners: int, completions: int) -> uuid.UUID:
     if chunk:
         session.execute(insert(Completion), chunk)
     session.commit()
+    tidy(session)
     # Rows inserted in bulk bypass the services: fill the aggregate they would have kept.
     start = time.perf_counter()
     rows = evidence.rebuild(session, programme_id)
@@ -110,6 +111,19 @@ def build(session: Session, learners: int, completions: int) -> uuid.UUID:
                                             "added_at": now} for n in range(learners)])  # fmt: skip
     session.commit()
     return programme_id
+
+
+def tidy(session: Session) -> None:
+    """What a live database's autovacuum would have done after a bulk load: statistics, and on
+    PostgreSQL the visibility map that lets index-only scans skip the table."""
+    session.commit()
+    if session.get_bind().dialect.name == "postgresql":
+        tables = "completions, evidence, mappings, learners, activities, modules, cohort_members"
+        with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as autocommit:
+            autocommit.execute(text(f"VACUUM ANALYZE {tables}"))
+    else:
+        session.execute(text("ANALYZE"))
+        session.commit()
 
 
 def best_of(fn: Callable[[], Any], runs: int = 3) -> float:
@@ -174,9 +188,7 @@ def run(kind: str, learners: int, completions: int) -> None:
             start = time.perf_counter()
             programme_id = build(session, learners, completions)
             create_user(session, "bench@example.org", "Bench", Role.ADMIN, PASSWORD)
-            session.commit()
-            session.execute(text("ANALYZE"))
-            session.commit()
+            tidy(session)
             print(f"  built in {time.perf_counter() - start:.0f} s")
             programme = session.get(Programme, programme_id)
             framework = session.get(Framework, FRONTLINE)

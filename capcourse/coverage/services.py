@@ -184,7 +184,7 @@ def _area_links(session: Session, framework: Framework) -> dict[uuid.UUID, list[
     """Items of ``framework`` linked to curriculum areas of another framework."""
     area = aliased(Item)
     rows = session.execute(
-        select(Association.origin_item_id, area)
+        select(Association.origin_item_id, Association.destination_item_id)
         .join(area, area.id == Association.destination_item_id)
         .join(Item, Item.id == Association.origin_item_id)
         .where(
@@ -192,10 +192,15 @@ def _area_links(session: Session, framework: Framework) -> dict[uuid.UUID, list[
             area.item_type == "Curriculum area",
             Association.association_type == "isRelatedTo",
         )
-    )
+    ).all()
+    if not rows:
+        return {}
+    # A handful of areas, each linked from many items: load each once.
+    areas = {a.id: a for a in session.scalars(select(Item).where(Item.id.in_({d for _, d in rows})))}
     links: dict[uuid.UUID, list[Item]] = defaultdict(list)
-    for item_id, linked in rows:
-        links[item_id].append(linked)
+    for item_id, area_id in rows:
+        assert area_id is not None  # joined to an item
+        links[item_id].append(areas[area_id])
     return links
 
 
@@ -263,10 +268,20 @@ def coverage(session: Session, programme: Programme, framework: Framework) -> Co
 def implied_coverage(
     session: Session, programme: Programme, framework: Framework
 ) -> dict[uuid.UUID, list[ImpliedLink]]:
-    """Per item of ``framework``, the mapped items of other frameworks linked to it (any association but isChildOf)."""
+    """Per item of ``framework``, the mapped items of other frameworks linked to it (any association but isChildOf).
+
+    Links are read as plain rows, and only the items at their other end that the
+    programme maps are loaded: most links (the icon legend's) imply nothing.
+    """
     origin, destination = aliased(Item), aliased(Item)
     links = session.execute(
-        select(Association, origin, destination)
+        select(
+            Association.association_type,
+            Association.provenance,
+            Association.origin_item_id,
+            Association.destination_item_id,
+            origin.framework_id == framework.id,
+        )
         .join(origin, origin.id == Association.origin_item_id)
         .join(destination, destination.id == Association.destination_item_id)
         .where(
@@ -274,7 +289,7 @@ def implied_coverage(
             (origin.framework_id == framework.id) != (destination.framework_id == framework.id),
         )
     ).all()
-    others = {(d if o.framework_id == framework.id else o).id for _, o, d in links}
+    others = {destination_id if outgoing else origin_id for _, _, origin_id, destination_id, outgoing in links}
     if not others:
         return {}
     rows = session.execute(
@@ -285,12 +300,22 @@ def implied_coverage(
     counts: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
     for item_id, depth, count in rows:
         counts[item_id][depth] = count
+    if not counts:
+        return {}
+    mapped = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_(list(counts))))}
     implied: dict[uuid.UUID, list[ImpliedLink]] = defaultdict(list)
-    for association, o, d in links:
-        ours, theirs, direction = (o, d, "outgoing") if o.framework_id == framework.id else (d, o, "incoming")
-        if counts.get(theirs.id):
-            implied[ours.id].append(
-                ImpliedLink(theirs, association.association_type, association.provenance, direction, counts[theirs.id])
+    for association_type, provenance, origin_id, destination_id, outgoing in links:
+        ours, theirs = (origin_id, destination_id) if outgoing else (destination_id, origin_id)
+        assert ours is not None and theirs is not None  # both ends joined to items
+        if theirs in counts:
+            implied[ours].append(
+                ImpliedLink(
+                    mapped[theirs],
+                    association_type,
+                    provenance,
+                    "outgoing" if outgoing else "incoming",
+                    counts[theirs],
+                )
             )
     return dict(implied)
 

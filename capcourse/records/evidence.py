@@ -70,16 +70,14 @@ def evidence_paths(
     return union_all(path(Mapping.activity_id == Completion.activity_id), path(Mapping.module_id == Activity.module_id))
 
 
-def refresh_items(session: Session, programme_id: uuid.UUID, item_ids: Iterable[uuid.UUID] | None = None) -> int:
+def refresh_items(session: Session, programme_id: uuid.UUID, item_ids: Iterable[uuid.UUID] | None = None) -> None:
     """Recompute evidence rows from the completions: of ``item_ids``, or of every item when ``None``.
 
     Called after a mapping changed; :func:`rebuild` uses it for a whole programme.
-
-    :returns: how many evidence rows the items now have.
     """
     ids = None if item_ids is None else list(set(item_ids))
     if ids == []:
-        return 0
+        return
     session.flush()
     stale = delete(Evidence).where(Evidence.programme_id == programme_id)
     rows = evidence_paths(programme_id).subquery()
@@ -95,12 +93,11 @@ def refresh_items(session: Session, programme_id: uuid.UUID, item_ids: Iterable[
         stale = stale.where(Evidence.item_id.in_(ids))
         grouped = grouped.where(rows.c.item_id.in_(ids))
     session.execute(stale)
-    result = session.execute(
+    session.execute(
         insert(Evidence).from_select(
             ["programme_id", "item_id", "learner_id", "completions", "first_at", "last_at"], grouped
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def rebuild(session: Session, programme_id: uuid.UUID) -> int:
@@ -108,7 +105,8 @@ def rebuild(session: Session, programme_id: uuid.UUID) -> int:
 
     :returns: how many evidence rows the programme has.
     """
-    return refresh_items(session, programme_id, None)
+    refresh_items(session, programme_id, None)
+    return int(session.scalar(select(func.count()).where(Evidence.programme_id == programme_id)) or 0)
 
 
 def add_completion(
