@@ -7,6 +7,7 @@ import threading
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from werkzeug.serving import run_simple
 
 from capcourse.delivery import services
 from capcourse.delivery.services import Report
@@ -76,4 +77,6 @@ def serve(host: str, port: int) -> None:
         click.echo("Delivering statements to: " + ", ".join(services.endpoints(app.config)))
     else:
         click.echo("No LRS configured: statements stay in the embedded store at /xapi/statements.")
-    app.run(host=host, port=port, threaded=True)
+    click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
+    # Not app.run(): Flask ignores it inside a CLI command (FLASK_RUN_FROM_CLI), so nothing would serve.
+    run_simple(host, port, app, threaded=True)
