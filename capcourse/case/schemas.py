@@ -21,6 +21,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from capcourse.frameworks.models import ASSOCIATION_TYPES
+
 #: The 8-4-4-4-12 hexadecimal form every CASE identifier has (any version or variant).
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 #: What CASE 1.1 (and the OpenAPI) demand on top: version 1–5 and the RFC 4122 variant.
@@ -29,21 +31,8 @@ RFC4122_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][
 DATE_TIME_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-#: CASE 1.1 association types; ``ext:`` types are allowed too.
-ASSOCIATION_TYPES = (
-    "isChildOf",
-    "isPeerOf",
-    "isPartOf",
-    "exactMatchOf",
-    "precedes",
-    "isRelatedTo",
-    "replacedBy",
-    "exemplar",
-    "hasSkillLevel",
-    "isTranslationOf",
-)
 #: The subset CASE 1.0 knows (no ``isTranslationOf``, no ``ext:``).
-ASSOCIATION_TYPES_1P0 = ASSOCIATION_TYPES[:-1]
+ASSOCIATION_TYPES_1P0 = tuple(t for t in ASSOCIATION_TYPES if t != "isTranslationOf")
 EXT_TYPE_PATTERN = re.compile(r"^ext:[a-zA-Z0-9.\-_]+$")
 
 #: Column widths of what capcourse keeps (see :mod:`capcourse.frameworks.models`).

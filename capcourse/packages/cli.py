@@ -15,9 +15,9 @@ from capcourse.accounts.models import Role
 from capcourse.catalogue.services import course_for_read, module_for_read
 from capcourse.errors import CapcourseError
 from capcourse.extensions import db
-from capcourse.packages import exporting, importing
-from capcourse.packages.schemas import PackageImportReportSchema, report_dict
+from capcourse.packages import exporting
 from capcourse.packages.settings import settings_from
+from capcourse.packages.views import import_and_commit
 
 
 @click.group("scorm", cls=AppGroup)
@@ -43,19 +43,9 @@ def import_command(package: Path, course_id: uuid.UUID) -> None:
     try:
         course = course_for_read(db.session(), principal, course_id)
         with package.open("rb") as upload:
-            report = importing.import_package(
-                db.session(), principal, course, upload, settings_from(current_app.config)
-            )
+            report = import_and_commit(principal, course, upload)
     except CapcourseError as error:
         raise _fail(error) from error
-    try:
-        report.package.last_report = PackageImportReportSchema().dump(report_dict(report))
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        importing.discard(report)
-        raise
-    importing.finish(report)
     record = report.package
     click.echo(f"{record.title!r} ({record.scorm_version}), revision {record.revision}: package {record.id}")
     click.echo(

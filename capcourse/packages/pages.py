@@ -17,7 +17,7 @@ from capcourse.extensions import db
 from capcourse.packages import exporting, services
 from capcourse.packages.models import ContentPackage
 from capcourse.packages.settings import settings_from
-from capcourse.packages.views import allow_package_uploads, import_and_commit, send_export
+from capcourse.packages.views import allow_package_uploads, import_and_commit, send_export, uploaded
 
 pages = Blueprint("package_pages", __name__)
 pages.before_request(allow_package_uploads)
@@ -45,7 +45,7 @@ def package_upload(course_id: uuid.UUID) -> Response | tuple[Response, int]:
     principal = page_principal()
     course = course_for_read(db.session(), principal, course_id)
     try:
-        report = import_and_commit(principal, course, request.files.get("file"))
+        report = import_and_commit(principal, course, uploaded(request.files.get("file")))
     except CapcourseError as error:
         db.session.rollback()
         if _wants_json():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import quote
 
 from flask import current_app, request, send_file
@@ -50,11 +50,19 @@ def allow_package_uploads() -> None:
 blp.before_request(allow_package_uploads)
 
 
-def import_and_commit(principal: Principal, course: Course, upload: Any) -> importing.ImportReport:
-    """Import an uploaded file (a werkzeug ``FileStorage``) into a course and commit; no files stay behind on failure."""
+def uploaded(upload: Any) -> IO[bytes]:
+    """The stream of an uploaded file (a werkzeug ``FileStorage``).
+
+    :raises InvalidInputError: no file was sent.
+    """
     if upload is None or not getattr(upload, "filename", None):
         raise InvalidInputError("Choose a SCORM package (a .zip file) to upload as 'file'.", {"file": ["Missing."]})
-    report = importing.import_package(db.session(), principal, course, upload.stream, settings_from(current_app.config))
+    return cast(IO[bytes], upload.stream)
+
+
+def import_and_commit(principal: Principal, course: Course, package: IO[bytes]) -> importing.ImportReport:
+    """Import a package (a seekable zip) into a course and commit; no files stay behind on failure."""
+    report = importing.import_package(db.session(), principal, course, package, settings_from(current_app.config))
     try:
         report.package.last_report = PackageImportReportSchema().dump(report_dict(report))
         db.session.commit()
@@ -111,7 +119,7 @@ class CoursePackages(MethodView):
         become mappings; importing a new version of the same package updates it in place."""
         principal = current_principal()
         course = course_for_read(db.session(), principal, course_id)
-        return report_dict(import_and_commit(principal, course, files.get("file")))
+        return report_dict(import_and_commit(principal, course, uploaded(files.get("file"))))
 
 
 @blp.route("/packages/<uuid:package_id>")
