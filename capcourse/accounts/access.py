@@ -7,6 +7,7 @@ not found: guessing identifiers reveals nothing.
 
 from __future__ import annotations
 
+import getpass
 import uuid
 from dataclasses import dataclass
 
@@ -42,6 +43,11 @@ def principal_for_key(key: ApiKey) -> Principal:
     if key.user is not None:
         label = f"{key.user.name} <{key.user.email}> via {label}"
     return Principal(role=Role(key.role), name=label, user_id=key.user_id)
+
+
+def command_line_principal() -> Principal:
+    """Whoever runs a ``capcourse`` command: they hold the server, so they act as an admin (named in audit trails)."""
+    return Principal(role=Role.ADMIN, name=f"capcourse CLI ({getpass.getuser()})")
 
 
 def membership_role(session: Session, principal: Principal, programme_id: uuid.UUID) -> MembershipRole | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import io
 import uuid
 
@@ -10,8 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from capcourse.accounts import access
-from capcourse.accounts.access import Principal
-from capcourse.accounts.models import Role
+from capcourse.accounts.access import command_line_principal
 from capcourse.cohorts import services
 from capcourse.cohorts.schemas import parse_learner_lines
 from capcourse.errors import CapcourseError
@@ -23,17 +21,13 @@ def cohorts_cli() -> None:
     """Cohorts of learners."""
 
 
-def _operator() -> Principal:
-    return Principal(role=Role.ADMIN, name=f"capcourse CLI ({getpass.getuser()})")
-
-
 @cohorts_cli.command("create")
 @click.argument("programme_id", type=click.UUID)
 @click.argument("name")
 @click.option("--description")
 def create(programme_id: uuid.UUID, name: str, description: str | None) -> None:
     """Create a cohort NAME in the programme PROGRAMME_ID; prints its identifier."""
-    principal = _operator()
+    principal = command_line_principal()
     try:
         programme = access.programme_for_read(db.session(), principal, programme_id)
         cohort = services.create_cohort(db.session(), principal, programme, name, description)
@@ -48,7 +42,7 @@ def create(programme_id: uuid.UUID, name: str, description: str | None) -> None:
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 def add_learners(cohort_id: uuid.UUID, file: io.TextIOBase) -> None:
     """Add the learners of FILE (CSV: email[,name] per line, header optional; - for standard input)."""
-    principal = _operator()
+    principal = command_line_principal()
     try:
         cohort = services.cohort_for_read(db.session(), principal, cohort_id)
         result = services.add_learners(db.session(), principal, cohort, parse_learner_lines(file.read()))
@@ -64,7 +58,7 @@ def add_learners(cohort_id: uuid.UUID, file: io.TextIOBase) -> None:
 @click.argument("programme_id", type=click.UUID)
 def list_(programme_id: uuid.UUID) -> None:
     """The cohorts of a programme: identifier, learners, name."""
-    principal = _operator()
+    principal = command_line_principal()
     try:
         programme = access.programme_for_read(db.session(), principal, programme_id)
     except CapcourseError as error:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import uuid
 from pathlib import Path
 
@@ -10,8 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from capcourse.accounts.access import Principal
-from capcourse.accounts.models import Role
+from capcourse.accounts.access import command_line_principal
 from capcourse.catalogue.services import course_for_read, module_for_read
 from capcourse.errors import CapcourseError
 from capcourse.extensions import db
@@ -25,10 +23,6 @@ def scorm_cli() -> None:
     """SCORM packages: import into the catalogue, export with mappings."""
 
 
-def _operator() -> Principal:
-    return Principal(role=Role.ADMIN, name=f"capcourse CLI ({getpass.getuser()})")
-
-
 def _fail(error: CapcourseError) -> click.ClickException:
     details = [str(m) for messages in (error.errors or {}).values() if isinstance(messages, list) for m in messages]
     return click.ClickException("\n  ".join([error.message, *details[:10]]))
@@ -39,7 +33,7 @@ def _fail(error: CapcourseError) -> click.ClickException:
 @click.option("--course", "course_id", type=click.UUID, required=True, help="The course to import into.")
 def import_command(package: Path, course_id: uuid.UUID) -> None:
     """Import PACKAGE (a SCORM zip) into a course; a new version of a package updates it in place."""
-    principal = _operator()
+    principal = command_line_principal()
     try:
         course = course_for_read(db.session(), principal, course_id)
         with package.open("rb") as upload:
@@ -71,7 +65,7 @@ def export_command(module_id: uuid.UUID | None, course_id: uuid.UUID | None, ver
     """Export a module or a course as a SCORM package carrying its mappings."""
     if (module_id is None) == (course_id is None):
         raise click.UsageError("Give --module or --course (one of them).")
-    principal, settings = _operator(), settings_from(current_app.config)
+    principal, settings = command_line_principal(), settings_from(current_app.config)
     try:
         if module_id is not None:
             export = exporting.module_export(
