@@ -189,11 +189,12 @@ def best(task: str, path: Path, runs: int) -> dict[str, float]:
 
 def line(name: str, ours: dict[str, float], floor_name: str, floor: dict[str, float]) -> str:
     time_ratio = ours["seconds"] / floor["seconds"] if floor["seconds"] else float("inf")
-    memory_ratio = ours["peak_mib"] / floor["peak_mib"] if floor["peak_mib"] >= 1 else float("nan")
+    # Below 1 MiB the floor's peak is noise: say so rather than divide by it.
+    memory_ratio = f"{ours['peak_mib'] / floor['peak_mib']:6.2f}×" if floor["peak_mib"] >= 1 else "n/a (floor < 1 MiB)"
     return (
         f"  {name:<22} {ours['seconds'] * 1000:9.1f} ms  peak +{ours['peak_mib']:7.1f} MiB\n"
         f"  {floor_name:<22} {floor['seconds'] * 1000:9.1f} ms  peak +{floor['peak_mib']:7.1f} MiB\n"
-        f"  ratio                  time {time_ratio:6.2f}×   memory {memory_ratio:6.2f}×"
+        f"  ratio                  time {time_ratio:6.2f}×   memory {memory_ratio}"
     )
 
 
