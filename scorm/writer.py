@@ -34,6 +34,7 @@ from scorm.errors import PackageError
 from scorm.lom import Competency, LangString, Lom, LomFlavour, competency_classifications, lom_element
 from scorm.package import MANIFEST_NAME, member_path
 from scorm.versions import ScormVersion
+from scorm.xsd import NAMESPACE_FILES
 
 logger = logging.getLogger(__name__)
 
@@ -43,22 +44,17 @@ _NOT_NAME = re.compile(r"[^\w.-]+")
 # Characters left alone when a package path becomes an href (RFC 3986 pchar and "/").
 _HREF_SAFE = "/-._~!$&'()*+,;=:@"
 
-_SCHEMA_LOCATIONS = {
-    ScormVersion.SCORM_12: (
-        (ns.IMSCP_12, "imscp_rootv1p1p2.xsd"),
-        (ns.IMSMD_12, "imsmd_rootv1p2p1.xsd"),
-        (ns.ADLCP_12, "adlcp_rootv1p2.xsd"),
-    ),
-    ScormVersion.SCORM_2004_3RD: (
-        (ns.IMSCP_2004, "imscp_v1p1.xsd"),
-        (ns.ADLCP_2004, "adlcp_v1p3.xsd"),
-        (ns.ADLSEQ, "adlseq_v1p3.xsd"),
-        (ns.ADLNAV, "adlnav_v1p3.xsd"),
-        (ns.IMSSS, "imsss_v1p0.xsd"),
-        (ns.LOM_IEEE, "lom.xsd"),
-    ),
+# The namespaces each version's manifest declares a schema location for; the files are xsd's.
+_SCHEMA_FILES = dict(NAMESPACE_FILES)
+_SCHEMA_NAMESPACES = {
+    ScormVersion.SCORM_12: (ns.IMSCP_12, ns.IMSMD_12, ns.ADLCP_12),
+    ScormVersion.SCORM_2004_3RD: (ns.IMSCP_2004, ns.ADLCP_2004, ns.ADLSEQ, ns.ADLNAV, ns.IMSSS, ns.LOM_IEEE),
 }
-_SCHEMA_LOCATIONS[ScormVersion.SCORM_2004_4TH] = _SCHEMA_LOCATIONS[ScormVersion.SCORM_2004_3RD]
+_SCHEMA_NAMESPACES[ScormVersion.SCORM_2004_4TH] = _SCHEMA_NAMESPACES[ScormVersion.SCORM_2004_3RD]
+_SCHEMA_LOCATIONS = {
+    version: tuple((namespace, _SCHEMA_FILES[namespace]) for namespace in namespaces)
+    for version, namespaces in _SCHEMA_NAMESPACES.items()
+}
 _CONTROL_SUFFIXES = frozenset({".xsd", ".dtd"})
 
 

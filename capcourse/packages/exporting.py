@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from typing import IO
 
@@ -239,9 +240,15 @@ class _Builder:
         return f"packages/{scorm.xml_identifier(package.identifier)}/"
 
 
+@cache
+def _launch_template() -> str:
+    return resources.files("capcourse.packages").joinpath("launch.html").read_text(encoding="utf-8")
+
+
 def _launch_page(activity: Activity) -> bytes:
-    template = resources.files("capcourse.packages").joinpath("launch.html").read_text(encoding="utf-8")
-    page = template.replace("{{ title }}", str(escape(activity.title))).replace(
-        "{{ description }}", str(escape(activity.description or ""))
+    page = (
+        _launch_template()
+        .replace("{{ title }}", str(escape(activity.title)))
+        .replace("{{ description }}", str(escape(activity.description or "")))
     )
     return page.encode("utf-8")
