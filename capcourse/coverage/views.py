@@ -203,7 +203,7 @@ def dashboard(programme_id: uuid.UUID) -> str:
     )
 
 
-def _page_filters(programme: Programme, framework: Framework) -> dict[str, Any]:
+def _page_filters(framework: Framework) -> dict[str, Any]:
     """The cohort page's query (dates as the browser's date inputs send them), loaded as the API loads its own."""
     query: dict[str, Any] = {"framework": str(framework.id)}
     for name in ("course", "cohort", "page"):
@@ -227,7 +227,7 @@ def cohort_page(programme_id: uuid.UUID) -> str:
     programme = access.programme_for_read(db.session(), principal, programme_id)
     framework = _page_framework(programme)
     report = services.coverage(db.session(), programme, framework)
-    args = _page_filters(programme, framework)
+    args = _page_filters(framework)
     page, size = args["page"], args["page_size"]
     result = cohort(db.session(), report, evidence_filter(programme, args), (page - 1) * size, size)
     return render_template(
