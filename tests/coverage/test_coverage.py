@@ -180,6 +180,9 @@ def test_gap_list_agrees_with_the_report(client: FlaskClient, session: Session, 
         assert {g["id"] for g in body["gaps"]} == {str(e.item.id) for e in report.gaps}
         assert {g["id"] for g in body["taught_not_assessed"]} == {str(e.item.id) for e in report.taught_not_assessed}
     assert [g["code"] for g in body["taught_not_assessed"]] == ["SSSC.VIS.1.EM"]
+    gaps_url = f"/api/v1/programmes/{mapped['programme'].id}/coverage/gaps"
+    assert client.get(gaps_url, headers=mapped["lead_key"]).status_code == 422
+    assert client.get(gaps_url, query_string={"framework": "x"}, headers=mapped["lead_key"]).status_code == 422
 
 
 def test_bad_requests(client: FlaskClient, session: Session, mapped: dict[str, Any]) -> None:
