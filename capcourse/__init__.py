@@ -29,7 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(app.instance_path, config))
 
-    from capcourse import extensions, models  # noqa: F401  (models: complete metadata)
+    from capcourse import extensions, models, outbound  # noqa: F401  (models: complete metadata)
     from capcourse.accounts.cli import keys_cli, users_cli
     from capcourse.accounts.pages import pages as account_pages
     from capcourse.accounts.views import blp as accounts_api
@@ -63,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.statements.views import blp as statements_api
 
     extensions.init_app(app)
+    outbound.init_app(app)
     for blueprint in (
         frameworks_api,
         catalogue_api,

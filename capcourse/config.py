@@ -19,6 +19,7 @@ ENVIRONMENT = {
     "CAPCOURSE_PACKAGE_MAX_UNPACKED_BYTES": "CAPCOURSE_PACKAGE_MAX_UNPACKED_BYTES",
     "CAPCOURSE_PACKAGE_MAX_FILES": "CAPCOURSE_PACKAGE_MAX_FILES",
     "CAPCOURSE_CASE_MAX_BYTES": "CAPCOURSE_CASE_MAX_BYTES",
+    "CAPCOURSE_OUTBOUND_ALLOW": "CAPCOURSE_OUTBOUND_ALLOW",
     "CAPCOURSE_LAUNCH_LIFETIME_HOURS": "CAPCOURSE_LAUNCH_LIFETIME_HOURS",
     "CAPCOURSE_LAUNCH_ALLOWED_ORIGINS": "CAPCOURSE_LAUNCH_ALLOWED_ORIGINS",
     "CAPCOURSE_LAUNCH_MAX_BYTES": "CAPCOURSE_LAUNCH_MAX_BYTES",
@@ -73,6 +74,9 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "CAPCOURSE_PACKAGE_MAX_FILES": 20_000,
         # The largest CASE package an import reads, uploaded or fetched from a URL.
         "CAPCOURSE_CASE_MAX_BYTES": 16 * 1024 * 1024,
+        # Hosts and networks inside the institution that URL fetches may reach
+        # (everything else private is refused: capcourse.outbound).
+        "CAPCOURSE_OUTBOUND_ALLOW": "",
         # SCORM launches: how long a launch token lets a player commit, which
         # origins (the LMS's, where the player runs) may commit, and the largest commit.
         "CAPCOURSE_LAUNCH_LIFETIME_HOURS": 24,

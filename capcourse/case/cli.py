@@ -80,7 +80,12 @@ def import_(source: str, dry_run: bool, confirm: bool) -> None:
     limit = int(current_app.config["CAPCOURSE_CASE_MAX_BYTES"])
     try:
         if "://" in source:
-            raw = fetch_package(source, limit, transport=current_app.config.get("CAPCOURSE_CASE_HTTP_TRANSPORT"))
+            raw = fetch_package(
+                source,
+                limit,
+                transport=current_app.config.get("CAPCOURSE_CASE_HTTP_TRANSPORT"),
+                allow=current_app.config.get("CAPCOURSE_OUTBOUND_ALLOW"),
+            )
         else:
             path = Path(source)
             if not path.is_file():

@@ -53,7 +53,15 @@ def import_preview() -> tuple[str, int]:
         if upload is not None and upload.filename:
             raw, source = read_stream(upload.stream, _limit()), upload.filename
         elif url:
-            raw, source = fetch_package(url, _limit(), current_app.config.get("CAPCOURSE_CASE_HTTP_TRANSPORT")), url
+            raw, source = (
+                fetch_package(
+                    url,
+                    _limit(),
+                    transport=current_app.config.get("CAPCOURSE_CASE_HTTP_TRANSPORT"),
+                    allow=current_app.config.get("CAPCOURSE_OUTBOUND_ALLOW"),
+                ),
+                url,
+            )
         else:
             flash("Choose a CASE package file, or give the https URL of one.", "error")
             return _form(status=422)

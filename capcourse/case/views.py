@@ -61,7 +61,12 @@ def max_bytes() -> int:
 
 def read_url(url: str) -> bytes:
     """Fetch a package, through the transport the app is configured with (tests inject one)."""
-    return fetch_package(url, max_bytes(), transport=current_app.config.get("CAPCOURSE_CASE_HTTP_TRANSPORT"))
+    return fetch_package(
+        url,
+        max_bytes(),
+        transport=current_app.config.get("CAPCOURSE_CASE_HTTP_TRANSPORT"),
+        allow=current_app.config.get("CAPCOURSE_OUTBOUND_ALLOW"),
+    )
 
 
 @blp.route("/frameworks/<uuid:framework_id>/case")

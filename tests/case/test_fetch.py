@@ -104,10 +104,13 @@ def test_error_statuses_and_timeouts_are_clear() -> None:
 
     with pytest.raises(InvalidInputError, match="answered 404 Not Found, not a package"):
         fetch_package("https://case.example.org/p", 1000, transport=serve(missing))
-    with pytest.raises(InvalidInputError, match="did not answer in time"):
+    # A timeout and a refused connection read alike, so the import cannot scan ports.
+    with pytest.raises(InvalidInputError, match="could not be reached, did not answer in time") as timed_out:
         fetch_package("https://case.example.org/p", 1000, transport=serve(slow))
-    with pytest.raises(InvalidInputError, match="could not be fetched: connection refused"):
+    with pytest.raises(InvalidInputError, match="could not be reached, did not answer in time") as refused:
         fetch_package("https://case.example.org/p", 1000, transport=serve(down))
+    assert timed_out.value.message == refused.value.message
+    assert refused.value.errors == {"url": ["Could not be fetched."]}
 
 
 def test_uploads_are_capped_too() -> None:
