@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from capcourse.catalogue.models import Activity, Module, Programme
 from capcourse.cohorts.models import Cohort, CohortMember
+from capcourse.coverage.attainment import cohort_attainment, natural_key
 from capcourse.coverage.services import CoverageReport
 from capcourse.errors import NotFoundError
 from capcourse.frameworks.models import Item
@@ -55,6 +56,8 @@ class CohortRow:
     learner: Learner
     #: top-level item id → items evidenced under it (itself included).
     evidenced: dict[uuid.UUID, int] = field(default_factory=dict)
+    #: top-level item id → items achieved under it (itself included).
+    achieved: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,9 +69,17 @@ class CohortReport:
     learner_total: int
     #: item id → learners with evidence for it.
     item_learners: dict[uuid.UUID, int]
+    #: item id → learners who achieved it.
+    item_achievers: dict[uuid.UUID, int] = field(default_factory=dict)
+    #: Items some activity assesses (the only ones that can be achieved).
+    achievable: set[uuid.UUID] = field(default_factory=set)
 
     def rate(self, item_id: uuid.UUID) -> float:
         return round(100 * self.item_learners.get(item_id, 0) / self.learner_total, 1) if self.learner_total else 0.0
+
+    def achieved_rate(self, item_id: uuid.UUID) -> float:
+        count = self.item_achievers.get(item_id, 0)
+        return round(100 * count / self.learner_total, 1) if self.learner_total else 0.0
 
 
 def _top_of(report: CoverageReport) -> dict[uuid.UUID, uuid.UUID]:
@@ -136,16 +147,16 @@ def cohort(
     top_of = _top_of(report)
     evidence = _evidence(programme, framework.id, filters)
     population = _population(programme, filters).subquery()
-    learner_total = int(session.scalar(select(func.count()).select_from(population)) or 0)
-    page = list(
-        session.scalars(
-            select(Learner)
-            .where(Learner.id.in_(select(population.c.learner_id)))
-            .order_by(Learner.name, Learner.id)
-            .offset(offset)
-            .limit(limit)
-        )
-    )
+    # Learners in natural order ("learner 2" before "learner 10"): the ids and names of
+    # the population are sorted here (a few tens of thousands at most), then one page is loaded.
+    names = session.execute(
+        select(Learner.id, Learner.name, Learner.agent_key).where(Learner.id.in_(select(population.c.learner_id)))
+    ).all()
+    learner_total = len(names)
+    ordered = sorted(names, key=lambda row: (natural_key(row.name or row.agent_key), row.id))
+    page_ids = [row.id for row in ordered[offset : offset + limit]]
+    loaded = {learner.id: learner for learner in session.scalars(select(Learner).where(Learner.id.in_(page_ids)))}
+    page = [loaded[learner_id] for learner_id in page_ids]
     rows = [CohortRow(learner) for learner in page]
     by_learner = {row.learner.id: row for row in rows}
     if page:
@@ -169,7 +180,12 @@ def cohort(
     for top in top_of.values():
         sizes[top] += 1
     columns = [c.item for c in report.items if c.level == 0]
-    return CohortReport(columns, dict(sizes), rows, learner_total, item_learners)
+    attained = cohort_attainment(session, report, page_ids, filters.cohort_id, filters.since, filters.until)
+    for row in rows:
+        row.achieved = attained.by_learner.get(row.learner.id, {})
+    return CohortReport(
+        columns, dict(sizes), rows, learner_total, item_learners, attained.item_achievers, attained.achievable
+    )
 
 
 def learner_in_programme(session: Session, programme: Programme, learner_id: int) -> Learner:

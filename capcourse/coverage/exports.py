@@ -5,11 +5,19 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
 from capcourse.coverage.services import DEPTHS, CoverageReport, ItemCoverage
+from capcourse.frameworks.models import Item
+from capcourse.records.models import Learner
+
+if TYPE_CHECKING:
+    from capcourse.coverage.attainment import LearnerAttainment
+    from capcourse.coverage.evidence import CohortReport, LearnerEvidence
 
 HEADER: list[object] = [
     "Code",
@@ -137,3 +145,104 @@ def coverage_xlsx(report: CoverageReport) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def table_csv(table: list[list[object]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(table)
+    return buffer.getvalue()
+
+
+def sheets_xlsx(title: str, sheets: list[tuple[str, list[list[object]]]]) -> bytes:
+    """A workbook with one sheet per table, its first row (the header) in bold, and ``title`` as a property."""
+    book = Workbook()
+    book.properties.title = title
+    first = book.active
+    assert first is not None
+    book.remove(first)
+    for name, table in sheets:
+        sheet = book.create_sheet(name[:31])
+        for line in table:
+            sheet.append([_cell(value) for value in line])
+        if table:
+            for cell in sheet[1]:
+                cell.font = Font(bold=True)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _cell(value: object) -> object:
+    # Spreadsheets hold no time zone: times go out as UTC, which is where capcourse keeps them.
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return value
+
+
+def _statement(item: Item) -> str:
+    return item.abbreviated_statement or item.full_statement
+
+
+def cohort_tables(
+    report: CoverageReport, cohort: CohortReport, attainments: list[tuple[Learner, Item, datetime]]
+) -> dict[str, list[list[object]]]:
+    """The cohort as tables: learners × top-level items (evidenced and achieved), rates per item, attainments."""
+    heat: list[list[object]] = [
+        [
+            "Learner id",
+            "Learner",
+            *[
+                f"{c.code or _statement(c)} {kind} (of {cohort.column_sizes.get(c.id, 0)})"
+                for c in cohort.columns
+                for kind in ("evidenced", "achieved")
+            ],
+        ]
+    ]
+    for row in cohort.rows:
+        heat.append(
+            [
+                row.learner.id,
+                row.learner.name or row.learner.agent_key,
+                *[n for c in cohort.columns for n in (row.evidenced.get(c.id, 0), row.achieved.get(c.id, 0))],
+            ]
+        )
+    rates: list[list[object]] = [
+        ["Code", "Statement", "Learners with evidence", "% with evidence", "Learners who achieved", "% achieved"]
+    ]
+    for entry in report.items:
+        item_id = entry.item.id
+        rates.append(
+            [
+                entry.item.code or "",
+                _statement(entry.item),
+                cohort.item_learners.get(item_id, 0),
+                cohort.rate(item_id),
+                cohort.item_achievers.get(item_id, 0) if item_id in cohort.achievable else "",
+                cohort.achieved_rate(item_id) if item_id in cohort.achievable else "",
+            ]
+        )
+    achieved: list[list[object]] = [["Learner id", "Learner", "Code", "Statement", "Achieved at (UTC)"]]
+    for learner, item, when in attainments:
+        achieved.append([learner.id, learner.name or learner.agent_key, item.code or "", _statement(item), when])
+    return {"heatmap": heat, "rates": rates, "attainments": achieved}
+
+
+def learner_tables(
+    learner: Learner, evidence: list[LearnerEvidence], attainment: LearnerAttainment, open_items: list[Item]
+) -> dict[str, list[list[object]]]:
+    """One learner as tables: achieved items, pending items, evidence, open items."""
+    achieved: list[list[object]] = [["Code", "Statement", "Achieved at (UTC)", "Through"]]
+    for a in attainment.achieved:
+        achieved.append([a.item.code or "", _statement(a.item), a.attained_at, "; ".join(a.evidence)])
+    pending: list[list[object]] = [["Code", "Statement", "Still to pass", "Passed"]]
+    for p in attainment.pending:
+        pending.append([p.item.code or "", _statement(p.item), "; ".join(p.missing), "; ".join(p.done)])
+    found: list[list[object]] = [["Code", "Statement", "Activity", "When (UTC)", "Outcome", "Score"]]
+    for e in evidence:
+        found.append(
+            [e.item.code or "", _statement(e.item), e.activity_title, e.occurred_at, e.outcome, e.score_scaled]
+        )
+    still_open: list[list[object]] = [["Code", "Statement"]]
+    for item in open_items:
+        still_open.append([item.code or "", _statement(item)])
+    return {"achieved": achieved, "pending": pending, "evidence": found, "open": still_open}

@@ -251,14 +251,30 @@ class CohortColumnSchema(Schema):
 class CohortRowSchema(Schema):
     learner_id = fields.Integer(required=True)
     name = fields.String(allow_none=True)
-    evidenced = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    evidenced = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "Top-level item id → items evidenced under it."},
+    )
+    achieved = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "Top-level item id → items achieved under it."},
+    )
 
 
 class ItemRateSchema(Schema):
     item_id = fields.UUID(required=True)
     code = fields.String(allow_none=True)
-    learners = fields.Integer(required=True)
+    learners = fields.Integer(required=True, metadata={"description": "Learners with evidence for the item."})
     percent = fields.Float(required=True)
+    achieved_learners = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Learners who achieved the item; null when no activity assesses it."},
+    )
+    achieved_percent = fields.Float(allow_none=True)
 
 
 class CohortHeatMapSchema(Schema):
@@ -278,11 +294,49 @@ class EvidenceSchema(Schema):
     score_scaled = fields.Float(allow_none=True)
 
 
+class AchievedItemSchema(Schema):
+    item_id = fields.UUID(required=True)
+    code = fields.String(allow_none=True)
+    statement = fields.String(required=True)
+    attained_at = fields.DateTime(required=True)
+    evidence = fields.List(
+        fields.String(), required=True, metadata={"description": "The assessed activities passed for it."}
+    )
+
+
+class PendingItemSchema(Schema):
+    item_id = fields.UUID(required=True)
+    code = fields.String(allow_none=True)
+    statement = fields.String(required=True)
+    missing = fields.List(
+        fields.String(), required=True, metadata={"description": "Assessed activities still to pass."}
+    )
+    done = fields.List(fields.String(), required=True, metadata={"description": "Assessed activities passed."})
+
+
 class LearnerEvidenceSchema(Schema):
     learner_id = fields.Integer(required=True)
     name = fields.String(allow_none=True)
     evidence = fields.List(fields.Nested(EvidenceSchema), required=True)
     open_items = fields.List(fields.Nested(RefSchema), required=True)
+    achieved = fields.List(fields.Nested(AchievedItemSchema), required=True)
+    pending = fields.List(fields.Nested(PendingItemSchema), required=True)
+
+
+class CohortExportArgsSchema(EvidenceArgsSchema):
+    table = fields.String(
+        load_default="heatmap",
+        validate=validate.OneOf(["heatmap", "rates", "attainments"]),
+        metadata={"description": "The table a CSV holds (XLSX holds them all)."},
+    )
+
+
+class LearnerExportArgsSchema(EvidenceArgsSchema):
+    table = fields.String(
+        load_default="achieved",
+        validate=validate.OneOf(["achieved", "pending", "evidence", "open"]),
+        metadata={"description": "The table a CSV holds (XLSX holds them all)."},
+    )
 
 
 def cohort_dict(report: Any, cohort: Any, page: int) -> dict[str, Any]:
@@ -295,6 +349,7 @@ def cohort_dict(report: Any, cohort: Any, page: int) -> dict[str, Any]:
                 "learner_id": r.learner.id,
                 "name": r.learner.name,
                 "evidenced": {str(k): v for k, v in r.evidenced.items()},
+                "achieved": {str(k): v for k, v in r.achieved.items()},
             }
             for r in cohort.rows
         ],
@@ -304,6 +359,10 @@ def cohort_dict(report: Any, cohort: Any, page: int) -> dict[str, Any]:
                 "code": entry.item.code,
                 "learners": cohort.item_learners.get(entry.item.id, 0),
                 "percent": cohort.rate(entry.item.id),
+                "achieved_learners": cohort.item_achievers.get(entry.item.id, 0)
+                if entry.item.id in cohort.achievable
+                else None,
+                "achieved_percent": cohort.achieved_rate(entry.item.id) if entry.item.id in cohort.achievable else None,
             }
             for entry in report.items
         ],

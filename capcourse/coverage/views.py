@@ -22,9 +22,11 @@ from capcourse.api import AUTH_DOC
 from capcourse.catalogue.models import Programme
 from capcourse.cohorts.services import cohort_in, list_cohorts
 from capcourse.coverage import exports, services
+from capcourse.coverage.attainment import attainment_rows, learner_attainment
 from capcourse.coverage.evidence import EvidenceFilter, cohort, learner_evidence, learner_in_programme
 from capcourse.coverage.schemas import (
     CohortArgsSchema,
+    CohortExportArgsSchema,
     CohortHeatMapSchema,
     CoverageArgsSchema,
     CoverageSchema,
@@ -32,6 +34,7 @@ from capcourse.coverage.schemas import (
     ExportArgsSchema,
     GapListSchema,
     LearnerEvidenceSchema,
+    LearnerExportArgsSchema,
     TargetSchema,
     cohort_dict,
     coverage_dict,
@@ -154,6 +157,7 @@ class Evidence(MethodView):
         report = report_for(current_principal(), programme_id, args["framework"])
         learner = learner_in_programme(db.session(), report.programme, learner_id)
         found, open_items = learner_evidence(db.session(), report, learner, evidence_filter(report.programme, args))
+        attainment = learner_attainment(db.session(), report, learner)
         return {
             "learner_id": learner.id,
             "name": learner.name,
@@ -172,7 +176,78 @@ class Evidence(MethodView):
                 {"id": i.id, "code": i.code, "statement": i.abbreviated_statement or i.full_statement}
                 for i in open_items
             ],
+            "achieved": [
+                {
+                    "item_id": a.item.id,
+                    "code": a.item.code,
+                    "statement": a.item.abbreviated_statement or a.item.full_statement,
+                    "attained_at": a.attained_at,
+                    "evidence": a.evidence,
+                }
+                for a in attainment.achieved
+            ],
+            "pending": [
+                {
+                    "item_id": p.item.id,
+                    "code": p.item.code,
+                    "statement": p.item.abbreviated_statement or p.item.full_statement,
+                    "missing": p.missing,
+                    "done": p.done,
+                }
+                for p in attainment.pending
+            ],
         }
+
+
+def _download(name: str, kind: str, tables: dict[str, list[list[object]]], table: str, title: str) -> Response:
+    """CSV of the one ``table`` asked for, or XLSX with every table as a sheet."""
+    if kind == "csv":
+        body: str | bytes = exports.table_csv(tables[table])
+        name = f"{name}-{table}"
+    else:
+        body = exports.sheets_xlsx(title, list(tables.items()))
+    return Response(
+        body, mimetype=EXPORTS[kind], headers={"Content-Disposition": f'attachment; filename="{name}.{kind}"'}
+    )
+
+
+def cohort_export(report: services.CoverageReport, args: dict[str, Any], kind: str) -> Response:
+    """The whole cohort (every learner, not a page) with evidence and attainment, as CSV or XLSX."""
+    filters = evidence_filter(report.programme, args)
+    result = cohort(db.session(), report, filters, 0, 10**9)
+    rows = attainment_rows(db.session(), report, filters.cohort_id, filters.since, filters.until)
+    tables = exports.cohort_tables(report, result, rows)
+    title = f"{report.programme.title}: cohort, {report.framework.title}"
+    return _download(f"cohort-{report.framework.key}", kind, tables, args["table"], title)
+
+
+def learner_export(report: services.CoverageReport, learner_id: int, args: dict[str, Any], kind: str) -> Response:
+    learner = learner_in_programme(db.session(), report.programme, learner_id)
+    found, open_items = learner_evidence(db.session(), report, learner, evidence_filter(report.programme, args))
+    tables = exports.learner_tables(learner, found, learner_attainment(db.session(), report, learner), open_items)
+    title = f"{learner.name or learner.agent_key}: {report.framework.title}"
+    return _download(f"learner-{learner.id}-{report.framework.key}", kind, tables, args["table"], title)
+
+
+@blp.route("/programmes/<uuid:programme_id>/cohort/export.<any(csv, xlsx):kind>")
+class CohortExport(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC, responses={"200": {"description": "The cohort's tables as CSV or XLSX."}})
+    @blp.arguments(CohortExportArgsSchema, location="query")
+    def get(self, args: dict[str, Any], programme_id: uuid.UUID, kind: str) -> Response:
+        """Download the cohort: every learner × top-level item (evidenced and achieved), the rates per item, and
+        every attainment with its date. XLSX holds the three as sheets; CSV the one ``table`` asked for."""
+        return cohort_export(report_for(current_principal(), programme_id, args["framework"]), args, kind)
+
+
+@blp.route("/programmes/<uuid:programme_id>/learners/<int:learner_id>/export.<any(csv, xlsx):kind>")
+class LearnerExport(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC, responses={"200": {"description": "The learner's tables as CSV or XLSX."}})
+    @blp.arguments(LearnerExportArgsSchema, location="query")
+    def get(self, args: dict[str, Any], programme_id: uuid.UUID, learner_id: int, kind: str) -> Response:
+        """Download a learner's achieved items, pending items, evidence and open items (XLSX: all four as sheets)."""
+        return learner_export(report_for(current_principal(), programme_id, args["framework"]), learner_id, args, kind)
 
 
 def _page_framework(programme: Programme) -> Framework:
@@ -230,8 +305,12 @@ def cohort_page(programme_id: uuid.UUID) -> str:
     args = _page_filters(framework)
     page, size = args["page"], args["page_size"]
     result = cohort(db.session(), report, evidence_filter(programme, args), (page - 1) * size, size)
+    show = request.args.get("show", "evidenced")
+    if show not in ("evidenced", "achieved"):
+        raise InvalidInputError(f"show must be evidenced or achieved, not {show!r}.")
     return render_template(
         "coverage/cohort.html",
+        show=show,
         programme=programme,
         report=report,
         cohort=result,
@@ -240,8 +319,35 @@ def cohort_page(programme_id: uuid.UUID) -> str:
         page=page,
         pages=max(1, -(-result.learner_total // size)),
         args=args,
-        query={k: request.args[k] for k in ("framework", "course", "cohort", "since", "until") if request.args.get(k)},
+        query={
+            k: request.args[k]
+            for k in ("framework", "course", "cohort", "since", "until", "show")
+            if request.args.get(k)
+        },
     )
+
+
+@pages.get("/programmes/<uuid:programme_id>/cohort/export.<any(csv, xlsx):kind>")
+@login_required
+def cohort_download(programme_id: uuid.UUID, kind: str) -> Response:
+    programme = access.programme_for_read(db.session(), page_principal(), programme_id)
+    framework = _page_framework(programme)
+    args = _page_filters(framework)
+    table = request.args.get("table", "heatmap")
+    if table not in ("heatmap", "rates", "attainments"):
+        raise InvalidInputError(f"There is no {table!r} table: heatmap, rates or attainments.")
+    return cohort_export(services.coverage(db.session(), programme, framework), {**args, "table": table}, kind)
+
+
+@pages.get("/programmes/<uuid:programme_id>/learners/<int:learner_id>/export.<any(csv, xlsx):kind>")
+@login_required
+def learner_download(programme_id: uuid.UUID, learner_id: int, kind: str) -> Response:
+    programme = access.programme_for_read(db.session(), page_principal(), programme_id)
+    report = services.coverage(db.session(), programme, _page_framework(programme))
+    table = request.args.get("table", "achieved")
+    if table not in ("achieved", "pending", "evidence", "open"):
+        raise InvalidInputError(f"There is no {table!r} table: achieved, pending, evidence or open.")
+    return learner_export(report, learner_id, {"table": table}, kind)
 
 
 @pages.get("/programmes/<uuid:programme_id>/learners/<int:learner_id>")
@@ -253,6 +359,7 @@ def learner_page(programme_id: uuid.UUID, learner_id: int) -> str:
     found, open_items = learner_evidence(db.session(), report, learner)
     return render_template(
         "coverage/learner.html",
+        attainment=learner_attainment(db.session(), report, learner),
         programme=programme,
         report=report,
         learner=learner,

@@ -72,7 +72,26 @@ def test_a_lead_finds_gaps_drills_into_a_cell_and_exports(served: str, tmp_path:
         expect(page.get_by_text("5 learners in the cohort")).to_be_visible()
         expect(page.locator("table.cohort tbody tr")).to_have_count(5)
         page.screenshot(path=str(tmp_path / "cohort.png"), full_page=True)
+        # Learners in natural order: Demo learner 1, 2, 3 … (not 1, 10, 2).
+        names = page.locator("table.cohort tbody th a").all_inner_texts()
+        assert names == sorted(names, key=lambda n: int(n.rsplit(" ", 1)[1]))
+        page.get_by_label("Framework", exact=True).select_option(
+            label="Leadership Capability Framework — Pathway 1: Practice Supervisors (Pathway 1)"
+        )
+        page.get_by_label("items achieved").check()
+        page.get_by_role("button", name="Show").click()
+        expect(page.get_by_text("items achieved under the capability")).to_be_visible()
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download XLSX").click()
+        download.value.save_as(tmp_path / "cohort.xlsx")
+        from openpyxl import load_workbook
+
+        attained = load_workbook(tmp_path / "cohort.xlsx")["attainments"]
+        assert attained.max_row > 1, "the demo's learners achieved items"
         page.locator("table.cohort tbody th a").first.click()
         expect(page.locator("h1")).to_contain_text("Demo learner")
+        expect(page.get_by_role("heading", name="Achieved", exact=False).first).to_be_visible()
+        expect(page.get_by_role("heading", name="Pending", exact=False)).to_be_visible()
+        page.screenshot(path=str(tmp_path / "learner.png"), full_page=True)
         context.close()
         browser.close()

@@ -148,3 +148,98 @@ def test_api_and_pages(client: FlaskClient, session: Session, cohort_setup: dict
         f"/programmes/{programme.id}/learners/{ada.id}", query_string={"framework": str(FRONTLINE)}
     )
     assert "Change project" in learner_page.get_data(as_text=True)
+
+
+def test_attainment_per_learner_and_cohort(session: Session, cohort_setup: dict[str, Any]) -> None:
+    from capcourse.coverage.attainment import attainment_rows, learner_attainment
+
+    report = coverage(session, cohort_setup["programme"], session.get(Framework, FRONTLINE))
+    ada = learner_attainment(session, report, learner(session, "ada"))
+    assert [(a.item.code, a.attained_at.day, a.evidence) for a in ada.achieved] == [
+        ("LCF.MC.2.a", 1, ["Observed supervision session"]),
+        ("LCF.EC.5.a", 20, ["Change project"]),
+    ]
+    assert ada.pending == []
+    cy = learner_attainment(session, report, learner(session, "cy"))
+    assert [a.item.code for a in cy.achieved] == ["LCF.MC.2.a"]
+    assert [(p.item.code, p.missing, p.done) for p in cy.pending] == [("LCF.EC.5.a", ["Change project"], [])]
+
+    result = cohort(session, report)
+    mc, ec = item_id("frontline-lcf-pathway-1", "MC"), item_id("frontline-lcf-pathway-1", "EC")
+    achieved = {r.learner.name: r.achieved for r in result.rows}
+    assert achieved == {"Ada": {mc: 1, ec: 1}, "Cy": {mc: 1}}
+    assert result.achieved_rate(item_id("frontline-lcf-pathway-1", "MC.2.a")) == 100.0
+    assert result.achieved_rate(item_id("frontline-lcf-pathway-1", "EC.5.a")) == 50.0
+    # MC.2.b is only developed by a module: nobody can achieve it.
+    assert item_id("frontline-lcf-pathway-1", "MC.2.b") not in result.achievable
+    early = cohort(session, report, EvidenceFilter(until=datetime(2026, 10, 2, tzinfo=UTC)))
+    assert early.item_achievers == {item_id("frontline-lcf-pathway-1", "MC.2.a"): 1}
+    rows = attainment_rows(session, report)
+    assert [(who.name, item.code) for who, item, _ in rows] == [
+        ("Ada", "LCF.MC.2.a"),
+        ("Ada", "LCF.EC.5.a"),
+        ("Cy", "LCF.MC.2.a"),
+    ]
+
+
+def test_learners_sort_naturally(session: Session) -> None:
+    from capcourse.coverage.attainment import natural_key
+
+    names = ["Learner 10", "learner 2", "Learner 1", "Bea", None]
+    assert sorted(names, key=natural_key) == [None, "Bea", "Learner 1", "learner 2", "Learner 10"]
+
+
+def test_attainment_api_exports_and_pages(client: FlaskClient, session: Session, cohort_setup: dict[str, Any]) -> None:
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    programme, key = cohort_setup["programme"], cohort_setup["key"]
+    query = {"framework": str(FRONTLINE)}
+    body = client.get(f"/api/v1/programmes/{programme.id}/cohort", query_string=query, headers=key).json
+    rates = {r["code"]: r for r in body["item_rates"]}
+    assert rates["LCF.EC.5.a"]["achieved_learners"] == 1 and rates["LCF.EC.5.a"]["achieved_percent"] == 50.0
+    assert rates["LCF.MC.2.b"]["achieved_learners"] is None
+    assert {r["name"]: sum(r["achieved"].values()) for r in body["rows"]} == {"Ada": 2, "Cy": 1}
+    cy = learner(session, "cy")
+    evidence = client.get(
+        f"/api/v1/programmes/{programme.id}/learners/{cy.id}/evidence", query_string=query, headers=key
+    ).json
+    assert [a["code"] for a in evidence["achieved"]] == ["LCF.MC.2.a"]
+    assert evidence["pending"][0]["missing"] == ["Change project"]
+
+    table = client.get(
+        f"/api/v1/programmes/{programme.id}/cohort/export.csv",
+        query_string={**query, "table": "attainments"},
+        headers=key,
+    )
+    assert table.status_code == 200 and table.mimetype == "text/csv"
+    lines = list(csv.reader(io.StringIO(table.get_data(as_text=True))))
+    assert lines[0][:3] == ["Learner id", "Learner", "Code"] and len(lines) == 4
+    book = client.get(f"/api/v1/programmes/{programme.id}/cohort/export.xlsx", query_string=query, headers=key)
+    sheets = load_workbook(io.BytesIO(book.data)).sheetnames
+    assert sheets == ["heatmap", "rates", "attainments"]
+    learner_book = client.get(
+        f"/api/v1/programmes/{programme.id}/learners/{cy.id}/export.xlsx", query_string=query, headers=key
+    )
+    assert load_workbook(io.BytesIO(learner_book.data)).sheetnames == ["achieved", "pending", "evidence", "open"]
+    wrong = client.get(
+        f"/api/v1/programmes/{programme.id}/cohort/export.csv",
+        query_string={**query, "table": "nope"},
+        headers=key,
+    )
+    assert wrong.status_code == 422
+
+    sign_in(client, cohort_setup["lead"].email)
+    page = client.get(f"/programmes/{programme.id}/learners/{cy.id}", query_string=query).get_data(as_text=True)
+    assert "Achieved (1)" in page and "Pending (1)" in page and "Change project" in page
+    heat = client.get(f"/programmes/{programme.id}/cohort", query_string={**query, "show": "achieved"})
+    assert heat.status_code == 200 and "items achieved under the capability" in heat.get_data(as_text=True)
+    assert client.get(f"/programmes/{programme.id}/cohort", query_string={**query, "show": "x"}).status_code == 422
+    download = client.get(f"/programmes/{programme.id}/cohort/export.csv", query_string={**query, "table": "rates"})
+    assert download.status_code == 200 and "Learners who achieved" in download.get_data(as_text=True)
+    mine = client.get(
+        f"/programmes/{programme.id}/learners/{cy.id}/export.csv", query_string={**query, "table": "pending"}
+    )
+    assert "Change project" in mine.get_data(as_text=True)
