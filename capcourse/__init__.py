@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.frameworks.cli import frameworks_cli
     from capcourse.frameworks.pages import pages as framework_pages
     from capcourse.frameworks.views import blp as frameworks_api
+    from capcourse import lti
     from capcourse.launches.views import blp as launches_api
     from capcourse.launches.views import runtime_blp as scorm_runtime_api
     from capcourse.mapping.pages import pages as mapping_pages
@@ -97,6 +98,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(cohort_pages)
     app.register_blueprint(package_pages)
     app.register_blueprint(case_pages)
+    lti.init_app(app)
     register_error_handlers(app)
 
     app.cli.add_command(frameworks_cli)

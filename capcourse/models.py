@@ -10,6 +10,15 @@ from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Pro
 from capcourse.cohorts.models import Cohort, CohortMember
 from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item
 from capcourse.launches.models import Launch
+from capcourse.lti.models import (
+    LtiAccount,
+    LtiContext,
+    LtiDeployment,
+    LtiKey,
+    LtiPlatform,
+    LtiResourceLink,
+    LtiStoredValue,
+)
 from capcourse.mapping.models import Mapping, MappingEvent
 from capcourse.packages.models import ContentPackage, PackageItem
 from capcourse.records.models import (
@@ -40,6 +49,13 @@ __all__ = [
     "Item",
     "Launch",
     "Learner",
+    "LtiAccount",
+    "LtiContext",
+    "LtiDeployment",
+    "LtiKey",
+    "LtiPlatform",
+    "LtiResourceLink",
+    "LtiStoredValue",
     "Mapping",
     "MappingEvent",
     "Module",

@@ -1,0 +1,75 @@
+"""Shapes of the LTI API: platforms, deployments, keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from capcourse.lti.models import LtiKey, LtiPlatform
+
+
+class DeploymentSchema(Schema):
+    deployment_id = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class PlatformSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    issuer = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    client_id = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    auth_login_url = fields.String(required=True, validate=validate.Length(max=1000))
+    auth_token_url = fields.String(required=True, validate=validate.Length(max=1000))
+    key_set_url = fields.String(required=True, validate=validate.Length(max=1000))
+    auth_audience = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=1000))
+    programme_id = fields.UUID(allow_none=True, load_default=None)
+    admins_are_admins = fields.Boolean(load_default=False)
+    deployment_ids = fields.List(fields.String(validate=validate.Length(min=1, max=500)), load_default=list)
+    registered_by = fields.String(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class PlatformUpdateSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    programme_id = fields.UUID(allow_none=True)
+    admins_are_admins = fields.Boolean()
+    auth_login_url = fields.String(validate=validate.Length(max=1000))
+    auth_token_url = fields.String(validate=validate.Length(max=1000))
+    key_set_url = fields.String(validate=validate.Length(max=1000))
+
+
+class KeySchema(Schema):
+    kid = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    retired_at = fields.DateTime(allow_none=True)
+
+
+class ToolConfigurationSchema(Schema):
+    login_url = fields.String(required=True)
+    launch_url = fields.String(required=True)
+    jwks_url = fields.String(required=True)
+    deep_link_url = fields.String(required=True)
+    registration_url = fields.String(required=True)
+    domain = fields.String(required=True)
+
+
+def platform_dict(platform: LtiPlatform) -> dict[str, Any]:
+    return {
+        "id": platform.id,
+        "name": platform.name,
+        "issuer": platform.issuer,
+        "client_id": platform.client_id,
+        "auth_login_url": platform.auth_login_url,
+        "auth_token_url": platform.auth_token_url,
+        "key_set_url": platform.key_set_url,
+        "auth_audience": platform.auth_audience,
+        "programme_id": platform.programme_id,
+        "admins_are_admins": platform.admins_are_admins,
+        "deployment_ids": [d.deployment_id for d in platform.deployments],
+        "registered_by": platform.registered_by,
+        "created_at": platform.created_at,
+    }
+
+
+def key_dict(key: LtiKey) -> dict[str, Any]:
+    return {"kid": key.kid, "created_at": key.created_at, "retired_at": key.retired_at}
