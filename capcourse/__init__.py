@@ -29,7 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(app.instance_path, config))
 
-    from capcourse import extensions, models, outbound  # noqa: F401  (models: complete metadata)
+    from capcourse import extensions, lti, models, outbound  # noqa: F401  (models: complete metadata)
     from capcourse.accounts.cli import keys_cli, users_cli
     from capcourse.accounts.pages import pages as account_pages
     from capcourse.accounts.views import blp as accounts_api
@@ -52,7 +52,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from capcourse.frameworks.cli import frameworks_cli
     from capcourse.frameworks.pages import pages as framework_pages
     from capcourse.frameworks.views import blp as frameworks_api
-    from capcourse import lti
     from capcourse.launches.views import blp as launches_api
     from capcourse.launches.views import runtime_blp as scorm_runtime_api
     from capcourse.mapping.pages import pages as mapping_pages
