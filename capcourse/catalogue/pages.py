@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from marshmallow import Schema, ValidationError
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from capcourse.accounts import access
@@ -72,7 +73,11 @@ def refuse(error: Exception, page: Callable[[], str]) -> tuple[str, int]:
 @login_required
 def programme_list() -> str:
     principal = page_principal()
-    programmes = db.session.scalars(access.readable_programmes(principal).order_by(Programme.title)).all()
+    programmes = db.session.scalars(
+        access.readable_programmes(principal)
+        .order_by(Programme.title)
+        .options(selectinload(Programme.frameworks), selectinload(Programme.courses))
+    ).all()
     return render_template(
         "catalogue/programmes.html",
         programmes=programmes,
@@ -117,6 +122,7 @@ def _programme_context(principal: Principal, programme: Programme) -> dict[str, 
 def programme_detail(programme_id: uuid.UUID) -> str:
     principal = page_principal()
     programme = access.programme_for_read(db.session(), principal, programme_id)
+    services.load_contents(db.session(), programme)
     return render_template("catalogue/programme.html", **_programme_context(principal, programme))
 
 
@@ -165,6 +171,7 @@ def _content_form() -> dict[str, Any]:
 def course_detail(course_id: uuid.UUID) -> str:
     principal = page_principal()
     course = services.course_for_read(db.session(), principal, course_id)
+    services.load_contents(db.session(), course)
     return render_template("catalogue/course.html", course=course, **_programme_context(principal, course.programme))
 
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from capcourse.accounts import access
 from capcourse.accounts.access import Principal
@@ -97,7 +98,10 @@ def update_programme(
 
 def list_members(session: Session, principal: Principal, programme: Programme) -> Sequence[ProgrammeMember]:
     return session.scalars(
-        select(ProgrammeMember).where(ProgrammeMember.programme_id == programme.id).order_by(ProgrammeMember.id)
+        select(ProgrammeMember)
+        .where(ProgrammeMember.programme_id == programme.id)
+        .order_by(ProgrammeMember.id)
+        .options(selectinload(ProgrammeMember.user))  # every member is shown with their name and email
     ).all()
 
 
@@ -167,6 +171,48 @@ def activity_for_read(session: Session, principal: Principal, activity_id: uuid.
     except NotFoundError as error:
         raise NotFoundError(f"No activity has the identifier {activity_id}.") from error
     return activity
+
+
+def load_contents(session: Session, parent: Programme | Course | Module) -> list[Any]:
+    """A programme's courses, a course's modules or a module's activities, in order.
+
+    Each comes with its external identifiers and its own children (which pages
+    count) loaded, in three queries however many there are: reading them one
+    row at a time was a query per row. ``parent``'s collection is set to them,
+    so a template that reads it sends no query either.
+    """
+    rows: list[Any]
+    if isinstance(parent, Programme):
+        rows = list(
+            session.scalars(
+                select(Course)
+                .where(Course.programme_id == parent.id)
+                .order_by(Course.position)
+                .options(selectinload(Course.external_ids), selectinload(Course.modules))
+            )
+        )
+        set_committed_value(parent, "courses", rows)
+    elif isinstance(parent, Course):
+        rows = list(
+            session.scalars(
+                select(Module)
+                .where(Module.course_id == parent.id)
+                .order_by(Module.position)
+                .options(selectinload(Module.external_ids), selectinload(Module.activities))
+            )
+        )
+        set_committed_value(parent, "modules", rows)
+    else:
+        rows = list(
+            session.scalars(
+                select(Activity)
+                .where(Activity.module_id == parent.id)
+                .order_by(Activity.position)
+                .options(selectinload(Activity.external_ids))
+            )
+        )
+        set_committed_value(parent, "activities", rows)
+    return rows
 
 
 def programme_of(entity: Course | Module | Activity) -> Programme:

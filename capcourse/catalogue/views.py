@@ -9,6 +9,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import func
+from sqlalchemy.orm import selectinload
 
 from capcourse.accounts import access
 from capcourse.accounts.auth import PEOPLE, current_principal, require_role
@@ -78,7 +79,7 @@ class Programmes(MethodView):
             query = query.where(Programme.status == args["status"])
         for word in (args["q"] or "").split():
             query = query.where(func.lower(Programme.title).contains(word.lower(), autoescape=True))
-        return query.order_by(Programme.title)
+        return query.order_by(Programme.title).options(selectinload(Programme.frameworks))
 
     @require_role(*PEOPLE)
     @blp.doc(**AUTH_DOC)
@@ -164,7 +165,7 @@ class Courses(MethodView):
     def get(self, args: dict[str, Any], programme_id: uuid.UUID) -> Any:
         """The programme's courses, in order."""
         programme = access.programme_for_read(db.session(), current_principal(), programme_id)
-        return _filtered(programme.courses, args["status"])
+        return _filtered(services.load_contents(db.session(), programme), args["status"])
 
     @require_role(*PEOPLE)
     @blp.doc(**AUTH_DOC, responses=CHANGE_RESPONSES)
@@ -209,7 +210,7 @@ class Modules(MethodView):
     def get(self, args: dict[str, Any], course_id: uuid.UUID) -> Any:
         """The course's modules, in order."""
         course = services.course_for_read(db.session(), current_principal(), course_id)
-        return _filtered(course.modules, args["status"])
+        return _filtered(services.load_contents(db.session(), course), args["status"])
 
     @require_role(*PEOPLE)
     @blp.doc(**AUTH_DOC, responses=CHANGE_RESPONSES)
@@ -254,7 +255,7 @@ class Activities(MethodView):
     def get(self, args: dict[str, Any], module_id: uuid.UUID) -> Any:
         """The module's activities, in order."""
         module = services.module_for_read(db.session(), current_principal(), module_id)
-        return _filtered(module.activities, args["status"])
+        return _filtered(services.load_contents(db.session(), module), args["status"])
 
     @require_role(*PEOPLE)
     @blp.doc(**AUTH_DOC, responses=CHANGE_RESPONSES)

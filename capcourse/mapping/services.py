@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from capcourse.accounts import access
 from capcourse.accounts.access import Principal
@@ -78,8 +78,13 @@ def _check_depth(depth: str) -> None:
 
 def mappings_of(session: Session, target: Target) -> Sequence[Mapping]:
     column = Mapping.module_id if isinstance(target, Module) else Mapping.activity_id
+    # The item (joined anyway) and its framework come with the rows: the API shows both for each mapping.
     return session.scalars(
-        select(Mapping).join(Item, Item.id == Mapping.item_id).where(column == target.id).order_by(Item.code)
+        select(Mapping)
+        .join(Item, Item.id == Mapping.item_id)
+        .where(column == target.id)
+        .order_by(Item.code)
+        .options(contains_eager(Mapping.item).selectinload(Item.framework))
     ).all()
 
 
