@@ -31,7 +31,7 @@ from lxml import etree
 
 from scorm import namespaces as ns
 from scorm.errors import PackageError
-from scorm.lom import Competency, LangString, Lom, LomFlavour, competency_classifications, lom_element
+from scorm.lom import Competency, LangString, Lom, LomFlavour, competency_classifications, lom_element, parse_lom
 from scorm.package import MANIFEST_NAME, member_path
 from scorm.versions import ScormVersion
 from scorm.xsd import NAMESPACE_FILES
@@ -75,6 +75,23 @@ class ItemSpec:
     children: tuple[ItemSpec, ...] = ()
     #: Launch parameters (``?a=b``) appended to ``href`` by the LMS.
     parameters: str | None = None
+    #: The query and fragment the resource's ``href`` had (``?content=playing``): part of the launch URL.
+    href_suffix: str = ""
+    isvisible: bool = True
+    #: ``adlcp:dataFromLMS`` (2004) / ``adlcp:datafromlms`` (1.2): the SCO's ``cmi.launch_data``.
+    data_from_lms: str | None = None
+    #: ``adlcp:timeLimitAction`` (2004) / ``adlcp:timelimitaction`` (1.2).
+    time_limit_action: str | None = None
+    #: Extension elements written as they are after the item's metadata (sequencing, presentation …),
+    #: serialised; they must suit the version written (see :mod:`scorm.carry`).
+    extensions: tuple[bytes, ...] = ()
+    #: Namespaced attributes written as they are: (Clark name, value).
+    extension_attributes: tuple[tuple[str, str], ...] = ()
+    #: A LOM record (serialised) to write as the item's metadata, competency classifications replaced
+    #: by :attr:`competencies`; ignored unless in the LOM binding of the version written.
+    lom_record: bytes | None = None
+    #: ``adlcp:location`` of the item's metadata: a package file holding its LOM record.
+    metadata_location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,14 @@ class PackageSpec:
     #: Files every launch file needs (scripts, styles): an asset all SCOs depend on.
     shared_files: tuple[str, ...] = ()
     language: str = "en"
+    #: Extension elements of the manifest (a ``sequencingCollection``) and of the organization
+    #: (its ``imsss:sequencing``), and the organization's namespaced attributes, written as they are.
+    manifest_extensions: tuple[bytes, ...] = ()
+    organization_extensions: tuple[bytes, ...] = ()
+    organization_attributes: tuple[tuple[str, str], ...] = ()
+    #: The package's own LOM record and metadata file (as :attr:`ItemSpec.lom_record`, ``metadata_location``).
+    lom_record: bytes | None = None
+    metadata_location: str | None = None
 
 
 def xml_identifier(text: str, prefix: str = "ID-") -> str:
@@ -142,6 +167,8 @@ def _check(spec: PackageSpec, version: ScormVersion) -> None:
             raise ValueError(f"item {item.identifier!r}: mastery_score {item.mastery_score} is not between 0 and 1")
         if not item.title.strip():
             raise ValueError(f"item {item.identifier!r} has no title")
+        if item.href_suffix and (item.href_suffix[0] not in "?#" or any(c.isspace() for c in item.href_suffix)):
+            raise ValueError(f"item {item.identifier!r}: href_suffix {item.href_suffix!r} is no query or fragment")
     if spec.shared_files:
         identifiers.append(_SHARED_RESOURCE)
     for identifier in identifiers:
@@ -214,6 +241,49 @@ class _Builder:
         )
         return lom_element(lom, self.flavour, prefix=self.lom_prefix)
 
+    def kept_lom(self, record: bytes | None, competencies: tuple[Competency, ...]) -> etree._Element | None:
+        """``record`` with its competency classifications replaced by ``competencies``; None when it is
+        not in this version's LOM binding (or not a LOM record)."""
+        if record is None:
+            return None
+        lom = etree.fromstring(record)
+        if ns.namespace(lom) != self.flavour.namespace or ns.local(lom) != "lom":
+            return None
+        if competencies:
+            for child in list(lom):
+                if isinstance(child.tag, str) and ns.local(child).lower() == "classification":
+                    purpose = parse_lom(_wrap(child)).classifications
+                    if purpose and purpose[0].is_competency:
+                        lom.remove(child)
+            made = lom_element(Lom(classifications=competency_classifications(competencies)), self.flavour)
+            for classification in list(made):
+                lom.append(classification)
+        return lom
+
+    def metadata(
+        self,
+        parent: etree._Element,
+        title: str,
+        description: str | None,
+        competencies: tuple[Competency, ...],
+        record: bytes | None,
+        location: str | None,
+        always: bool,
+    ) -> None:
+        """Write ``<metadata>``: the kept LOM record (or one made here) and the metadata file's location."""
+        lom = self.kept_lom(record, competencies)
+        if lom is None and (always or competencies):
+            lom = self.lom(title, description, competencies)
+        if lom is None and location is None:
+            return
+        metadata = parent.find(f"{{{self.cp}}}metadata")
+        if metadata is None:
+            metadata = self.cp_element(parent, "metadata")
+        if location is not None:
+            etree.SubElement(metadata, f"{{{self.adlcp}}}location").text = location
+        if lom is not None:
+            metadata.append(lom)
+
     def build(self) -> etree._Element:
         spec = self.spec
         root = etree.Element(f"{{{self.cp}}}manifest", nsmap=self.nsmap)
@@ -226,20 +296,28 @@ class _Builder:
         metadata = self.cp_element(root, "metadata")
         self.cp_element(metadata, "schema", "ADL SCORM")
         self.cp_element(metadata, "schemaversion", self.version.schemaversion)
-        metadata.append(self.lom(spec.title, spec.description, spec.competencies))
+        self.metadata(
+            root, spec.title, spec.description, spec.competencies, spec.lom_record, spec.metadata_location, True
+        )
         organizations = self.cp_element(root, "organizations")
         organizations.set("default", spec.organization_identifier)
         organization = self.cp_element(organizations, "organization")
         organization.set("identifier", spec.organization_identifier)
+        for key, value in spec.organization_attributes:
+            organization.set(key, value)
         self.cp_element(organization, "title", spec.title)
         for item in spec.items:
             self.item(organization, item)
+        for extension in spec.organization_extensions:
+            organization.append(etree.fromstring(extension))
         resources = self.cp_element(root, "resources")
         for item in _walk(spec.items):
             if item.href:
-                self.resource(resources, resource_identifier(item), "sco", item.href, _files(item))
+                self.resource(resources, resource_identifier(item), "sco", item.href, _files(item), item.href_suffix)
         if spec.shared_files:
             self.resource(resources, _SHARED_RESOURCE, "asset", None, spec.shared_files)
+        for extension in spec.manifest_extensions:
+            root.append(etree.fromstring(extension))
         return root
 
     def item(self, parent: etree._Element, item: ItemSpec) -> None:
@@ -247,16 +325,32 @@ class _Builder:
         element.set("identifier", item.identifier)
         if item.href:
             element.set("identifierref", resource_identifier(item))
+        if not item.isvisible:
+            element.set("isvisible", "false")
         if item.parameters:
             element.set("parameters", item.parameters)
+        for key, value in item.extension_attributes:
+            element.set(key, value)
         # CP fixes the order: title, item*, metadata, then extensions.
         self.cp_element(element, "title", item.title)
         for child in item.children:
             self.item(element, child)
-        if item.competencies:
-            self.cp_element(element, "metadata").append(self.lom(item.title, None, item.competencies))
-        if item.mastery_score is None:
-            return
+        self.metadata(element, item.title, None, item.competencies, item.lom_record, item.metadata_location, False)
+        kept = [etree.fromstring(extension) for extension in item.extensions]
+        names = {ns.local(extension).lower() for extension in kept}
+        # SCORM 2004 spells them timeLimitAction and dataFromLMS; 1.2 in lower case.
+        portable: tuple[tuple[str, str | None], ...] = (
+            ("timeLimitAction", item.time_limit_action),
+            ("dataFromLMS", item.data_from_lms),
+        )
+        for name, text in portable:
+            if text is not None and name.lower() not in names:
+                written = name if self.version.is_2004 else name.lower()
+                etree.SubElement(element, f"{{{self.adlcp}}}{written}").text = text
+        for extension in kept:
+            element.append(extension)
+        if item.mastery_score is None or names & {"sequencing", "masteryscore"}:
+            return  # no mastery score, or the kept extensions carry it
         if self.version.is_2004:
             sequencing = etree.SubElement(element, f"{{{ns.IMSSS}}}sequencing")
             objectives = etree.SubElement(sequencing, f"{{{ns.IMSSS}}}objectives")
@@ -267,18 +361,31 @@ class _Builder:
             etree.SubElement(element, f"{{{ns.ADLCP_12}}}masteryscore").text = _decimal(item.mastery_score * 100)
 
     def resource(
-        self, parent: etree._Element, identifier: str, scorm_type: str, href: str | None, files: tuple[str, ...]
+        self,
+        parent: etree._Element,
+        identifier: str,
+        scorm_type: str,
+        href: str | None,
+        files: tuple[str, ...],
+        suffix: str = "",
     ) -> None:
         element = self.cp_element(parent, "resource")
         element.set("identifier", identifier)
         element.set("type", "webcontent")
         element.set(f"{{{self.adlcp}}}{'scormType' if self.version.is_2004 else 'scormtype'}", scorm_type)
         if href:
-            element.set("href", _href(href))
+            element.set("href", _href(href) + suffix)
         for file in files:
             self.cp_element(element, "file").set("href", _href(file))
         if scorm_type == "sco" and self.spec.shared_files:
             self.cp_element(element, "dependency").set("identifierref", _SHARED_RESOURCE)
+
+
+def _wrap(classification: etree._Element) -> etree._Element:
+    # parse_lom reads classifications of a <lom>; lend it one around a copy of this one.
+    holder = etree.Element("lom")
+    holder.append(etree.fromstring(etree.tostring(classification, with_tail=False)))
+    return holder
 
 
 def build_manifest(spec: PackageSpec, version: ScormVersion = ScormVersion.SCORM_2004_4TH) -> bytes:
@@ -302,6 +409,7 @@ def write_package(
     content: Mapping[str, ContentSource],
     version: ScormVersion = ScormVersion.SCORM_2004_4TH,
     control_documents: str | os.PathLike[str] | None = None,
+    unlisted: Mapping[str, ContentSource] | None = None,
 ) -> tuple[str, ...]:
     """Write the package of ``spec`` as a zip: the manifest first, then every content file.
 
@@ -311,6 +419,8 @@ def write_package(
     :param control_documents: a folder of the version's XML Schemas to copy to the
         package root, as SCORM asks packages to carry them (``*.xsd`` and ``*.dtd``,
         subfolders kept). The library ships none; the caller says where they are.
+    :param unlisted: files to put in the package that the manifest does not name (as the
+        package they came from had them), by package path, as ``content``.
     :return: the member names written, in order.
     :raises ValueError: the spec is invalid, or ``content`` lacks a file the manifest names or has one it does not.
     """
@@ -326,6 +436,14 @@ def write_package(
     clash = sorted((set(controls) | {MANIFEST_NAME}) & set(needed))
     if clash:
         raise ValueError(f"content would overwrite {', '.join(clash)}")
+    others = dict(unlisted or {})
+    for name in others:
+        try:
+            normal = member_path(name)
+        except PackageError as error:
+            raise ValueError(f"unlisted file {name!r}: {error}") from None
+        if normal != name or name in needed or name in controls or name.casefold() == MANIFEST_NAME:
+            raise ValueError(f"unlisted file {name!r} is not a plain path of its own")
     written = [MANIFEST_NAME]
     with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(MANIFEST_NAME, manifest)
@@ -334,6 +452,12 @@ def write_package(
             written.append(name)
         for name in needed:
             source = content[name]
+            if isinstance(source, bytes):
+                archive.writestr(name, source)
+            else:
+                _stream_file(archive, name, Path(source))
+            written.append(name)
+        for name, source in others.items():
             if isinstance(source, bytes):
                 archive.writestr(name, source)
             else:

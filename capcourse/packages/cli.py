@@ -68,18 +68,17 @@ def export_command(module_id: uuid.UUID | None, course_id: uuid.UUID | None, ver
     principal, settings = command_line_principal(), settings_from(current_app.config)
     try:
         if module_id is not None:
-            export = exporting.module_export(
-                db.session(), module_for_read(db.session(), principal, module_id), settings
-            )
+            module = module_for_read(db.session(), principal, module_id)
+            export = exporting.module_export(db.session(), module, settings, version)
         else:
             assert course_id is not None
             course = course_for_read(db.session(), principal, course_id)
-            export = exporting.course_export(db.session(), course, settings)
+            export = exporting.course_export(db.session(), course, settings, version)
     except CapcourseError as error:
         raise _fail(error) from error
     target = output or Path(export.filename)
     with target.open("wb") as destination:
-        exporting.write(export, destination, version)
-    for line in export.skipped:
-        click.echo(f"Left out: {line}")
+        exporting.write(export, destination)
+    for line in export.report_lines():
+        click.echo(line)
     click.echo(f"Wrote {target} (SCORM {version}).")

@@ -229,6 +229,19 @@ def plan(
     return [module], ()
 
 
+def chosen_organization(manifest: scorm.Manifest) -> tuple[scorm.Organization | None, str | None]:
+    """The organization to import: the default one; the first when ``default`` names none (as LMSs do),
+    with a warning saying so."""
+    organization = manifest.default_organization
+    if organization is not None or not manifest.organizations:
+        return organization, None
+    first = manifest.organizations[0]
+    return first, (
+        f"The manifest's default organization {manifest.default_organization_id!r} does not exist; "
+        f"the first organization, {first.title or first.identifier!r}, was imported instead."
+    )
+
+
 def _children(item: scorm.Item) -> tuple[scorm.Item, ...]:
     # An item that points at a sub-manifest stands for that sub-manifest's organization.
     if item.children:

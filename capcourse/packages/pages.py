@@ -82,7 +82,9 @@ def export_download(kind: str, entity_id: uuid.UUID) -> Response:
         raise InvalidInputError(f"SCORM {version!r} is not a version capcourse exports: 2004-4th or 1.2.")
     principal, settings = page_principal(), settings_from(current_app.config)
     if kind == "module":
-        export = exporting.module_export(db.session(), module_for_read(db.session(), principal, entity_id), settings)
+        module = module_for_read(db.session(), principal, entity_id)
+        export = exporting.module_export(db.session(), module, settings, version)
     else:
-        export = exporting.course_export(db.session(), course_for_read(db.session(), principal, entity_id), settings)
-    return send_export(export, version)
+        course = course_for_read(db.session(), principal, entity_id)
+        export = exporting.course_export(db.session(), course, settings, version)
+    return send_export(export)

@@ -31,6 +31,24 @@ class ScormExportArgsSchema(Schema):
     )
 
 
+class ScormExportReportSchema(Schema):
+    version = fields.String(required=True)
+    filename = fields.String(required=True)
+    files = fields.Integer(required=True, metadata={"description": "Files the manifest lists."})
+    unlisted_files_kept = fields.Integer(
+        required=True, metadata={"description": "Files the package had without listing them, kept as they were."}
+    )
+    skipped = fields.List(fields.String(), required=True, metadata={"description": "Modules left out, and why."})
+    not_carried = fields.List(
+        fields.String(), required=True, metadata={"description": "What the target version cannot express."}
+    )
+    missing_files = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Files the package listed but never contained: left out."},
+    )
+
+
 class PackageSchema(Schema):
     id = fields.UUID(required=True)
     course_id = fields.UUID(required=True)

@@ -25,6 +25,7 @@ from capcourse.packages.schemas import (
     PackageSchema,
     PackageUploadSchema,
     ScormExportArgsSchema,
+    ScormExportReportSchema,
     package_dict,
     report_dict,
 )
@@ -74,12 +75,12 @@ def import_and_commit(principal: Principal, course: Course, package: IO[bytes]) 
     return report
 
 
-def send_export(export: exporting.Export, version: str) -> Response:
+def send_export(export: exporting.Export) -> Response:
     """The package as a download, written to a temporary file (packages can be large)."""
     # The response closes (and so deletes) the file once it is sent.
     spool = tempfile.TemporaryFile()  # noqa: SIM115
     try:
-        exporting.write(export, spool, version)
+        exporting.write(export, spool)
     except BaseException:
         spool.close()
         raise
@@ -88,6 +89,8 @@ def send_export(export: exporting.Export, version: str) -> Response:
     if export.skipped:
         # Header values are Latin-1 at best: titles travel percent-encoded.
         response.headers["X-Capcourse-Skipped"] = "; ".join(quote(line, safe=" :'.,()") for line in export.skipped)
+    # How much the export report (…/scorm/report) has to say: what was left out or not carried.
+    response.headers["X-Capcourse-Export-Notes"] = str(len(export.report_lines()))
     return response
 
 
@@ -140,8 +143,8 @@ class ModuleExport(MethodView):
     def get(self, args: dict[str, Any], module_id: uuid.UUID) -> Response:
         """Export the module as a SCORM package that carries its mappings as LOM classifications."""
         module = module_for_read(db.session(), current_principal(), module_id)
-        export = exporting.module_export(db.session(), module, settings_from(current_app.config))
-        return send_export(export, args["version"])
+        export = exporting.module_export(db.session(), module, settings_from(current_app.config), args["version"])
+        return send_export(export)
 
 
 @blp.route("/courses/<uuid:course_id>/scorm")
@@ -153,5 +156,36 @@ class CourseExport(MethodView):
         """Export the course as a SCORM package, one item per module (modules without activities are left out,
         and named in ``X-Capcourse-Skipped``)."""
         course = course_for_read(db.session(), current_principal(), course_id)
-        export = exporting.course_export(db.session(), course, settings_from(current_app.config))
-        return send_export(export, args["version"])
+        export = exporting.course_export(db.session(), course, settings_from(current_app.config), args["version"])
+        return send_export(export)
+
+
+_EXPORT_ERRORS = {"409": {"description": "Launch pages are missing from the stored package: the list."}}
+
+
+@blp.route("/modules/<uuid:module_id>/scorm/report")
+class ModuleExportReport(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC, responses=_EXPORT_ERRORS)
+    @blp.arguments(ScormExportArgsSchema, location="query")
+    @blp.response(200, ScormExportReportSchema)
+    def get(self, args: dict[str, Any], module_id: uuid.UUID) -> Any:
+        """What exporting the module as ``version`` keeps and leaves out, without making the package."""
+        module = module_for_read(db.session(), current_principal(), module_id)
+        return exporting.module_export(
+            db.session(), module, settings_from(current_app.config), args["version"]
+        ).report()
+
+
+@blp.route("/courses/<uuid:course_id>/scorm/report")
+class CourseExportReport(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC, responses=_EXPORT_ERRORS)
+    @blp.arguments(ScormExportArgsSchema, location="query")
+    @blp.response(200, ScormExportReportSchema)
+    def get(self, args: dict[str, Any], course_id: uuid.UUID) -> Any:
+        """What exporting the course as ``version`` keeps and leaves out, without making the package."""
+        course = course_for_read(db.session(), current_principal(), course_id)
+        return exporting.course_export(
+            db.session(), course, settings_from(current_app.config), args["version"]
+        ).report()

@@ -67,9 +67,9 @@ def world(session: Session) -> dict[str, Any]:
     }
 
 
-def zipped(export: exporting.Export, version: str) -> bytes:
+def zipped(export: exporting.Export) -> bytes:
     buffer = io.BytesIO()
-    exporting.write(export, buffer, version)
+    exporting.write(export, buffer)
     return buffer.getvalue()
 
 
@@ -77,7 +77,7 @@ def zipped(export: exporting.Export, version: str) -> bytes:
 def test_a_module_exports_valid_with_its_mappings(
     app: Flask, session: Session, world: dict[str, Any], validators: dict[str, scorm.ManifestSchema], version: str
 ) -> None:
-    data = zipped(exporting.module_export(session, world["module"], settings_from(app.config)), version)
+    data = zipped(exporting.module_export(session, world["module"], settings_from(app.config), version))
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         manifest_xml = archive.read("imsmanifest.xml")
         names = set(archive.namelist())
@@ -107,7 +107,7 @@ def test_a_module_exports_valid_with_its_mappings(
 def test_an_exported_module_imports_into_a_fresh_install_with_its_mappings(
     app: Flask, session: Session, world: dict[str, Any], tmp_path: Path
 ) -> None:
-    data = zipped(exporting.module_export(session, world["module"], settings_from(app.config)), "2004-4th")
+    data = zipped(exporting.module_export(session, world["module"], settings_from(app.config)))
     # A session of the fresh install's own (inside a test, db.session is the test's, on the main database).
     with scratch_app(tmp_path, "fresh") as fresh, fresh.app_context(), Session(db.engine) as elsewhere:
         assert elsewhere.scalar(select(func.count()).select_from(Module)) == 0
@@ -146,7 +146,7 @@ def test_an_imported_module_exports_with_its_files_and_identifiers(
     )
     session.flush()
     (module,) = report.modules_created
-    exported = zipped(exporting.module_export(session, module, settings_from(app.config)), "1.2")
+    exported = zipped(exporting.module_export(session, module, settings_from(app.config), "1.2"))
     with zipfile.ZipFile(io.BytesIO(exported)) as archive:
         assert archive.read("lesson/index.html") == b"<html>vendor</html>"
         assert archive.read("lesson/app.js") == b"// js"
@@ -172,7 +172,7 @@ def test_a_course_exports_one_item_per_module_and_leaves_out_empty_ones(
 ) -> None:
     export = exporting.course_export(session, world["course"], settings_from(app.config))
     assert export.skipped == ["Module 'Empty module': no activities."]
-    data = zipped(export, "2004-4th")
+    data = zipped(export)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         manifest_xml = archive.read("imsmanifest.xml")
     assert validators["2004-4th"].validate(manifest_xml) == []
@@ -209,3 +209,106 @@ def test_export_api_page_and_cli(
         args=["scorm", "export", "--module", str(world["module"].id), "--course", str(world["course"].id)]
     )
     assert both.exit_code != 0 and "one of them" in both.output
+
+
+#: A SCORM 2004 3rd Edition manifest written for these tests: launch data, completion threshold, time limit
+#: action, sequencing, the package's own LOM and a metadata file, a query-string launch and item parameters.
+EXTRAS_2004 = b"""<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="EXTRAS-PKG" version="1" xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"
+    xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3" xmlns:imsss="http://www.imsglobal.org/xsd/imsss"
+    xmlns:lom="http://ltsc.ieee.org/xsd/LOM">
+  <metadata><schema>ADL SCORM</schema><schemaversion>2004 3rd Edition</schemaversion>
+    <adlcp:location>meta/package.xml</adlcp:location>
+    <lom:lom><lom:general><lom:title><lom:string language="en">Vendor title</lom:string></lom:title></lom:general>
+      <lom:rights><lom:description><lom:string language="en">Licensed to us</lom:string></lom:description></lom:rights>
+    </lom:lom>
+  </metadata>
+  <organizations default="ORG"><organization identifier="ORG"><title>Extras</title>
+    <item identifier="LESSON" identifierref="RES" parameters="?mode=quiz">
+      <title>Lesson</title>
+      <adlcp:timeLimitAction>exit,message</adlcp:timeLimitAction>
+      <adlcp:dataFromLMS>level=3</adlcp:dataFromLMS>
+      <adlcp:completionThreshold>0.8</adlcp:completionThreshold>
+      <imsss:sequencing><imsss:objectives><imsss:primaryObjective objectiveID="P" satisfiedByMeasure="true">
+        <imsss:minNormalizedMeasure>0.6</imsss:minNormalizedMeasure></imsss:primaryObjective></imsss:objectives>
+      </imsss:sequencing>
+    </item>
+  </organization></organizations>
+  <resources>
+    <resource identifier="RES" type="webcontent" adlcp:scormType="sco" href="lesson/index.html?start=1">
+      <file href="lesson/index.html"/><file href="lesson/listed-but-absent.js"/>
+    </resource>
+  </resources>
+</manifest>
+"""
+
+
+def extras_package() -> bytes:
+    from tests.scorm.archives import zip_bytes
+
+    return zip_bytes(
+        [
+            ("imsmanifest.xml", EXTRAS_2004),
+            ("lesson/index.html", b"<html>lesson</html>"),
+            ("lesson/lazy/loaded-later.json", b"{}"),
+            ("meta/package.xml", b"<lom xmlns='http://ltsc.ieee.org/xsd/LOM'/>"),
+        ]
+    )
+
+
+def test_an_export_keeps_what_the_package_had_and_reports_what_the_version_cannot_say(
+    app: Flask, session: Session, world: dict[str, Any], validators: dict[str, scorm.ManifestSchema]
+) -> None:
+    settings = settings_from(app.config)
+    report = importing.import_package(session, world["author"], world["course"], io.BytesIO(extras_package()), settings)
+    session.flush()
+    (module,) = report.modules_created
+    export = exporting.module_export(session, module, settings, "2004-4th")
+    archive = zipfile.ZipFile(io.BytesIO(zipped(export)))
+    manifest_xml = archive.read("imsmanifest.xml")
+    assert validators["2004-4th"].validate(manifest_xml) == []
+    text = manifest_xml.decode()
+    for kept in ("?mode=quiz", "lesson/index.html?start=1", "level=3", "exit,message", "completionThreshold",
+                 "minNormalizedMeasure", "Licensed to us", "meta/package.xml"):  # fmt: skip
+        assert kept in text, kept
+    assert archive.read("lesson/lazy/loaded-later.json") == b"{}"  # not listed, kept
+    assert "meta/package.xml" in archive.namelist()
+    # A file the package listed but never had: left out, and said so (not a 500).
+    assert export.missing_files == ["lesson/listed-but-absent.js"]
+    assert "lesson/listed-but-absent.js" not in text
+    (item,) = scorm.parse_manifest(manifest_xml).walk()
+    assert item.launch_url == "lesson/index.html?start=1&mode=quiz"
+
+    as_12 = exporting.module_export(session, module, settings, "1.2")
+    manifest_12 = zipfile.ZipFile(io.BytesIO(zipped(as_12))).read("imsmanifest.xml")
+    assert validators["1.2"].validate(manifest_12) == []
+    (item_12,) = scorm.parse_manifest(manifest_12).walk()
+    assert (item_12.data_from_lms, item_12.time_limit_action) == ("level=3", "exit,message")
+    assert item_12.passing_score == pytest.approx(0.6)
+    assert item_12.launch_url == "lesson/index.html?start=1&mode=quiz"
+    lost = " ".join(as_12.not_carried)
+    assert "completion threshold" in lost and "sequencing" in lost and "LOM metadata" in lost
+
+
+def test_a_missing_launch_page_is_a_409_with_the_list_and_the_report_says_what_is_left_out(
+    app: Flask, client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    settings = settings_from(app.config)
+    report = importing.import_package(session, world["author"], world["course"], io.BytesIO(extras_package()), settings)
+    session.commit()
+    importing.finish(report)
+    (module,) = report.modules_created
+    answer = client.get(
+        f"/api/v1/modules/{module.id}/scorm/report", query_string={"version": "1.2"}, headers=world["key"]
+    )
+    assert answer.status_code == 200
+    assert answer.json["missing_files"] == ["lesson/listed-but-absent.js"]
+    assert any("completion threshold" in line for line in answer.json["not_carried"])
+    download = client.get(f"/api/v1/modules/{module.id}/scorm", headers=world["key"])
+    assert download.status_code == 200 and int(download.headers["X-Capcourse-Export-Notes"]) >= 1
+    download.close()
+
+    (settings.folder / report.package.storage_path / "lesson" / "index.html").unlink()
+    refused = client.get(f"/api/v1/modules/{module.id}/scorm", headers=world["key"])
+    assert refused.status_code == 409
+    assert refused.json["errors"]["files"] == ["Lesson: lesson/index.html"]
