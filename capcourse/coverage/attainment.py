@@ -10,7 +10,6 @@ top-level item, learners per item).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,14 +23,8 @@ from capcourse.cohorts.models import CohortMember
 from capcourse.coverage.services import CoverageReport
 from capcourse.frameworks.models import Item
 from capcourse.mapping.models import Depth, Mapping
+from capcourse.naturalsort import natural_key
 from capcourse.records.models import Attainment, Completion, Learner
-
-
-def natural_key(text: str | None) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that orders "learner 2" before "learner 10" (numbers compare as numbers)."""
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part.casefold()) for part in re.split(r"(\d+)", text or "") if part
-    )
 
 
 @dataclass

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from capcourse.catalogue.models import Activity, Module, Programme
 from capcourse.cohorts.models import Cohort, CohortMember
-from capcourse.coverage.attainment import cohort_attainment, natural_key
+from capcourse.coverage.attainment import cohort_attainment
 from capcourse.coverage.services import CoverageReport
 from capcourse.errors import NotFoundError
 from capcourse.frameworks.models import Item
+from capcourse.naturalsort import natural_key
 from capcourse.records.evidence import evidence_paths
 from capcourse.records.models import Completion, Evidence, Learner
 

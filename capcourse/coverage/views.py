@@ -400,6 +400,8 @@ def drill_down(programme_id: uuid.UUID, item_id: uuid.UUID) -> str:
         ids = [i for i in ids if i in linked]
     return render_template(
         "coverage/drill_down.html",
+        linked=len(ids),
+        depths=services.DEPTHS,
         programme=programme,
         item=item,
         entry=report.item(item_id),

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from capcourse.accounts import access
 from capcourse.accounts.pages import page_principal
 from capcourse.catalogue import services as catalogue
+from capcourse.catalogue.models import Activity
 from capcourse.catalogue.pages import activity_detail, allowed, module_detail, refuse
 from capcourse.errors import CapcourseError, InvalidInputError
 from capcourse.extensions import db
@@ -20,6 +21,7 @@ from capcourse.frameworks.services import get_framework
 from capcourse.mapping import services
 from capcourse.mapping.models import Depth, Mapping
 from capcourse.mapping.screen import screen_frameworks
+from capcourse.naturalsort import natural_key
 
 pages = Blueprint("mapping_pages", __name__)
 
@@ -118,11 +120,22 @@ def grid(course_id: uuid.UUID) -> str:
     query = select(Item).where(Item.framework_id == framework.id)
     if item_type:
         query = query.where(Item.item_type == item_type)
-    items = db.session.scalars(query.order_by(Item.code, Item.position)).all()
+    items = sorted(db.session.scalars(query).all(), key=lambda i: (natural_key(i.code), i.position))
+    module_ids = [m.id for m in course.modules]
     mapped = {
         (m.module_id, m.item_id): m
-        for m in db.session.scalars(select(Mapping).where(Mapping.module_id.in_([m.id for m in course.modules])))
+        for m in db.session.scalars(select(Mapping).where(Mapping.module_id.in_(module_ids)))
     }
+    # Activity mappings count too: a module whose activity assesses an item covers it.
+    through_activities: dict[tuple[uuid.UUID, uuid.UUID], list[tuple[str, str]]] = {}
+    for module_id, item_id, title, depth in db.session.execute(
+        select(Activity.module_id, Mapping.item_id, Activity.title, Mapping.depth)
+        .join(Mapping, Mapping.activity_id == Activity.id)
+        .where(Activity.module_id.in_(module_ids))
+        .order_by(Activity.position, Activity.title)
+    ):
+        through_activities.setdefault((module_id, item_id), []).append((title, depth))
+    highlight = request.args.get("highlight")
     return render_template(
         "mapping/grid.html",
         course=course,
@@ -133,6 +146,8 @@ def grid(course_id: uuid.UUID) -> str:
         item_type=item_type,
         items=items,
         mapped=mapped,
+        through_activities=through_activities,
+        highlight=highlight,
         depths=[d.value for d in Depth],
         can_edit=allowed(access.require_content_editor, db.session(), principal, course.programme),
     )

@@ -52,7 +52,7 @@ def test_a_lead_finds_gaps_drills_into_a_cell_and_exports(served: str, tmp_path:
         expect(page.get_by_role("heading", name="Gaps")).to_be_visible()
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
-        cell = page.locator("table.matrix td.heat a").first
+        cell = page.locator("table.matrix td.matrix-cell a").first
         cell.click()
         expect(page.locator("h1")).to_contain_text("×")
         expect(page.locator("table tbody tr").first).to_be_visible()

@@ -135,6 +135,21 @@ def test_drill_down_lists_the_modules_behind_a_cell(
     ).get_data(as_text=True)
     assert "Reflective supervision" in cell
     assert "Observed supervision session" not in cell
+    # The count says how many rows are listed, not the whole capability's total (2).
+    assert "1 mapping to them" in cell and cell.count("<tr>") == 1 + 1
+    assert "4 of its sub-items are linked to" in cell
+    whole = client.get(f"/programmes/{programme.id}/coverage/items/{mc}").get_data(as_text=True)
+    assert "2 mappings to it or its sub-items" in whole and "(activity)" in whole
+
+
+def test_matrix_cells_shade_by_share_covered(client: FlaskClient, session: Session, mapped: dict[str, Any]) -> None:
+    sign_in(client, mapped["lead"].email)
+    page = client.get(
+        f"/programmes/{mapped['programme'].id}/coverage", query_string={"framework": str(FRONTLINE)}
+    ).get_data(as_text=True)
+    # MC × Leadership essentials: 1 of 4 covered → the first step; the key explains the steps.
+    assert '<td class="matrix-cell share-1"><a' in page and 'id="matrix-key"' in page
+    assert "onclick" not in page and 'data-action="print"' in page
 
 
 def test_exports_match(client: FlaskClient, session: Session, mapped: dict[str, Any]) -> None:

@@ -183,7 +183,7 @@ def test_attainment_per_learner_and_cohort(session: Session, cohort_setup: dict[
 
 
 def test_learners_sort_naturally(session: Session) -> None:
-    from capcourse.coverage.attainment import natural_key
+    from capcourse.naturalsort import natural_key
 
     names = ["Learner 10", "learner 2", "Learner 1", "Bea", None]
     assert sorted(names, key=natural_key) == [None, "Bea", "Learner 1", "learner 2", "Learner 10"]

@@ -93,7 +93,29 @@ def test_the_grid_maps_modules_by_items(client: FlaskClient, session: Session, m
         select(Mapping).where(Mapping.item_id == item_id("frontline-lcf-pathway-1", "MC.2"))
     ).all()
     assert sorted(m.depth for m in mappings) == ["developed", "developed"]
-    assert 'badge">developed' in client.get(grid_url).get_data(as_text=True)
+    assert 'badge">module: developed' in client.get(grid_url).get_data(as_text=True)
+
+
+def test_the_grid_shows_activity_mappings(client: FlaskClient, session: Session, module_page: dict[str, Any]) -> None:
+    from capcourse.accounts.access import principal_for_user
+    from capcourse.mapping.models import Depth
+    from capcourse.mapping.services import map_items
+
+    course, module = module_page["course"], module_page["module"]
+    activity = factories.activity(session, module, "Observed session")
+    admin = principal_for_user(factories.user(session, Role.ADMIN))
+    map_items(session, admin, activity, [item_id("frontline-lcf-pathway-1", "MC.2")], Depth.ASSESSED)
+    session.commit()
+    frontline = framework_id("frontline-lcf-pathway-1")
+    page = client.get(
+        f"/courses/{course.id}/grid?framework={frontline}&item_type=Sub-capability&highlight={CURIOSITY}"
+    ).get_data(as_text=True)
+    assert 'class="depth-assessed"' in page
+    assert "activity: assessed" in page and "(Observed session)" in page
+    assert f'id="item-{CURIOSITY}" class="highlight"' in page
+    # Sub-capability codes in natural order (EC.2 before EC.10, were there ten).
+    codes = [line.split("</span>")[0] for line in page.split('<span class="code">')[1:]]
+    assert codes[:2] == ["LCF.EC.1", "LCF.EC.2"]
 
 
 def test_the_grid_refuses_modules_of_other_courses(
