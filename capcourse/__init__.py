@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(load_config(app.instance_path, config))
 
     from capcourse import extensions, lti, models, outbound  # noqa: F401  (models: complete metadata)
+    from capcourse.accounts import throttle
     from capcourse.accounts.cli import keys_cli, users_cli
     from capcourse.accounts.pages import pages as account_pages
     from capcourse.accounts.views import blp as accounts_api
@@ -64,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     extensions.init_app(app)
     outbound.init_app(app)
+    throttle.init_app(app)
     for blueprint in (
         frameworks_api,
         catalogue_api,

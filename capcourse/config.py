@@ -20,6 +20,9 @@ ENVIRONMENT = {
     "CAPCOURSE_PACKAGE_MAX_FILES": "CAPCOURSE_PACKAGE_MAX_FILES",
     "CAPCOURSE_CASE_MAX_BYTES": "CAPCOURSE_CASE_MAX_BYTES",
     "CAPCOURSE_OUTBOUND_ALLOW": "CAPCOURSE_OUTBOUND_ALLOW",
+    "CAPCOURSE_SIGN_IN_LIMIT_ACCOUNT": "CAPCOURSE_SIGN_IN_LIMIT_ACCOUNT",
+    "CAPCOURSE_SIGN_IN_LIMIT_ADDRESS": "CAPCOURSE_SIGN_IN_LIMIT_ADDRESS",
+    "CAPCOURSE_RATELIMIT_STORAGE_URI": "CAPCOURSE_RATELIMIT_STORAGE_URI",
     "CAPCOURSE_LAUNCH_LIFETIME_HOURS": "CAPCOURSE_LAUNCH_LIFETIME_HOURS",
     "CAPCOURSE_LAUNCH_ALLOWED_ORIGINS": "CAPCOURSE_LAUNCH_ALLOWED_ORIGINS",
     "CAPCOURSE_LAUNCH_MAX_BYTES": "CAPCOURSE_LAUNCH_MAX_BYTES",
@@ -77,6 +80,12 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         # Hosts and networks inside the institution that URL fetches may reach
         # (everything else private is refused: capcourse.outbound).
         "CAPCOURSE_OUTBOUND_ALLOW": "",
+        # Failed sign-ins allowed per account and per client address (limits'
+        # notation), and where the counts live: memory:// per process, or a
+        # redis:// / memcached:// URI that several web processes share.
+        "CAPCOURSE_SIGN_IN_LIMIT_ACCOUNT": "5/minute;20/hour",
+        "CAPCOURSE_SIGN_IN_LIMIT_ADDRESS": "30/minute;200/hour",
+        "CAPCOURSE_RATELIMIT_STORAGE_URI": "memory://",
         # SCORM launches: how long a launch token lets a player commit, which
         # origins (the LMS's, where the player runs) may commit, and the largest commit.
         "CAPCOURSE_LAUNCH_LIFETIME_HOURS": 24,

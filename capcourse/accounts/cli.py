@@ -13,7 +13,9 @@ from capcourse.accounts.services import (
     ensure_first_admin,
     find_user,
     list_api_keys,
+    list_users,
     revoke_api_key,
+    set_active,
     set_password,
 )
 from capcourse.errors import CapcourseError
@@ -34,7 +36,7 @@ def users_cli() -> None:
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice([Role.ADMIN.value, Role.LEAD.value, Role.AUTHOR.value]), required=True)
-@click.password_option(help="At least 12 characters; asked for when not given.")
+@click.password_option(help="At least 12 characters, not easy to guess; asked for when not given.")
 def create_user_command(email: str, name: str, role: str, password: str) -> None:
     """Create a user."""
     try:
@@ -47,15 +49,47 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
 
 @users_cli.command("set-password")
 @click.argument("email")
-@click.password_option(help="At least 12 characters; asked for when not given.")
+@click.password_option(help="At least 12 characters, not easy to guess; asked for when not given.")
 def set_password_command(email: str, password: str) -> None:
-    """Set a user's password."""
+    """Set a user's password (ending their sessions)."""
     try:
         set_password(db.session(), find_user(db.session(), email), password)
     except CapcourseError as error:
         raise _fail(error) from error
     db.session.commit()
     click.echo(f"Password changed for {email}.")
+
+
+@users_cli.command("list")
+def list_users_command() -> None:
+    """List users: email, role, state, name."""
+    for user in list_users(db.session()):
+        state = f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active"
+        click.echo(f"{user.email}\t{user.role}\t{state}\t{user.name}")
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def disable_command(email: str) -> None:
+    """Disable a user: they cannot sign in, their sessions end and their API keys stop working."""
+    try:
+        set_active(db.session(), find_user(db.session(), email), False)
+    except CapcourseError as error:
+        raise _fail(error) from error
+    db.session.commit()
+    click.echo(f"Disabled {email}; their sessions are ended.")
+
+
+@users_cli.command("enable")
+@click.argument("email")
+def enable_command(email: str) -> None:
+    """Enable a disabled user again."""
+    try:
+        set_active(db.session(), find_user(db.session(), email), True)
+    except CapcourseError as error:
+        raise _fail(error) from error
+    db.session.commit()
+    click.echo(f"Enabled {email}.")
 
 
 @users_cli.command("ensure-admin")

@@ -45,6 +45,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Part of every session cookie's user id; raising it ends every session of
+    #: the user at once (sign-out, password change, disable).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     memberships: Mapped[list[ProgrammeMember]] = relationship(back_populates="user", passive_deletes=True)
 
@@ -62,7 +65,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie carries: the id and the session version, so a raised version voids old cookies."""
+        return f"{self.id}.{self.session_version}"
 
 
 class ProgrammeMember(db.Model):  # type: ignore[name-defined,misc]

@@ -10,7 +10,8 @@ from werkzeug.wrappers import Response
 
 from capcourse.accounts.access import Principal, principal_for_user
 from capcourse.accounts.models import User
-from capcourse.accounts.services import authenticate_user
+from capcourse.accounts.services import authenticate_user, end_sessions
+from capcourse.accounts.throttle import sign_in_throttle
 from capcourse.errors import UnauthorizedError
 from capcourse.extensions import db, login_manager
 
@@ -19,8 +20,19 @@ pages = Blueprint("account_pages", __name__)
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+    """The user of a session cookie, while the cookie's session version is the user's current one.
+
+    The cookie carries ``"<id>.<version>"`` (:meth:`User.get_id`); sign-out,
+    a password change and disabling raise the version, so every cookie issued
+    before, copies included, stops working at once.
+    """
+    number, _, version = user_id.partition(".")
+    if not (number.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(number))
+    if user is None or not user.is_active or user.session_version != int(version):
+        return None
+    return user
 
 
 def page_principal() -> Principal:
@@ -36,7 +48,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @pages.route("/login", methods=["GET", "POST"])
-def login() -> Response | tuple[str, int] | str:
+def login() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]] | str:
     if request.method == "GET":
         return render_template("accounts/login.html", email="", next=request.args.get("next", ""))
     email = request.form.get("email", "").strip()
@@ -44,18 +56,32 @@ def login() -> Response | tuple[str, int] | str:
     if not email or not password:
         flash("Enter your email and your password.", "error")
         return render_template("accounts/login.html", email=email, next=request.form.get("next", "")), 422
+    throttle = sign_in_throttle()
+    address = request.remote_addr or "unknown"
+    wait = throttle.wait(email, address)
+    if wait:
+        # The same words whichever limit was reached, and no password is checked.
+        flash(f"Too many failed sign-ins for this account or from this address. Try again in {wait} seconds.", "error")
+        page = render_template("accounts/login.html", email=email, next=request.form.get("next", ""))
+        return page, 429, {"Retry-After": str(wait)}
     try:
         user = authenticate_user(db.session(), email, password)
     except UnauthorizedError as error:
+        throttle.failed(email, address)
         flash(error.message, "error")
         return render_template("accounts/login.html", email=email, next=request.form.get("next", "")), 401
     db.session.commit()
+    throttle.succeeded(email)
     login_user(user)
     return redirect(_safe_next(request.form.get("next")))
 
 
 @pages.post("/logout")
 def logout() -> Response:
+    if current_user.is_authenticated:
+        # Ends this session and every copy of its cookie (and the user's other sessions).
+        end_sessions(db.session(), current_user._get_current_object())
+        db.session.commit()
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("account_pages.login"))

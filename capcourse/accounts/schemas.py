@@ -17,6 +17,13 @@ class UserCreateSchema(Schema):
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=1000))
 
 
+class UserUpdateSchema(Schema):
+    active = fields.Boolean(
+        required=True,
+        metadata={"description": "false disables the user: no sign-in, sessions ended, API keys refused."},
+    )
+
+
 class UserSchema(Schema):
     id = fields.Integer(required=True)
     email = fields.String(required=True)

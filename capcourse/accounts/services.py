@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from capcourse.accounts.models import ApiKey, Role, User
 from capcourse.errors import ConflictError, InvalidInputError, NotFoundError, UnauthorizedError
@@ -21,6 +22,12 @@ logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "cc_"
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1000
+#: zxcvbn's score (0-4) a password needs: 3 is "safely unguessable: moderate
+#: protection from offline slow-hash scenario" (about 10^10 guesses).
+MIN_PASSWORD_SCORE = 3
+#: zxcvbn's work grows with length; what it reads of a longer password is plenty.
+_SCORED_LENGTH = 72
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 #: Keys that act for a person reach that person's programmes; these need a user.
 PERSONAL_ROLES = {Role.LEAD, Role.AUTHOR}
@@ -32,11 +39,33 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _check_password(password: str) -> None:
+def check_password_policy(password: str, user_inputs: Sequence[str] = ()) -> None:
+    """Refuse short passwords and those easy to guess.
+
+    Guessability is judged by zxcvbn (Dropbox's estimator, with its lists of
+    common passwords, names, words and keyboard patterns), which also counts
+    the person's own email and name as known to an attacker.
+
+    :raises InvalidInputError: too short, too long, or guessable (with zxcvbn's advice).
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(
             f"The password is too short: use at least {MIN_PASSWORD_LENGTH} characters.",
             {"password": [f"At least {MIN_PASSWORD_LENGTH} characters."]},
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInputError(
+            f"The password is too long: use at most {MAX_PASSWORD_LENGTH} characters.",
+            {"password": [f"At most {MAX_PASSWORD_LENGTH} characters."]},
+        )
+    inputs = [part for text in user_inputs for part in re.split(r"[@.\s]+", text) if part] + [*user_inputs, "capcourse"]
+    result = zxcvbn(password[:_SCORED_LENGTH], user_inputs=inputs, max_length=_SCORED_LENGTH)
+    if result["score"] < MIN_PASSWORD_SCORE:
+        feedback = result["feedback"]
+        advice = " ".join([feedback.get("warning") or "", *feedback.get("suggestions", [])]).strip()
+        raise InvalidInputError(
+            f"The password is too easy to guess. {advice or 'Use a longer passphrase of unrelated words.'}",
+            {"password": ["Too easy to guess: a common password, a pattern, or the person's name or email."]},
         )
 
 
@@ -56,7 +85,7 @@ def create_user(session: Session, email: str, name: str, role: str, password: st
         errors["role"] = ["One of: admin, lead, author."]
     if errors:
         raise InvalidInputError("The user has invalid fields: see errors.", errors)
-    _check_password(password)
+    check_password_policy(password, [email, name])
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ConflictError(f"A user with the email {email} already exists.", {"email": ["Already in use."]})
     user = User(email=email, name=name.strip(), role=role, password_hash=generate_password_hash(password))
@@ -91,10 +120,50 @@ def authenticate_user(session: Session, email: str, password: str) -> User:
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 
 
-def set_password(session: Session, user: User, password: str) -> None:
-    _check_password(password)
-    user.password_hash = generate_password_hash(password)
+def end_sessions(session: Session, user: User) -> None:
+    """End every session of ``user``, on every device: cookies issued before no longer sign anyone in."""
+    user.session_version = (user.session_version or 0) + 1
     session.flush()
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Change ``user``'s password and end their sessions.
+
+    :raises InvalidInputError: the password fails :func:`check_password_policy`.
+    """
+    check_password_policy(password, [user.email, user.name])
+    user.password_hash = generate_password_hash(password)
+    end_sessions(session, user)
+    logger.info("Password changed for user %s", user.id)
+
+
+def list_users(session: Session) -> Sequence[User]:
+    return session.scalars(select(User).order_by(User.email)).all()
+
+
+def set_active(session: Session, user: User, active: bool) -> User:
+    """Disable (ending their sessions; their API keys stop working too) or enable a user.
+
+    :raises ConflictError: disabling the last active admin would leave nobody to administer.
+    """
+    if not active and user.is_active:
+        if user.role == Role.ADMIN:
+            admins = session.scalar(
+                select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.disabled_at.is_(None))
+            )
+            if (admins or 0) <= 1:
+                raise ConflictError(
+                    f"{user.email} is the last active admin; enable or create another admin first.",
+                    {"active": ["The last active admin stays active."]},
+                )
+        user.disabled_at = utcnow()
+        end_sessions(session, user)
+        logger.info("User %s disabled", user.id)
+    elif active and not user.is_active:
+        user.disabled_at = None
+        session.flush()
+        logger.info("User %s enabled", user.id)
+    return user
 
 
 def ensure_first_admin(session: Session, email: str = "admin@capcourse.invalid") -> tuple[User, str] | None:
@@ -104,7 +173,7 @@ def ensure_first_admin(session: Session, email: str = "admin@capcourse.invalid")
     """
     if session.scalar(select(func.count()).select_from(User)):
         return None
-    password = secrets.token_urlsafe(12)
+    password = secrets.token_urlsafe(16)
     return create_user(session, email, "Administrator", Role.ADMIN, password), password
 
 

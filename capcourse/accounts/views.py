@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from capcourse.accounts.auth import require_role
 from capcourse.accounts.models import Role, User
-from capcourse.accounts.schemas import UserCreateSchema, UserSchema, user_dict
-from capcourse.accounts.services import create_user
+from capcourse.accounts.schemas import UserCreateSchema, UserSchema, UserUpdateSchema, user_dict
+from capcourse.accounts.services import create_user, set_active
 from capcourse.api import AUTH_DOC, select_pager
+from capcourse.errors import NotFoundError
 from capcourse.extensions import db
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="People who sign in (admin keys only).")
@@ -33,7 +34,24 @@ class Users(MethodView):
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
     def post(self, body: dict[str, Any]) -> Any:
-        """Create a user who signs in with email and password (at least 12 characters)."""
+        """Create a user who signs in with email and password (at least 12 characters, not easy to guess)."""
         user = create_user(db.session(), body["email"], body["name"], body["role"], body["password"])
+        db.session.commit()
+        return user_dict(user)
+
+
+@blp.route("/users/<int:user_id>")
+class UserResource(MethodView):
+    @require_role(Role.ADMIN)
+    @blp.doc(**AUTH_DOC, responses={"409": {"description": "The last active admin cannot be disabled."}})
+    @blp.arguments(UserUpdateSchema)
+    @blp.response(200, UserSchema)
+    def patch(self, body: dict[str, Any], user_id: int) -> Any:
+        """Disable or enable a user. Disabling ends their sessions at once and refuses their API keys."""
+        # Ids are 32-bit in the database: a larger one names nobody (and must not reach the query).
+        user = db.session.get(User, user_id) if user_id < 2**31 else None
+        if user is None:
+            raise NotFoundError(f"No user has the id {user_id}.")
+        set_active(db.session(), user, body["active"])
         db.session.commit()
         return user_dict(user)
