@@ -14,6 +14,9 @@ from flask import Flask, redirect, url_for
 from flask_swagger_ui import get_swaggerui_blueprint
 from werkzeug.wrappers import Response
 
+# Installed before any model or view module is imported: aware UTC timestamps on
+# every timezone column, and flask-smorest's argument parser behind the input guards.
+from capcourse import guards, timestamps  # noqa: F401
 from capcourse.config import load_config
 
 logger = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     outbound.init_app(app)
     throttle.init_app(app)
+    guards.init_app(app, extensions.api)
     for blueprint in (
         frameworks_api,
         catalogue_api,

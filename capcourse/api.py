@@ -11,6 +11,7 @@ from flask_smorest import Page
 from capcourse.errors import PreconditionFailedError, PreconditionRequiredError
 from capcourse.extensions import db
 from capcourse.frameworks.services import count_rows
+from capcourse.guards import INT64_MAX
 
 #: OpenAPI documentation of endpoints that need an API key.
 AUTH_DOC: dict[str, Any] = {"security": [{"apiKey": []}]}
@@ -30,6 +31,8 @@ def select_pager(serialise: Callable[[Any], Any]) -> type[Page]:
 
         @property
         def items(self) -> list[Any]:
+            if self.page_params.first_item > INT64_MAX:
+                return []  # a page past any table's end, and past what OFFSET can hold
             query = self.collection.offset(self.page_params.first_item).limit(self.page_params.page_size)
             return [serialise(row) for row in db.session.scalars(query)]
 

@@ -237,7 +237,7 @@ class EvidenceArgsSchema(Schema):
 
 
 class CohortArgsSchema(EvidenceArgsSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000_000))
     page_size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 

@@ -1,0 +1,209 @@
+"""Request-input guards: what no endpoint may be handed, refused once for all of them.
+
+Bad input gets a 400 naming the problem, never a 500 from deep inside a parser
+or the database. The guards are installed on every request, not per endpoint:
+
+- **JSON** is read through :func:`loads` (the app's JSON provider and the API's
+  argument parser both use it): nesting deeper than :data:`MAX_DEPTH`, NUL
+  characters in strings or keys (PostgreSQL text cannot hold them) and integers
+  beyond 64 bits are refused with the JSON path of the first offender. Views
+  that read a body themselves call :func:`loads` too (or ``request.get_json()``).
+- **Query strings, forms and URL path segments** with NUL characters are refused
+  before any view runs; ``<int:…>`` URL segments beyond 64 bits match no route (404).
+- **Integer arguments** parsed by flask-smorest are at most 64 bits (400), and
+  the OpenAPI document says so (``minimum``/``maximum`` on every integer).
+- **Database value errors** that still slip through (a value the column cannot
+  hold) answer 400 instead of 500, as a last line; the guards above name the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import flask_smorest
+import marshmallow as ma
+from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.routing import IntegerConverter
+
+from capcourse.errors import BadRequestError
+
+#: Deepest nesting of arrays and objects a JSON body may have. xAPI statements,
+#: CASE packages and SCORM commits need well under 20; 64 leaves room and stays
+#: far below the interpreter's recursion limit.
+MAX_DEPTH = 64
+#: The range of a signed 64-bit integer: what every integer column holds.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+#: 19 digits or more: the only integers that may not fit in 64 bits.
+_LONG_DIGITS = re.compile(r"\d{19,}")
+
+
+def _path(parts: tuple[str | int, ...]) -> str:
+    """A JSON path such as ``$.statements[3].actor.name``."""
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _walk(value: Any, check_ints: bool) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(path, problem) of every offending node, iteratively (no recursion on hostile input)."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, parts = stack.pop()
+        if isinstance(node, dict | list) and len(parts) >= MAX_DEPTH:
+            yield parts, f"Nested deeper than {MAX_DEPTH} levels."
+            continue
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if "\x00" in key:
+                    yield parts, "A key holds a NUL character, which is not allowed."
+                stack.append((child, (*parts, key.replace("\x00", "\\u0000"))))
+        elif isinstance(node, list):
+            stack.extend((child, (*parts, index)) for index, child in enumerate(node))
+        elif isinstance(node, str):
+            if "\x00" in node:
+                yield parts, "NUL characters are not allowed."
+        elif check_ints and isinstance(node, int) and not isinstance(node, bool) and not INT64_MIN <= node <= INT64_MAX:
+            yield parts, "Integers must fit in 64 bits."
+
+
+def check_value(value: Any, *, check_ints: bool = True) -> None:
+    """Refuse a decoded JSON value that is too deep, holds NUL or (``check_ints``) a huge integer.
+
+    :raises BadRequestError: naming the JSON path of the first problem.
+    """
+    for parts, problem in _walk(value, check_ints):
+        raise BadRequestError(
+            f"The JSON body is not acceptable at {_path(parts)}: {problem}", {_path(parts): [problem]}
+        )
+
+
+def _bracket_depth_may_exceed(text: str) -> bool:
+    # Cheap upper bound: a body with fewer brackets than the limit cannot nest deeper.
+    return text.count("[") + text.count("{") > MAX_DEPTH
+
+
+def loads(data: str | bytes | bytearray, *, check_ints: bool = True) -> Any:
+    """Decode a JSON request body, refusing what no endpoint accepts.
+
+    :param check_ints: refuse integers beyond 64 bits (xAPI keeps statements as
+        sent and may pass ``False``; everything stored in an integer column needs ``True``).
+    :raises BadRequestError: malformed JSON, or a problem :func:`check_value` names.
+    """
+    if isinstance(data, bytes | bytearray):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise BadRequestError(f"The body is not UTF-8: {error.reason} at byte {error.start}.") from error
+    else:
+        text = data
+    try:
+        value = json.loads(text)
+    except RecursionError as error:
+        raise BadRequestError(
+            f"The JSON body is nested deeper than {MAX_DEPTH} levels.", {"$": ["Nested too deeply."]}
+        ) from error
+    except ValueError as error:
+        raise BadRequestError(f"The body is not JSON: {error}.") from error
+    # A NUL arrives escaped (JSON forbids raw control characters in strings), so
+    # a body without "\u0000" (or a huge number, or many brackets) needs no walk.
+    if "\\u0000" in text or _bracket_depth_may_exceed(text) or (check_ints and _LONG_DIGITS.search(text) is not None):
+        check_value(value, check_ints=check_ints)
+    return value
+
+
+class GuardedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider with :func:`loads` for decoding: ``request.get_json()`` is guarded."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return loads(s)
+
+
+class GuardedParser(FlaskParser):
+    """flask-smorest's argument parser, reading JSON through :func:`loads` and bounding integers."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        if not is_json_request(req):
+            return ma.missing
+        return loads(req.get_data(cache=True))
+
+    def parse(self, argmap: Any, req: Any = None, **kwargs: Any) -> Any:
+        parsed = super().parse(argmap, req, **kwargs)
+        location = kwargs.get("location") or "json"
+        for parts, problem in _walk(_plain(parsed), True):
+            name = ".".join(str(p) for p in parts) or location
+            raise BadRequestError(f"{name} is out of range: {problem}", {location: {name: [problem]}})
+        return parsed
+
+
+def _plain(value: Any) -> Any:
+    """Parsed arguments as dicts and lists (webargs may hand back objects, e.g. page parameters)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return {k: v for k, v in vars(value).items() if isinstance(v, int | str | list | dict)}
+    return value
+
+
+class Int64Converter(IntegerConverter):
+    """``<int:…>`` in URLs: beyond 64 bits no route matches (404), rather than an overflow in the database."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", INT64_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+def _refuse_nul() -> None:
+    """No NUL character in a query string, a URL-encoded form or a path segment."""
+    sources: list[tuple[str, Any]] = [("query", request.args)]
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # Read and cache the raw body first, so views that read it themselves still can.
+        raw = request.get_data(cache=True)
+        if b"%00" in raw or b"\x00" in raw:
+            sources.append(("form", request.form))
+    for location, values in sources:
+        for name, value in values.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                label = name.replace("\x00", "\\u0000")
+                raise BadRequestError(
+                    f"The {location} parameter {label!r} holds a NUL character, which is not allowed.",
+                    {location: {label: ["NUL characters are not allowed."]}},
+                )
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and "\x00" in value:
+            raise BadRequestError(
+                f"The path segment {name!r} holds a NUL character, which is not allowed.",
+                {"path": {name: ["NUL characters are not allowed."]}},
+            )
+
+
+def _integer_bounds(converter: Any, field: Any, ret: dict[str, Any]) -> dict[str, Any]:
+    """apispec attribute function: every integer the API reads or writes says it is 64-bit."""
+    if isinstance(field, ma.fields.Integer):
+        extra: dict[str, Any] = {}
+        if "maximum" not in ret:
+            extra["maximum"] = INT64_MAX
+        if "minimum" not in ret:
+            extra["minimum"] = INT64_MIN
+        return extra
+    return {}
+
+
+# flask-smorest binds its parser when views are decorated, at import: install it
+# on the Blueprint class before any view module is imported (capcourse/__init__ imports this).
+flask_smorest.Blueprint.ARGUMENTS_PARSER = GuardedParser()
+flask_smorest.Blueprint.PAGINATION_ARGUMENTS_PARSER = GuardedParser()
+
+
+def init_app(app: Flask, api: flask_smorest.Api) -> None:
+    """Install the guards on ``app`` (after flask-smorest's ``Api`` is initialised)."""
+    app.json = GuardedJSONProvider(app)
+    app.url_map.converters["int"] = Int64Converter
+    app.before_request(_refuse_nul)
+    api.ma_plugin.converter.add_attribute_function(_integer_bounds)

@@ -1,0 +1,166 @@
+"""Input no endpoint may be handed is refused with a 400 naming it, never a 500."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from capcourse import guards
+from capcourse.accounts.models import Role
+from capcourse.errors import BadRequestError
+from capcourse.identifiers import framework_id
+from tests.conftest import ScratchDatabase, make_app
+from tests.factories import api_key, bearer, programme
+
+pytestmark = pytest.mark.db
+
+FRONTLINE = framework_id("frontline-lcf-pathway-1")
+LEGEND = f"/api/v1/frameworks/{FRONTLINE}/icon-legend"
+HUGE = str(2**64)
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_loads_refuses_depth_nul_and_huge_integers_naming_the_path() -> None:
+    assert guards.loads(nested(guards.MAX_DEPTH)) is not None
+    with pytest.raises(BadRequestError) as deep:
+        guards.loads(nested(guards.MAX_DEPTH + 1))
+    assert "Nested deeper" in deep.value.message
+    with pytest.raises(BadRequestError) as deeper:  # past the interpreter's own limit
+        guards.loads(nested(200_000))
+    assert deeper.value.errors == {"$": ["Nested too deeply."]}
+    with pytest.raises(BadRequestError) as nul:
+        guards.loads('{"actor": {"name": "a\\u0000b"}}')
+    assert nul.value.errors == {"$.actor.name": ["NUL characters are not allowed."]}
+    with pytest.raises(BadRequestError) as key:
+        guards.loads('{"a\\u0000": 1}')
+    assert "key" in key.value.message
+    with pytest.raises(BadRequestError) as huge:
+        guards.loads(f'{{"items": [1, {HUGE}]}}')
+    assert huge.value.errors == {"$.items[1]": ["Integers must fit in 64 bits."]}
+    assert guards.loads(f'{{"items": [1, {HUGE}]}}', check_ints=False) == {"items": [1, 2**64]}
+    assert guards.loads(f'"{HUGE}"') == HUGE  # digits in a string are text
+    with pytest.raises(BadRequestError):
+        guards.loads(b"\xff")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (nested(100), "$"),
+        ('{"icon": "x\\u0000", "areas": [], "rationale": "r"}', "$.icon"),
+        ('{"icon": "x", "areas": [], "rationale": "r", "n": ' + HUGE + "}", "$.n"),
+    ],
+)
+def test_json_bodies_of_every_api_endpoint_are_guarded(
+    client: FlaskClient, session: Session, body: str, field: str
+) -> None:
+    _, key = api_key(session, Role.ADMIN)
+    response = client.put(LEGEND, data=body, content_type="application/json", headers=bearer(key))
+    assert response.status_code == 400, response.json
+    assert field in response.json["errors"] or field == "$"
+    assert response.json["code"] == 400
+
+
+def test_get_json_is_guarded(app: Flask) -> None:
+    with app.test_request_context(data=nested(1000), content_type="application/json"):
+        from flask import request
+
+        with pytest.raises(BadRequestError):
+            request.get_json()
+
+
+def test_nul_in_query_form_and_path_is_400(client: FlaskClient) -> None:
+    response = client.get("/api/v1/items?q=lead%00er")
+    assert response.status_code == 400
+    assert response.json["errors"] == {"query": {"q": ["NUL characters are not allowed."]}}
+    response = client.get("/ims/case/v1p1/CFItems/abc%00def")
+    assert response.status_code == 400
+    response = client.post("/login", data={"email": "a\x00b@example.org", "password": "x"})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("query", [f"page={HUGE}", f"page_size={HUGE}", f"q=x&page={'9' * 40}"])
+def test_integer_query_arguments_beyond_64_bits_are_400(client: FlaskClient, query: str) -> None:
+    response = client.get(f"/api/v1/items?{query}")
+    assert response.status_code in (400, 422), response.json
+    assert response.status_code != 500
+
+
+def test_a_page_far_past_the_end_is_empty_not_an_overflow(client: FlaskClient) -> None:
+    response = client.get(f"/api/v1/items?page={2**63 - 1}&page_size=100")
+    assert response.status_code == 200
+    assert response.json == []
+
+
+@pytest.mark.parametrize("offset", [HUGE, str(2**63 - 1)])
+def test_case_provider_offsets_never_overflow(client: FlaskClient, offset: str) -> None:
+    response = client.get(f"/ims/case/v1p1/CFDocuments?offset={offset}")
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert response.json["imsx_codeMajor"] == "failure"
+
+
+def test_int_path_segments_beyond_64_bits_match_no_route(client: FlaskClient, session: Session) -> None:
+    _, key = api_key(session, Role.ADMIN)
+    response = client.get(
+        f"/api/v1/programmes/{FRONTLINE}/learners/{HUGE}/evidence?framework_id={FRONTLINE}", headers=bearer(key)
+    )
+    assert response.status_code == 404
+
+
+def test_openapi_bounds_every_integer_the_api_reads(client: FlaskClient) -> None:
+    spec = client.get("/api/openapi.json").json
+    unbounded: list[str] = []
+
+    def visit(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            kind = node.get("type")
+            integer = kind == "integer" or (isinstance(kind, list) and "integer" in kind)
+            if integer and ("maximum" not in node or "minimum" not in node):
+                unbounded.append(where)
+            for key, value in node.items():
+                # Only what the API reads: flask-smorest's own response schemas are written, not read.
+                if key != "responses" and key not in ("Error", "PaginationMetadata"):
+                    visit(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                visit(value, f"{where}/{index}")
+
+    visit(spec, "#")
+    assert unbounded == []
+
+
+def test_timestamps_read_back_carry_their_offset(client: FlaskClient, session: Session) -> None:
+    _, key = api_key(session, Role.ADMIN)
+    course_programme = programme(session)
+    created = client.post(
+        f"/api/v1/programmes/{course_programme.id}/cohorts", json={"name": "Autumn"}, headers=bearer(key)
+    )
+    assert created.status_code == 201
+    session.expire_all()
+    read = client.get(f"/api/v1/cohorts/{created.json['id']}", headers=bearer(key))
+    stamp = datetime.fromisoformat(read.json["created_at"])
+    assert stamp.utcoffset() is not None
+    assert stamp.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+
+
+def test_values_the_database_cannot_hold_are_400_as_a_last_line(database: ScratchDatabase) -> None:
+    app = make_app(database, PROPAGATE_EXCEPTIONS=False)
+
+    @app.get("/api/v1/_overflow")
+    def overflow() -> str:
+        raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    @app.get("/api/v1/_deep")
+    def deep() -> str:
+        raise RecursionError
+
+    assert app.test_client().get("/api/v1/_overflow").status_code == 400
+    assert app.test_client().get("/api/v1/_deep").status_code == 400
