@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 
 import httpx
@@ -36,7 +36,8 @@ class LrsEndpoint:
 
     url: str
     username: str | None = None
-    password: str | None = None
+    #: Out of the repr: endpoints end up in tracebacks and log lines.
+    password: str | None = field(default=None, repr=False)
 
     @property
     def statements_url(self) -> str:

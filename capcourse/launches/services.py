@@ -28,7 +28,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,8 +104,8 @@ def commit_url(base_url: str, token: str) -> str:
 @dataclass(frozen=True)
 class NewLaunch:
     launch: Launch
-    #: The plain token: returned once, never stored.
-    token: str
+    #: The plain token: returned once, never stored (nor shown in a repr).
+    token: str = field(repr=False)
 
 
 def _may_reach(session: Session, principal: Principal, programme_id: uuid.UUID) -> bool:
