@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from contextvars import ContextVar
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
@@ -44,24 +45,55 @@ login_manager.login_message_category = "info"
 csrf = CSRFProtect()
 
 
+#: Whether the transactions begun now will write. On SQLite a writing
+#: transaction takes the write lock when it begins (``BEGIN IMMEDIATE``): one
+#: that read first and wrote later could find another writer's commit after its
+#: snapshot and fail at once with "database is locked", whatever the busy timeout.
+#: Requests set it from their method (GET, HEAD and OPTIONS only read); commands
+#: and workers keep the default.
+_writes: ContextVar[bool] = ContextVar("capcourse_writes", default=True)
+#: How long a SQLite connection waits for the write lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def will_write(writes: bool) -> None:
+    """Say whether the transactions begun from now on (in this context) will write."""
+    _writes.set(writes)
+
+
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
-    """Enforce foreign keys and let SQLAlchemy own transactions on SQLite.
+    """SQLite as an embedded server: WAL, a busy timeout, foreign keys, transactions SQLAlchemy owns.
 
-    pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT, so
-    it is switched off and BEGIN is emitted by :func:`_begin_sqlite` instead.
+    WAL lets readers go on while one writer writes; the busy timeout makes a
+    writer wait for the lock instead of failing. pysqlite's own transaction
+    handling defers BEGIN and breaks SAVEPOINT, so it is switched off and BEGIN
+    is emitted by :func:`_begin_sqlite` instead.
     """
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # In-memory databases have no WAL; they answer "memory" and stay as they are.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL loses no committed transaction when the process dies,
+        # only (at worst) the last ones on a power cut, and spares an fsync per commit.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
 
 @event.listens_for(Engine, "begin")
 def _begin_sqlite(connection: Any) -> None:
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _writes.get() else "BEGIN")
+
+
+def register_api(*blueprints: Blueprint) -> None:
+    """Add API blueprints to the OpenAPI document; they authenticate by key, so no CSRF token."""
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+        csrf.exempt(blueprint)
 
 
 def init_app(app: Flask) -> None:
@@ -71,3 +103,7 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
+
+    @app.before_request
+    def _declare_writes() -> None:
+        will_write(request.method not in ("GET", "HEAD", "OPTIONS"))

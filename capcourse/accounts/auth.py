@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import g, request
+from flask import after_this_request, g, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
 
 from capcourse.accounts.access import Principal, principal_for_key
-from capcourse.accounts.models import Role
-from capcourse.accounts.services import authenticate_key
+from capcourse.accounts.models import ApiKey, Role
+from capcourse.accounts.services import authenticate_key, key_use_is_stale, record_key_use
 from capcourse.errors import ForbiddenError, UnauthorizedError
-from capcourse.extensions import db
+from capcourse.extensions import db, will_write
+from capcourse.frameworks.models import utcnow
+
+logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +43,7 @@ def require_role(*roles: Role) -> Callable[[F], F]:
             if scheme.lower() != "bearer" or not plain.strip():
                 raise UnauthorizedError("This endpoint needs an API key: send 'Authorization: Bearer <key>'.")
             key = authenticate_key(db.session(), plain.strip())
+            note_key_use(key)
             if key.role not in roles:
                 raise ForbiddenError(
                     f"An API key with the role {key.role!r} may not do this; it needs {' or '.join(roles)}."
@@ -47,6 +54,33 @@ def require_role(*roles: Role) -> Callable[[F], F]:
         return cast(F, wrapper)
 
     return decorator
+
+
+def note_key_use(key: ApiKey) -> None:
+    """Write down the key's use, at most once a minute, after the request's own transaction.
+
+    Never in the request's transaction: a read would otherwise write, and on
+    SQLite every reader would queue for the write lock. Refused requests and
+    failures here change nothing the client was told.
+    """
+    now = utcnow()
+    if not key_use_is_stale(key, now):
+        return
+    key_id = key.id
+
+    @after_this_request
+    def _record(response: Response) -> Response:
+        if response.status_code >= 400:
+            return response
+        try:
+            db.session.commit()  # ends the request's transaction (a read, or written already)
+            will_write(True)
+            record_key_use(db.session(), key_id, now)
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+            logger.warning("Could not record the use of API key %s", key_id, exc_info=True)
+        return response
 
 
 #: Roles of people (and their keys): everything but machine integrations.

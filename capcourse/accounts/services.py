@@ -8,8 +8,9 @@ import logging
 import re
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn import zxcvbn
@@ -210,13 +211,23 @@ def authenticate_key(session: Session, plain: str) -> ApiKey:
         raise UnauthorizedError("The API key has been revoked.")
     if key.user is not None and not key.user.is_active:
         raise UnauthorizedError("The API key's user is disabled.")
-    now = utcnow()
-    # A minute's precision is enough to see which keys are in use, and spares
-    # an LMS's every request a write.
-    last = key.last_used_at
-    if last is None or (now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo))).total_seconds() > 60:
-        key.last_used_at = now
     return key
+
+
+def key_use_is_stale(key: ApiKey, now: datetime) -> bool:
+    """Whether ``key``'s last use is worth writing down: a minute's precision is enough
+    to see which keys are in use, and spares an LMS's every request a write."""
+    last = key.last_used_at
+    return last is None or (now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo))).total_seconds() > 60
+
+
+def record_key_use(session: Session, key_id: int, now: datetime) -> None:
+    """Write down that the key was used at ``now`` (unless a later use was written meanwhile)."""
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now))
+        .values(last_used_at=now)
+    )
 
 
 def list_api_keys(session: Session) -> Sequence[ApiKey]:

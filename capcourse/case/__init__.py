@@ -6,3 +6,19 @@
   :mod:`.schemas`) and creates or updates a framework by its identifier;
 - :mod:`.fetch` reads a package from a file or an https URL, within a size cap.
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register this domain's API, pages and commands with ``app``."""
+    from capcourse.case.cli import case_cli
+    from capcourse.case.pages import pages
+    from capcourse.case.views import blp, provider_v1p0, provider_v1p1
+    from capcourse.extensions import register_api
+
+    register_api(blp, provider_v1p1, provider_v1p0)
+    app.register_blueprint(pages)
+    app.cli.add_command(case_cli)

@@ -22,7 +22,7 @@ from capcourse.frameworks.models import Item
 from capcourse.identifiers import framework_id
 from capcourse.mapping.models import Depth
 from capcourse.mapping.services import map_items
-from capcourse.records.services import CompletionInput, Lookups, record_completion
+from capcourse.records.services import CompletionInput, record_batch
 
 TITLE = "Demo: Pathway 1, 2026 cohort"
 DEMO = Principal(role=Role.ADMIN, name="capcourse demo")
@@ -84,8 +84,7 @@ def load_demo(session: Session, base_url: str, destinations: tuple[str, ...], le
                 map_items(session, DEMO, activity, [i.id for i in picks], depth)
                 activities.append(activity)
     start = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
-    lookups = Lookups()
-    completions = 0
+    inputs: list[CompletionInput] = []
     agents = [
         xapi.agent_from_email(f"learner{n + 1:02d}@demo.capcourse.invalid", f"Demo learner {n + 1}")
         for n in range(learners)
@@ -100,8 +99,7 @@ def load_demo(session: Session, base_url: str, destinations: tuple[str, ...], le
             if index / len(activities) > progress:
                 break
             passed = rng.random() < 0.85
-            record_completion(
-                session,
+            inputs.append(
                 CompletionInput(
                     agent=agent,
                     activity_ref=f"{base_url}/activities/{activity.id}",
@@ -110,14 +108,11 @@ def load_demo(session: Session, base_url: str, destinations: tuple[str, ...], le
                     idempotency_key=f"demo:{n}:{activity.id}",
                     source="demo",
                     score_scaled=round(rng.uniform(0.6, 1.0) if passed else rng.uniform(0.2, 0.5), 2),
-                ),
-                base_url,
-                destinations,
-                lookups,
+                )
             )
-            completions += 1
+    record_batch(session, inputs, base_url, destinations)
     session.flush()
-    return DemoResult(True, programme, learners, completions)
+    return DemoResult(True, programme, learners, len(inputs))
 
 
 def has_programmes(session: Session) -> bool:

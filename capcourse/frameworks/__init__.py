@@ -3,3 +3,19 @@
 The model follows 1EdTech CASE (CFDocument, CFItem, CFAssociation) so that CASE
 export and import are a mapping of fields, not a rewrite.
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register this domain's API, pages and commands with ``app``."""
+    from capcourse.extensions import register_api
+    from capcourse.frameworks.cli import frameworks_cli
+    from capcourse.frameworks.pages import pages
+    from capcourse.frameworks.views import blp
+
+    register_api(blp)
+    app.register_blueprint(pages)
+    app.cli.add_command(frameworks_cli)

@@ -33,7 +33,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import scorm
@@ -47,7 +46,6 @@ from capcourse.packages.models import PackageItem
 from capcourse.records.models import Completion
 from capcourse.records.services import (
     CompletionInput,
-    RecordResult,
     learner_for,
     match_activities,
     record_completion,
@@ -327,17 +325,11 @@ def commit_runtime(
         duration_seconds=duration_seconds(runtime.session_time or runtime.total_time),
         registration=str(launch.registration),
     )
-    try:
-        with session.begin_nested():
-            result = record_completion(session, data, settings.records.base_url, settings.records.destinations)
-    except IntegrityError:
-        # Players commit on a timer and on Terminate: another request recorded this outcome meanwhile.
-        result = RecordResult("duplicate")
-    completion: Completion | None = None
-    if result.status == "recorded":
-        completion = result.completions[0]
+    # Players commit on a timer and on Terminate: a concurrent commit of the same
+    # outcome is a duplicate (recorded once, by whichever request came first).
+    result = record_completion(session, data, settings.records.base_url, settings.records.destinations)
+    completion = session.scalar(select(Completion).where(Completion.idempotency_key == key))
+    if result.status == "recorded" and completion is not None:
         logger.info("Launch %s: %s recorded as completion %s", launch.id, outcome.value, completion.id)
-    else:
-        completion = session.scalar(select(Completion).where(Completion.idempotency_key == key))
     session.flush()
     return CommitResult(launch, runtime, None, recorded=result.status == "recorded", completion=completion)

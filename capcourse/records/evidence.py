@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -109,39 +110,51 @@ def rebuild(session: Session, programme_id: uuid.UUID) -> int:
     return int(session.scalar(select(func.count()).where(Evidence.programme_id == programme_id)) or 0)
 
 
-def add_completion(
-    session: Session, programme_id: uuid.UUID, learner_id: int, item_ids: Iterable[uuid.UUID], when: datetime
-) -> None:
-    """Count one more successful completion, at ``when``, as evidence for each of ``item_ids``."""
+def add_completions(session: Session, rows: Iterable[tuple[uuid.UUID, int, uuid.UUID, datetime]]) -> None:
+    """Count successful completions as evidence: one upsert for a whole batch.
+
+    :param rows: (programme, learner, item, when) for each successful completion
+        and each item it is evidence for; repeated keys are summed first.
+    """
+    totals: dict[tuple[uuid.UUID, int, uuid.UUID], list[Any]] = {}
+    for programme_id, learner_id, item_id, when in rows:
+        total = totals.get((programme_id, learner_id, item_id))
+        if total is None:
+            totals[programme_id, learner_id, item_id] = [1, when, when]
+        else:
+            total[0] += 1
+            total[1] = min(total[1], when)
+            total[2] = max(total[2], when)
+    if not totals:
+        return
     values = [
         {
-            "programme_id": programme_id,
-            "item_id": item_id,
-            "learner_id": learner_id,
-            "completions": 1,
-            "first_at": when,
-            "last_at": when,
+            "programme_id": p,
+            "learner_id": learner,
+            "item_id": item,
+            "completions": n,
+            "first_at": first,
+            "last_at": last,
         }
-        for item_id in dict.fromkeys(item_ids)
+        for (p, learner, item), (n, first, last) in totals.items()
     ]
-    if not values:
-        return
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        upsert = postgresql.insert(Evidence).values(values)
-        earliest, latest = "least", "greatest"
-    else:
-        upsert = sqlite.insert(Evidence).values(values)  # type: ignore[assignment]
-        # SQLite's min() and max() with two arguments are the scalar functions.
-        earliest, latest = "min", "max"
-    excluded = upsert.excluded
-    session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["programme_id", "item_id", "learner_id"],
-            set_={
-                "completions": Evidence.completions + 1,
-                "first_at": getattr(func, earliest)(Evidence.first_at, excluded.first_at),
-                "last_at": getattr(func, latest)(Evidence.last_at, excluded.last_at),
-            },
+    for start in range(0, len(values), 1000):
+        if dialect == "postgresql":
+            upsert = postgresql.insert(Evidence).values(values[start : start + 1000])
+            earliest, latest = "least", "greatest"
+        else:
+            upsert = sqlite.insert(Evidence).values(values[start : start + 1000])  # type: ignore[assignment]
+            # SQLite's min() and max() with two arguments are the scalar functions.
+            earliest, latest = "min", "max"
+        excluded = upsert.excluded
+        session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["programme_id", "item_id", "learner_id"],
+                set_={
+                    "completions": Evidence.completions + excluded.completions,
+                    "first_at": getattr(func, earliest)(Evidence.first_at, excluded.first_at),
+                    "last_at": getattr(func, latest)(Evidence.last_at, excluded.last_at),
+                },
+            )
         )
-    )

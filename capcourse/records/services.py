@@ -1,10 +1,16 @@
 """Recording completions and emitting the xAPI statements they produce.
 
-Whatever the way in (JSON API, xAPI statement, SCORM run-time data), a
-completion goes through :func:`record_completion`: it is matched to activities
-by IRI or external identifier, recorded once per idempotency key, and its
-statements (the completion, and an attainment when it completes an item) are
-stored and queued in the outbox in the same transaction.
+Whatever the way in (JSON API, xAPI statement, SCORM run-time data), a batch
+of completions goes through :func:`record_batch`: matched to activities by IRI
+or external identifier, recorded once per idempotency key, and its statements
+(the completion, and an attainment when it completes an item) stored and
+queued in the outbox in the same transaction.
+
+A batch is written as sets: lookups once per batch, multi-row inserts, one
+evidence upsert, attainments checked in a few queries. What is created on
+first sight (learners, completions, pending records, attainments, stored
+statements) is inserted with ``ON CONFLICT DO NOTHING`` and read back, so
+concurrent requests never fail on each other's rows.
 """
 
 from __future__ import annotations
@@ -12,16 +18,17 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import xapi
-from capcourse.catalogue.models import Activity, Course, ExternalId, Module
+from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme
 from capcourse.frameworks.models import Item, utcnow
 from capcourse.frameworks.uris import node_uri
 from capcourse.mapping.models import Depth
@@ -30,6 +37,7 @@ from capcourse.records import evidence
 from capcourse.records.models import (
     Attainment,
     Completion,
+    DeliveryState,
     Learner,
     OutboxEntry,
     Outcome,
@@ -45,6 +53,8 @@ VERBS = {Outcome.COMPLETED: xapi.COMPLETED, Outcome.PASSED: xapi.PASSED, Outcome
 LESSON = "http://adlnet.gov/expapi/activities/lesson"
 MODULE = "http://adlnet.gov/expapi/activities/module"
 COURSE = "http://adlnet.gov/expapi/activities/course"
+#: Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters for the widest row.
+CHUNK = 500
 
 
 @dataclass
@@ -75,97 +85,192 @@ class CompletionInput:
         return cls(**{**data, "occurred_at": datetime.fromisoformat(data["occurred_at"])})
 
 
-@dataclass
-class Lookups:
-    """What a batch looks up again and again, looked up once per batch.
+@dataclass(frozen=True)
+class Recorded:
+    """A completion as recorded: enough to answer the sender without loading it back."""
 
-    Lives for one request: mappings changed by another request are seen by the next batch.
-    """
-
-    activities: dict[str, list[Activity]] = field(default_factory=dict)
-    learners: dict[str, Learner] = field(default_factory=dict)
-    mappings: dict[tuple[str, uuid.UUID], list[ItemMapping]] = field(default_factory=dict)
-    #: Idempotency keys already recorded or kept; None until :meth:`prefetch` ran.
-    seen_keys: set[str] | None = None
-
-    def prefetch(self, session: Session, inputs: Sequence[CompletionInput]) -> None:
-        """Load in two queries what a batch would otherwise ask per record (and flush for each ask)."""
-        keys = [i.idempotency_key for i in inputs]
-        self.seen_keys = set(
-            session.scalars(select(Completion.idempotency_key).where(Completion.idempotency_key.in_(keys)))
-        )
-        self.seen_keys |= set(
-            session.scalars(select(PendingRecord.idempotency_key).where(PendingRecord.idempotency_key.in_(keys)))
-        )
-        agent_keys = {xapi.agent_key(i.agent) for i in inputs}
-        for learner in session.scalars(select(Learner).where(Learner.agent_key.in_(agent_keys))):
-            self.learners[learner.agent_key] = learner
-        self.prefetched_learners = True
-
-    prefetched_learners: bool = False
+    id: uuid.UUID
+    statement_id: uuid.UUID
+    activity_id: uuid.UUID
+    idempotency_key: str
 
 
 @dataclass
 class RecordResult:
     #: recorded, duplicate or pending (no activity matches yet).
     status: str
-    completions: list[Completion] = field(default_factory=list)
+    completions: list[Recorded] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """An activity with what its statements name: module, course, programme."""
+
+    activity_id: uuid.UUID
+    activity_title: str
+    module_id: uuid.UUID
+    module_title: str
+    course_id: uuid.UUID
+    course_title: str
+    programme_id: uuid.UUID
+    programme_title: str
+
+
+@dataclass(frozen=True)
+class _Mapped:
+    """An item an activity or module is mapped to, with what a statement says of it."""
+
+    item_id: uuid.UUID
+    depth: str
+    uri: str
+    label: str
+
+
+def insert_for(session: Session, model: Any) -> Any:
+    """An ``INSERT`` for ``model`` that knows ``ON CONFLICT`` on this session's database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
+def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
 
 
 def match_activities(session: Session, activity_ref: str) -> list[Activity]:
     """Activities an LMS's activity id stands for: our IRI, or an external identifier."""
-    found = ACTIVITY_IRI.search(activity_ref)
-    if found:
-        try:
-            activity = session.get(Activity, uuid.UUID(found.group(1)))
-        except ValueError:
-            activity = None
-        if activity is not None:
-            return [activity]
-    return list(
-        session.scalars(
-            select(Activity)
-            .join(ExternalId, ExternalId.activity_id == Activity.id)
-            .where(ExternalId.value == activity_ref)
-        ).unique()
+    ids = _match(session, [activity_ref]).get(activity_ref, [])
+    if not ids:
+        return []
+    found = {a.id: a for a in session.scalars(select(Activity).where(Activity.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def _match(session: Session, refs: Iterable[str]) -> dict[str, list[uuid.UUID]]:
+    """Activity ids for each of ``refs``, in two queries: our IRIs, then external identifiers."""
+    refs = set(refs)
+    by_iri: dict[str, uuid.UUID] = {}
+    for ref in refs:
+        found = ACTIVITY_IRI.search(ref)
+        if found:
+            try:
+                by_iri[ref] = uuid.UUID(found.group(1))
+            except ValueError:
+                continue
+    existing = (
+        set(session.scalars(select(Activity.id).where(Activity.id.in_(set(by_iri.values()))))) if by_iri else set()
     )
+    matched: dict[str, list[uuid.UUID]] = {ref: [i] for ref, i in by_iri.items() if i in existing}
+    rest = refs - matched.keys()
+    if rest:
+        rows = session.execute(
+            select(ExternalId.value, ExternalId.activity_id)
+            .where(ExternalId.value.in_(rest), ExternalId.activity_id.is_not(None))
+            .order_by(ExternalId.id)
+        )
+        for value, activity_id in rows:
+            assert activity_id is not None  # filtered above
+            ids = matched.setdefault(value, [])
+            if activity_id not in ids:
+                ids.append(activity_id)
+    return matched
 
 
-def learner_for(session: Session, agent: Mapping[str, Any], lookups: Lookups | None = None) -> Learner:
+def learners_for(session: Session, agents: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, dict[str, Any]]]:
+    """Learner id and stored agent for each agent key, creating the learners first seen.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` then a read: two requests that see a new
+    learner at once both get the one row.
+    """
+    normal: dict[str, dict[str, Any]] = {}
+    for agent in agents:
+        normal.setdefault(xapi.agent_key(agent), xapi.normalise_agent(agent))
+    if not normal:
+        return {}
+    now = utcnow()
+    rows = [{"agent_key": k, "agent": a, "name": a.get("name"), "created_at": now} for k, a in normal.items()]
+    for chunk in _chunks(rows):
+        session.execute(
+            insert_for(session, Learner).values(list(chunk)).on_conflict_do_nothing(index_elements=["agent_key"])
+        )
+    found: dict[str, tuple[int, dict[str, Any]]] = {}
+    keys = list(normal)
+    for chunk in _chunks(keys):
+        for learner_id, key, agent in session.execute(
+            select(Learner.id, Learner.agent_key, Learner.agent).where(Learner.agent_key.in_(chunk))
+        ):
+            found[key] = (learner_id, agent)
+    return found
+
+
+def learner_for(session: Session, agent: Mapping[str, Any]) -> Learner:
+    """The learner ``agent`` identifies, created on first sight; their name follows the agent's."""
     key = xapi.agent_key(agent)
-    learner: Learner | None = lookups.learners.get(key) if lookups else None
-    if learner is None and not (lookups and lookups.prefetched_learners):
-        learner = session.scalar(select(Learner).where(Learner.agent_key == key))
-    normal = xapi.normalise_agent(agent)
-    if learner is None:
-        learner = Learner(agent_key=key, agent=normal, name=normal.get("name"))
-        session.add(learner)
-    if lookups is not None:
-        lookups.learners[key] = learner
-    elif normal.get("name") and learner.name != normal["name"]:
-        learner.name = str(normal["name"])
+    learner_id, _ = learners_for(session, [agent])[key]
+    learner = session.get(Learner, learner_id)
+    assert learner is not None
+    name = xapi.normalise_agent(agent).get("name")
+    if name and learner.name != name:
+        learner.name = str(name)
     return learner
 
 
-def store_statement(
-    session: Session, statement: dict[str, Any], origin: str, destinations: Sequence[str]
-) -> StoredStatement:
-    """Keep a statement in capcourse's store and queue it for every destination."""
+def store_statements(
+    session: Session, statements: Sequence[dict[str, Any]], origin: str, destinations: Sequence[str]
+) -> set[str]:
+    """Keep statements in capcourse's store and queue each for every destination, as sets.
+
+    A statement whose id is stored already is left as it is (a concurrent
+    request stored it first): it is not queued again.
+
+    :returns: the ids of the statements this call stored.
+    """
+    now = utcnow()
+    stored: dict[str, int] = {}
+    rows = [_statement_row(statement, origin, now) for statement in statements]
+    for chunk in _chunks(rows):
+        statement = (
+            insert_for(session, StoredStatement).values(list(chunk)).on_conflict_do_nothing(index_elements=["id"])
+        )
+        for pk, statement_id in session.execute(statement.returning(StoredStatement.pk, StoredStatement.id)):
+            stored[str(statement_id)] = pk
+    outbox = [
+        {
+            "stored_pk": pk,
+            "destination": d,
+            "state": DeliveryState.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for pk in stored.values()
+        for d in destinations
+    ]
+    for chunk in _chunks(outbox):
+        session.execute(insert(OutboxEntry).values(list(chunk)))
+    return set(stored)
+
+
+def store_statement(session: Session, statement: dict[str, Any], origin: str, destinations: Sequence[str]) -> None:
+    """Keep one statement and queue it for every destination (see :func:`store_statements`)."""
+    store_statements(session, [statement], origin, destinations)
+
+
+def _statement_row(statement: Mapping[str, Any], origin: str, now: datetime) -> dict[str, Any]:
     obj = statement.get("object", {})
     context = statement.get("context", {})
-    stored = StoredStatement(
-        id=uuid.UUID(statement["id"]),
-        statement=statement,
-        origin=origin,
-        verb_id=statement["verb"]["id"],
-        object_id=obj.get("id") if obj.get("objectType", "Activity") == "Activity" else None,
-        agent_key=_agent_key_or_none(statement.get("actor", {})),
-        registration=uuid.UUID(context["registration"]) if context.get("registration") else None,
-    )
-    session.add(stored)
-    for destination in destinations:
-        session.add(OutboxEntry(stored=stored, destination=destination))
-    return stored
+    return {
+        "id": uuid.UUID(statement["id"]),
+        "statement": statement,
+        "origin": origin,
+        "verb_id": statement["verb"]["id"],
+        "object_id": obj.get("id") if obj.get("objectType", "Activity") == "Activity" else None,
+        "agent_key": _agent_key_or_none(statement.get("actor", {})),
+        "registration": uuid.UUID(context["registration"]) if context.get("registration") else None,
+        "voided": False,
+        "stored_at": now,
+    }
 
 
 def _agent_key_or_none(agent: Mapping[str, Any]) -> str | None:
@@ -176,87 +281,206 @@ def _agent_key_or_none(agent: Mapping[str, Any]) -> str | None:
 
 
 def record_completion(
-    session: Session,
-    data: CompletionInput,
-    base_url: str,
-    destinations: Sequence[str],
-    lookups: Lookups | None = None,
+    session: Session, data: CompletionInput, base_url: str, destinations: Sequence[str]
 ) -> RecordResult:
-    """Record ``data`` once, against every activity it matches, or keep it until one does.
+    """Record ``data`` once, against every activity it matches, or keep it until one does."""
+    return record_batch(session, [data], base_url, destinations)[0]
 
-    :param lookups: share one across the records of a batch.
+
+def record_batch(
+    session: Session, inputs: Sequence[CompletionInput], base_url: str, destinations: Sequence[str]
+) -> list[RecordResult]:
+    """Record a batch of completions as sets: a handful of queries whatever its size.
+
+    Each input is recorded once per idempotency key (a resend, in this batch or
+    any earlier one, is a ``duplicate``), against every activity it matches,
+    or kept as ``pending`` until one does. Recorded completions, their
+    statements, evidence, attainments and outbox rows are written in the
+    caller's transaction, so the batch is all or nothing. Only flushes.
+
+    :returns: one result per input, in order.
     """
-    lookups = lookups or Lookups()
     # Stored in UTC: SQLite keeps no offset, and evidence compares times as stored.
-    data = replace(data, occurred_at=data.occurred_at.astimezone(UTC))
-    if lookups.seen_keys is not None:
-        if data.idempotency_key in lookups.seen_keys:
-            return RecordResult("duplicate")
-        lookups.seen_keys.add(data.idempotency_key)
-    elif session.scalar(
-        select(Completion.id).where(Completion.idempotency_key == data.idempotency_key)
-    ) or session.scalar(select(PendingRecord.id).where(PendingRecord.idempotency_key == data.idempotency_key)):
-        return RecordResult("duplicate")
-    if data.activity_ref not in lookups.activities:
-        lookups.activities[data.activity_ref] = match_activities(session, data.activity_ref)
-    activities = lookups.activities[data.activity_ref]
-    if not activities:
-        session.add(
-            PendingRecord(activity_ref=data.activity_ref, idempotency_key=data.idempotency_key, payload=data.as_json())
+    inputs = [replace(i, occurred_at=i.occurred_at.astimezone(UTC)) for i in inputs]
+    results: list[RecordResult | None] = [None] * len(inputs)
+    keys = [i.idempotency_key for i in inputs]
+    seen = _recorded_keys(session, keys)
+    fresh: list[int] = []
+    for index, key in enumerate(keys):
+        if key in seen:
+            results[index] = RecordResult("duplicate")
+        else:
+            seen.add(key)
+            fresh.append(index)
+    matched = _match(session, {inputs[i].activity_ref for i in fresh})
+    pending = [i for i in fresh if not matched.get(inputs[i].activity_ref)]
+    _keep_pending(session, [inputs[i] for i in pending], results, pending)
+    recording = [i for i in fresh if matched.get(inputs[i].activity_ref)]
+    if recording:
+        _record(session, inputs, recording, matched, results, base_url, destinations)
+    return [r if r is not None else RecordResult("duplicate") for r in results]
+
+
+def _recorded_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    seen: set[str] = set()
+    for chunk in _chunks(list(set(keys))):
+        seen.update(session.scalars(select(Completion.idempotency_key).where(Completion.idempotency_key.in_(chunk))))
+        seen.update(
+            session.scalars(select(PendingRecord.idempotency_key).where(PendingRecord.idempotency_key.in_(chunk)))
         )
-        session.flush()
-        logger.info("Kept a %s record for unmapped activity %s", data.outcome, data.activity_ref)
-        return RecordResult("pending")
-    learner = learner_for(session, data.agent, lookups)
-    completions = []
-    for index, activity in enumerate(activities):
-        # One idempotency key, one completion per matched activity.
-        key = data.idempotency_key if index == 0 else f"{data.idempotency_key}#{activity.id}"
-        completions.append(_record(session, learner, activity, data, key, base_url, destinations, lookups))
-    return RecordResult("recorded", completions)
+    return seen
+
+
+def _keep_pending(
+    session: Session, inputs: Sequence[CompletionInput], results: list[RecordResult | None], indexes: Sequence[int]
+) -> None:
+    now = utcnow()
+    rows = [
+        {
+            "activity_ref": data.activity_ref,
+            "idempotency_key": data.idempotency_key,
+            "payload": data.as_json(),
+            "received_at": now,
+        }
+        for data in inputs
+    ]
+    kept: set[str] = set()
+    for chunk in _chunks(rows):
+        statement = (
+            insert_for(session, PendingRecord)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+        kept.update(session.scalars(statement.returning(PendingRecord.idempotency_key)))
+    for index, data in zip(indexes, inputs, strict=True):
+        # Not kept: a concurrent request kept the same record first.
+        results[index] = RecordResult("pending" if data.idempotency_key in kept else "duplicate")
+        if data.idempotency_key in kept:
+            logger.info("Kept a %s record for unmapped activity %s", data.outcome, data.activity_ref)
 
 
 def _record(
     session: Session,
-    learner: Learner,
-    activity: Activity,
-    data: CompletionInput,
-    key: str,
+    inputs: Sequence[CompletionInput],
+    indexes: Sequence[int],
+    matched: Mapping[str, list[uuid.UUID]],
+    results: list[RecordResult | None],
     base_url: str,
     destinations: Sequence[str],
-    lookups: Lookups,
-) -> Completion:
-    programme_id = activity.module.course.programme_id
-    completion_id = uuid.uuid4()
-    completion = Completion(
-        id=completion_id,
-        programme_id=programme_id,
-        learner=learner,
-        activity=activity,
-        outcome=data.outcome,
-        success=_success(data),
-        score_scaled=data.score_scaled,
-        score_raw=data.score_raw,
-        score_min=data.score_min,
-        score_max=data.score_max,
-        duration_seconds=data.duration_seconds,
-        occurred_at=data.occurred_at,
-        source=data.source,
-        idempotency_key=key,
-        statement_id=uuid.UUID(xapi.statement_id("completion", str(completion_id))),
+) -> None:
+    activity_ids = {a for i in indexes for a in matched[inputs[i].activity_ref]}
+    targets = _targets(session, activity_ids)
+    mapped = _mapped(session, base_url, activity_ids, {t.module_id for t in targets.values()})
+    learners = learners_for(session, [inputs[i].agent for i in indexes])
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    owner: list[int] = []
+    for index in indexes:
+        data = inputs[index]
+        learner_id, _ = learners[xapi.agent_key(data.agent)]
+        for n, activity_id in enumerate(matched[data.activity_ref]):
+            completion_id = uuid.uuid4()
+            rows.append(
+                {
+                    "id": completion_id,
+                    "programme_id": targets[activity_id].programme_id,
+                    "learner_id": learner_id,
+                    "activity_id": activity_id,
+                    "outcome": data.outcome,
+                    "success": _success(data),
+                    "score_scaled": data.score_scaled,
+                    "score_raw": data.score_raw,
+                    "score_min": data.score_min,
+                    "score_max": data.score_max,
+                    "duration_seconds": data.duration_seconds,
+                    "occurred_at": data.occurred_at,
+                    "recorded_at": now,
+                    "source": data.source,
+                    # One idempotency key, one completion per matched activity.
+                    "idempotency_key": data.idempotency_key if n == 0 else f"{data.idempotency_key}#{activity_id}",
+                    "statement_id": uuid.UUID(xapi.statement_id("completion", str(completion_id))),
+                }
+            )
+            owner.append(index)
+    inserted: set[uuid.UUID] = set()
+    for chunk in _chunks(rows):
+        statement = (
+            insert_for(session, Completion)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+        inserted.update(session.scalars(statement.returning(Completion.id)))
+    # A row not inserted was recorded by a concurrent request meanwhile: a duplicate.
+    kept = [(row, index) for row, index in zip(rows, owner, strict=True) if row["id"] in inserted]
+    for row, index in kept:
+        result = results[index] or RecordResult("recorded")
+        result.completions.append(Recorded(row["id"], row["statement_id"], row["activity_id"], row["idempotency_key"]))
+        results[index] = result
+    for index in indexes:
+        if results[index] is None:
+            results[index] = RecordResult("duplicate")
+    agents = {learner_id: agent for learner_id, agent in learners.values()}
+    statements = [
+        completion_statement(
+            row, agents[row["learner_id"]], targets[row["activity_id"]], mapped, base_url, inputs[index].registration
+        )
+        for row, index in kept
+    ]
+    succeeded = [row for row, _ in kept if row["success"]]
+    evidence.add_completions(
+        session,
+        [
+            (row["programme_id"], row["learner_id"], item_id, row["occurred_at"])
+            for row in succeeded
+            for item_id in dict.fromkeys(
+                [m.item_id for m in mapped.get(row["activity_id"], [])]
+                + [m.item_id for m in mapped.get(targets[row["activity_id"]].module_id, [])]
+            )
+        ],
     )
-    session.add(completion)
-    statement = completion_statement(session, completion, base_url, data.registration, lookups)
-    store_statement(session, statement, "emitted", destinations)
-    if completion.success:
-        items = [m.item_id for m in _mappings(session, lookups, "activity", activity.id)]
-        items += [m.item_id for m in _mappings(session, lookups, "module", activity.module_id)]
-        if items:
-            if learner.id is None:
-                session.flush()  # a new learner needs its id for the evidence rows
-            evidence.add_completion(session, programme_id, learner.id, items, data.occurred_at)
-        _attainments(session, completion, base_url, destinations, lookups)
-    return completion
+    statements += _attainments(session, succeeded, agents, mapped, base_url)
+    store_statements(session, statements, "emitted", destinations)
+
+
+def _targets(session: Session, activity_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, _Target]:
+    rows = session.execute(
+        select(
+            Activity.id, Activity.title, Module.id, Module.title, Course.id, Course.title, Programme.id, Programme.title
+        )
+        .join(Module, Module.id == Activity.module_id)
+        .join(Course, Course.id == Module.course_id)
+        .join(Programme, Programme.id == Course.programme_id)
+        .where(Activity.id.in_(set(activity_ids)))
+    )
+    return {row[0]: _Target(*row) for row in rows}
+
+
+def _mapped(
+    session: Session, base_url: str, activity_ids: Iterable[uuid.UUID], module_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[_Mapped]]:
+    """Items mapped to each of these activities and modules, in the order they were mapped."""
+    rows = session.execute(
+        select(
+            ItemMapping.activity_id,
+            ItemMapping.module_id,
+            ItemMapping.item_id,
+            ItemMapping.depth,
+            Item.uri,
+            Item.abbreviated_statement,
+            Item.full_statement,
+        )
+        .join(Item, Item.id == ItemMapping.item_id)
+        .where(or_(ItemMapping.activity_id.in_(set(activity_ids)), ItemMapping.module_id.in_(set(module_ids))))
+        .order_by(ItemMapping.created_at, ItemMapping.id)
+    )
+    mapped: dict[uuid.UUID, list[_Mapped]] = {}
+    for activity_id, module_id, item_id, depth, uri, abbreviated, full in rows:
+        target = activity_id or module_id
+        assert target is not None  # a mapping has one target (check constraint)
+        mapped.setdefault(target, []).append(
+            _Mapped(item_id, depth, node_uri(base_url, item_id, uri), abbreviated or full[:200])
+        )
+    return mapped
 
 
 def _success(data: CompletionInput) -> bool:
@@ -271,27 +495,17 @@ def _iri(base_url: str, kind: str, identifier: uuid.UUID) -> str:
     return f"{base_url}/{kind}/{identifier}"
 
 
-def _item_activity(item: Item, base_url: str) -> dict[str, Any]:
-    return xapi.activity(
-        node_uri(base_url, item.id, item.uri),
-        item.abbreviated_statement or item.full_statement[:200],
-        xapi.COMPETENCY,
-    )
-
-
-def _mappings(session: Session, lookups: Lookups, kind: str, target_id: uuid.UUID) -> list[ItemMapping]:
-    if (kind, target_id) not in lookups.mappings:
-        column = ItemMapping.activity_id if kind == "activity" else ItemMapping.module_id
-        lookups.mappings[kind, target_id] = list(session.scalars(select(ItemMapping).where(column == target_id)))
-    return lookups.mappings[kind, target_id]
+def _item_activity(item: _Mapped) -> dict[str, Any]:
+    return xapi.activity(item.uri, item.label, xapi.COMPETENCY)
 
 
 def completion_statement(
-    session: Session,
-    completion: Completion,
+    row: Mapping[str, Any],
+    agent: Mapping[str, Any],
+    target: _Target,
+    mapped: Mapping[uuid.UUID, list[_Mapped]],
     base_url: str,
     registration: str | None = None,
-    lookups: Lookups | None = None,
 ) -> dict[str, Any]:
     """The xAPI statement of a completion, carrying its capability mapping.
 
@@ -299,14 +513,10 @@ def completion_statement(
     mapped to the activity go in ``category`` and items mapped to its module
     in ``other``, as Activities whose ids are the items' CASE URIs.
     """
-    activity = completion.activity
-    module: Module = activity.module
-    course: Course = module.course
-    lookups = lookups or Lookups()
-    direct = _mappings(session, lookups, "activity", activity.id)
-    via_module = _mappings(session, lookups, "module", module.id)
+    direct = mapped.get(target.activity_id, [])
+    via_module = mapped.get(target.module_id, [])
     mapping_extension: list[JSON] = [
-        {"item": node_uri(base_url, m.item_id, m.item.uri), "depth": m.depth, "via": via}
+        {"item": m.uri, "depth": m.depth, "via": via}
         for via, mappings in (("activity", direct), ("module", via_module))
         for m in mappings
     ]
@@ -314,116 +524,167 @@ def completion_statement(
         {f"{base_url}/xapi/extensions/mappings": mapping_extension} if mapping_extension else None
     )
     return xapi.statement(
-        dict(completion.learner.agent),
-        VERBS[Outcome(completion.outcome)],
-        xapi.activity(_iri(base_url, "activities", activity.id), activity.title, LESSON),
-        str(completion.statement_id),
-        completion.occurred_at,
+        dict(agent),
+        VERBS[Outcome(row["outcome"])],
+        xapi.activity(_iri(base_url, "activities", target.activity_id), target.activity_title, LESSON),
+        str(row["statement_id"]),
+        row["occurred_at"],
         xapi.result(
             completion=True,
-            success=bool(completion.success),
-            scaled=completion.score_scaled,
-            raw=completion.score_raw,
-            minimum=completion.score_min,
-            maximum=completion.score_max,
-            duration_seconds=completion.duration_seconds,
+            success=bool(row["success"]),
+            scaled=row["score_scaled"],
+            raw=row["score_raw"],
+            minimum=row["score_min"],
+            maximum=row["score_max"],
+            duration_seconds=row["duration_seconds"],
         ),
         xapi.context(
             registration=registration,
-            parent=[xapi.activity(_iri(base_url, "modules", module.id), module.title, MODULE)],
+            parent=[xapi.activity(_iri(base_url, "modules", target.module_id), target.module_title, MODULE)],
             grouping=[
-                xapi.activity(_iri(base_url, "courses", course.id), course.title, COURSE),
-                xapi.activity(_iri(base_url, "programmes", course.programme_id), course.programme.title),
+                xapi.activity(_iri(base_url, "courses", target.course_id), target.course_title, COURSE),
+                xapi.activity(_iri(base_url, "programmes", target.programme_id), target.programme_title),
             ],
-            category=[_item_activity(m.item, base_url) for m in direct],
-            other=[_item_activity(m.item, base_url) for m in via_module],
+            category=[_item_activity(m) for m in direct],
+            other=[_item_activity(m) for m in via_module],
             extensions=extensions,
         ),
     )
 
 
 def _attainments(
-    session: Session, completion: Completion, base_url: str, destinations: Sequence[str], lookups: Lookups
-) -> None:
-    """Emit ``achieved`` for every item this completion finishes covering.
+    session: Session,
+    succeeded: Sequence[Mapping[str, Any]],
+    agents: Mapping[int, Mapping[str, Any]],
+    mapped: Mapping[uuid.UUID, list[_Mapped]],
+    base_url: str,
+) -> list[dict[str, Any]]:
+    """Attainments these successful completions finish, as ``achieved`` statements, checked as sets.
 
     An item is attained when the learner has succeeded in every activity of
-    the programme mapped to it at depth ``assessed``.
+    the programme mapped to it at depth ``assessed``; the attainment is dated
+    when the last of those activities was first succeeded in.
     """
-    activity_mappings = _mappings(session, lookups, "activity", completion.activity_id)
-    items = [m.item_id for m in activity_mappings if m.depth == Depth.ASSESSED]
-    for item_id in items:
-        exists = select(Attainment.id).where(
-            Attainment.learner_id == completion.learner_id,
-            Attainment.item_id == item_id,
-            Attainment.programme_id == completion.programme_id,
+    # (programme, learner, item) → the batch's latest completion towards it.
+    candidates: dict[tuple[uuid.UUID, int, uuid.UUID], Mapping[str, Any]] = {}
+    items: dict[uuid.UUID, _Mapped] = {}
+    for row in succeeded:
+        for m in mapped.get(row["activity_id"], []):
+            if m.depth == Depth.ASSESSED:
+                items[m.item_id] = m
+                key = (row["programme_id"], row["learner_id"], m.item_id)
+                if key not in candidates or row["occurred_at"] >= candidates[key]["occurred_at"]:
+                    candidates[key] = row
+    if not candidates:
+        return []
+    programmes = {p for p, _, _ in candidates}
+    learner_ids = {learner for _, learner, _ in candidates}
+    item_ids = {i for _, _, i in candidates}
+    attained = {
+        (programme_id, learner_id, item_id)
+        for programme_id, learner_id, item_id in session.execute(
+            select(Attainment.programme_id, Attainment.learner_id, Attainment.item_id).where(
+                Attainment.programme_id.in_(programmes),
+                Attainment.learner_id.in_(learner_ids),
+                Attainment.item_id.in_(item_ids),
+            )
         )
-        if session.scalar(exists) is not None:
+    }
+    required: dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]] = {}
+    for programme_id, item_id, activity_id in session.execute(
+        select(ItemMapping.programme_id, ItemMapping.item_id, ItemMapping.activity_id).where(
+            ItemMapping.item_id.in_(item_ids),
+            ItemMapping.depth == Depth.ASSESSED,
+            ItemMapping.programme_id.in_(programmes),
+            ItemMapping.activity_id.is_not(None),
+        )
+    ):
+        assert activity_id is not None  # filtered above
+        required.setdefault((programme_id, item_id), set()).add(activity_id)
+    activities = set().union(*required.values()) if required else set()
+    first_success: dict[tuple[int, uuid.UUID], datetime] = {
+        (learner_id, activity_id): when
+        for learner_id, activity_id, when in session.execute(
+            select(Completion.learner_id, Completion.activity_id, func.min(Completion.occurred_at))
+            .where(
+                Completion.learner_id.in_(learner_ids),
+                Completion.success.is_(True),
+                Completion.activity_id.in_(activities),
+            )
+            .group_by(Completion.learner_id, Completion.activity_id)
+        )
+    }
+    rows: list[dict[str, Any]] = []
+    for (programme_id, learner_id, item_id), trigger in candidates.items():
+        needed = required.get((programme_id, item_id), set())
+        if (programme_id, learner_id, item_id) in attained or not needed:
             continue
-        required = set(
-            session.scalars(
-                select(ItemMapping.activity_id).where(
-                    ItemMapping.item_id == item_id,
-                    ItemMapping.depth == Depth.ASSESSED,
-                    ItemMapping.programme_id == completion.programme_id,
-                    ItemMapping.activity_id.is_not(None),
-                )
-            )
-        )
-        succeeded = set(
-            session.scalars(
-                select(Completion.activity_id).where(
-                    Completion.learner_id == completion.learner_id,
-                    Completion.success.is_(True),
-                    Completion.activity_id.in_(required),
-                )
-            )
-        )
-        if required - succeeded:
+        times = [first_success.get((learner_id, a)) for a in needed]
+        if any(t is None for t in times):
             continue
-        item = session.get(Item, item_id)
-        assert item is not None
-        statement_id = xapi.statement_id(
-            "attainment", str(completion.programme_id), str(completion.learner_id), str(item_id)
+        rows.append(
+            {
+                "programme_id": programme_id,
+                "learner_id": learner_id,
+                "item_id": item_id,
+                "statement_id": uuid.UUID(
+                    xapi.statement_id("attainment", str(programme_id), str(learner_id), str(item_id))
+                ),
+                "attained_at": _as_utc(max(t for t in times if t is not None)),
+                "trigger": trigger,
+            }
         )
-        session.add(
-            Attainment(
-                programme_id=completion.programme_id,
-                learner_id=completion.learner_id,
-                item_id=item_id,
-                statement_id=uuid.UUID(statement_id),
-                attained_at=completion.occurred_at,
+    statements = []
+    new: set[uuid.UUID] = set()
+    for chunk in _chunks(rows):
+        statement = (
+            insert_for(session, Attainment)
+            .values([{k: v for k, v in row.items() if k != "trigger"} for row in chunk])
+            .on_conflict_do_nothing(index_elements=["learner_id", "item_id", "programme_id"])
+        )
+        new.update(session.scalars(statement.returning(Attainment.statement_id)))
+    for row in rows:
+        if row["statement_id"] not in new:
+            continue  # a concurrent request attained it first
+        trigger = row["trigger"]
+        statements.append(
+            xapi.statement(
+                dict(agents[row["learner_id"]]),
+                xapi.ACHIEVED,
+                _item_activity(items[row["item_id"]]),
+                str(row["statement_id"]),
+                row["attained_at"],
+                xapi.result(success=True, completion=True),
+                xapi.context(
+                    grouping=[xapi.activity(_iri(base_url, "programmes", row["programme_id"]))],
+                    statement_ref=str(trigger["statement_id"]),
+                ),
             )
         )
-        statement = xapi.statement(
-            dict(completion.learner.agent),
-            xapi.ACHIEVED,
-            _item_activity(item, base_url),
-            statement_id,
-            completion.occurred_at,
-            xapi.result(success=True, completion=True),
-            xapi.context(
-                grouping=[xapi.activity(_iri(base_url, "programmes", completion.programme_id))],
-                statement_ref=str(completion.statement_id),
-            ),
-        )
-        store_statement(session, statement, "emitted", destinations)
-        logger.info("Learner %s attained %s", completion.learner_id, item.code or item.id)
+        logger.info("Learner %s attained %s", row["learner_id"], row["item_id"])
+    return statements
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def apply_pending(session: Session, base_url: str, destinations: Sequence[str]) -> int:
     """Record the kept records whose activity id now matches an activity; return how many."""
-    applied = 0
-    for record in session.scalars(select(PendingRecord).where(PendingRecord.applied_at.is_(None))).all():
-        if not match_activities(session, record.activity_ref):
-            continue
-        data = CompletionInput.from_json(record.payload)
-        session.delete(record)
-        session.flush()
-        result = record_completion(session, data, base_url, destinations)
-        if result.status == "recorded":
-            applied += 1
-    return applied
+    records = session.execute(
+        select(PendingRecord.id, PendingRecord.activity_ref, PendingRecord.payload)
+        .where(PendingRecord.applied_at.is_(None))
+        .order_by(PendingRecord.id)
+    ).all()
+    matched = _match(session, {ref for _, ref, _ in records})
+    due = [(record_id, payload) for record_id, ref, payload in records if matched.get(ref)]
+    if not due:
+        return 0
+    for chunk in _chunks([record_id for record_id, _ in due]):
+        session.execute(delete(PendingRecord).where(PendingRecord.id.in_(chunk)))
+    results = record_batch(session, [CompletionInput.from_json(payload) for _, payload in due], base_url, destinations)
+    return sum(result.status == "recorded" for result in results)
 
 
 def pending_summary(session: Session) -> list[tuple[str, int]]:

@@ -73,19 +73,16 @@ class Completions(MethodView):
         """
         settings = settings_from(current_app.config)
         inputs = [completion_input(entry) for entry in body["completions"]]
-        lookups = services.Lookups()
-        lookups.prefetch(db.session(), inputs)
-        results = []
-        for index, data in enumerate(inputs):
-            outcome = services.record_completion(db.session(), data, settings.base_url, settings.destinations, lookups)
-            results.append(
-                {
-                    "index": index,
-                    "status": outcome.status,
-                    "completion_ids": [c.id for c in outcome.completions],
-                    "statement_ids": [c.statement_id for c in outcome.completions],
-                }
-            )
+        outcomes = services.record_batch(db.session(), inputs, settings.base_url, settings.destinations)
+        results = [
+            {
+                "index": index,
+                "status": outcome.status,
+                "completion_ids": [c.id for c in outcome.completions],
+                "statement_ids": [c.statement_id for c in outcome.completions],
+            }
+            for index, outcome in enumerate(outcomes)
+        ]
         db.session.commit()
         return {"results": results}
 

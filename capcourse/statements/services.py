@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 import xapi
@@ -61,7 +61,7 @@ class Received:
 def receive(
     session: Session, statements: Sequence[dict[str, Any]], authority: dict[str, Any], settings: RecordsSettings
 ) -> Received:
-    """Store statements from an LMS (all or none) and turn outcome statements into completions.
+    """Store statements from an LMS (all or none) and turn outcome statements into completions, as sets.
 
     :raises StatementsRejected: a statement breaks an xAPI rule.
     :raises ConflictError: an id is taken by a statement with other content.
@@ -70,55 +70,67 @@ def receive(
     ids_in_batch = [s["id"] for s in statements if "id" in s]
     if len(ids_in_batch) != len(set(ids_in_batch)):
         raise BadRequestError("The same statement id appears twice in the batch.", {"id": ["Duplicated."]})
-    ids: list[str] = []
-    recorded = pending = 0
-    now = utcnow()
-    lookups = records.Lookups()
-    # One query for the ids the batch reuses, not one per statement.
-    given = [uuid.UUID(i) for i in ids_in_batch]
-    known = {s.id: s for s in session.scalars(select(StoredStatement).where(StoredStatement.id.in_(given)))}
-    lookups.prefetch(
-        session,
-        [
-            c
-            for s in statements
-            if (c := _as_completion({**s, "id": s.get("id", ""), "timestamp": s.get("timestamp", xapi.timestamp(now))}))
-            is not None
-        ],
-    )
+    now = xapi.timestamp(utcnow())
+    complete = []
     for statement in statements:
         statement = dict(statement)
         statement.setdefault("id", str(uuid.uuid4()))
+        complete.append(statement)
+    # One query for the ids the batch reuses, not one per statement.
+    known = _stored(session, [s["id"] for s in complete])
+    new = []
+    for statement in complete:
         existing = known.get(uuid.UUID(statement["id"]))
         if existing is not None:
-            if _comparable(existing.statement) != _comparable(statement):
-                raise ConflictError(
-                    f"Statement {statement['id']} exists already with other content.", {"id": [statement["id"]]}
-                )
-            ids.append(statement["id"])
+            _check_same(existing, statement)
             continue
-        statement["stored"] = xapi.timestamp(now)
+        statement["stored"] = now
         statement["authority"] = authority
         statement.setdefault("version", "1.0.3")
-        statement.setdefault("timestamp", statement["stored"])
-        records.store_statement(session, statement, "received", ())
-        ids.append(statement["id"])
-        _void(session, statement)
-        outcome = _as_completion(statement)
-        if outcome is not None:
-            result = records.record_completion(session, outcome, settings.base_url, settings.destinations, lookups)
-            recorded += result.status == "recorded"
-            pending += result.status == "pending"
+        statement.setdefault("timestamp", now)
+        new.append(statement)
+    stored = records.store_statements(session, new, "received", ())
+    if len(stored) < len(new):
+        # A concurrent request stored some of these ids meanwhile: the same statement, or a conflict.
+        racing = _stored(session, [s["id"] for s in new if s["id"] not in stored])
+        for statement in new:
+            if statement["id"] not in stored:
+                _check_same(racing[uuid.UUID(statement["id"])], statement)
+    fresh = [s for s in new if s["id"] in stored]
+    _void(session, fresh)
+    outcomes = [c for s in fresh if (c := _as_completion(s)) is not None]
+    results = records.record_batch(session, outcomes, settings.base_url, settings.destinations)
     session.flush()
-    return Received(ids, recorded, pending)
+    return Received(
+        [s["id"] for s in complete],
+        sum(r.status == "recorded" for r in results),
+        sum(r.status == "pending" for r in results),
+    )
 
 
-def _void(session: Session, statement: dict[str, Any]) -> None:
-    if statement["verb"]["id"] != xapi.VOIDED.id:
-        return
-    target = session.scalar(select(StoredStatement).where(StoredStatement.id == uuid.UUID(statement["object"]["id"])))
-    if target is not None and target.verb_id != xapi.VOIDED.id:
-        target.voided = True
+def _stored(session: Session, ids: Sequence[str]) -> dict[uuid.UUID, dict[str, Any]]:
+    given = [uuid.UUID(i) for i in ids]
+    rows = session.execute(select(StoredStatement.id, StoredStatement.statement).where(StoredStatement.id.in_(given)))
+    return {statement_id: statement for statement_id, statement in rows}
+
+
+def _check_same(existing: dict[str, Any], statement: dict[str, Any]) -> None:
+    """:raises ConflictError: ``statement`` reuses the id of another statement."""
+    if _comparable(existing) != _comparable(statement):
+        raise ConflictError(
+            f"Statement {statement['id']} exists already with other content.", {"id": [statement["id"]]}
+        )
+
+
+def _void(session: Session, statements: Sequence[dict[str, Any]]) -> None:
+    """Mark the statements these voiding statements target as voided (a voiding statement itself can't be)."""
+    targets = [uuid.UUID(s["object"]["id"]) for s in statements if s["verb"]["id"] == xapi.VOIDED.id]
+    if targets:
+        session.execute(
+            update(StoredStatement)
+            .where(StoredStatement.id.in_(targets), StoredStatement.verb_id != xapi.VOIDED.id)
+            .values(voided=True)
+        )
 
 
 def _as_completion(statement: dict[str, Any]) -> records.CompletionInput | None:

@@ -21,6 +21,7 @@ from flask_smorest import Blueprint
 from werkzeug.wrappers import Response
 
 import xapi
+from capcourse.accounts.auth import note_key_use
 from capcourse.accounts.models import ApiKey, Role
 from capcourse.accounts.services import authenticate_key
 from capcourse.errors import BadRequestError, ForbiddenError, UnauthorizedError
@@ -93,6 +94,7 @@ def _key(roles: tuple[Role, ...]) -> ApiKey:
         raise UnauthorizedError("The API key is not valid.")
     if key.role not in roles:
         raise ForbiddenError(f"An API key with the role {key.role!r} may not do this; it needs {' or '.join(roles)}.")
+    note_key_use(key)
     return key
 
 

@@ -22,12 +22,12 @@ from jsonschema.protocols import Validator
 
 from capcourse.accounts.access import Principal
 from capcourse.accounts.models import Role
-from tests.conftest import SHARED
+from tests.shared import SHARED, shared_params
 
 STANDARDS = SHARED / "standards" / "case"
 FIXTURES = SHARED / "fixtures" / "case"
 #: The real packages other CASE tools published (all six OpenSALT fixtures).
-FIXTURE_FILES = sorted(FIXTURES.glob("*.json"))
+FIXTURE_FILES = shared_params("fixtures/case", "*.json")
 BASE_URL = "http://capcourse.test"
 #: Who imports in service-level tests.
 ADMIN_PRINCIPAL = Principal(role=Role.ADMIN, name="Test admin <admin@example.org>")

@@ -59,7 +59,7 @@ def framework_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Framework)) or 0)
 
 
-@pytest.mark.parametrize("path", FIXTURE_FILES, ids=[p.stem for p in FIXTURE_FILES])
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
 def test_every_opensalt_package_imports_and_exports_again_whole(session: Session, path: Path) -> None:
     source = fixture(path)
     outcome = import_package(session, path.read_bytes(), ADMIN_PRINCIPAL, path.name)

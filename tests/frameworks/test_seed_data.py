@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from capcourse.frameworks.seed_data import SeedData, SeedDataError, load_seed_data
-from tests.conftest import SHARED
+from tests.shared import SHARED
 
 SEEDS = SHARED / "seeds"
 

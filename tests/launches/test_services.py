@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -129,13 +128,8 @@ def test_a_commit_racing_another_with_the_same_outcome_records_once(
     first = services.commit_runtime(session, launch, passed, settings, now=now)
     assert first.recorded and first.completion is not None
 
-    original = records.record_completion
-
-    def unaware_of_the_first(*args: Any, **kwargs: Any) -> records.RecordResult:
-        # What the second request saw: no completion committed yet.
-        return original(*args, lookups=records.Lookups(seen_keys=set()), **kwargs)
-
-    monkeypatch.setattr(services, "record_completion", unaware_of_the_first)
+    # What the second request saw: no completion committed yet.
+    monkeypatch.setattr(records, "_recorded_keys", lambda session, keys: set())
     later = now + timedelta(seconds=5)
     second = services.commit_runtime(session, launch, passed, settings, now=later)
     assert not second.recorded and second.completion is first.completion

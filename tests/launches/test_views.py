@@ -29,6 +29,7 @@ from capcourse.records.models import Completion, OutboxEntry, StoredStatement
 from tests import factories
 from tests.factories import bearer
 from tests.scorm.archives import RUNTIME
+from tests.shared import needs_shared
 
 pytestmark = pytest.mark.db
 
@@ -234,6 +235,7 @@ def test_a_launch_is_read_by_whoever_reaches_its_programme(
 # Commits --------------------------------------------------------------------------------------
 
 
+@needs_shared("fixtures/scorm/runtime")
 def test_every_recorded_scorm_again_commit_gives_its_completion() -> None:
     assert sorted(p.name for p in RUNTIME.glob("*.json")) == sorted(FIXTURE_OUTCOMES)
 

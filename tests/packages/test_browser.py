@@ -20,12 +20,12 @@ from capcourse.identifiers import framework_id, item_id
 from tests.browser import CHROMIUM_ARGS, live_server, require_chromium
 from tests.conftest import scratch_app
 from tests.factories import PASSWORD
-from tests.scorm.archives import ADL_MANIFESTS, package_around
+from tests.scorm.archives import adl_manifest, package_around
 
 pytestmark = pytest.mark.browser
 
 # An ADL test package with a real organization tree (several SCOs).
-SEQUENCING = next(p for p in ADL_MANIFESTS if p.name.startswith("LMSTestPackage_SX-02."))
+SEQUENCING = adl_manifest("SX-02")
 
 
 @pytest.fixture(scope="module")

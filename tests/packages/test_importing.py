@@ -24,7 +24,7 @@ from capcourse.packages import importing
 from capcourse.packages.models import ContentPackage, PackageItem
 from capcourse.packages.settings import settings_from
 from tests import factories
-from tests.scorm.archives import ADL_MANIFESTS, minimal_manifest, package_around, zip_bytes
+from tests.scorm.archives import ADL_PARAMS, minimal_manifest, package_around, zip_bytes
 
 pytestmark = pytest.mark.db
 
@@ -73,7 +73,7 @@ def competency(item: Any, level: str | None = None, framework: str = FRONTLINE_U
     return scorm.Competency(framework, reference, "statement", level=level)
 
 
-@pytest.mark.parametrize("manifest", ADL_MANIFESTS, ids=lambda p: p.name.split(".")[0])
+@pytest.mark.parametrize("manifest", ADL_PARAMS, ids=lambda p: p.name.split(".")[0])
 def test_every_adl_test_package_imports(app: Flask, session: Session, world: dict[str, Any], manifest: Path) -> None:
     data = manifest.read_bytes()
     report = run(app, session, world, package_around(data))

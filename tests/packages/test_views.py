@@ -17,11 +17,11 @@ from capcourse.packages.models import ContentPackage
 from tests import factories
 from tests.factories import bearer
 from tests.pages import csrf_token, sign_in
-from tests.scorm.archives import ADL_MANIFESTS, package_around
+from tests.scorm.archives import adl_manifest, package_around
 
 pytestmark = pytest.mark.db
 
-CM_01 = next(p for p in ADL_MANIFESTS if p.name.startswith("LMSTestPackage_CM-01."))
+CM_01 = adl_manifest("CM-01")
 
 
 @pytest.fixture

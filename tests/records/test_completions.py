@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -180,8 +181,9 @@ def test_statements_are_queued_for_every_destination(session: Session) -> None:
         xapi.statement_id("queued"),
         __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").UTC),
     )
-    stored = store_statement(session, statement, "emitted", ["primary", "backup"])
+    store_statement(session, statement, "emitted", ["primary", "backup"])
     session.flush()
+    stored = session.scalars(select(StoredStatement).where(StoredStatement.id == uuid.UUID(statement["id"]))).one()
     entries = session.scalars(select(OutboxEntry).where(OutboxEntry.stored_pk == stored.pk)).all()
     assert sorted(e.destination for e in entries) == ["backup", "primary"]
     assert {e.state for e in entries} == {"pending"}

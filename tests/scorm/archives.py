@@ -6,17 +6,29 @@ import io
 import stat
 import struct
 import zipfile
+from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import etree
 
-from tests.conftest import SHARED
+from tests.shared import SHARED, needs_shared, shared_params
 
 FIXTURES = SHARED / "fixtures" / "scorm"
-ADL_MANIFESTS = sorted((FIXTURES / "adl-2004-4th-lms-test-packages").glob("*.imsmanifest.xml"))
+ADL_FOLDER = "fixtures/scorm/adl-2004-4th-lms-test-packages"
+#: ADL's 189 test manifests (empty without ../shared: tests reading it are marked :data:`NEEDS_ADL`).
+ADL_MANIFESTS = sorted((SHARED / ADL_FOLDER).glob("*.imsmanifest.xml"))
+#: The same, to parametrize with (one skipped parameter without ../shared).
+ADL_PARAMS = shared_params(ADL_FOLDER, "*.imsmanifest.xml")
+NEEDS_ADL = needs_shared(ADL_FOLDER)
 EDGE_CASES = FIXTURES / "edge-cases"
 RUNTIME = FIXTURES / "runtime"
 STANDARDS = SHARED / "standards" / "scorm"
+
+
+def adl_manifest(name: str) -> Path:
+    """ADL's manifest of test package ``name`` (e.g. ``CM-01``); reading it without ../shared skips the test."""
+    return SHARED / ADL_FOLDER / f"LMSTestPackage_{name}.imsmanifest.xml"
+
 
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 

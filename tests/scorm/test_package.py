@@ -12,7 +12,7 @@ import pytest
 from scorm import Limits, ManifestError, PackageError, open_package
 from scorm.package import Package, member_path
 from tests.scorm.archives import (
-    ADL_MANIFESTS,
+    ADL_PARAMS,
     EDGE_CASES,
     hrefs,
     lie_about_size,
@@ -37,7 +37,7 @@ def refused(data: bytes, limits: Limits | None = None) -> PackageError:
 # Real packages ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ADL_MANIFESTS, ids=lambda path: path.name.split(".")[0])
+@pytest.mark.parametrize("path", ADL_PARAMS, ids=lambda path: path.name.split(".")[0])
 def test_adl_manifests_in_a_zip_open_and_extract(path: Path, tmp_path: Path) -> None:
     manifest_bytes = path.read_bytes()
     with open_bytes(package_around(manifest_bytes)) as package:

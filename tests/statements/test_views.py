@@ -17,7 +17,7 @@ from capcourse.accounts.models import Role
 from capcourse.catalogue.models import ExternalId
 from capcourse.records.models import Completion, PendingRecord, StoredStatement
 from tests import factories
-from tests.conftest import SHARED
+from tests.shared import shared_path
 
 pytestmark = pytest.mark.db
 
@@ -179,7 +179,9 @@ def test_voiding_hides_a_statement(client: FlaskClient, lms: dict[str, str], act
 
 
 def test_adl_samples_are_accepted(client: FlaskClient, lms: dict[str, str]) -> None:
-    for path in sorted((SHARED / "fixtures" / "xapi").glob("scorm-profile-*.json")):
+    samples = sorted(shared_path("fixtures", "xapi").glob("scorm-profile-*.json"))
+    assert samples
+    for path in samples:
         data = json.loads(path.read_text(encoding="utf-8"))
         response = client.post("/xapi/statements", json=data, headers=lms)
         assert response.status_code == 200, (path.name, response.json)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import xapi
-from tests.conftest import SHARED
+from tests.shared import SHARED, shared_params
 from tests.xapi.test_statements import _DELETE, _with
 
 FIXTURES = SHARED / "fixtures" / "xapi"
 
 
 def fixture_statements() -> list[tuple[str, Any]]:
-    found = []
-    for path in sorted(FIXTURES.glob("*.json")):
+    found: list[Any] = []
+    for path in shared_params("fixtures/xapi", "*.json"):
+        if not isinstance(path, Path):
+            return [pytest.param("no-shared", None, marks=path.marks)]
         data = json.loads(path.read_text(encoding="utf-8"))
         for index, item in enumerate(data if isinstance(data, list) else [data]):
             found.append((f"{path.name}[{index}]", item))
