@@ -252,9 +252,14 @@ def store_statements(
     return set(stored)
 
 
-def store_statement(session: Session, statement: dict[str, Any], origin: str, destinations: Sequence[str]) -> None:
-    """Keep one statement and queue it for every destination (see :func:`store_statements`)."""
+def store_statement(
+    session: Session, statement: dict[str, Any], origin: str, destinations: Sequence[str]
+) -> StoredStatement:
+    """Keep one statement and queue it for every destination (see :func:`store_statements`); return it as stored."""
     store_statements(session, [statement], origin, destinations)
+    stored = session.scalar(select(StoredStatement).where(StoredStatement.id == uuid.UUID(statement["id"])))
+    assert stored is not None
+    return stored
 
 
 def _statement_row(statement: Mapping[str, Any], origin: str, now: datetime) -> dict[str, Any]:
