@@ -257,7 +257,9 @@ def store_statement(
 ) -> StoredStatement:
     """Keep one statement and queue it for every destination (see :func:`store_statements`); return it as stored."""
     store_statements(session, [statement], origin, destinations)
-    stored: StoredStatement | None = session.scalar(select(StoredStatement).where(StoredStatement.id == uuid.UUID(statement["id"])))
+    stored: StoredStatement | None = session.scalar(
+        select(StoredStatement).where(StoredStatement.id == uuid.UUID(statement["id"]))
+    )
     assert stored is not None
     return stored
 
