@@ -54,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from capcourse import extensions, models, outbound  # noqa: F401  (models: complete metadata)
     from capcourse.errors import register_error_handlers
+    from capcourse.server import serve
 
     extensions.init_app(app)
     outbound.init_app(app)
@@ -66,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         name="api_docs_ui",
     )
     register_error_handlers(app)
+    app.cli.add_command(serve)
 
     @app.get("/")
     def index() -> Response:

@@ -223,8 +223,17 @@ def _handle_unstorable(error: Exception) -> Response | tuple[Any, ...]:
     return _respond(400, "A value in the request cannot be stored (out of range or holding a NUL character).")
 
 
+def _handle_unavailable(error: Exception) -> Response | tuple[Any, ...]:
+    # The database is down, restarting, or (SQLite) held by a writer past the busy
+    # timeout: the client may try again shortly, and nothing was stored.
+    logger.warning("Database unavailable on %s %s: %s", request.method, request.path, type(error).__name__)
+    return _respond(503, "The database is unavailable for a moment; try again shortly.", headers={"Retry-After": "5"})
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers; registered after flask-smorest so these win."""
+    app.register_error_handler(sa_exc.OperationalError, _handle_unavailable)
+    app.register_error_handler(sa_exc.InterfaceError, _handle_unavailable)
     app.register_error_handler(sa_exc.DataError, _handle_unstorable)
     app.register_error_handler(OverflowError, _handle_unstorable)
     app.register_error_handler(RecursionError, _handle_unstorable)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from capcourse import create_app
 from capcourse.accounts.models import Role
 from capcourse.errors import error_body
 from capcourse.identifiers import framework_id
@@ -53,3 +56,18 @@ def test_unexpected_errors_are_500_in_the_error_shape_without_details(database: 
         "status": "Internal Server Error",
         "message": "An unexpected error occurred; it has been logged.",
     }
+
+
+def test_an_unreachable_database_answers_503_with_retry_after(tmp_path: Path) -> None:
+    # A SQLite file in a folder that does not exist cannot be opened: the database is "down".
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'missing' / 'capcourse.db'}",
+        }
+    )
+    response = app.test_client().get("/api/v1/programmes", headers={"Authorization": "Bearer cc_whatever"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "try again" in response.json["message"]

@@ -7,11 +7,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this domain's API, pages and commands with ``app``."""
-    from capcourse.delivery.cli import delivery_cli, serve
+    from capcourse.delivery.cli import delivery_cli
     from capcourse.delivery.views import blp, pages
     from capcourse.extensions import register_api
 
     register_api(blp)
     app.register_blueprint(pages)
     app.cli.add_command(delivery_cli)
-    app.cli.add_command(serve)

@@ -1,17 +1,17 @@
-"""``capcourse delivery`` and ``capcourse serve``."""
+"""``capcourse delivery``."""
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
-from werkzeug.serving import run_simple
+from flask.cli import AppGroup
 
 from capcourse.delivery import services
 from capcourse.delivery.services import Report
-from capcourse.delivery.worker import drain_once, run_forever, start_in_process
+from capcourse.delivery.worker import drain_once, run_forever
 from capcourse.extensions import db
 
 
@@ -35,8 +35,10 @@ def run(once: bool, interval: float) -> None:
     if once:
         _say(drain_once(app))
         return
-    click.echo(f"Delivering every {interval} s; Ctrl+C stops.")
+    click.echo(f"Delivering every {interval} s; Ctrl+C or SIGTERM stops after the batch under way.")
     stop = threading.Event()
+    # capcourse serve stops its delivery worker with SIGTERM: finish the batch, then go.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         run_forever(app, interval, stop, _say)
     except KeyboardInterrupt:
@@ -63,20 +65,3 @@ def retry(destination: str | None) -> None:
     count = services.retry_dead(db.session(), destination)
     db.session.commit()
     click.echo(f"{count} statement(s) will be sent again.")
-
-
-@click.command("serve")
-@with_appcontext
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
-def serve(host: str, port: int) -> None:
-    """Serve the web app with the delivery worker in the same process (the embedded default)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if services.endpoints(app.config):
-        start_in_process(app)
-        click.echo("Delivering statements to: " + ", ".join(services.endpoints(app.config)))
-    else:
-        click.echo("No LRS configured: statements stay in the embedded store at /xapi/statements.")
-    click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
-    # Not app.run(): Flask ignores it inside a CLI command (FLASK_RUN_FROM_CLI), so nothing would serve.
-    run_simple(host, port, app, threaded=True)

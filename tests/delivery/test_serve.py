@@ -23,7 +23,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_capcourse_serve_answers_on_its_port(tmp_path: Path) -> None:
+def test_capcourse_serve_answers_with_gunicorn_and_runs_one_delivery_process(tmp_path: Path) -> None:
     database = make_database(tmp_path, "serve")
     port = free_port()
     environment = {
@@ -31,6 +31,8 @@ def test_capcourse_serve_answers_on_its_port(tmp_path: Path) -> None:
         "CAPCOURSE_DATABASE_URL": database.url,
         "CAPCOURSE_SECRET_KEY": "serve-test",
         "CAPCOURSE_PACKAGE_DIR": str(tmp_path / "packages"),
+        # Nothing listens there: the delivery worker just retries, which is all this test needs.
+        "CAPCOURSE_LRS_ENDPOINT": f"http://127.0.0.1:{free_port()}/xapi",
     }
     if database.schema:
         environment["PGOPTIONS"] = f"-csearch_path={database.schema}"
@@ -38,10 +40,14 @@ def test_capcourse_serve_answers_on_its_port(tmp_path: Path) -> None:
     try:
         subprocess.run([*command, "db", "upgrade"], env=environment, check=True, capture_output=True, timeout=120)
         server = subprocess.Popen(
-            [*command, "serve", "--port", str(port)], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            [*command, "serve", "--port", str(port), "--workers", "2", "--threads", "2"],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
+        delivery_pid = None
         try:
-            deadline, answer = time.monotonic() + 30, None
+            deadline, answer = time.monotonic() + 60, None
             while answer is None and time.monotonic() < deadline and server.poll() is None:
                 try:
                     answer = httpx.get(f"http://127.0.0.1:{port}/frameworks", timeout=2)
@@ -49,13 +55,37 @@ def test_capcourse_serve_answers_on_its_port(tmp_path: Path) -> None:
                     time.sleep(0.2)
             assert answer is not None, f"nothing answered; serve printed: {_output(server)}"
             assert answer.status_code == 200
+            assert answer.headers["Server"].startswith("gunicorn")
+            children = _children(server.pid)
+            delivery = [pid for pid, line in children.items() if "delivery run" in line]
+            assert len(delivery) == 1, children  # one delivery process, not one per web worker
+            delivery_pid = delivery[0]
+            assert len(children) == 3, children  # two web workers beside it
         finally:
             server.terminate()
-            server.wait(timeout=10)
+            server.wait(timeout=40)
             if server.stdout:
                 server.stdout.close()
+        # Stopping the server stops its delivery worker too.
+        assert delivery_pid is not None and not Path(f"/proc/{delivery_pid}").exists()
     finally:
         drop_database(database)
+
+
+def _children(pid: int) -> dict[int, str]:
+    """Child processes of ``pid`` with their command lines (Linux /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+            if parent == pid:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def _output(server: subprocess.Popen[bytes]) -> str:

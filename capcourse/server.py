@@ -1,0 +1,101 @@
+"""``capcourse serve``: the web app under gunicorn, with the delivery worker as a process of its own.
+
+``flask run`` stays for development. In production (and ``make run``) gunicorn's
+arbiter runs several web workers, each with a few threads, restarts a worker
+that dies, and restarts them all gracefully on ``SIGHUP``; the delivery worker
+runs beside them as one process (``capcourse delivery run``), never one per web
+worker, and is stopped with the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from gunicorn.app.base import BaseApplication
+
+from capcourse.delivery.services import endpoints
+
+logger = logging.getLogger(__name__)
+
+
+class WebServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn, configured from code: each worker builds its own app (no connections shared across a fork)."""
+
+    def __init__(self, factory: Callable[[], Flask], options: dict[str, Any]) -> None:
+        self.factory = factory
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.factory()
+
+
+def delivery_command() -> list[str]:
+    """The command line of the delivery worker process."""
+    return [sys.executable, "-m", "capcourse", "delivery", "run"]
+
+
+@click.command("serve")
+@with_appcontext
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None, help="Web worker processes [CAPCOURSE_WEB_WORKERS, 2]."
+)
+@click.option(
+    "--threads", type=click.IntRange(1, 256), default=None, help="Threads per web worker [CAPCOURSE_WEB_THREADS, 8]."
+)
+@click.option("--no-delivery", is_flag=True, help="Do not start the delivery worker (run it elsewhere).")
+def serve(host: str, port: int, workers: int | None, threads: int | None, no_delivery: bool) -> None:
+    """Serve the web app with gunicorn, and deliver statements in a process beside it."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    workers = workers or int(app.config["CAPCOURSE_WEB_WORKERS"])
+    threads = threads or int(app.config["CAPCOURSE_WEB_THREADS"])
+    delivery: subprocess.Popen[bytes] | None = None
+    if endpoints(app.config) and not no_delivery:
+        delivery = subprocess.Popen(delivery_command(), env=os.environ.copy())
+        click.echo("Delivering statements to: " + ", ".join(endpoints(app.config)) + f" (process {delivery.pid})")
+    elif not no_delivery:
+        click.echo("No LRS configured: statements stay in the embedded store at /xapi/statements.")
+    click.echo(f"Serving on http://{host}:{port}/ with {workers} workers × {threads} threads (Ctrl+C to stop)")
+
+    def stop_delivery(_arbiter: Any) -> None:
+        if delivery is not None and delivery.poll() is None:
+            delivery.send_signal(signal.SIGTERM)
+            try:
+                delivery.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                delivery.kill()
+
+    from capcourse import create_app
+
+    options = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        # gthread keeps connections alive (an LMS posting batch after batch reuses one).
+        "worker_class": "gthread",
+        "keepalive": 5,
+        "graceful_timeout": 30,
+        "timeout": 120,
+        "accesslog": None,
+        "on_exit": stop_delivery,
+        "proc_name": "capcourse",
+    }
+    try:
+        WebServer(create_app, options).run()
+    finally:
+        stop_delivery(None)
