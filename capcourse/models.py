@@ -15,8 +15,10 @@ from capcourse.lti.models import (
     LtiContext,
     LtiDeployment,
     LtiKey,
+    LtiLineItem,
     LtiPlatform,
     LtiResourceLink,
+    LtiScore,
     LtiStoredValue,
 )
 from capcourse.mapping.models import Mapping, MappingEvent
@@ -53,8 +55,10 @@ __all__ = [
     "LtiContext",
     "LtiDeployment",
     "LtiKey",
+    "LtiLineItem",
     "LtiPlatform",
     "LtiResourceLink",
+    "LtiScore",
     "LtiStoredValue",
     "Mapping",
     "MappingEvent",

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from capcourse.accounts.access import command_line_principal
 from capcourse.accounts.cli import _fail
 from capcourse.errors import CapcourseError
 from capcourse.extensions import db
-from capcourse.lti import keys, services
+from capcourse.lti import advantage, keys, services
 from capcourse.lti.pages import tool_urls
 
 
@@ -114,3 +116,105 @@ def keys_rotate() -> None:
     key = keys.rotate_keys(db.session())
     db.session.commit()
     click.echo(f"capcourse now signs with {key.kid}.")
+
+
+@lti_cli.group("contexts", cls=AppGroup)
+def contexts_cli() -> None:
+    """LMS courses linked to capcourse courses."""
+
+
+@contexts_cli.command("list")
+def contexts_list() -> None:
+    """List LMS courses: id, platform, LMS course id, title, capcourse course, cohort, roster refreshed."""
+    for c in advantage.list_contexts(db.session(), command_line_principal()):
+        synced = f"{c.roster_synced_at:%Y-%m-%d %H:%M}" if c.roster_synced_at else "-"
+        click.echo(
+            f"{c.id}\t{c.platform.name}\t{c.context_id}\t{c.title}\t{c.course_id}\t{c.cohort_id or '-'}\t{synced}"
+        )
+
+
+@lti_cli.command("roster")
+@click.argument("context_ids", type=int, nargs=-1)
+def roster(context_ids: tuple[int, ...]) -> None:
+    """Refresh the rosters (NRPS) of the given LMS courses, or of all."""
+    principal = command_line_principal()
+    keys.active_key(db.session())
+    db.session.commit()
+    try:
+        contexts = [advantage.context_for(db.session(), principal, i) for i in context_ids] if context_ids else None
+    except CapcourseError as error:
+        raise _fail(error) from error
+    failed = False
+    for context in contexts or advantage.list_contexts(db.session(), principal):
+        if not context.memberships_url:
+            continue
+        try:
+            result = advantage.sync_roster(db.session(), context)
+        except CapcourseError as error:
+            db.session.rollback()
+            click.echo(f"{context.context_id}: {error.message}", err=True)
+            failed = True
+            continue
+        db.session.commit()
+        click.echo(f"{context.context_id}: {result.learners} learners ({result.added} added, {result.removed} removed)")
+    if failed:
+        raise SystemExit(1)
+
+
+@lti_cli.command("lineitems")
+@click.argument("context_id", type=int)
+@click.argument("item_ids", type=click.UUID, nargs=-1, required=True)
+def lineitems(context_id: int, item_ids: tuple[uuid.UUID, ...]) -> None:
+    """Make a gradebook column in an LMS course for each framework item."""
+    principal = command_line_principal()
+    keys.active_key(db.session())
+    db.session.commit()
+    try:
+        context = advantage.context_for(db.session(), principal, context_id)
+        lines = advantage.add_line_items(
+            db.session(), principal, context, list(item_ids), str(current_app.config["CAPCOURSE_BASE_URL"]).rstrip("/")
+        )
+    except CapcourseError as error:
+        raise _fail(error) from error
+    db.session.commit()
+    for line in lines:
+        click.echo(f"{line.item_id}\t{line.url}\t{line.label}")
+
+
+@lti_cli.group("scores", cls=AppGroup)
+def scores_cli() -> None:
+    """Attainments posted to LMS gradebooks (AGS)."""
+
+
+@scores_cli.command("run")
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between passes.")
+def scores_run(once: bool, interval: float) -> None:
+    """Queue new attainments as scores and post the due ones, again and again (a worker)."""
+    keys.active_key(db.session())
+    db.session.commit()
+    while True:
+        report = advantage.deliver_scores(db.session())
+        db.session.commit()
+        if report.queued or report.delivered or report.retried or report.dead or once:
+            click.echo(
+                f"queued {report.queued}, delivered {report.delivered}, retried {report.retried}, dead {report.dead}"
+            )
+        if once:
+            return
+        time.sleep(interval)
+
+
+@scores_cli.command("status")
+def scores_status() -> None:
+    """How many scores are pending, delivered and dead."""
+    for state, count in advantage.score_status(db.session()).items():
+        click.echo(f"{state}\t{count}")
+
+
+@scores_cli.command("retry")
+def scores_retry() -> None:
+    """Send dead scores again."""
+    count = advantage.retry_dead_scores(db.session())
+    db.session.commit()
+    click.echo(f"{count} dead score(s) queued again.")

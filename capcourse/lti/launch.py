@@ -87,6 +87,7 @@ class LaunchOutcome:
     #: What the page is, for the launch page ("Module “Supervision”").
     target_label: str
     link: LtiResourceLink | None = None
+    context: LtiContext | None = None
 
 
 def lti_role(claims: Mapping[str, Any], platform: LtiPlatform) -> str:
@@ -187,6 +188,7 @@ def _context(
     ags = claims.get(AGS)
     if isinstance(ags, Mapping) and ags.get("lineitems"):
         context.lineitems_url = str(ags["lineitems"])
+        context.ags_scopes = [str(s) for s in ags.get("scope") or []]
     session.flush()
     return context
 
@@ -302,7 +304,7 @@ def handle_launch(session: Session, platform: LtiPlatform, claims: Mapping[str, 
     link = _resource_link(session, platform, context, claims, principal) if course or platform.programme_id else None
     session.flush()
     target, label = _landing(session, course, link)
-    return LaunchOutcome(platform, role, user, learner, course, target, label, link)
+    return LaunchOutcome(platform, role, user, learner, course, target, label, link, context)
 
 
 def _landing(session: Session, course: Course | None, link: LtiResourceLink | None) -> tuple[str, str]:

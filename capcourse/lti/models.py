@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.extensions import db
@@ -114,6 +114,9 @@ class LtiContext(db.Model):  # type: ignore[name-defined,misc]
     #: The latest service endpoints a launch announced: NRPS memberships, AGS line items.
     memberships_url: Mapped[str | None] = mapped_column(String(1000))
     lineitems_url: Mapped[str | None] = mapped_column(String(1000))
+    #: The AGS scopes the platform granted in its latest launch.
+    ags_scopes: Mapped[list[str] | None] = mapped_column(JSON)
+    roster_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     platform: Mapped[LtiPlatform] = relationship()
@@ -148,3 +151,44 @@ class LtiAccount(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     learner_id: Mapped[int | None] = mapped_column(ForeignKey("learners.id", ondelete="SET NULL"), index=True)
     last_launch_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LtiLineItem(db.Model):  # type: ignore[name-defined,misc]
+    """A gradebook column in an LMS course for one framework item: 1 when the learner attained it."""
+
+    __tablename__ = "lti_line_items"
+    __table_args__ = (UniqueConstraint("context_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("framework_items.id", ondelete="CASCADE"), index=True)
+    #: The line item's URL at the platform (its id).
+    url: Mapped[str] = mapped_column(String(1000))
+    label: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    context: Mapped[LtiContext] = relationship()
+
+
+class LtiScore(db.Model):  # type: ignore[name-defined,misc]
+    """A score to post to a line item, once per attainment: an outbox entry, retried with backoff until delivered or dead."""
+
+    __tablename__ = "lti_scores"
+    __table_args__ = (UniqueConstraint("line_item_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_item_id: Mapped[int] = mapped_column(ForeignKey("lti_line_items.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("lti_accounts.id", ondelete="CASCADE"), index=True)
+    attainment_id: Mapped[int] = mapped_column(ForeignKey("attainments.id", ondelete="CASCADE"), index=True)
+    score_given: Mapped[float] = mapped_column(Float)
+    score_maximum: Mapped[float] = mapped_column(Float)
+    #: pending, delivered or dead (as in the statement outbox).
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    line_item: Mapped[LtiLineItem] = relationship()
+    account: Mapped[LtiAccount] = relationship()

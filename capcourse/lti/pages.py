@@ -28,7 +28,7 @@ from capcourse.accounts.pages import page_principal
 from capcourse.catalogue.models import Course, Module, Programme
 from capcourse.errors import CapcourseError, ForbiddenError, InvalidInputError
 from capcourse.extensions import db
-from capcourse.lti import keys, launch, services
+from capcourse.lti import advantage, keys, launch, services
 from capcourse.lti.models import LtiPlatform
 from capcourse.lti.tool import (
     LAUNCH_LIFETIME_SECONDS,
@@ -160,6 +160,8 @@ def launch_view() -> Any:
     if not message.is_resource_launch():
         raise InvalidInputError("capcourse answers resource-link and deep-linking launches only.")
     outcome = launch.handle_launch(db.session(), platform, claims)
+    db.session.commit()
+    _refresh_roster(outcome.context)
     if outcome.user is not None:
         enter = _enter_token(outcome.user, outcome.target)
         db.session.commit()
@@ -171,6 +173,18 @@ def launch_view() -> Any:
     db.session.commit()
     completions = launch_learner_records(outcome)
     return render_template("lti/learner.html", outcome=outcome, completions=completions)
+
+
+def _refresh_roster(context: Any) -> None:
+    """Bring the course's roster up to date on launch; the launch goes on whatever the platform answers."""
+    if context is None or not context.memberships_url or not advantage.roster_is_stale(context):
+        return
+    try:
+        advantage.sync_roster(db.session(), context)
+        db.session.commit()
+    except CapcourseError as error:
+        db.session.rollback()
+        logger.warning("Roster of %s not refreshed on launch: %s", context.context_id, error.message)
 
 
 def launch_learner_records(outcome: launch.LaunchOutcome) -> list[Any]:
@@ -319,7 +333,7 @@ def _resource(session: Any, platform: LtiPlatform, value: str) -> DeepLinkResour
         title = entity.title
         column = ItemMapping.module_id if view == "module" else ItemMapping.activity_id
         mappings = session.scalars(select(ItemMapping).where(column == entity.id))
-        items = [node_uri(base_url(), m.item) for m in mappings]
+        items = [node_uri(base_url(), m.item.id, m.item.uri) for m in mappings]
     resource = DeepLinkResource().set_url(tool_urls()["launch_url"]).set_title(title)
     custom = {"capcourse_target": value}
     if items:

@@ -73,3 +73,54 @@ def platform_dict(platform: LtiPlatform) -> dict[str, Any]:
 
 def key_dict(key: LtiKey) -> dict[str, Any]:
     return {"kid": key.kid, "created_at": key.created_at, "retired_at": key.retired_at}
+
+
+class ContextSchema(Schema):
+    id = fields.Integer(required=True)
+    platform_id = fields.UUID(required=True)
+    context_id = fields.String(required=True)
+    title = fields.String(allow_none=True)
+    course_id = fields.UUID(required=True)
+    cohort_id = fields.UUID(allow_none=True)
+    memberships_url = fields.String(allow_none=True)
+    lineitems_url = fields.String(allow_none=True)
+    roster_synced_at = fields.DateTime(allow_none=True)
+
+
+class RosterResultSchema(Schema):
+    learners = fields.Integer(required=True)
+    added = fields.Integer(required=True)
+    removed = fields.Integer(required=True)
+    cohort_id = fields.UUID(required=True)
+
+
+class LineItemsInSchema(Schema):
+    item_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=200))
+
+
+class LineItemSchema(Schema):
+    id = fields.Integer(required=True)
+    item_id = fields.UUID(required=True)
+    url = fields.String(required=True)
+    label = fields.String(required=True)
+
+
+class ScoreReportSchema(Schema):
+    queued = fields.Integer(required=True)
+    delivered = fields.Integer(required=True)
+    retried = fields.Integer(required=True)
+    dead = fields.Integer(required=True)
+
+
+class ScoreStatusSchema(Schema):
+    pending = fields.Integer(required=True)
+    delivered = fields.Integer(required=True)
+    dead = fields.Integer(required=True)
+
+
+def context_dict(context: Any) -> dict[str, Any]:
+    return {k: getattr(context, k) for k in ContextSchema().fields}
+
+
+def line_item_dict(line: Any) -> dict[str, Any]:
+    return {"id": line.id, "item_id": line.item_id, "url": line.url, "label": line.label}

@@ -5,22 +5,36 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import select
 
-from capcourse.accounts.auth import current_principal, require_role
+from capcourse.accounts import access
+from capcourse.accounts.auth import PEOPLE, current_principal, require_role
 from capcourse.accounts.models import Role
 from capcourse.api import AUTH_DOC
+from capcourse.catalogue.models import Course
+from capcourse.errors import ForbiddenError
 from capcourse.extensions import db
-from capcourse.lti import keys, services
+from capcourse.lti import advantage, keys, services
+from capcourse.lti.models import LtiContext, LtiLineItem
 from capcourse.lti.pages import tool_urls
 from capcourse.lti.schemas import (
+    ContextSchema,
     DeploymentSchema,
     KeySchema,
+    LineItemSchema,
+    LineItemsInSchema,
     PlatformSchema,
     PlatformUpdateSchema,
+    RosterResultSchema,
+    ScoreReportSchema,
+    ScoreStatusSchema,
     ToolConfigurationSchema,
+    context_dict,
     key_dict,
+    line_item_dict,
     platform_dict,
 )
 
@@ -124,3 +138,106 @@ class KeyRotation(MethodView):
         key = keys.rotate_keys(db.session())
         db.session.commit()
         return key_dict(key)
+
+
+def _may_manage(context: LtiContext) -> None:
+    """Leads and authors of the course's programme (and admins) refresh rosters and make gradebook columns."""
+    session = db.session()
+    programme = session.get(Course, context.course_id).programme  # type: ignore[union-attr]
+    try:
+        access.require_content_editor(session, current_principal(), programme)
+    except ForbiddenError:
+        access.require_programme_manager(session, current_principal(), programme)
+    # Service tokens are signed with this key, which the platform fetches from us meanwhile.
+    keys.active_key(session)
+    session.commit()
+
+
+@blp.route("/contexts")
+class Contexts(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC)
+    @blp.response(200, ContextSchema(many=True))
+    def get(self) -> Any:
+        """LMS courses linked to capcourse courses (those of programmes you may read)."""
+        return [context_dict(c) for c in advantage.list_contexts(db.session(), current_principal())]
+
+
+@blp.route("/contexts/<int:context_id>/roster")
+class Roster(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC, responses={"502": {"description": "The platform's roster service failed."}})
+    @blp.response(200, RosterResultSchema)
+    def post(self, context_id: int) -> Any:
+        """Fetch the LMS course's roster (NRPS) now: learners by LMS account, and the course's cohort."""
+        context = advantage.context_for(db.session(), current_principal(), context_id)
+        _may_manage(context)
+        result = advantage.sync_roster(db.session(), context)
+        db.session.commit()
+        return {
+            "learners": result.learners,
+            "added": result.added,
+            "removed": result.removed,
+            "cohort_id": result.cohort.id,
+        }
+
+
+@blp.route("/contexts/<int:context_id>/lineitems")
+class LineItems(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC)
+    @blp.response(200, LineItemSchema(many=True))
+    def get(self, context_id: int) -> Any:
+        """The LMS gradebook columns capcourse keeps for framework items in this course."""
+        context = advantage.context_for(db.session(), current_principal(), context_id)
+        lines = db.session.scalars(select(LtiLineItem).where(LtiLineItem.context_id == context.id))
+        return [line_item_dict(line) for line in lines]
+
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC, responses={"502": {"description": "The platform's gradebook refused."}})
+    @blp.arguments(LineItemsInSchema)
+    @blp.response(201, LineItemSchema(many=True))
+    def post(self, body: dict[str, Any], context_id: int) -> Any:
+        """Make a gradebook column (AGS line item) per framework item: 1 when a learner attains it."""
+        context = advantage.context_for(db.session(), current_principal(), context_id)
+        _may_manage(context)
+        base = str(current_app.config["CAPCOURSE_BASE_URL"]).rstrip("/")
+        lines = advantage.add_line_items(db.session(), current_principal(), context, body["item_ids"], base)
+        db.session.commit()
+        return [line_item_dict(line) for line in lines]
+
+
+@blp.route("/scores")
+class Scores(MethodView):
+    @require_role(Role.ADMIN)
+    @blp.doc(**AUTH_DOC)
+    @blp.response(200, ScoreStatusSchema)
+    def get(self) -> Any:
+        """Scores for LMS gradebooks: pending, delivered, dead."""
+        return advantage.score_status(db.session())
+
+
+@blp.route("/scores/deliver")
+class ScoreDelivery(MethodView):
+    @require_role(Role.ADMIN)
+    @blp.doc(**AUTH_DOC)
+    @blp.response(200, ScoreReportSchema)
+    def post(self) -> Any:
+        """Queue new attainments as scores and post the due ones now (``capcourse lti scores run`` does it on a loop)."""
+        keys.active_key(db.session())
+        db.session.commit()
+        report = advantage.deliver_scores(db.session())
+        db.session.commit()
+        return vars(report)
+
+
+@blp.route("/scores/retry")
+class ScoreRetry(MethodView):
+    @require_role(Role.ADMIN)
+    @blp.doc(**AUTH_DOC)
+    @blp.response(200, ScoreStatusSchema)
+    def post(self) -> Any:
+        """Send dead scores again."""
+        advantage.retry_dead_scores(db.session())
+        db.session.commit()
+        return advantage.score_status(db.session())

@@ -140,8 +140,16 @@ class Launch(LTIAdvantageMessageLaunchAbstract):
 
 
 def _response(result: t.Any) -> Response:
-    body = json.dumps(result.result) if result.result is not None else ""
-    return Response(body, status=result.code, mimetype=result.media_type)
+    """lti1p3platform's service answer as HTTP, the way its Django adapter (wrap_json_resp) sends it."""
+    if not 200 <= result.code < 300:
+        return Response(json.dumps({"error": result.message}), status=result.code, mimetype=result.media_type)
+    data = result.result
+    page = isinstance(data, dict) and "content" in data
+    body = json.dumps(data["content"] if page else data) if data is not None else ""
+    response = Response(body, status=result.code, mimetype=result.media_type)
+    if page and data.get("next"):
+        response.headers["Link"] = f"<{data['next']}>; rel=next"
+    return response
 
 
 def build_platform(state: PlatformState) -> Flask:
