@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from capcourse.frameworks.seed_data import SeedData, SeedItem, load_seed_data
-from tests.conftest import SHARED
+from tests.shared import SHARED, needs_shared
 
+pytestmark = needs_shared("seeds")
 SEEDS = SHARED / "seeds"
 
 
