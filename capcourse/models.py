@@ -8,6 +8,7 @@ from capcourse.accounts.models import ApiKey, ProgrammeMember, User
 from capcourse.case.models import CaseDefinition
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme
 from capcourse.cohorts.models import Cohort, CohortMember
+from capcourse.frameworks.areas import AreaLink
 from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item
 from capcourse.launches.models import Launch
 from capcourse.lti.models import (
@@ -36,6 +37,7 @@ from capcourse.records.models import (
 __all__ = [
     "Activity",
     "ApiKey",
+    "AreaLink",
     "Association",
     "Attainment",
     "CaseDefinition",

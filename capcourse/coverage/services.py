@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from capcourse.catalogue.models import Activity, Course, Module, Programme
+from capcourse.frameworks.areas import link_rows as area_link_rows
 from capcourse.frameworks.models import Association, Framework, Item
 from capcourse.frameworks.services import item_tree
 from capcourse.mapping.models import Depth, Mapping
@@ -181,7 +182,25 @@ def _flatten(session: Session, framework: Framework) -> list[ItemCoverage]:
 
 
 def _area_links(session: Session, framework: Framework) -> dict[uuid.UUID, list[Item]]:
-    """Items of ``framework`` linked to curriculum areas of another framework."""
+    """Items of ``framework`` linked to curriculum areas: the curriculum-area links where the framework has
+    any (:mod:`capcourse.frameworks.areas`), otherwise ``isRelatedTo`` associations to curriculum areas."""
+    rows = area_link_rows(session, framework) or _associated_areas(session, framework)
+    if not rows:
+        return {}
+    # A handful of areas, each linked from many items: load each once.
+    areas = {a.id: a for a in session.scalars(select(Item).where(Item.id.in_({d for _, d in rows})))}
+    links: dict[uuid.UUID, list[Item]] = defaultdict(list)
+    for item_id, area_id in rows:
+        links[item_id].append(areas[area_id])
+    return links
+
+
+def area_link_pairs(session: Session, framework: Framework) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(item id, area id) pairs the matrix and its drill-down use."""
+    return area_link_rows(session, framework) or _associated_areas(session, framework)
+
+
+def _associated_areas(session: Session, framework: Framework) -> list[tuple[uuid.UUID, uuid.UUID]]:
     area = aliased(Item)
     rows = session.execute(
         select(Association.origin_item_id, Association.destination_item_id)
@@ -193,15 +212,7 @@ def _area_links(session: Session, framework: Framework) -> dict[uuid.UUID, list[
             Association.association_type == "isRelatedTo",
         )
     ).all()
-    if not rows:
-        return {}
-    # A handful of areas, each linked from many items: load each once.
-    areas = {a.id: a for a in session.scalars(select(Item).where(Item.id.in_({d for _, d in rows})))}
-    links: dict[uuid.UUID, list[Item]] = defaultdict(list)
-    for item_id, area_id in rows:
-        assert area_id is not None  # joined to an item
-        links[item_id].append(areas[area_id])
-    return links
+    return [(origin, destination) for origin, destination in rows if destination is not None]
 
 
 def coverage(session: Session, programme: Programme, framework: Framework) -> CoverageReport:

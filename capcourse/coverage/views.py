@@ -11,7 +11,6 @@ from flask.views import MethodView
 from flask_login import login_required
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from capcourse.accounts import access
@@ -43,7 +42,7 @@ from capcourse.coverage.schemas import (
 )
 from capcourse.errors import InvalidInputError, NotFoundError
 from capcourse.extensions import db
-from capcourse.frameworks.models import Association, Framework, Item
+from capcourse.frameworks.models import Framework, Item
 from capcourse.frameworks.services import get_framework
 from capcourse.mapping.screen import screen_frameworks
 
@@ -394,9 +393,7 @@ def drill_down(programme_id: uuid.UUID, item_id: uuid.UUID) -> str:
             area_id = uuid.UUID(area)
         except ValueError as error:
             raise InvalidInputError(f"{area!r} is not an item identifier.") from error
-        linked = set(
-            db.session.scalars(select(Association.origin_item_id).where(Association.destination_item_id == area_id))
-        )
+        linked = {i for i, a in services.area_link_pairs(db.session(), item.framework) if a == area_id}
         ids = [i for i in ids if i in linked]
     return render_template(
         "coverage/drill_down.html",

@@ -12,6 +12,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register this domain's API, pages and commands with ``app``."""
     from capcourse.extensions import register_api
+    from capcourse.frameworks import area_pages, area_views  # noqa: F401  (their routes join the blueprints below)
     from capcourse.frameworks.cli import frameworks_cli
     from capcourse.frameworks.pages import pages
     from capcourse.frameworks.views import blp

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TextIO
 
 import click
 from flask.cli import AppGroup
 
 from capcourse.extensions import db
+from capcourse.frameworks import areas
 from capcourse.frameworks.legend import Change
+from capcourse.frameworks.models import Framework
 from capcourse.frameworks.seed_data import SeedDataError, load_seed_data
 from capcourse.frameworks.services import list_frameworks
 from capcourse.frameworks.sync import sync_frameworks
@@ -44,6 +47,8 @@ def sync(dry_run: bool) -> None:
         click.echo(f"{result.key}: {state}")
     if report.legend_rows.changed:
         click.echo(f"icon legend rows: {_describe(report.legend_rows)}")
+    if report.area_links:
+        click.echo(f"curriculum-area links of the starting set: {report.area_links} changed")
     if dry_run:
         db.session.rollback()
         click.echo("Dry run: nothing was written.")
@@ -80,3 +85,43 @@ def list_(output: str) -> None:
         counts = ", ".join(f"{count} {kind}" for kind, count in s.item_counts.items())
         version = f" ({s.framework.version})" if s.framework.version else ""
         click.echo(f"{s.framework.key}  {s.framework.title}{version}: {counts}")
+
+
+def _framework_by_key(key: str) -> Framework:
+    from sqlalchemy import select
+
+    framework: Framework | None = db.session.scalar(select(Framework).where(Framework.key == key))
+    if framework is None:
+        raise click.ClickException(f"No framework has the key {key!r} (see capcourse frameworks list).")
+    return framework
+
+
+@frameworks_cli.group("areas")
+def areas_cli() -> None:
+    """Curriculum areas per item: export and import the links as CSV."""
+
+
+@areas_cli.command("export")
+@click.argument("framework_key")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File (default: stdout).")
+def areas_export(framework_key: str, output: TextIO) -> None:
+    """Write the framework's curriculum-area links as CSV (item, area, provenance, rationale)."""
+    output.write(areas.export_csv(db.session(), _framework_by_key(framework_key)))
+
+
+@areas_cli.command("import")
+@click.argument("framework_key")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+def areas_import(framework_key: str, csv_file: TextIO) -> None:
+    """Apply a CSV of links, all or nothing (columns item, area, rationale, provenance, action)."""
+    from capcourse.accounts.access import command_line_principal
+    from capcourse.errors import CapcourseError
+
+    framework = _framework_by_key(framework_key)
+    try:
+        result = areas.import_csv(db.session(), framework, csv_file.read(), command_line_principal().name)
+    except CapcourseError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    db.session.commit()
+    click.echo(f"{result.set} link(s) set, {result.removed} removed.")

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from capcourse.errors import InvalidInputError, NotFoundError
+from capcourse.frameworks.areas import suggest_links
 from capcourse.frameworks.models import (
     Association,
     Framework,
@@ -184,6 +185,12 @@ def set_icon_areas(
     change = rebuild_legend_associations(session, framework, now)
     if change.changed:
         framework.last_change = now
+    # The legend is a starting suggestion for the curriculum-area links, not their truth: the items marked
+    # with the icon get a ``suggested`` link to each area where they have none (nor one a person removed).
+    marked = session.scalars(select(Item.id).where(Item.framework_id == framework.id, Item.icon == icon)).all()
+    suggest_links(
+        session, framework, marked, [a.id for a in areas], f"Suggested by the icon legend ({icon}): {rationale}"
+    )
     logger.info("Icon %s of %s now links to %d area(s), set by %s", icon, framework.key, len(areas), actor)
     return [e for e in legend_entries(session, framework) if e.icon == icon]
 

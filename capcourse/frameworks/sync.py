@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from capcourse.frameworks.areas import sync_seed_links
 from capcourse.frameworks.legend import Change, rebuild_legend_associations
 from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item, ManagedBy, Provenance, utcnow
 from capcourse.frameworks.seed_data import SeedData, SeedFramework, SeedLegend
@@ -51,10 +52,12 @@ class FrameworkSync:
 class SyncReport:
     frameworks: list[FrameworkSync] = field(default_factory=list)
     legend_rows: Change = field(default_factory=Change)
+    #: Curriculum-area links of the shipped starting set added, updated or dropped.
+    area_links: int = 0
 
     @property
     def changed(self) -> bool:
-        return any(f.changed for f in self.frameworks) or self.legend_rows.changed
+        return any(f.changed for f in self.frameworks) or self.legend_rows.changed or bool(self.area_links)
 
 
 def _assign(target: Any, values: Mapping[str, Any]) -> bool:
@@ -268,6 +271,7 @@ def sync_frameworks(session: Session, data: SeedData, now: datetime | None = Non
         derived = rebuild_legend_associations(session, frameworks[legend.framework_key], now)
         results[legend.framework_key].associations += derived
     report.legend_rows = legend_rows
+    report.area_links = sync_seed_links(session, now)
 
     for key, result in results.items():
         if result.changed and not result.created:

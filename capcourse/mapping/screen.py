@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from capcourse.catalogue.models import Activity, Module, Programme
+from capcourse.frameworks.areas import has_links, list_links
 from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item
 from capcourse.frameworks.services import TreeNode, item_tree
 from capcourse.mapping.models import Depth, Mapping
@@ -54,6 +55,13 @@ def screen_frameworks(session: Session, programme: Programme) -> list[Framework]
 
 
 def _areas(session: Session, frameworks: list[Framework]) -> dict[uuid.UUID, list[str]]:
+    """Curriculum areas per item: the area links where a framework has them, else associations to areas."""
+    areas: dict[uuid.UUID, list[str]] = defaultdict(list)
+    linked = [f for f in frameworks if has_links(session, f)]
+    for framework in linked:
+        for link in list_links(session, framework):
+            areas[link.item_id].append(link.area.full_statement)
+    frameworks = [f for f in frameworks if f not in linked]
     area = aliased(Item)
     rows = session.execute(
         select(Association.origin_item_id, area.full_statement)
@@ -61,7 +69,6 @@ def _areas(session: Session, frameworks: list[Framework]) -> dict[uuid.UUID, lis
         .join(Item, Item.id == Association.origin_item_id)
         .where(area.item_type == "Curriculum area", Item.framework_id.in_([f.id for f in frameworks]))
     )
-    areas: dict[uuid.UUID, list[str]] = defaultdict(list)
     for item_id, name in rows:
         areas[item_id].append(name)
     return dict(areas)

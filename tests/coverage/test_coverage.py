@@ -83,9 +83,14 @@ def test_capability_by_curriculum_area_matrix(session: Session, mapped: dict[str
     essentials = item_id("frontline-curriculum-areas", "LE")
     supervision = item_id("frontline-curriculum-areas", "HQS")
     mc = item_id("frontline-lcf-pathway-1", "MC")
-    assert (matrix.cells[mc, essentials].items, matrix.cells[mc, essentials].covered) == (4, 1)
-    assert matrix.cells[mc, essentials].deepest == "introduced"
+    # The reviewed starting set: MC.1.a, MC.2.a, MC.2.b, MC.3.a, MC.4.b and MC.5.a are Leadership Essentials.
+    assert (matrix.cells[mc, essentials].items, matrix.cells[mc, essentials].covered) == (6, 2)
+    assert matrix.cells[mc, essentials].deepest == "assessed"
     assert matrix.cells[mc, supervision].deepest == "assessed"
+    # Every one of the nine areas has attributes: the matrix means something on day one.
+    assert len(matrix.columns) == 9
+    for column in matrix.columns:
+        assert sum(matrix.cells[r.id, column.id].items for r in matrix.rows if (r.id, column.id) in matrix.cells) > 0
 
 
 def test_sssc_coverage_by_stage(session: Session, mapped: dict[str, Any]) -> None:
@@ -131,10 +136,10 @@ def test_drill_down_lists_the_modules_behind_a_cell(
     sign_in(client, mapped["lead"].email)
     cell = client.get(
         f"/programmes/{programme.id}/coverage/items/{mc}",
-        query_string={"area": str(item_id("frontline-curriculum-areas", "LE"))},
+        query_string={"area": str(item_id("frontline-curriculum-areas", "HQS"))},
     ).get_data(as_text=True)
-    assert "Reflective supervision" in cell
-    assert "Observed supervision session" not in cell
+    assert "Observed supervision session" in cell
+    assert "Reflective supervision</a>" not in cell
     # The count says how many rows are listed, not the whole capability's total (2).
     assert "1 mapping to them" in cell and cell.count("<tr>") == 1 + 1
     assert "4 of its sub-items are linked to" in cell
