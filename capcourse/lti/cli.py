@@ -13,8 +13,8 @@ from capcourse.accounts.access import command_line_principal
 from capcourse.accounts.cli import _fail
 from capcourse.errors import CapcourseError
 from capcourse.extensions import db
-from capcourse.lti import advantage, keys, services
-from capcourse.lti.pages import tool_urls
+from capcourse.lti import advantage, keys, registration, services
+from capcourse.lti.pages import base_url, tool_urls
 
 
 @click.group("lti", cls=AppGroup)
@@ -218,3 +218,18 @@ def scores_retry() -> None:
     count = advantage.retry_dead_scores(db.session())
     db.session.commit()
     click.echo(f"{count} dead score(s) queued again.")
+
+
+@lti_cli.command("registration-url")
+@click.option("--programme", "programme_id", type=click.UUID, help="The programme the LMS's courses become part of.")
+def registration_url(programme_id: uuid.UUID | None) -> None:
+    """Print a one-time Dynamic Registration URL to paste into an LMS."""
+    try:
+        url, expires = registration.make_registration_url(
+            db.session(), command_line_principal(), base_url(), programme_id
+        )
+    except CapcourseError as error:
+        raise _fail(error) from error
+    db.session.commit()
+    click.echo(url)
+    click.echo(f"It works once, until {expires:%Y-%m-%d %H:%M} UTC.", err=True)

@@ -28,7 +28,7 @@ from capcourse.accounts.pages import page_principal
 from capcourse.catalogue.models import Course, Module, Programme
 from capcourse.errors import CapcourseError, ForbiddenError, InvalidInputError
 from capcourse.extensions import db
-from capcourse.lti import advantage, keys, launch, services
+from capcourse.lti import advantage, keys, launch, registration, services
 from capcourse.lti.models import LtiPlatform
 from capcourse.lti.tool import (
     LAUNCH_LIFETIME_SECONDS,
@@ -41,6 +41,7 @@ from capcourse.lti.tool import (
     purge_expired,
     request_param,
 )
+from capcourse.outbound import Guard, parse_allow
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +70,9 @@ def tool_urls() -> dict[str, str]:
         "launch_url": f"{root}/lti/launch",
         "jwks_url": f"{root}/lti/jwks",
         "deep_link_url": f"{root}/lti/launch",
-        "registration_url": f"{root}/lti/register",
+        "registration_url": f"{root}/lti/register/…",
         "domain": root.split("://", 1)[-1],
+        "logo_url": f"{root}/lti/static/capcourse.svg",
     }
 
 
@@ -441,4 +443,41 @@ def keys_rotate() -> Response:
     key = keys.rotate_keys(db.session())
     db.session.commit()
     flash(f"capcourse now signs with key {key.kid}; the previous one stays published for a week.", "info")
+    return redirect(url_for(".platforms_page"), 303)
+
+
+# Dynamic registration
+
+
+@pages.get("/lti/register/<token>")
+def register(token: str) -> Any:
+    """Where an LMS opens the registration URL: register with it, then tell it to close this window."""
+    session = db.session()
+    offer = registration.registration_offer(session, token)
+    openid_configuration = request.args.get("openid_configuration", "").strip()
+    if not openid_configuration:
+        return render_template("lti/register.html", offer=offer, token=token, platform=None)
+    g.lti_frame_origins = [_origin(openid_configuration)]
+    guard = Guard(parse_allow(current_app.config.get("CAPCOURSE_OUTBOUND_ALLOW")))
+    urls = tool_urls()
+    platform = registration.register(
+        session, token, openid_configuration, request.args.get("registration_token"), urls, guard
+    )
+    session.commit()
+    g.lti_frame_origins = services.platform_origins(platform)
+    return render_template("lti/register.html", offer=offer, token=token, platform=platform)
+
+
+@pages.post("/admin/lti/registrations")
+@login_required
+def registration_create() -> Response | tuple[str, int]:
+    principal = _admin()
+    try:
+        url, expires = registration.make_registration_url(
+            db.session(), principal, base_url(), _programme_field(request.form.get("programme_id"))
+        )
+    except CapcourseError as error:
+        return _page_refusal(error)
+    db.session.commit()
+    flash(f"Registration URL (works once, until {expires:%Y-%m-%d %H:%M} UTC): {url}", "info")
     return redirect(url_for(".platforms_page"), 303)

@@ -51,6 +51,7 @@ class ToolConfigurationSchema(Schema):
     deep_link_url = fields.String(required=True)
     registration_url = fields.String(required=True)
     domain = fields.String(required=True)
+    logo_url = fields.String(required=True)
 
 
 def platform_dict(platform: LtiPlatform) -> dict[str, Any]:
@@ -124,3 +125,12 @@ def context_dict(context: Any) -> dict[str, Any]:
 
 def line_item_dict(line: Any) -> dict[str, Any]:
     return {"id": line.id, "item_id": line.item_id, "url": line.url, "label": line.label}
+
+
+class RegistrationInSchema(Schema):
+    programme_id = fields.UUID(allow_none=True, load_default=None)
+
+
+class RegistrationUrlSchema(Schema):
+    url = fields.String(required=True)
+    expires_at = fields.DateTime(required=True)

@@ -17,9 +17,9 @@ from capcourse.api import AUTH_DOC
 from capcourse.catalogue.models import Course
 from capcourse.errors import ForbiddenError
 from capcourse.extensions import db
-from capcourse.lti import advantage, keys, services
+from capcourse.lti import advantage, keys, registration, services
 from capcourse.lti.models import LtiContext, LtiLineItem
-from capcourse.lti.pages import tool_urls
+from capcourse.lti.pages import base_url, tool_urls
 from capcourse.lti.schemas import (
     ContextSchema,
     DeploymentSchema,
@@ -28,6 +28,8 @@ from capcourse.lti.schemas import (
     LineItemsInSchema,
     PlatformSchema,
     PlatformUpdateSchema,
+    RegistrationInSchema,
+    RegistrationUrlSchema,
     RosterResultSchema,
     ScoreReportSchema,
     ScoreStatusSchema,
@@ -241,3 +243,18 @@ class ScoreRetry(MethodView):
         advantage.retry_dead_scores(db.session())
         db.session.commit()
         return advantage.score_status(db.session())
+
+
+@blp.route("/registrations")
+class Registrations(MethodView):
+    @require_role(Role.ADMIN)
+    @blp.doc(**AUTH_DOC)
+    @blp.arguments(RegistrationInSchema)
+    @blp.response(201, RegistrationUrlSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """A one-time Dynamic Registration URL to paste into an LMS (its courses go to ``programme_id``)."""
+        url, expires = registration.make_registration_url(
+            db.session(), current_principal(), base_url(), body["programme_id"]
+        )
+        db.session.commit()
+        return {"url": url, "expires_at": expires}

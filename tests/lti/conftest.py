@@ -39,18 +39,22 @@ class LtiWorld:
         with self.app.app_context(), Session(db.engine) as session:
             return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
-    def launch_form(self, browser: requests.Session, user: str, **params: str) -> tuple[str, dict[str, str]]:
+    def launch_form(
+        self, browser: requests.Session, user: str, platform: PlatformState | None = None, **params: str
+    ) -> tuple[str, dict[str, str]]:
         """Start a launch at the platform and follow it to the platform's auto-posting form: (action, fields)."""
-        response = browser.get(start_url(self.platform, user, **params), timeout=30)
+        response = browser.get(start_url(platform or self.platform, user, **params), timeout=30)
         assert response.status_code == 200, response.text
         action = unescape(re.search(r"action='([^']+)'", response.text).group(1))  # type: ignore[union-attr]
         fields = dict(re.findall(r"name='(\w+)' value='([^']*)'", response.text))
         return action, fields
 
-    def launch(self, user: str, browser: requests.Session | None = None, **params: str) -> requests.Response:
+    def launch(
+        self, user: str, browser: requests.Session | None = None, platform: PlatformState | None = None, **params: str
+    ) -> requests.Response:
         """A whole launch as a browser makes it: platform → capcourse login → platform → capcourse launch."""
         browser = browser or requests.Session()
-        action, fields = self.launch_form(browser, user, **params)
+        action, fields = self.launch_form(browser, user, platform, **params)
         return browser.post(action, data=fields, timeout=30)
 
 
@@ -65,7 +69,8 @@ def _prepare(app: Flask) -> uuid.UUID:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LtiWorld]:
     """capcourse (its own database) and a platform registered with it, both on loopback."""
     database = make_database(tmp_path_factory.mktemp("lti"), "lti")
-    app = make_app(database)
+    # The test platform lives on loopback, which outbound requests (dynamic registration) may then reach.
+    app = make_app(database, CAPCOURSE_OUTBOUND_ALLOW="127.0.0.1")
     migrate_and_sync(app)
     programme_id = _prepare(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)

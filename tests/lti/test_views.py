@@ -149,3 +149,14 @@ def test_only_admins_see_the_page(client: FlaskClient, session: Session) -> None
     author = factories.user(session, Role.AUTHOR)
     sign_in(client, author.email)
     assert client.get("/admin/lti").status_code == 403
+
+
+def test_admins_make_a_registration_url_on_the_page(client: FlaskClient, session: Session) -> None:
+    admin = factories.user(session, Role.ADMIN)
+    sign_in(client, admin.email)
+    response = post_form(client, "/admin/lti/registrations", {"programme_id": ""}, "/admin/lti")
+    assert response.status_code == 303  # type: ignore[attr-defined]
+    shown = client.get("/admin/lti").get_data(as_text=True)
+    assert "Registration URL (works once" in shown and "http://capcourse.test/lti/register/" in shown
+    refused = post_form(client, "/admin/lti/registrations", {"programme_id": "not-a-uuid"}, "/admin/lti")
+    assert refused.status_code == 422  # type: ignore[attr-defined]
