@@ -39,6 +39,7 @@ DOMAINS = (
     "case",
     "demo",
     "lti",
+    "ops",
 )
 
 

@@ -28,11 +28,16 @@ ENVIRONMENT = {
     "CAPCOURSE_LAUNCH_MAX_BYTES": "CAPCOURSE_LAUNCH_MAX_BYTES",
     "CAPCOURSE_WEB_WORKERS": "CAPCOURSE_WEB_WORKERS",
     "CAPCOURSE_WEB_THREADS": "CAPCOURSE_WEB_THREADS",
+    "CAPCOURSE_READY_MAX_BACKLOG": "CAPCOURSE_READY_MAX_BACKLOG",
+    "CAPCOURSE_METRICS_TOKEN": "CAPCOURSE_METRICS_TOKEN",
+    "CAPCOURSE_LOG_FORMAT": "CAPCOURSE_LOG_FORMAT",
+    "CAPCOURSE_LOG_LEVEL": "CAPCOURSE_LOG_LEVEL",
 }
 
 INTEGER_SETTINGS = {
     "CAPCOURSE_WEB_WORKERS",
     "CAPCOURSE_WEB_THREADS",
+    "CAPCOURSE_READY_MAX_BACKLOG",
     "CAPCOURSE_LAUNCH_LIFETIME_HOURS",
     "CAPCOURSE_LAUNCH_MAX_BYTES",
     "CAPCOURSE_PACKAGE_MAX_BYTES",
@@ -141,6 +146,13 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "SESSION_COOKIE_HTTPONLY": True,
         # The CSRF token lives as long as the sign-in session.
         "WTF_CSRF_TIME_LIMIT": None,
+        # Operations (capcourse.ops): /readyz answers 503 from this many statements
+        # waiting for delivery (0: never); /metrics needs this Bearer token if set;
+        # logs as JSON lines (or text) at this level.
+        "CAPCOURSE_READY_MAX_BACKLOG": 100_000,
+        "CAPCOURSE_METRICS_TOKEN": "",
+        "CAPCOURSE_LOG_FORMAT": "json",
+        "CAPCOURSE_LOG_LEVEL": "INFO",
     }
     for variable, setting in ENVIRONMENT.items():
         value = os.environ.get(variable)
@@ -158,6 +170,8 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
                 "password": os.environ.get("CAPCOURSE_LRS_PASSWORD"),
             },
         }
+    # A failed statement's message must not carry its values (password hashes, tokens) into the logs.
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True, **config["SQLALCHEMY_ENGINE_OPTIONS"]}
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret_key(instance_path)
     config["CAPCOURSE_BASE_URL"] = str(config["CAPCOURSE_BASE_URL"]).rstrip("/")

@@ -1,0 +1,26 @@
+"""Running capcourse in production: health and readiness, Prometheus metrics, JSON logs.
+
+- ``GET /healthz``: the process is up (no database query), for liveness probes.
+- ``GET /readyz``: the database answers, its schema is at the migrations' head,
+  and the outbox backlog is below ``CAPCOURSE_READY_MAX_BACKLOG``; 503 otherwise,
+  for load balancers.
+- ``GET /metrics``: Prometheus metrics (:mod:`capcourse.ops.metrics`).
+- Logs: one JSON object per line with the request id (:mod:`capcourse.ops.logs`).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from capcourse.ops import logs, metrics
+
+
+def init_app(app: Flask) -> None:
+    """Register the endpoints, the request id and access log, and the request metrics."""
+    from capcourse.extensions import api, csrf
+    from capcourse.ops.views import blp
+
+    logs.init_app(app)
+    metrics.init_app(app)
+    api.register_blueprint(blp)
+    csrf.exempt(blp)

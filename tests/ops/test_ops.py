@@ -1,0 +1,244 @@
+"""Health, readiness, metrics and logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+import xapi
+from capcourse.extensions import db
+from capcourse.ops.logs import JsonFormatter, RequestIdFilter
+from capcourse.records.services import store_statement
+from tests.conftest import ScratchDatabase, make_app, make_database
+
+pytestmark = pytest.mark.db
+
+
+def emit(session: Session, count: int, destination: str = "lrs") -> None:
+    for n in range(count):
+        statement = xapi.statement(
+            xapi.agent_from_email(f"learner{n}@example.org"),
+            xapi.COMPLETED,
+            xapi.activity(f"https://capcourse.test/activities/{uuid.uuid4()}", f"Activity {n}"),
+            xapi.statement_id("ops-test", str(uuid.uuid4())),
+            datetime(2026, 11, 24, 12, 0, n % 60, tzinfo=UTC),
+            xapi.result(completion=True, success=True),
+        )
+        store_statement(session, statement, "emitted", [destination])
+    session.commit()
+
+
+def test_healthz_answers_without_the_database(tmp_path: Path) -> None:
+    app = make_app(ScratchDatabase(f"sqlite:///{tmp_path}/missing/nothing.db"))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_readyz_is_ready_at_head_with_a_small_backlog(client: FlaskClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "ready"
+    assert set(response.json["checks"]) == {"database", "migrations", "outbox"}
+
+
+def test_readyz_is_503_when_the_backlog_reaches_its_limit(app: Flask, client: FlaskClient, session: Session) -> None:
+    emit(session, 3)
+    app.config["CAPCOURSE_READY_MAX_BACKLOG"] = 3
+    try:
+        response = client.get("/readyz")
+    finally:
+        app.config["CAPCOURSE_READY_MAX_BACKLOG"] = 100_000
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "10"
+    assert response.json["checks"]["outbox"]["ok"] is False
+    assert response.json["checks"]["database"]["ok"] is True
+
+
+def test_readyz_is_503_before_migrations_and_without_a_database(tmp_path: Path) -> None:
+    database = make_database(tmp_path, "unmigrated")
+    app = make_app(database)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json["checks"]["database"]["ok"] is True
+    assert response.json["checks"]["migrations"]["ok"] is False
+    with app.app_context():
+        db.engine.dispose()
+
+    app = make_app(ScratchDatabase("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json["checks"]["database"] == {"ok": False, "detail": "unreachable"}
+
+
+def test_metrics_expose_requests_backlog_dead_letters_and_ingest(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    emit(session, 2)
+    client.get("/healthz")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'capcourse_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert "capcourse_http_request_duration_seconds_bucket" in text
+    assert 'capcourse_outbox_entries{destination="lrs",state="pending"} 2.0' in text
+    assert 'capcourse_outbox_oldest_pending_seconds{destination="lrs"}' in text
+    assert "capcourse_database_up 1.0" in text
+    assert "# TYPE capcourse_ingested_rows_total counter" in text
+
+
+def test_ingest_counts_rows_once_committed_only(database: ScratchDatabase) -> None:
+    from capcourse.ops.metrics import instruments
+
+    engine = sa.create_engine("sqlite://")
+    counter = instruments().ingested.labels("completions")
+    before = counter._value.get()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE completions (id INTEGER)")
+    with engine.connect() as connection:
+        table = sa.table("completions", sa.column("id"))
+        with connection.begin():
+            connection.execute(sa.insert(table), [{"id": 1}, {"id": 2}])
+        with connection.begin() as transaction:
+            connection.execute(sa.insert(table), [{"id": 3}])
+            transaction.rollback()
+    assert counter._value.get() - before == 2
+
+
+def test_metrics_token(app: Flask, client: FlaskClient) -> None:
+    app.config["CAPCOURSE_METRICS_TOKEN"] = "s3cret-token"
+    try:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+    finally:
+        app.config["CAPCOURSE_METRICS_TOKEN"] = ""
+
+
+def test_every_response_carries_a_request_id_and_logs_one_access_line(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="capcourse.access"):
+        response = client.get("/healthz?token=do-not-log", headers={"X-Request-ID": "proxy-123"})
+        other = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert response.headers["X-Request-ID"] == "proxy-123"
+    assert other.headers["X-Request-ID"] != "bad id with spaces"
+    assert len(other.headers["X-Request-ID"]) == 32
+    lines = [r for r in caplog.records if r.name == "capcourse.access"]
+    assert lines[0].path == "/healthz"  # type: ignore[attr-defined]
+    assert lines[0].status == 200  # type: ignore[attr-defined]
+    assert "do-not-log" not in caplog.text
+
+
+def test_json_formatter_writes_one_object_with_the_request_id(app: Flask) -> None:
+    handler_records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            handler_records.append(self.format(record))
+
+    handler = Collect()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("capcourse.test-json")
+    logger.addHandler(handler)
+    try:
+        with app.test_request_context("/x"):
+            from flask import g
+
+            g.request_id = "abc"
+            logger.warning("hello %s", "world", extra={"status": 201})
+            try:
+                raise ValueError("boom")
+            except ValueError:
+                logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    first, second = (json.loads(line) for line in handler_records)
+    assert first["message"] == "hello world"
+    assert first["request_id"] == "abc"
+    assert first["status"] == 201
+    assert first["level"] == "WARNING"
+    assert "ValueError: boom" in second["exception"]
+
+
+def test_failed_statements_log_no_sql_parameters(database: ScratchDatabase, caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app(database, PROPAGATE_EXCEPTIONS=False)
+
+    secret = "-".join(("scrypt$hash", "value"))  # built, so the traceback's source line does not show it
+
+    @app.get("/api/v1/_fail")
+    def fail() -> str:
+        db.session.execute(sa.text("SELECT * FROM no_such_table WHERE secret = :s"), {"s": secret})
+        return "unreachable"
+
+    with caplog.at_level(logging.ERROR):
+        assert app.test_client().get("/api/v1/_fail").status_code == 500
+    assert "no_such_table" in caplog.text
+    assert secret not in caplog.text
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_configure_logging_installs_one_json_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    from capcourse.ops import logs
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    level = root.level
+    try:
+        logs.configure_logging("WARNING", "json")
+        logs.configure_logging("WARNING", "json")
+        added = [h for h in root.handlers if h not in before]
+        assert len(added) == 1
+        assert isinstance(added[0].formatter, JsonFormatter)
+        assert getattr(added[0], "stream", None) is sys.stderr
+    finally:
+        for handler in list(root.handlers):
+            if handler not in before:
+                root.removeHandler(handler)
+        root.setLevel(level)
+
+
+MULTIPROCESS_CHILD = """
+import sys
+from tests.conftest import ScratchDatabase, make_app
+app = make_app(ScratchDatabase(sys.argv[1]))
+client = app.test_client()
+for _ in range(int(sys.argv[2])):
+    client.get("/healthz")
+if sys.argv[3] == "scrape":
+    print(client.get("/metrics").get_data(as_text=True))
+"""
+
+
+def test_metrics_add_up_across_processes(tmp_path: Path) -> None:
+    """Two processes sharing PROMETHEUS_MULTIPROC_DIR (as gunicorn workers do): a scrape of one counts both."""
+    import os
+    import subprocess
+
+    from capcourse.ops.metrics import prepare_multiprocess
+
+    url = f"sqlite:///{tmp_path}/m.db"
+    environment = dict(os.environ)
+    saved = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    try:
+        prepare_multiprocess(tmp_path / "metrics")
+        environment["PROMETHEUS_MULTIPROC_DIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    finally:
+        if saved is None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = saved
+    run = [sys.executable, "-c", MULTIPROCESS_CHILD, url]
+    subprocess.run([*run, "3", "quiet"], env=environment, check=True, capture_output=True)
+    scrape = subprocess.run([*run, "2", "scrape"], env=environment, check=True, capture_output=True, text=True)
+    assert 'capcourse_http_requests_total{method="GET",route="/healthz",status="200"} 5.0' in scrape.stdout
