@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from flask.cli import with_appcontext
 from gunicorn.app.base import BaseApplication
 
 from capcourse.delivery.services import endpoints
+from capcourse.ops.metrics import child_exit, prepare_multiprocess
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, no_del
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     workers = workers or int(app.config["CAPCOURSE_WEB_WORKERS"])
     threads = threads or int(app.config["CAPCOURSE_WEB_THREADS"])
+    # Metrics of every worker (and of the delivery process) add up in one shared folder, made before any starts.
+    prepare_multiprocess(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="capcourse-metrics-"))
     delivery: subprocess.Popen[bytes] | None = None
     if endpoints(app.config) and not no_delivery:
         delivery = subprocess.Popen(delivery_command(), env=os.environ.copy())
@@ -93,6 +97,7 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, no_del
         "timeout": 120,
         "accesslog": None,
         "on_exit": stop_delivery,
+        "child_exit": child_exit,
         "proc_name": "capcourse",
     }
     try:

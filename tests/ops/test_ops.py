@@ -177,12 +177,13 @@ def test_failed_statements_log_no_sql_parameters(database: ScratchDatabase, capl
 
     @app.get("/api/v1/_fail")
     def fail() -> str:
-        db.session.execute(sa.text("SELECT * FROM no_such_table WHERE secret = :s"), {"s": secret})
+        # A duplicate key: an IntegrityError, whose message would carry the parameters.
+        db.session.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:s), (:s)"), {"s": secret})
         return "unreachable"
 
     with caplog.at_level(logging.ERROR):
         assert app.test_client().get("/api/v1/_fail").status_code == 500
-    assert "no_such_table" in caplog.text
+    assert "alembic_version" in caplog.text
     assert secret not in caplog.text
     with app.app_context():
         db.engine.dispose()
