@@ -7,7 +7,13 @@ symbolic links; encrypted members; two members whose names differ only in
 case; more members than :attr:`Limits.max_files`; more uncompressed bytes than
 :attr:`Limits.max_total_size`; members (or the archive) that inflate more than
 :attr:`Limits.max_ratio` times; and a package without ``imsmanifest.xml`` at
-its root.
+its root (or, when there is none there, exactly one in the shallowest folder
+that has one: then that folder is read as the package, and
+:attr:`Package.manifest_folder` says where it was).
+
+Files operating systems leave in archives (``__MACOSX/``, ``.DS_Store``,
+``Thumbs.db``, ``desktop.ini``) are checked like any member but otherwise left
+out, and listed in :attr:`Package.system_files`.
 
 Those checks use the sizes the zip's headers declare. Headers can lie, so
 every read also counts the bytes as they stream out: a member that inflates
@@ -49,6 +55,14 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 # Never write through a link someone left in the destination.
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _SUPPORTED_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
+#: Files operating systems put in archives, which are no part of any package.
+_SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
+
+
+def is_system_file(name: str) -> bool:
+    """True for ``__MACOSX/…`` (and AppleDouble ``._x``), ``.DS_Store``, ``Thumbs.db``, ``desktop.ini``."""
+    parts = name.rstrip("/").split("/")
+    return parts[0] == "__MACOSX" or parts[-1].lower() in _SYSTEM_FILES or parts[-1].startswith("._")
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,12 @@ class Package:
         self.limits = limits
         self._members: dict[str, zipfile.ZipInfo] = {}
         self._folded: dict[str, str] = {}
+        #: System files left out (``__MACOSX/…``, ``.DS_Store`` …), as named in the archive.
+        self.system_files: list[str] = []
+        #: The folder the manifest was found in when not at the root (``"course/"``); ``""`` at the root.
+        self.manifest_folder = ""
+        #: Files outside :attr:`manifest_folder`, left out because the package is that folder.
+        self.outside_files: list[str] = []
         self._check()
         self.manifest_name = self._find_manifest()
 
@@ -156,6 +176,10 @@ class Package:
                     f"({info.compress_size} to {info.file_size} bytes); the limit is {limits.max_ratio:g}",
                     info.filename,
                 )
+            if is_system_file(name):
+                if not name.endswith("/"):
+                    self.system_files.append(name)
+                continue
             folded = name.rstrip("/").casefold()
             if name.endswith("/"):
                 folders.add(folded)
@@ -184,11 +208,30 @@ class Package:
         name = self._folded.get(MANIFEST_NAME)
         if name is not None:
             return name
-        nested = sorted(member for member in self._members if member.casefold().endswith("/" + MANIFEST_NAME))
-        hint = ""
-        if nested:
-            hint = f"; there is one at {nested[0]!r}: zip the folder's contents, not the folder"
-        raise PackageError("no-manifest", f"the package has no {MANIFEST_NAME} at its root{hint}")
+        nested = [member for member in self._members if member.casefold().endswith("/" + MANIFEST_NAME)]
+        if not nested:
+            raise PackageError("no-manifest", f"the package has no {MANIFEST_NAME}")
+        depth = min(member.count("/") for member in nested)
+        shallowest = sorted(member for member in nested if member.count("/") == depth)
+        if len(shallowest) > 1:
+            raise PackageError(
+                "no-manifest",
+                f"the package has no {MANIFEST_NAME} at its root, and several in folders "
+                f"({', '.join(shallowest[:5])}): zip the contents of the one to import",
+            )
+        # Zipped with its folder, as people often do: that folder is the package.
+        found = shallowest[0]
+        folder = found[: len(found) - len(MANIFEST_NAME)]
+        members, self._members, self._folded = self._members, {}, {}
+        for member, info in members.items():
+            if member.startswith(folder):
+                relative = member[len(folder) :]
+                self._members[relative] = info
+                self._folded[relative.casefold()] = relative
+            else:
+                self.outside_files.append(member)
+        self.manifest_folder = folder
+        return found[len(folder) :]
 
     # looking up
 
@@ -439,7 +482,9 @@ def open_package(source: str | os.PathLike[str] | IO[bytes], limits: Limits | No
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as error:
         if owned is not None:
             owned.close()
-        raise PackageError("not-a-zip", f"not a zip archive: {error}") from None
+        # zipfile's own words ("File is not a zip file") would only repeat ours.
+        detail = "" if isinstance(error, zipfile.BadZipFile) else f" ({error})"
+        raise PackageError("not-a-zip", f"the file is not a zip archive{detail}") from None
     try:
         package = Package(archive, limits, owned)
     except BaseException:

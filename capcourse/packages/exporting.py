@@ -302,7 +302,7 @@ class _Builder:
 
     def top_is_module(self, origin: _Origin) -> bool:
         """True when the package was course-shaped: its modules came from top-level items."""
-        keys = {entry.item_identifier for entry in origin.package.items if entry.module_id is not None}
+        keys = {entry.item_identifier.removesuffix("#module") for entry in origin.package.items if entry.module_id}
         return any(origin.item(key) is not None for key in keys)
 
     def identifier(self, wanted: str | None, fallback: str) -> str:
@@ -334,7 +334,7 @@ class _Builder:
     def tree(self, origin: _Origin) -> tuple[scorm.Organization, tuple[scorm.ItemSpec, ...]] | None:
         """The package's organization rebuilt item by item (aggregations and their sequencing kept),
         its leaves the live activities; None when that cannot be done (sub-manifests)."""
-        from capcourse.packages.importing import chosen_organization, plan
+        from capcourse.packages.importing import MODULE_SUFFIX, chosen_organization, plan
 
         manifest = origin.manifest
         assert manifest is not None
@@ -362,7 +362,8 @@ class _Builder:
                 children = (leaf, *children)
             if not children:
                 return None
-            module = entry.module if entry is not None else None
+            module_entry = entries.get(item.identifier + MODULE_SUFFIX) or entry
+            module = module_entry.module if module_entry is not None else None
             extras = self.extras(origin, origin.original.item(item.identifier) if origin.original else None, item.title)
             return scorm.ItemSpec(
                 identifier=self.identifier(

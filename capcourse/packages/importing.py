@@ -39,7 +39,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -66,6 +66,8 @@ DEFAULT_DEPTH = Depth.INTRODUCED
 _TOO_BIG = {"too-large", "too-many-files", "compression-ratio", "size-mismatch"}
 _UUID_AT_END = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})/?$")
 _TITLE_LENGTH = 300
+#: The key of a module made from a top-level item that is also an activity (a SCO with children).
+MODULE_SUFFIX = "#module"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,44 @@ class PlannedModule:
     title: str
     competencies: tuple[scorm.Competency, ...]
     activities: list[PlannedActivity] = field(default_factory=list)
+
+
+#: How many examples a group of warnings keeps.
+EXAMPLES = 10
+
+
+@dataclass
+class WarningGroup:
+    """Warnings of one kind: what, how many, and the first few examples."""
+
+    message: str
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, example: str | None = None) -> None:
+        self.count += 1
+        if example is not None and len(self.examples) < EXAMPLES:
+            self.examples.append(example)
+
+    def summary(self, shown: int = 5) -> str:
+        """The group in one sentence: the message, the count, the first examples."""
+        text = self.message if self.count <= 1 and not self.examples else f"{self.message} ({self.count:,})"
+        if self.examples:
+            text += ": " + ", ".join(self.examples[:shown]) + (", …" if self.count > shown else "")
+        return text
+
+
+class Warnings:
+    """Warnings grouped by kind, in the order kinds first occur."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, WarningGroup] = {}
+
+    def add(self, message: str, example: str | None = None) -> None:
+        self.groups.setdefault(message, WarningGroup(message)).add(example)
+
+    def summaries(self) -> list[str]:
+        return [group.summary() for group in self.groups.values()]
 
 
 @dataclass
@@ -100,11 +140,16 @@ class ImportReport:
     unmatched: list[str] = field(default_factory=list)
     #: Package-level competencies of a course-shaped package (courses are not mapped).
     not_applied: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warning_groups: list[WarningGroup] = field(default_factory=list)
     #: This revision's files; :func:`discard` removes them if the transaction fails.
     new_folder: Path | None = None
     #: The previous revision's files; :func:`finish` removes them once this one is committed.
     old_folder: Path | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """One sentence per kind of warning, with its count and first examples."""
+        return [group.summary() for group in self.warning_groups]
 
 
 def import_package(
@@ -122,15 +167,27 @@ def import_package(
     folder: Path | None = None
     try:
         with scorm.open_package(upload, settings.limits) as package:
-            manifest = _manifest(package)
-            organization = manifest.default_organization
+            warnings = Warnings()
+            _package_warnings(package, warnings)
+            manifest = _manifest(package, warnings)
+            organization, fallback = chosen_organization(manifest)
             if organization is None:
                 raise BadRequestError(
                     "The manifest has no organization, so there is nothing to import.",
                     {"manifest": ["No <organization> in <organizations>."]},
                 )
+            if fallback:
+                warnings.add(fallback)
             modules, not_applied = plan(manifest, organization)
-            warnings = _check_files(package, manifest, modules)
+            for planned_module in modules:
+                for planned in planned_module.activities:
+                    if _children(planned.item):
+                        warnings.add(
+                            "Items that launch content and also have sub-items were imported as activities, "
+                            "their sub-items after them",
+                            planned.item.title or planned.item.identifier,
+                        )
+            _check_files(package, manifest, modules, warnings)
             existing = session.scalar(
                 select(ContentPackage).where(
                     ContentPackage.programme_id == course.programme_id, ContentPackage.identifier == manifest.identifier
@@ -154,7 +211,9 @@ def import_package(
         if isinstance(error, scorm.PackageError):
             raise _package_error(error) from error
         raise
-    report = ImportReport(record, first_import=existing is None, new_folder=folder, warnings=warnings)
+    report = ImportReport(
+        record, first_import=existing is None, new_folder=folder, warning_groups=list(warnings.groups.values())
+    )
     try:
         report.old_folder = settings.folder / record.storage_path if existing is not None else None
         record.identifier = manifest.identifier
@@ -209,15 +268,15 @@ def plan(
     package_level = scorm.competencies(manifest.lom) + _competencies_of(organization.metadata)
     top = organization.items
     if top and all(_children(item) for item in top):
-        modules = [
-            PlannedModule(
-                item.identifier,
-                _title(item.title),
-                _competencies_of(item.metadata),
-                [leaf for child in _children(item) for leaf in _leaves(child, ())],
-            )
-            for item in top
-        ]
+        modules = []
+        for item in top:
+            activities = [leaf for child in _children(item) for leaf in _leaves(child, ())]
+            key = item.identifier
+            if item.resource is not None:
+                # A top-level item that launches content and has children: the module, and its first activity.
+                activities.insert(0, PlannedActivity(item, _title(item.title or item.identifier)))
+                key = f"{item.identifier}{MODULE_SUFFIX}"
+            modules.append(PlannedModule(key, _title(item.title), _competencies_of(item.metadata), activities))
         return modules, package_level
     title = organization.title or (manifest.lom.title_text if manifest.lom else None) or manifest.identifier
     module = PlannedModule(organization.identifier, _title(title), package_level)
@@ -254,9 +313,9 @@ def _children(item: scorm.Item) -> tuple[scorm.Item, ...]:
 def _leaves(item: scorm.Item, path: tuple[str, ...]) -> Iterator[PlannedActivity]:
     """The leaves under ``item`` (itself, if it is one), titled with the aggregations between."""
     children = _children(item)
-    if not children:
+    if not children or item.resource is not None:
+        # A leaf; or a SCO with children (LMSs launch those too): an activity, its children after it.
         yield PlannedActivity(item, _title(" › ".join((*path, item.title or item.identifier))))
-        return
     for child in children:
         yield from _leaves(child, (*path, item.title or item.identifier))
 
@@ -284,25 +343,63 @@ def _sha256(upload: IO[bytes]) -> str:
 
 
 def _package_error(error: scorm.PackageError) -> BadRequestError | PayloadTooLargeError:
-    details = {"package": [str(error)], "reason": [error.reason]}
+    # One sentence, said once; the member concerned apart, when there is one.
+    details = {"file": [error.member]} if error.member else None
     if error.reason in _TOO_BIG:
-        return PayloadTooLargeError(f"The package is too big to import: {error}", details)
-    return BadRequestError(f"This is not a package capcourse can import: {error}", details)
+        return PayloadTooLargeError(f"The package is too big to import: {error}.", details)
+    return BadRequestError(f"This is not a package capcourse can import: {error}.", details)
 
 
-def _manifest(package: scorm.Package) -> scorm.Manifest:
+def _package_warnings(package: scorm.Package, warnings: Warnings) -> None:
+    if package.manifest_folder:
+        warnings.add(
+            f"The manifest is not at the root of the zip but in the folder {package.manifest_folder!r}; "
+            "that folder was imported as the package"
+        )
+    for name in package.outside_files:
+        warnings.add(f"Files outside the folder {package.manifest_folder!r} were left out", name)
+    for name in package.system_files:
+        warnings.add("Files operating systems leave in zips (__MACOSX, .DS_Store, Thumbs.db) were left out", name)
+
+
+def _tolerated(problem: scorm.Problem) -> str | None:
+    """What to warn about a manifest problem LMSs let pass; None for one that refuses the package."""
+    if problem.reason == "metadata":
+        return "Metadata files the manifest names cannot be read, so their metadata was not imported"
+    if problem.reason == "dangling-reference" and (problem.element or "").startswith("<organizations"):
+        return ""  # the fallback to the first organization says it
+    return None
+
+
+def _manifest(package: scorm.Package, warnings: Warnings) -> scorm.Manifest:
     try:
-        return package.manifest()
+        manifest = package.manifest(strict=False)
     except scorm.ManifestError as error:
-        problems = [str(problem) for problem in error.problems] or [str(error)]
-        raise BadRequestError(
-            f"The package's imsmanifest.xml is not usable: {problems[0]}"
-            + (f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""),
-            {"manifest": problems},
-        ) from error
+        _refuse(list(error.problems) or [scorm.Problem(error.reason, str(error))], error)
+    refusing = []
+    for problem in manifest.problems:
+        tolerated = _tolerated(problem)
+        if tolerated is None:
+            refusing.append(problem)
+        elif tolerated:
+            warnings.add(tolerated, str(problem))
+    if refusing:
+        _refuse(refusing, None)
+    return manifest
 
 
-def _check_files(package: scorm.Package, manifest: scorm.Manifest, modules: Sequence[PlannedModule]) -> list[str]:
+def _refuse(problems: Sequence[scorm.Problem], cause: Exception | None) -> NoReturn:
+    lines = [str(problem) for problem in problems]
+    raise BadRequestError(
+        f"The package's imsmanifest.xml is not usable: {lines[0]}"
+        + (f" (and {len(lines) - 1} more problem(s))" if len(lines) > 1 else ""),
+        {"manifest": lines},
+    ) from cause
+
+
+def _check_files(
+    package: scorm.Package, manifest: scorm.Manifest, modules: Sequence[PlannedModule], warnings: Warnings
+) -> None:
     """Refuse a package whose launch pages are missing; warn about other files it lists but lacks."""
     missing_launch = []
     for module in modules:
@@ -319,7 +416,12 @@ def _check_files(package: scorm.Package, manifest: scorm.Manifest, modules: Sequ
             "The package lacks the launch page of some items, so they could never be opened.",
             {"files": missing_launch},
         )
-    return [f"Listed but not in the package: {problem.message}" for problem in package.missing_files(manifest)]
+    for resource in manifest.all_resources():
+        paths = [resource.path] if resource.path is not None else []
+        paths.extend(file.path for file in resource.files if file.path is not None)
+        for path in dict.fromkeys(paths):
+            if package.find(path) is None:
+                warnings.add("Files the manifest lists are not in the package", path)
 
 
 # Applying the plan ----------------------------------------------------------------------------------------------

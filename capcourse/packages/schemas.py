@@ -76,6 +76,12 @@ class ImportedMappingSchema(Schema):
     depth = fields.String(required=True)
 
 
+class WarningGroupSchema(Schema):
+    message = fields.String(required=True, metadata={"description": "What kind of warning, in plain words."})
+    count = fields.Integer(required=True)
+    examples = fields.List(fields.String(), required=True, metadata={"description": "The first few."})
+
+
 class PackageImportReportSchema(Schema):
     package = fields.Nested(PackageSchema, required=True)
     first_import = fields.Boolean(required=True)
@@ -95,7 +101,12 @@ class PackageImportReportSchema(Schema):
     not_applied = fields.List(
         fields.String(), required=True, metadata={"description": "Package-level competencies of a course package."}
     )
-    warnings = fields.List(fields.String(), required=True)
+    warnings = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "One sentence per kind of warning, with its count and first examples."},
+    )
+    warning_groups = fields.List(fields.Nested(WarningGroupSchema), required=True)
 
 
 def package_dict(package: ContentPackage) -> dict[str, Any]:
@@ -140,4 +151,8 @@ def report_dict(report: ImportReport) -> dict[str, Any]:
         "unmatched": report.unmatched,
         "not_applied": report.not_applied,
         "warnings": report.warnings,
+        "warning_groups": [
+            {"message": group.message, "count": group.count, "examples": group.examples}
+            for group in report.warning_groups
+        ],
     }

@@ -312,3 +312,31 @@ def test_a_missing_launch_page_is_a_409_with_the_list_and_the_report_says_what_i
     refused = client.get(f"/api/v1/modules/{module.id}/scorm", headers=world["key"])
     assert refused.status_code == 409
     assert refused.json["errors"]["files"] == ["Lesson: lesson/index.html"]
+
+
+@pytest.mark.parametrize("version", ["2004-4th", "1.2"])
+def test_a_sco_with_children_exports_as_a_group_that_launches_it_first(
+    app: Flask, session: Session, world: dict[str, Any], validators: dict[str, scorm.ManifestSchema], version: str
+) -> None:
+    from tests.packages.test_importing import tolerant_zip
+
+    settings = settings_from(app.config)
+    course = factories.course(session, world["programme"], "Tolerant")
+    report = importing.import_package(session, world["author"], course, io.BytesIO(tolerant_zip()), settings)
+    session.flush()
+    (module,) = report.modules_created
+    export = exporting.course_export(session, module.course, settings, version)
+    archive = zipfile.ZipFile(io.BytesIO(zipped(export)))
+    manifest_xml = archive.read("imsmanifest.xml")
+    assert validators[version].validate(manifest_xml) == []
+    manifest = scorm.parse_manifest(manifest_xml)
+    organization = manifest.default_organization
+    assert organization is not None and organization.identifier == "ORG-A"
+    (group,) = organization.items
+    assert group.title == "Introduction"
+    assert [(i.identifier, i.launch_url) for i in group.children] == [
+        ("INTRO", "intro.html"),
+        ("PART-1", "one.html"),
+        ("PART-2", "two.html"),
+    ]
+    assert export.missing_files == ["gone-1.js", "gone-2.js", "gone-3.js"]

@@ -192,10 +192,39 @@ def test_no_manifest() -> None:
     assert error.reason == "no-manifest"
 
 
-def test_manifest_in_a_folder_is_not_at_the_root() -> None:
-    error = refused(zip_bytes([("course/imsmanifest.xml", minimal_manifest()), ("course/index.html", b"")]))
+def test_a_package_zipped_with_its_folder_is_read_from_that_folder(tmp_path: Path) -> None:
+    data = zip_bytes(
+        [("course/imsmanifest.xml", minimal_manifest()), ("course/index.html", b"<html/>"), ("notes.txt", b"")]
+    )
+    with open_package(io.BytesIO(data)) as package:
+        assert (package.manifest_folder, package.manifest_name) == ("course/", "imsmanifest.xml")
+        assert package.names == ("imsmanifest.xml", "index.html")
+        assert package.outside_files == ["notes.txt"]
+        assert package.find("index.html") == "index.html"
+        package.extract(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imsmanifest.xml", "index.html"]
+
+
+def test_several_manifests_in_folders_and_none_at_the_root_are_refused() -> None:
+    error = refused(zip_bytes([("a/imsmanifest.xml", minimal_manifest()), ("b/imsmanifest.xml", minimal_manifest())]))
     assert error.reason == "no-manifest"
-    assert "course/imsmanifest.xml" in str(error)
+    assert "a/imsmanifest.xml" in str(error) and "b/imsmanifest.xml" in str(error)
+
+
+def test_system_files_are_left_out() -> None:
+    data = zip_bytes(
+        [
+            ("imsmanifest.xml", minimal_manifest()),
+            ("index.html", b"<html/>"),
+            ("__MACOSX/._index.html", b"\0"),
+            ("__MACOSX/imsmanifest.xml", b"junk"),
+            ("images/.DS_Store", b"\0"),
+            ("images/Thumbs.db", b"\0"),
+        ]
+    )
+    with open_package(io.BytesIO(data)) as package:
+        assert package.names == ("imsmanifest.xml", "index.html")
+        assert len(package.system_files) == 4
 
 
 @pytest.mark.parametrize(
