@@ -14,6 +14,7 @@ One exception, because its standard says so: the CASE provider API under
 from __future__ import annotations
 
 import logging
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -207,8 +208,29 @@ def _handle_http_exception(error: HTTPException) -> Response | tuple[Any, ...]:
     return _respond(code, message, errors, headers)
 
 
+def database_error_text(error: sa_exc.DBAPIError) -> str:
+    """A database error for the log: class, SQLSTATE, first line, statement, frames; never values.
+
+    SQL parameters are hidden by the engine (``hide_parameters``), but the
+    database's own message may quote them too (PostgreSQL's ``DETAIL: Key
+    (email)=(…) already exists``, or a DataError's ``invalid input …: "…"``),
+    so only the first line is kept, and not even that for a DataError.
+    """
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    first_line = "" if isinstance(error, sa_exc.DataError) else str(original).strip().splitlines()[0:1]
+    summary = f"{type(original).__name__}" + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
+    if first_line:
+        summary += f": {first_line[0]}"
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    return f"{summary}\n[SQL: {error.statement}]\nTraceback (most recent call last):\n{frames}"
+
+
 def _handle_unexpected(error: Exception) -> Response | tuple[Any, ...]:
-    logger.exception("Unhandled error on %s %s", request.method, request.path)
+    if isinstance(error, sa_exc.DBAPIError):
+        logger.error("Unhandled error on %s %s: %s", request.method, request.path, database_error_text(error))
+    else:
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
     return _respond(500, "An unexpected error occurred; it has been logged.")
 
 
@@ -217,7 +239,10 @@ def _handle_unstorable(error: Exception) -> Response | tuple[Any, ...]:
     # NUL on PostgreSQL, an integer beyond its column) or input nested past the
     # interpreter's limit is the client's fault, not ours. The guards name the
     # field; reaching here means one was missed, so it is logged for fixing.
-    logger.warning("Input refused late on %s %s: %s", request.method, request.path, type(error).__name__, exc_info=True)
+    if isinstance(error, sa_exc.DBAPIError):
+        logger.warning("Input refused late on %s %s: %s", request.method, request.path, database_error_text(error))
+    else:
+        logger.warning("Input refused late on %s %s: %s", request.method, request.path, type(error).__name__)
     if isinstance(error, RecursionError):
         return _respond(400, "The request is nested too deeply.")
     return _respond(400, "A value in the request cannot be stored (out of range or holding a NUL character).")
