@@ -53,12 +53,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(app.instance_path, config))
 
-    from capcourse import extensions, models, outbound  # noqa: F401  (models: complete metadata)
+    from capcourse import extensions, headers, models, outbound  # noqa: F401  (models: complete metadata)
     from capcourse.errors import register_error_handlers
     from capcourse.server import serve
 
     extensions.init_app(app)
     outbound.init_app(app)
+    headers.init_app(app)
     guards.init_app(app, extensions.api)
     for name in DOMAINS:
         importlib.import_module(f"capcourse.{name}").init_app(app)
