@@ -183,6 +183,16 @@ def build_platform(state: PlatformState) -> Flask:
         login.set_lti_message_hint(hint=hint)
         return t.cast(Response, login.initiate_login(user.user_id))
 
+    @app.get("/course")
+    def course_page() -> Response:
+        """An LMS course page with capcourse in an iframe, as LMSs embed tools."""
+        src = "/start?" + urlencode(request.args)
+        html = (
+            "<!doctype html><html><head><title>LMS course</title></head><body><h1>LMS course</h1>"
+            f"<iframe id='tool' title='capcourse' src='{src}' width='1000' height='600'></iframe></body></html>"
+        )
+        return Response(html, mimetype="text/html")
+
     @app.get("/authorize")
     def authorize() -> Response:
         """The tool's authentication request comes back: sign and post the launch."""
@@ -364,11 +374,14 @@ def _public(item: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 @contextmanager
-def running_platform(state: PlatformState) -> Iterator[PlatformState]:
-    """Serve the platform on a free loopback port (in a thread) for the duration."""
+def running_platform(state: PlatformState, host: str = "127.0.0.1") -> Iterator[PlatformState]:
+    """Serve the platform on a free loopback port (in a thread) for the duration.
+
+    :param host: the name its URLs use: ``localhost`` makes it another site than capcourse on 127.0.0.1.
+    """
     state.private_key, state.public_key = _key_pair()
     server = make_server("127.0.0.1", 0, build_platform(state), threaded=True)
-    state.base_url = f"http://127.0.0.1:{server.server_port}"
+    state.base_url = f"http://{host}:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
