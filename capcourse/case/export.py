@@ -19,9 +19,17 @@ What a framework holds maps onto CASE as follows:
   another install loses nothing.
 
 CASE 1.1 packages carry ``caseVersion`` and never ``CFPackageURI``,
-``CFDocumentURI`` or ``null``. CASE 1.0 packages have no ``extensions`` and
-know fewer association types: associations of the other types are left out.
-Identifiers and URIs do not depend on the version asked for.
+``CFDocumentURI`` or ``null``. CASE 1.0 packages are strictly 1.0: no
+``extensions``, no ``caseVersion`` or ``frameworkType``, no ``subject`` on
+items, no ``notes`` on associations nor ``targetType`` on their ends, and
+associations of the types 1.0 does not know are left out. Properties that no
+CASE version defines, which an imported package carried, are exported where
+they were in either version. Identifiers and URIs do not depend on the version
+asked for.
+
+Shipped frameworks that name the same licence URI share one CFLicense (its
+identifier is derived from the URI), so a consumer that keeps licence URIs
+unique (OpenSALT) can import them all.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from capcourse.case.models import CaseDefinition, DefinitionKind
@@ -53,6 +61,12 @@ VERSION_PATHS = {V1P1: "v1p1", V1P0: "v1p0"}
 EXTENSION = "capcourse"
 #: Database round trips stay below every driver's limit on bound parameters.
 CHUNK = 900
+#: CASE 1.1 properties that CASE 1.0 does not have, by class: a 1.0 export leaves them out.
+ONLY_1P1 = {
+    "CFDocument": frozenset({"caseVersion", "frameworkType", "extensions"}),
+    "CFItem": frozenset({"subject", "subjectURI", "extensions"}),
+    "CFAssociation": frozenset({"notes", "extensions"}),
+}
 
 _ITEM_COLUMNS = (
     Item.id,
@@ -170,6 +184,7 @@ class FrameworkExport:
         self._associations: list[Row[Any]] | None = None
         self._links: dict[uuid.UUID, dict[str, str]] = {}
         self._definitions: dict[str, list[dict[str, Any]]] | None = None
+        self._licence_object: dict[str, Any] | None = None
 
     # Loading, one query per kind of row.
 
@@ -253,11 +268,20 @@ class FrameworkExport:
 
     # Extensions.
 
-    def _with_extensions(self, out: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
-        """Merge capcourse's facts into the object's ``extensions`` (1.1 only)."""
+    def _with_extensions(
+        self, out: dict[str, Any], ours: dict[str, Any], kind: str, case_data: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Merge capcourse's facts into the object's ``extensions`` (1.1); leave out what 1.0 lacks (1.0).
+
+        An imported object gets capcourse's facts only if it came with them (from another capcourse):
+        a publisher's package comes back as it came.
+        """
         if self.context.version == V1P0:
-            out.pop("extensions", None)
+            for name in ONLY_1P1[kind]:
+                out.pop(name, None)
             return out
+        if self.context.imported and not (case_data or {}).get("capcourse"):
+            ours = {}
         theirs = out.get("extensions") or {}
         ours = {k: v for k, v in ours.items() if v is not None}
         if ours:
@@ -295,17 +319,32 @@ class FrameworkExport:
         framework = self.context.framework
         if not framework.licence:
             return None
-        identifier = uuid.uuid5(NAMESPACE, f"case-license:{framework.id}")
+        if self._licence_object is not None:
+            return self._licence_object
         text = f"{framework.licence}."
+        last_change = framework.last_change
         if framework.licence_uri:
+            # One CFLicense per licence URI across the shipped frameworks: the same object in every package.
+            identifier = uuid.uuid5(NAMESPACE, f"case-license:{framework.licence_uri}")
             text = f"Licensed under the {framework.licence}: {framework.licence_uri}"
-        return {
+            last_change = (
+                self.session.scalar(
+                    select(func.max(Framework.last_change)).where(
+                        Framework.licence_uri == framework.licence_uri, Framework.imported_at.is_(None)
+                    )
+                )
+                or last_change
+            )
+        else:
+            identifier = uuid.uuid5(NAMESPACE, f"case-license:{framework.id}")
+        self._licence_object = {
             "identifier": str(identifier),
             "uri": framework.licence_uri or provider_uri(self.context.base_url, "CFLicenses", identifier),
             "title": framework.licence,
             "licenseText": text,
-            "lastChangeDateTime": format_datetime(framework.last_change),
+            "lastChangeDateTime": format_datetime(last_change),
         }
+        return self._licence_object
 
     def _derived_definitions(self) -> dict[str, list[dict[str, Any]]]:
         context = self.context
@@ -385,7 +424,8 @@ class FrameworkExport:
             "identifier": str(framework.id),
             "uri": node_uri(context.base_url, framework.id, framework.uri),
         }
-        if context.version == V1P1:
+        if context.version == V1P1 and not context.imported:
+            # An imported document carries its own caseVersion, or none, as it came.
             out["caseVersion"] = V1P1
         out |= {
             "creator": framework.creator,
@@ -418,6 +458,8 @@ class FrameworkExport:
                 "licence": framework.licence,
                 "licenceURL": framework.licence_uri,
             },
+            "CFDocument",
+            framework.case_data,
         )
 
     def item(self, row: Row[Any], standalone: bool = False) -> dict[str, Any]:
@@ -448,11 +490,12 @@ class FrameworkExport:
             out["notes"] = row.notes
         out["lastChangeDateTime"] = format_datetime(row.last_change)
         out |= data.get("properties", {})
-        if standalone:
+        if standalone or context.version == V1P0:
+            # CASE 1.0 packages link every item and association to its document.
             out["CFDocumentURI"] = self.document_link()
         # An imported item's key is its identifier unless a capcourse export named it.
         key = row.key if row.key != str(row.id) else None
-        return self._with_extensions(out, {"key": key, "stage": row.stage, "icon": row.icon})
+        return self._with_extensions(out, {"key": key, "stage": row.stage, "icon": row.icon}, "CFItem", data)
 
     def tree_link(self, row: Row[Any]) -> dict[str, Any] | None:
         """The ``isChildOf`` association that places ``row`` in the tree, if it has one.
@@ -476,7 +519,9 @@ class FrameworkExport:
         if not context.imported:
             out["sequenceNumber"] = row.position + 1
         out |= (row.case_data or {}).get("treeLink", {})
-        return self._with_extensions(out, {})
+        if context.version == V1P0:
+            out = self._ends_1p0(out)
+        return self._with_extensions(out, {}, "CFAssociation")
 
     def association(self, row: Row[Any]) -> dict[str, Any] | None:
         """One stored CFAssociation; ``None`` for a type CASE 1.0 does not know, in 1.0."""
@@ -507,11 +552,32 @@ class FrameworkExport:
                 out["CFAssociationGroupingURI"] = grouping
         out |= properties
         if context.version == V1P0:
-            for end in ("originNodeURI", "destinationNodeURI"):
-                out[end] = {k: v for k, v in out[end].items() if k != "targetType"}
+            out = self._ends_1p0(out)
         return self._with_extensions(
-            out, {"provenance": row.provenance, "qualifier": row.qualifier, "managedBy": row.managed_by}
+            out,
+            {"provenance": row.provenance, "qualifier": row.qualifier, "managedBy": row.managed_by},
+            "CFAssociation",
+            row.case_data,
         )
+
+    def _ends_1p0(self, out: dict[str, Any]) -> dict[str, Any]:
+        """An association as CASE 1.0 has it: ends without ``targetType``, and a link to its document."""
+        for end in ("originNodeURI", "destinationNodeURI"):
+            if isinstance(out.get(end), dict):
+                out[end] = {k: v for k, v in out[end].items() if k != "targetType"}
+        out["CFDocumentURI"] = self.document_link()
+        return out
+
+    def kept_associations(self) -> list[dict[str, Any]]:
+        """Associations an imported package carried that start at a document or an item capcourse lacks, as they came."""
+        out = []
+        for content in self.definitions().get(DefinitionKind.ASSOCIATION, []):
+            if self.context.version == V1P0:
+                if content["associationType"] not in ASSOCIATION_TYPES_1P0:
+                    continue
+                content = self._ends_1p0({k: v for k, v in content.items() if k not in ONLY_1P1["CFAssociation"]})
+            out.append(content)
+        return out
 
     def all_associations(self) -> list[dict[str, Any]]:
         """The tree's ``isChildOf`` links in tree order, then every stored association."""
@@ -523,6 +589,7 @@ class FrameworkExport:
                 skipped += 1
             else:
                 out.append(association)
+        out.extend(self.kept_associations())
         if skipped:
             logger.warning(
                 "CASE 1.0 export of %s leaves out %d association(s) of types 1.0 does not know",
@@ -542,16 +609,22 @@ class FrameworkExport:
             "CFItems": [self.item(row) for row in self.items],
             "CFAssociations": self.all_associations(),
         }
-        definitions = {k: v for k, v in self.definitions().items() if k != DefinitionKind.RUBRIC and v}
+        definitions = {
+            k: v
+            for k, v in self.definitions().items()
+            if k not in (DefinitionKind.RUBRIC, DefinitionKind.ASSOCIATION) and v
+        }
         extras = framework.case_data or {}
         if extras.get("definitionsExtensions") and self.context.version == V1P1:
             definitions["extensions"] = extras["definitionsExtensions"]
+        definitions |= extras.get("definitionsProperties") or {}
         if definitions:
             package["CFDefinitions"] = definitions
         if self.rubrics():
             package["CFRubrics"] = self.rubrics()
         if extras.get("packageExtensions") and self.context.version == V1P1:
             package["extensions"] = extras["packageExtensions"]
+        package |= extras.get("packageProperties") or {}
         return package
 
 

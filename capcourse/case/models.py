@@ -30,10 +30,12 @@ class DefinitionKind(enum.StrEnum):
     LICENSE = "CFLicenses"
     ASSOCIATION_GROUPING = "CFAssociationGroupings"
     RUBRIC = "CFRubrics"
+    #: Associations that start at a document or at an item capcourse does not hold, kept verbatim.
+    ASSOCIATION = "CFAssociations"
 
 
 class CaseDefinition(db.Model):  # type: ignore[name-defined,misc]
-    """One CFItemType, CFConcept, CFSubject, CFLicense, CFAssociationGrouping or CFRubric of an imported package.
+    """One CFItemType, CFConcept, CFSubject, CFLicense, CFAssociationGrouping, CFRubric (or kept CFAssociation) of an imported package.
 
     Identifiers are unique within a framework only: two packages of one
     publisher often share their item types.

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from capcourse.frameworks.models import ASSOCIATION_TYPES
 
@@ -34,9 +34,6 @@ DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: The subset CASE 1.0 knows (no ``isTranslationOf``, no ``ext:``).
 ASSOCIATION_TYPES_1P0 = tuple(t for t in ASSOCIATION_TYPES if t != "isTranslationOf")
 EXT_TYPE_PATTERN = re.compile(r"^ext:[a-zA-Z0-9.\-_]+$")
-
-#: Column widths of what capcourse keeps (see :mod:`capcourse.frameworks.models`).
-TOO_LONG = "Longer than capcourse keeps ({max} characters)."
 
 
 def format_datetime(moment: datetime) -> str:
@@ -61,13 +58,29 @@ def parse_datetime(text: str) -> datetime:
 
 
 class CaseIdentifier(fields.String):
-    """A CASE identifier: a UUID in its 8-4-4-4-12 form, kept in lower case."""
+    """A CASE identifier: a UUID (8-4-4-4-12) as CASE wants; any other non-empty string is read as it came.
+
+    The importer keys identifiers that are no UUID by a UUID 5 derived from them
+    (:func:`capcourse.case.reading.case_id`) and reports them.
+    """
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if not UUID_PATTERN.match(text):
-            raise ValidationError("Not a UUID (8-4-4-4-12 hexadecimal digits).")
-        return text.lower()
+        if not text.strip():
+            raise ValidationError("An identifier cannot be empty.")
+        return text
+
+
+class CaseNumber(fields.Field[int | float]):
+    """A JSON number, kept as the package has it: an integer stays an integer (``fields.Float`` would not)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("Not a number.")
+        return value
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
 
 
 class CaseDateTime(fields.Field[datetime]):
@@ -126,14 +139,14 @@ def _target_type(value: str) -> None:
 
 
 class CaseSchema(Schema):
-    """Base of the CASE classes: properties a schema does not know are left out.
+    """Base of the CASE classes: properties a schema does not know are loaded as they are.
 
-    The importer reports them as warnings rather than refusing the package:
-    CASE 1.0 allowed them, and real packages carry some.
+    The importer keeps them (and reports them), so a package exports again as
+    it came: CASE 1.0 allowed them, and real packages carry some.
     """
 
     class Meta:
-        unknown = EXCLUDE
+        unknown = INCLUDE
 
 
 # The CASE classes are built from dicts: their property names are CASE's (mixedCase),
@@ -145,9 +158,11 @@ def _case(name: str, properties: dict[str, fields.Field[Any]], base: type[Schema
 
 
 def _string(required: bool = False, max_length: int | None = None, min_length: int | None = None) -> fields.String:
-    if max_length is None and min_length is None:
+    # Values longer than capcourse's columns are still read: the column keeps what fits and the
+    # framework keeps the whole value for the export (``max_length`` is documentation only).
+    if min_length is None:
         return fields.String(required=required)
-    return fields.String(required=required, validate=validate.Length(min=min_length, max=max_length, error=TOO_LONG))
+    return fields.String(required=required, validate=validate.Length(min=min_length))
 
 
 def _extensions() -> fields.Dict:
@@ -300,7 +315,7 @@ CFRubricCriterionLevelSchema = _case(
         "uri": fields.String(required=True),
         "description": fields.String(),
         "quality": fields.String(),
-        "score": fields.Float(),
+        "score": CaseNumber(),
         "feedback": fields.String(),
         "position": fields.Integer(strict=True),
         "rubricCriterionId": CaseIdentifier(),
@@ -313,7 +328,7 @@ CFRubricCriterionSchema = _definition(
     category=fields.String(),
     description=fields.String(),
     CFItemURI=_link(),
-    weight=fields.Float(),
+    weight=CaseNumber(),
     position=fields.Integer(strict=True),
     rubricId=CaseIdentifier(),
     CFRubricCriterionLevels=fields.List(fields.Nested(CFRubricCriterionLevelSchema)),
@@ -486,6 +501,22 @@ class ChangeCountSchema(Schema):
     removed = fields.Integer(required=True)
 
 
+class NormalisationSchema(Schema):
+    kind = fields.String(
+        required=True,
+        metadata={
+            "description": "null, default, number_from_string, boolean_from_string, string_from_number, "
+            "list_from_string, date_from_date_time, invalid_dropped, derived_again, empty_definitions, "
+            "identifier_not_uuid, identifier_not_rfc4122, tree_cycle, unknown_property."
+        },
+    )
+    description = fields.String(required=True)
+    count = fields.Integer(required=True)
+    examples = fields.List(
+        fields.String(), required=True, metadata={"description": "JSON paths (and details) of the first ones."}
+    )
+
+
 class ImportReportSchema(Schema):
     """What an import did, or (for a preview) would do."""
 
@@ -499,7 +530,9 @@ class ImportReportSchema(Schema):
     title = fields.String(required=True)
     source = fields.String(required=True)
     items = fields.Nested(ChangeCountSchema, required=True)
-    associations = fields.Nested(ChangeCountSchema, required=True)
+    associations = fields.Nested(
+        ChangeCountSchema, required=True, metadata={"description": "Every association, the isChildOf ones included."}
+    )
     items_added = fields.List(fields.Nested(ChangedItemSchema), required=True)
     items_changed = fields.List(fields.Nested(ChangedItemSchema), required=True)
     items_removed = fields.List(fields.Nested(ChangedItemSchema), required=True)
@@ -516,4 +549,9 @@ class ImportReportSchema(Schema):
     changes = fields.Boolean(required=True, metadata={"description": "Whether importing changes anything."})
     needs_confirmation = fields.Boolean(required=True)
     confirm_token = fields.String(allow_none=True)
+    normalisations = fields.List(
+        fields.Nested(NormalisationSchema),
+        required=True,
+        metadata={"description": "What the package got wrong and the import normalised, counted by kind."},
+    )
     warnings = fields.List(fields.String(), required=True)

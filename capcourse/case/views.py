@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -86,7 +86,7 @@ class PackageExport(MethodView):
         if args["download"]:
             filename = f"{framework.key}.case-{args['version']}.json"
             headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return package, headers
+        return _body(package, headers)
 
 
 @blp.route("/case/imports")
@@ -140,6 +140,16 @@ _ERRORS = {
     "400": "A parameter is invalid (imsx_codeMinor invalid_selection_field or invalid_sort_field).",
     "404": "Unknown identifier (unknownobject), or not a UUID (invalid_uuid).",
 }
+
+
+def _body(body: Any, headers: dict[str, str] | None = None) -> Response:
+    """A provider answer as the export built it.
+
+    Not dumped through the schemas (which document it): a dump would drop the
+    properties an imported package carried that CASE does not define, turn whole
+    numbers into floats, and add what the version asked for does not have.
+    """
+    return current_app.response_class(current_app.json.dumps(body), mimetype="application/json", headers=headers or {})
 
 
 def _sourced_id(text: str) -> uuid.UUID:
@@ -212,7 +222,7 @@ def provider_blueprint(version: str) -> Blueprint:
                 args["selected"],
             )
             headers = {"X-Total-Count": str(page.total), "Link": _link_header(page.total, page.limit, page.offset)}
-            return {"CFDocuments": page.documents}, headers
+            return _body({"CFDocuments": page.documents}, headers)
 
     @bp.route("/CFDocuments/<sourced_id>")
     class Document(MethodView):
@@ -220,7 +230,7 @@ def provider_blueprint(version: str) -> Blueprint:
         @bp.doc(**errors("404"))
         def get(self, sourced_id: str) -> Any:
             """One framework document, with a link to its package."""
-            return provider.cf_document(db.session(), _sourced_id(sourced_id), _base_url(), version)
+            return _body(provider.cf_document(db.session(), _sourced_id(sourced_id), _base_url(), version))
 
     @bp.route("/CFPackages/<sourced_id>")
     class Package(MethodView):
@@ -228,7 +238,7 @@ def provider_blueprint(version: str) -> Blueprint:
         @bp.doc(**errors("404"))
         def get(self, sourced_id: str) -> Any:
             """A framework document with all its items, associations and definitions."""
-            return provider.cf_package(db.session(), _sourced_id(sourced_id), _base_url(), version)
+            return _body(provider.cf_package(db.session(), _sourced_id(sourced_id), _base_url(), version))
 
     @bp.route("/CFItems/<sourced_id>")
     class CFItem(MethodView):
@@ -236,7 +246,7 @@ def provider_blueprint(version: str) -> Blueprint:
         @bp.doc(**errors("404"))
         def get(self, sourced_id: str) -> Any:
             """One item, with a link to its document."""
-            return provider.cf_item(db.session(), _sourced_id(sourced_id), _base_url(), version)
+            return _body(provider.cf_item(db.session(), _sourced_id(sourced_id), _base_url(), version))
 
     @bp.route("/CFAssociations/<sourced_id>")
     class CFAssociation(MethodView):
@@ -244,7 +254,7 @@ def provider_blueprint(version: str) -> Blueprint:
         @bp.doc(**errors("404"))
         def get(self, sourced_id: str) -> Any:
             """One association, including the isChildOf links of the item trees."""
-            return provider.cf_association(db.session(), _sourced_id(sourced_id), _base_url(), version)
+            return _body(provider.cf_association(db.session(), _sourced_id(sourced_id), _base_url(), version))
 
     @bp.route("/CFItemAssociations/<sourced_id>")
     class CFItemAssociations(MethodView):
@@ -252,7 +262,7 @@ def provider_blueprint(version: str) -> Blueprint:
         @bp.doc(**errors("404"))
         def get(self, sourced_id: str) -> Any:
             """An item and every association it takes part in, either end."""
-            return provider.cf_item_associations(db.session(), _sourced_id(sourced_id), _base_url(), version)
+            return _body(provider.cf_item_associations(db.session(), _sourced_id(sourced_id), _base_url(), version))
 
     def definition_set(collection: str, kind: str, schema: Any) -> None:
         @bp.route(f"/{collection}/<sourced_id>", endpoint=collection)
@@ -260,7 +270,9 @@ def provider_blueprint(version: str) -> Blueprint:
             @bp.response(200, schema)
             @bp.doc(summary=f"One of the {collection} and those below it by hierarchy code.", **errors("404"))
             def get(self, sourced_id: str) -> Any:
-                return provider.cf_definition_set(db.session(), kind, _sourced_id(sourced_id), _base_url(), version)
+                return _body(
+                    provider.cf_definition_set(db.session(), kind, _sourced_id(sourced_id), _base_url(), version)
+                )
 
     def definition(collection: str, kind: str, schema: Any, summary: str) -> None:
         @bp.route(f"/{collection}/<sourced_id>", endpoint=collection)
@@ -268,7 +280,7 @@ def provider_blueprint(version: str) -> Blueprint:
             @bp.response(200, schema)
             @bp.doc(summary=summary, **errors("404"))
             def get(self, sourced_id: str) -> Any:
-                return provider.cf_definition(db.session(), kind, _sourced_id(sourced_id), _base_url(), version)
+                return _body(provider.cf_definition(db.session(), kind, _sourced_id(sourced_id), _base_url(), version))
 
     definition_set("CFItemTypes", DefinitionKind.ITEM_TYPE, CFItemTypeSetSchema)
     definition_set("CFConcepts", DefinitionKind.CONCEPT, CFConceptSetSchema)

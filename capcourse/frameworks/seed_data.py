@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ FRAMEWORK_FIELDS = {
     "family": True,
     "title": True,
     "creator": True,
+    #: A TOML date: when the data last changed. Every shipped row's last change, so every install exports alike.
+    "last_change": False,
     "publisher": False,
     "version": False,
     "adoption_status": False,
@@ -103,6 +106,12 @@ class SeedFramework:
     def key(self) -> str:
         return self.fields["key"]
 
+    @property
+    def last_change(self) -> datetime:
+        """The data's date, as midnight UTC (1970-01-01 for a file without one: still the same on every install)."""
+        day: Any = self.fields.get("last_change", date(1970, 1, 1))
+        return datetime.combine(day, time(0), UTC)
+
 
 @dataclass(frozen=True)
 class SeedLegendIcon:
@@ -149,6 +158,9 @@ def _parse_framework(path: Path, document: dict[str, Any]) -> SeedFramework:
     if unknown:
         raise SeedDataError(f"{path.name}: unknown table(s) {', '.join(unknown)}")
     fields = _check_fields(document.get("framework"), FRAMEWORK_FIELDS, f"{path.name} [framework]")
+    stamp = fields.get("last_change", date(1970, 1, 1))
+    if not isinstance(stamp, date) or isinstance(stamp, datetime):
+        raise SeedDataError(f"{path.name} [framework]: last_change must be a TOML date (2026-11-24)")
     status = fields.get("adoption_status")
     if status and status not in ADOPTION_STATUSES:
         raise SeedDataError(f"{path.name} [framework]: adoption_status {status!r} is not a CASE status")

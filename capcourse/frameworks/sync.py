@@ -15,10 +15,10 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from capcourse.frameworks.areas import sync_seed_links
@@ -60,18 +60,26 @@ class SyncReport:
         return any(f.changed for f in self.frameworks) or self.legend_rows.changed or bool(self.area_links)
 
 
+def _aware(value: Any) -> Any:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
 def _assign(target: Any, values: Mapping[str, Any]) -> bool:
     """Set the attributes that differ; tell whether any did."""
     changed = False
     for name, value in values.items():
-        if getattr(target, name) != value:
+        if _aware(getattr(target, name)) != value:
             setattr(target, name, value)
             changed = True
     return changed
 
 
 def _framework_values(seed: SeedFramework) -> dict[str, Any]:
-    values = {
+    # last_change is the data's date, not the sync's: every install exports the same packages.
+    values: dict[str, Any] = {
         name: seed.fields.get(name)
         for name in (
             "family",
@@ -93,6 +101,21 @@ def _framework_values(seed: SeedFramework) -> dict[str, Any]:
     return values
 
 
+def _framework_last_change(session: Session, framework: Framework, seed: SeedFramework) -> datetime:
+    """The data's date, or a person's later decision on the framework's icon legend.
+
+    Derived from the data and the decisions only (never from when the sync ran),
+    so installs with the same data and decisions export the same packages.
+    """
+    decided = session.scalar(
+        select(func.max(IconLegendEntry.updated_at)).where(
+            IconLegendEntry.framework_id == framework.id, IconLegendEntry.provenance == Provenance.CONFIRMED
+        )
+    )
+    decided = _aware(decided)
+    return max(seed.last_change, decided) if decided is not None else seed.last_change
+
+
 def _sync_items(session: Session, framework: Framework, seed: SeedFramework, now: datetime) -> Change:
     existing = {item.key: item for item in session.scalars(select(Item).where(Item.framework_id == framework.id))}
     kept: dict[str, Item] = {}
@@ -109,6 +132,7 @@ def _sync_items(session: Session, framework: Framework, seed: SeedFramework, now
             "stage": seed_item.stage,
             "icon": seed_item.icon,
             "notes": seed_item.notes,
+            "last_change": seed.last_change,
         }
         parent = kept[seed_item.parent_key] if seed_item.parent_key else None
         item = existing.pop(seed_item.key, None)
@@ -118,7 +142,6 @@ def _sync_items(session: Session, framework: Framework, seed: SeedFramework, now
                 framework=framework,
                 key=seed_item.key,
                 parent=parent,
-                last_change=now,
                 **values,
             )
             session.add(item)
@@ -129,7 +152,6 @@ def _sync_items(session: Session, framework: Framework, seed: SeedFramework, now
                 item.parent = parent
                 changed = True
             if changed:
-                item.last_change = now
                 updated += 1
         kept[seed_item.key] = item
     # Items dropped from the data file go; their children go with them.
@@ -171,17 +193,13 @@ def _sync_associations(session: Session, framework: Framework, seed: SeedFramewo
             "provenance": seed_association.provenance,
             "qualifier": seed_association.qualifier,
             "notes": seed_association.notes,
+            "last_change": seed.last_change,
         }
         association = existing.pop(identifier, None)
         if association is None:
-            session.add(
-                Association(
-                    id=identifier, framework_id=framework.id, managed_by=ManagedBy.SEED, last_change=now, **values
-                )
-            )
+            session.add(Association(id=identifier, framework_id=framework.id, managed_by=ManagedBy.SEED, **values))
             created += 1
         elif _assign(association, values):
-            association.last_change = now
             updated += 1
     for association in existing.values():
         session.delete(association)
@@ -249,7 +267,7 @@ def sync_frameworks(session: Session, data: SeedData, now: datetime | None = Non
             report.frameworks.append(result)
             continue
         if framework is None:
-            framework = Framework(id=framework_id(seed.key), last_change=now, **_framework_values(seed))
+            framework = Framework(id=framework_id(seed.key), last_change=seed.last_change, **_framework_values(seed))
             session.add(framework)
             result.created = True
         else:
@@ -268,14 +286,19 @@ def sync_frameworks(session: Session, data: SeedData, now: datetime | None = Non
             continue
         rows = _sync_legend_rows(session, legend, now)
         legend_rows += rows
-        derived = rebuild_legend_associations(session, frameworks[legend.framework_key], now)
+        # The links the shipped legend derives date from the data too (a person's confirmation dates from then).
+        seed_date = data.framework(legend.framework_key).last_change
+        derived = rebuild_legend_associations(session, frameworks[legend.framework_key], seed_date)
         results[legend.framework_key].associations += derived
     report.legend_rows = legend_rows
     report.area_links = sync_seed_links(session, now)
 
-    for key, result in results.items():
-        if result.changed and not result.created:
-            frameworks[key].last_change = now
+    for seed in data.frameworks:
+        if seed.key in frameworks:
+            # Bookkeeping, not a change to report: installs synced before the data carried dates converge.
+            stamp = _framework_last_change(session, frameworks[seed.key], seed)
+            if _aware(frameworks[seed.key].last_change) != stamp:
+                frameworks[seed.key].last_change = stamp
     session.flush()
     logger.info("Framework sync: %s", "changes made" if report.changed else "nothing to change")
     return report

@@ -358,3 +358,59 @@ def third_party_package(title: str = "Digital skills for social care") -> dict[s
         ],
         "extensions": {"example-tool": {"exported": "2025-03-04"}},
     }
+
+
+# Round trips: a package exported again must be the package that came, up to what does not matter.
+
+#: Lists whose members are CASE objects, compared by identifier rather than by position.
+_IDENTIFIED = {"CFItems", "CFAssociations", "CFRubrics", "CFRubricCriteria", "CFRubricCriterionLevels"}
+
+
+def _absent(value: Any) -> bool:
+    # null, [], or an object of nothing but those (CFDefinitions of empty lists).
+    return value is None or value == [] or (isinstance(value, dict) and all(_absent(v) for v in value.values()))
+
+
+def round_trip_differences(came: Any, went: Any, path: str = "$") -> list[str]:
+    """JSON paths where ``went`` differs from ``came``.
+
+    Ignored: order of CASE objects (matched by identifier, any case), ``null``
+    vs missing, ``[]`` vs missing, and ``lastChangeDateTime``. A number must keep
+    its JSON type: ``2`` and ``2.0`` differ.
+    """
+    if isinstance(came, dict) and isinstance(went, dict):
+        found = []
+        for key in sorted(set(came) | set(went)):
+            if key == "lastChangeDateTime":
+                continue
+            a, b = came.get(key), went.get(key)
+            if _absent(a) and _absent(b):
+                continue
+            if key in _IDENTIFIED and isinstance(a, list) and isinstance(b, list):
+                theirs = {str(m.get("identifier", "")).lower(): m for m in b if isinstance(m, dict)}
+                for index, member in enumerate(a):
+                    identifier = str(member.get("identifier", "")).lower() if isinstance(member, dict) else ""
+                    if identifier not in theirs:
+                        found.append(f"{path}.{key}[{index}]")
+                    else:
+                        found += round_trip_differences(member, theirs.pop(identifier), f"{path}.{key}[{index}]")
+                found += [f"{path}.{key}[+{m.get('identifier')}]" for m in theirs.values()]
+                continue
+            found += round_trip_differences(a, b, f"{path}.{key}")
+        return found
+    if isinstance(came, list) and isinstance(went, list):
+        if len(came) != len(went):
+            return [path]
+        return [
+            d
+            for index, (a, b) in enumerate(zip(came, went, strict=True))
+            for d in round_trip_differences(a, b, f"{path}[{index}]")
+        ]
+    if type(came) is not type(went) or came != went:
+        return [path]
+    return []
+
+
+def reported_paths(summary: dict[str, Any]) -> set[str]:
+    """The JSON paths an import report names in its normalisations' examples."""
+    return {example.split(": ")[0] for note in summary["normalisations"] for example in note["examples"]}

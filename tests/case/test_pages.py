@@ -79,14 +79,17 @@ def test_a_broken_upload_lists_its_problems(client: FlaskClient, session: Sessio
         "/case/import",
         data={
             "csrf_token": csrf_token(client, "/case/import"),
-            "package": (io.BytesIO(b'{"CFDocument": {"identifier": "x"}}'), "broken.json"),
+            "package": (
+                io.BytesIO(b'{"CFDocument": {"title": "x"}, "CFItems": [{"fullStatement": "y"}]}'),
+                "broken.json",
+            ),
         },
         content_type="multipart/form-data",
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "<code>$.CFDocument.identifier</code>" in page
-    assert "<code>$.CFDocument.title</code>" in page
+    assert "<code>$.CFItems[0].identifier</code>" in page
     missing = client.post("/case/import", data={"csrf_token": csrf_token(client, "/case/import")})
     assert missing.status_code == 422
 

@@ -1,0 +1,799 @@
+"""Step 2 of an import: the plan, which compares a package with the database and writes nothing.
+
+:func:`plan_import` works out which items and associations a package adds,
+changes and removes, which associations reach frameworks capcourse does not
+hold (kept as external references), and which mappings an update would
+remove. It writes nothing, so it is also the preview.
+
+Each CASE object keeps, in ``case_data``, whatever the columns cannot give
+back as it came: properties capcourse does not model, properties CASE does not
+define, values longer than a column, identifiers that are no UUID, and the
+ends of every association as the publisher wrote them. The export lays those
+over what it builds from the columns, so a framework exports as it came.
+
+Associations that start at a document, or at items capcourse does not hold
+(crosswalk-only packages), cannot be rows of ``framework_associations`` (whose
+origin is an item); they are kept verbatim as :class:`CaseDefinition` rows of
+kind ``CFAssociations`` and exported again as they came.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from anyascii import anyascii
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from capcourse.case.export import CHUNK, EXTENSION
+from capcourse.case.models import CaseDefinition, DefinitionKind
+from capcourse.case.reading import ParsedPackage, case_id, json_path, jsonable, kept_identifier, refuse
+from capcourse.case.schemas import format_datetime
+from capcourse.errors import ConflictError
+from capcourse.frameworks.models import Association, Framework, Item, Provenance
+from capcourse.frameworks.seed_data import load_seed_data
+from capcourse.identifiers import framework_id as seed_framework_id
+from capcourse.mapping.models import Mapping
+from capcourse.records.models import Attainment
+
+#: How many items each list of a report shows.
+MAX_LISTED = 100
+#: Item type of items whose package gives none (the export leaves it out again).
+UNTYPED = "Item"
+
+_ITEM_MODELLED = {
+    "identifier",
+    "fullStatement",
+    "CFItemType",
+    "uri",
+    "humanCodingScheme",
+    "abbreviatedStatement",
+    "notes",
+    "language",
+    "lastChangeDateTime",
+}
+_DOCUMENT_MODELLED = {
+    "identifier",
+    "uri",
+    "creator",
+    "title",
+    "lastChangeDateTime",
+    "officialSourceURL",
+    "publisher",
+    "description",
+    "language",
+    "version",
+    "adoptionStatus",
+    "notes",
+}
+_ASSOCIATION_MODELLED = {
+    "identifier",
+    "associationType",
+    "sequenceNumber",
+    "originNodeURI",
+    "destinationNodeURI",
+    "lastChangeDateTime",
+    "notes",
+}
+_PROVENANCES = frozenset(Provenance)
+_ITEM_COLUMNS = (
+    "key",
+    "uri",
+    "code",
+    "item_type",
+    "parent_id",
+    "position",
+    "full_statement",
+    "abbreviated_statement",
+    "language",
+    "stage",
+    "icon",
+    "notes",
+    "last_change",
+    "parent_association_id",
+    "case_data",
+)
+_ASSOCIATION_COLUMNS_COMPARED = (
+    "association_type",
+    "origin_item_id",
+    "destination_item_id",
+    "destination_uri",
+    "sequence",
+    "provenance",
+    "qualifier",
+    "notes",
+    "managed_by",
+    "last_change",
+    "case_data",
+)
+_FRAMEWORK_COLUMNS = (
+    "key",
+    "family",
+    "uri",
+    "title",
+    "creator",
+    "publisher",
+    "version",
+    "adoption_status",
+    "language",
+    "licence",
+    "licence_uri",
+    "official_source_url",
+    "source_document",
+    "description",
+    "notes",
+    "last_change",
+    "case_data",
+)
+
+
+@dataclass
+class AffectedMapping:
+    mapping_id: uuid.UUID
+    programme_id: uuid.UUID
+    target: str
+    item_id: uuid.UUID
+    item: str
+    depth: str
+
+
+@dataclass
+class ImportPlan:
+    """What an import does; built without writing anything, so it is also the preview."""
+
+    parsed: ParsedPackage
+    framework_id: uuid.UUID
+    exists: bool
+    framework_values: dict[str, Any]
+    framework_changed: bool
+    #: Desired rows by identifier, items in an order where parents come first.
+    items: dict[uuid.UUID, dict[str, Any]]
+    associations: dict[uuid.UUID, dict[str, Any]]
+    definitions: list[dict[str, Any]]
+    definitions_changed: bool
+    items_added: list[uuid.UUID] = field(default_factory=list)
+    items_changed: list[uuid.UUID] = field(default_factory=list)
+    items_moved: list[uuid.UUID] = field(default_factory=list)
+    items_removed: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    associations_added: list[uuid.UUID] = field(default_factory=list)
+    associations_changed: list[uuid.UUID] = field(default_factory=list)
+    associations_removed: list[uuid.UUID] = field(default_factory=list)
+    #: Existing keys that change, so their new values cannot collide while rows are rewritten.
+    rekeyed: list[uuid.UUID] = field(default_factory=list)
+    #: Kept items whose parent is removed: lifted out before the removal cascades.
+    lifted: list[uuid.UUID] = field(default_factory=list)
+    mappings: int = 0
+    affected_mappings: list[AffectedMapping] = field(default_factory=list)
+    attainments_removed: int = 0
+    external_references: int = 0
+    #: Other frameworks' associations to removed items (kept as external references).
+    orphaned_references: int = 0
+    #: Other frameworks' external references that this package's items now resolve.
+    relinks: list[uuid.UUID] = field(default_factory=list)
+    #: Every association of the package, the tree's links and those kept verbatim included: added, changed, removed.
+    association_counts: dict[str, int] = field(default_factory=lambda: {"added": 0, "changed": 0, "removed": 0})
+    #: What the plan found (the package's normalisations are in ``parsed.notes``).
+    warnings: list[str] = field(default_factory=list)
+    confirm_token: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            not self.exists
+            or self.framework_changed
+            or self.definitions_changed
+            or self.items_added
+            or self.items_changed
+            or self.items_moved
+            or self.items_removed
+            or self.associations_added
+            or self.associations_changed
+            or self.associations_removed
+            or self.relinks
+        )
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """An update of a framework that programmes map to, which changes something."""
+        return self.exists and self.mappings > 0 and self.changed
+
+
+def slug(text: str) -> str:
+    """``"UTF8 𝑑 Test"`` → ``"utf8-d-test"``, ``"Математика"`` → ``"matematika"``: a key from a title (transliterated)."""
+    ascii_text = anyascii(unicodedata.normalize("NFKC", text))
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80]
+
+
+def key_for(title: str, identifier: uuid.UUID) -> str:
+    """A framework's key from its title; ``framework-<8 hex digits of its identifier>`` when no letter survives."""
+    key = slug(title)
+    return key if re.search(r"[a-z]", key) else f"framework-{identifier.hex[:8]}"
+
+
+def _seed_keys() -> set[str]:
+    return {f.key for f in load_seed_data().frameworks}
+
+
+def _choose_key(session: Session, framework_id: uuid.UUID, wanted: str | None, fallback: str) -> str:
+    """A key no other framework has (and no shipped framework will take)."""
+    taken = {k for (k,) in session.execute(select(Framework.key).where(Framework.id != framework_id))}
+    reserved = {k for k in _seed_keys() if seed_framework_id(k) != framework_id}
+    blocked = taken | reserved
+    if wanted and len(wanted) <= 100 and wanted not in blocked:
+        return wanted
+    key, n = fallback, 2
+    while key in blocked:
+        key = f"{fallback}-{n}"
+        n += 1
+    return key
+
+
+def _aware(value: Any) -> Any:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _ours(extensions: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Split ``extensions`` into capcourse's facts and everyone else's."""
+    if not extensions:
+        return {}, None
+    rest = {k: v for k, v in extensions.items() if k != EXTENSION}
+    ours = extensions.get(EXTENSION)
+    return (ours if isinstance(ours, dict) else {}), (rest or None)
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def _case_data(**parts: Any) -> dict[str, Any] | None:
+    kept = {k: v for k, v in parts.items() if v}
+    return kept or None
+
+
+def _properties(loaded: dict[str, Any], modelled: set[str]) -> dict[str, Any]:
+    """What the export must lay over the columns: unmodelled properties, and the identifier if no UUID spells it."""
+    _, theirs = _ours(loaded.get("extensions"))
+    properties = {k: jsonable(v) for k, v in loaded.items() if k not in modelled and k != "extensions"}
+    if theirs:
+        properties["extensions"] = theirs
+    properties.update(kept_identifier(loaded["identifier"], case_id(loaded["identifier"])))
+    return properties
+
+
+def _fit(loaded: dict[str, Any], name: str, limit: int, properties: dict[str, Any]) -> Any:
+    """The value for a column ``limit`` wide; a longer one is cut, and kept whole for the export."""
+    value = loaded.get(name)
+    if isinstance(value, str) and len(value) > limit:
+        properties[name] = value
+        return value[:limit]
+    return value
+
+
+def _framework_values(
+    session: Session, parsed: ParsedPackage, framework_id: uuid.UUID, existing: Framework | None
+) -> dict[str, Any]:
+    document = parsed.document
+    ours, _ = _ours(document.get("extensions"))
+    properties = _properties(document, _DOCUMENT_MODELLED)
+    licence_link = document.get("licenseURI") or {}
+    title = _fit(document, "title", 500, properties)
+    fallback = key_for(f"{title} {document['version']}" if document.get("version") else title, framework_id)
+    if existing is not None:
+        fallback = existing.key
+    return {
+        "key": _choose_key(session, framework_id, _text(ours.get("key"), 100), fallback),
+        "family": _text(ours.get("family"), 100) or (existing.family if existing else key_for(title, framework_id)),
+        "uri": _fit(document, "uri", 500, properties),
+        "title": title,
+        "creator": _fit(document, "creator", 300, properties),
+        "publisher": _fit(document, "publisher", 300, properties),
+        "version": _fit(document, "version", 100, properties),
+        "adoption_status": _fit(document, "adoptionStatus", 50, properties),
+        "language": _fit(document, "language", 20, properties),
+        "licence": _text(ours.get("licence"), 300) or _text(licence_link.get("title"), 300),
+        "licence_uri": _text(ours.get("licenceURL"), 500),
+        "official_source_url": _fit(document, "officialSourceURL", 500, properties),
+        "source_document": _text(ours.get("sourceDocument"), 300),
+        "description": document.get("description"),
+        "notes": document.get("notes"),
+        "last_change": document["lastChangeDateTime"],
+        "case_data": _case_data(
+            properties=properties,
+            capcourse=bool(ours),
+            definitionsExtensions=parsed.definitions_extensions,
+            packageExtensions=parsed.package_extensions,
+            packageProperties=parsed.package_properties,
+            definitionsProperties=parsed.definitions_properties,
+        ),
+    }
+
+
+def _chunked(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _held_items(session: Session, identifiers: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Item identifier → its framework, for those of ``identifiers`` capcourse holds."""
+    found: dict[uuid.UUID, uuid.UUID] = {}
+    for chunk in _chunked(sorted(set(identifiers))):
+        found.update(session.execute(select(Item.id, Item.framework_id).where(Item.id.in_(chunk))).all())
+    return found
+
+
+def _tree(
+    parsed: ParsedPackage, document_id: uuid.UUID, item_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, dict[str, Any]]]:
+    """Each item's place in the tree: its first ``isChildOf`` to another item of the package or to the document.
+
+    A link that would make an item its own ancestor stays a plain association
+    (noted): the tree is what capcourse shows and rolls coverage up along.
+
+    :returns: item → (index of that association, the association).
+    """
+    links: dict[uuid.UUID, tuple[int, dict[str, Any]]] = {}
+    parents: dict[uuid.UUID, uuid.UUID] = {}
+    for index, association in enumerate(parsed.associations):
+        if association["associationType"] != "isChildOf":
+            continue
+        origin = case_id(association["originNodeURI"]["identifier"])
+        destination = case_id(association["destinationNodeURI"]["identifier"])
+        if origin not in item_ids or origin in links:
+            continue
+        if destination == document_id:
+            links[origin] = (index, association)
+            continue
+        if destination not in item_ids:
+            continue
+        # Would the link close a cycle? Walk up from the destination.
+        node: uuid.UUID | None = destination
+        steps = 0
+        while node is not None and node != origin and steps <= len(item_ids):
+            node = parents.get(node)
+            steps += 1
+        if node == origin:
+            parsed.notes.add("tree_cycle", ("CFAssociations", index))
+            continue
+        links[origin] = (index, association)
+        parents[origin] = destination
+    return links
+
+
+def _tree_link(association: dict[str, Any]) -> dict[str, Any]:
+    """An item's ``isChildOf`` link as it came (both ends, URI, dates …), but for what the item's columns hold."""
+    _, theirs = _ours(association.get("extensions"))
+    link = {k: jsonable(v) for k, v in association.items() if k not in ("identifier", "associationType", "extensions")}
+    if theirs:
+        link["extensions"] = theirs
+    link.update(kept_identifier(association["identifier"], case_id(association["identifier"])))
+    return link
+
+
+def _item_rows(
+    parsed: ParsedPackage,
+    framework_id: uuid.UUID,
+    document_id: uuid.UUID,
+    links: dict[uuid.UUID, tuple[int, dict[str, Any]]],
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The desired item rows, parents before children, positions from the tree's sequence numbers."""
+    by_id = {case_id(item["identifier"]): (index, item) for index, item in enumerate(parsed.items)}
+    parent_of: dict[uuid.UUID, uuid.UUID | None] = {}
+    for item_id in by_id:
+        link = links.get(item_id)
+        destination = case_id(link[1]["destinationNodeURI"]["identifier"]) if link else None
+        parent_of[item_id] = destination if destination in by_id else None
+    siblings: dict[uuid.UUID | None, list[uuid.UUID]] = defaultdict(list)
+    for item_id in by_id:
+        siblings[parent_of[item_id]].append(item_id)
+
+    def order(item_id: uuid.UUID) -> tuple[int, int, int]:
+        link = links.get(item_id)
+        sequence = link[1].get("sequenceNumber") if link else None
+        # Items outside the tree (no isChildOf) come after those in it.
+        return (0 if link else 1, sequence if sequence is not None else 2**31, by_id[item_id][0])
+
+    keys_wanted: dict[str, int] = defaultdict(int)
+    for _, item in by_id.values():
+        ours, _ = _ours(item.get("extensions"))
+        if _text(ours.get("key"), 100):
+            keys_wanted[ours["key"]] += 1
+
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    queue: deque[uuid.UUID | None] = deque([None])
+    while queue:
+        parent = queue.popleft()
+        for position, item_id in enumerate(sorted(siblings.get(parent, []), key=order)):
+            _, item = by_id[item_id]
+            ours, _ = _ours(item.get("extensions"))
+            key = _text(ours.get("key"), 100)
+            if key is None or keys_wanted[key] > 1:
+                key = str(item_id)
+            link = links.get(item_id)
+            properties = _properties(item, _ITEM_MODELLED)
+            rows[item_id] = {
+                "id": item_id,
+                "framework_id": framework_id,
+                "key": key,
+                "uri": _fit(item, "uri", 500, properties),
+                "code": _fit(item, "humanCodingScheme", 100, properties),
+                "item_type": _fit(item, "CFItemType", 100, properties) or UNTYPED,
+                "parent_id": parent,
+                "position": position,
+                "full_statement": item["fullStatement"],
+                "abbreviated_statement": item.get("abbreviatedStatement"),
+                "language": _fit(item, "language", 20, properties),
+                "stage": _text(ours.get("stage"), 50),
+                "icon": _text(ours.get("icon"), 20),
+                "notes": item.get("notes"),
+                "last_change": item["lastChangeDateTime"],
+                "parent_association_id": case_id(link[1]["identifier"]) if link else None,
+                "case_data": _case_data(
+                    properties=properties,
+                    capcourse=bool(ours),
+                    treeLink=_tree_link(link[1]) if link else None,
+                    noItemType="CFItemType" not in item,
+                ),
+            }
+            queue.append(item_id)
+    return rows
+
+
+def _association_rows(
+    session: Session,
+    parsed: ParsedPackage,
+    framework_id: uuid.UUID,
+    document_id: uuid.UUID,
+    item_ids: set[uuid.UUID],
+    tree_links: set[int],
+) -> tuple[dict[uuid.UUID, dict[str, Any]], list[dict[str, Any]], int]:
+    """The desired association rows (all but the tree's links), those kept verbatim, and how many reach outside.
+
+    An association whose origin is no item capcourse holds (a document, or an
+    item of a framework capcourse lacks) is kept verbatim (see the module).
+    Destinations capcourse does not hold are kept as references: the URI as
+    it came, whatever its scheme (``local:``, ``urn:``, relative …).
+    """
+    candidates = set()
+    for association in parsed.associations:
+        for end in ("originNodeURI", "destinationNodeURI"):
+            identifier = case_id(association[end]["identifier"])
+            if identifier not in item_ids:
+                candidates.add(identifier)
+    held = _held_items(session, candidates)
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    verbatim: list[dict[str, Any]] = []
+    external = 0
+    for index, association in enumerate(parsed.associations):
+        if index in tree_links:
+            continue
+        origin_link, destination_link = association["originNodeURI"], association["destinationNodeURI"]
+        origin = case_id(origin_link["identifier"])
+        destination = case_id(destination_link["identifier"])
+        identifier = case_id(association["identifier"])
+        if origin not in item_ids and origin not in held:
+            verbatim.append(
+                {
+                    "kind": str(DefinitionKind.ASSOCIATION),
+                    "identifier": identifier,
+                    # Their order among themselves: the export lists them after the others.
+                    "position": len(verbatim),
+                    "content": jsonable(association),
+                    "last_change": association["lastChangeDateTime"],
+                }
+            )
+            if origin != document_id or (
+                destination not in item_ids and destination not in held and destination != document_id
+            ):
+                external += 1
+            continue
+        ours, _ = _ours(association.get("extensions"))
+        properties = _properties(association, _ASSOCIATION_MODELLED)
+        # Both ends as the publisher wrote them (title, URI, targetType …), whatever capcourse holds.
+        properties["originNodeURI"] = jsonable(origin_link)
+        properties["destinationNodeURI"] = jsonable(destination_link)
+        destination_item_id = None
+        destination_uri = None
+        if destination in item_ids or destination in held:
+            destination_item_id = destination
+        else:
+            uri = destination_link["uri"]
+            destination_uri = uri if len(uri) <= 500 else f"urn:uuid:{destination}"
+            if destination != document_id:
+                external += 1
+        provenance = ours.get("provenance")
+        rows[identifier] = {
+            "id": identifier,
+            "framework_id": framework_id,
+            "association_type": _fit(association, "associationType", 100, properties),
+            "origin_item_id": origin,
+            "destination_item_id": destination_item_id,
+            "destination_uri": destination_uri,
+            "sequence": association.get("sequenceNumber"),
+            "provenance": provenance if provenance in _PROVENANCES else Provenance.PUBLISHED,
+            "qualifier": _text(ours.get("qualifier"), 200),
+            "notes": association.get("notes"),
+            "managed_by": _text(ours.get("managedBy"), 20),
+            "last_change": association["lastChangeDateTime"],
+            "case_data": _case_data(properties=properties, capcourse=bool(ours)),
+        }
+    return rows, verbatim, external
+
+
+def _definition_rows(parsed: ParsedPackage) -> list[dict[str, Any]]:
+    rows = []
+    lists: list[tuple[str, list[dict[str, Any]]]] = [
+        *parsed.definitions.items(),
+        (DefinitionKind.RUBRIC, parsed.rubrics),
+    ]
+    for kind, members in lists:
+        for position, member in enumerate(members):
+            rows.append(
+                {
+                    "kind": str(kind),
+                    "identifier": case_id(member["identifier"]),
+                    "position": position,
+                    "content": jsonable(member),
+                    "last_change": member["lastChangeDateTime"],
+                }
+            )
+    return rows
+
+
+def _differs(desired: dict[str, Any], existing: Any, columns: Sequence[str]) -> list[str]:
+    return [c for c in columns if _aware(desired[c]) != _aware(getattr(existing, c))]
+
+
+def _label(code: str | None, abbreviated: str | None, full: str) -> str:
+    name = abbreviated or full
+    return (f"{code} {name}" if code else name)[:300]
+
+
+def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
+    """Compare the package with the database; write nothing.
+
+    :raises ConflictError: the package's document is a framework shipped with
+        capcourse, or its items or associations belong to another framework.
+    :raises PackageError: associations pointing nowhere, a cycle in the tree.
+    """
+    document_id = case_id(parsed.document["identifier"])
+    existing = session.get(Framework, document_id)
+    if existing is not None and existing.imported_at is None:
+        raise ConflictError(
+            f"{existing.title!r} ({existing.key}) is shipped with capcourse and kept up to date by "
+            "`capcourse frameworks sync`; a CASE package cannot replace it.",
+            {"$.CFDocument.identifier": [f"The identifier of the shipped framework {existing.key}."]},
+        )
+    item_ids = {case_id(item["identifier"]) for item in parsed.items}
+
+    conflicts: list[tuple[str, str]] = []
+    # Identifiers the framework already has need no lookup: a re-import names the same ones.
+    own_items = set(session.scalars(select(Item.id).where(Item.framework_id == document_id)))
+    held = _held_items(session, item_ids - own_items)
+    titles = dict(session.execute(select(Framework.id, Framework.title)).all())
+    for index, item in enumerate(parsed.items):
+        owner = held.get(case_id(item["identifier"]))
+        if owner is not None and owner != document_id:
+            conflicts.append(
+                (json_path(("CFItems", index, "identifier")), f"Already an item of {titles.get(owner)!r}.")
+            )
+    association_ids = [case_id(a["identifier"]) for a in parsed.associations]
+    own_associations = set(session.scalars(select(Association.id).where(Association.framework_id == document_id)))
+    own_associations.update(
+        session.scalars(
+            select(Item.parent_association_id).where(
+                Item.framework_id == document_id, Item.parent_association_id.is_not(None)
+            )
+        )
+    )
+    owners: dict[uuid.UUID, uuid.UUID] = {}
+    for chunk in _chunked([i for i in association_ids if i not in own_associations]):
+        owners.update(
+            session.execute(select(Association.id, Association.framework_id).where(Association.id.in_(chunk))).all()
+        )
+        # An imported item's place in its tree is an association too.
+        rows = session.execute(
+            select(Item.parent_association_id, Item.framework_id).where(Item.parent_association_id.in_(chunk))
+        )
+        owners.update((link, owner) for link, owner in rows if link is not None)
+    for index, identifier in enumerate(association_ids):
+        if owners.get(identifier, document_id) != document_id:
+            conflicts.append(
+                (
+                    json_path(("CFAssociations", index, "identifier")),
+                    f"Already an association of {titles.get(owners[identifier])!r}.",
+                )
+            )
+    if conflicts:
+        error = refuse(conflicts, "The package's identifiers belong to other frameworks")
+        raise ConflictError(error.message, error.errors)
+
+    links = _tree(parsed, document_id, item_ids)
+    tree_links = {index for index, _ in links.values()}
+    items = _item_rows(parsed, document_id, document_id, links)
+    associations, verbatim, external = _association_rows(
+        session, parsed, document_id, document_id, item_ids, tree_links
+    )
+
+    framework_values = _framework_values(session, parsed, document_id, existing)
+    plan = ImportPlan(
+        parsed=parsed,
+        framework_id=document_id,
+        exists=existing is not None,
+        framework_values=framework_values,
+        framework_changed=existing is not None and bool(_differs(framework_values, existing, _FRAMEWORK_COLUMNS)),
+        items=items,
+        associations=associations,
+        definitions=_definition_rows(parsed) + verbatim,
+        definitions_changed=True,
+        external_references=external,
+    )
+    if verbatim:
+        plan.warnings.append(
+            f"{len(verbatim)} association(s) start at a document or at items of frameworks capcourse does not "
+            "hold: kept as they came and exported again, but coverage does not follow them."
+        )
+    if existing is None:
+        plan.items_added = list(items)
+        plan.associations_added = list(associations)
+        plan.definitions_changed = bool(plan.definitions)
+        plan.association_counts = {"added": len(parsed.associations), "changed": 0, "removed": 0}
+    else:
+        _compare(session, plan)
+    _resolve_references(session, plan)
+    plan.confirm_token = _token(plan, existing)
+    return plan
+
+
+def _compare(session: Session, plan: ImportPlan) -> None:
+    """Fill the plan's added, changed and removed lists against the framework in the database."""
+    framework_id = plan.framework_id
+    current = {
+        row.id: row
+        for row in session.execute(
+            select(Item.id, *(getattr(Item, c) for c in _ITEM_COLUMNS)).where(Item.framework_id == framework_id)
+        )
+    }
+    removed_ids = set(current) - set(plan.items)
+    plan.lifted = [i for i in plan.items if i in current and current[i].parent_id in removed_ids]
+    # The tree's links count as associations in the report, as the package has them.
+    links_before = {row.parent_association_id: row for row in current.values() if row.parent_association_id}
+    links_after = {row["parent_association_id"]: row for row in plan.items.values() if row["parent_association_id"]}
+    links_changed = sum(
+        1
+        for link, row in links_after.items()
+        if link in links_before
+        and (
+            (row["case_data"] or {}).get("treeLink") != (links_before[link].case_data or {}).get("treeLink")
+            or row["parent_id"] != links_before[link].parent_id
+        )
+    )
+    for item_id, desired in plan.items.items():
+        row = current.pop(item_id, None)
+        if row is None:
+            plan.items_added.append(item_id)
+            continue
+        differences = _differs(desired, row, _ITEM_COLUMNS)
+        if desired["key"] != row.key:
+            plan.rekeyed.append(item_id)
+        if set(differences) - {"position"}:
+            plan.items_changed.append(item_id)
+        elif differences:
+            plan.items_moved.append(item_id)
+    plan.items_removed = [
+        (row.id, _label(row.code, row.abbreviated_statement, row.full_statement)) for row in current.values()
+    ]
+
+    existing_associations = {
+        row.id: row
+        for row in session.execute(
+            select(Association.id, *(getattr(Association, c) for c in _ASSOCIATION_COLUMNS_COMPARED)).where(
+                Association.framework_id == framework_id
+            )
+        )
+    }
+    existing_ids = set(existing_associations)
+    for identifier, desired in plan.associations.items():
+        row = existing_associations.pop(identifier, None)
+        if row is None:
+            plan.associations_added.append(identifier)
+        elif _differs(desired, row, _ASSOCIATION_COLUMNS_COMPARED):
+            plan.associations_changed.append(identifier)
+    plan.associations_removed = list(existing_associations)
+
+    stored = session.execute(
+        select(CaseDefinition.kind, CaseDefinition.identifier, CaseDefinition.position, CaseDefinition.content)
+        .where(CaseDefinition.framework_id == framework_id)
+        .order_by(CaseDefinition.kind, CaseDefinition.position)
+    ).all()
+    wanted = sorted(
+        ((d["kind"], d["identifier"], d["position"], d["content"]) for d in plan.definitions),
+        key=lambda d: (d[0], d[2]),
+    )
+    plan.definitions_changed = [tuple(r) for r in stored] != wanted
+    kind = str(DefinitionKind.ASSOCIATION)
+    verbatim_before = {r.identifier: r.content for r in stored if r.kind == kind}
+    verbatim_after = {d["identifier"]: d["content"] for d in plan.definitions if d["kind"] == kind}
+    before = set(links_before) | set(existing_ids) | set(verbatim_before)
+    after = set(links_after) | set(plan.associations) | set(verbatim_after)
+    plan.association_counts = {
+        "added": len(after - before),
+        "changed": links_changed
+        + len(plan.associations_changed)
+        + sum(1 for i, c in verbatim_after.items() if i in verbatim_before and verbatim_before[i] != c),
+        "removed": len(before - after),
+    }
+
+    plan.mappings = int(
+        session.scalar(select(func.count()).select_from(Mapping).join(Item).where(Item.framework_id == framework_id))
+        or 0
+    )
+    removed = [item_id for item_id, _ in plan.items_removed]
+    for chunk in _chunked(removed):
+        for mapping in session.scalars(select(Mapping).where(Mapping.item_id.in_(chunk)).order_by(Mapping.id)):
+            target = mapping.module or mapping.activity
+            plan.affected_mappings.append(
+                AffectedMapping(
+                    mapping.id,
+                    mapping.programme_id,
+                    target.title if target is not None else "",
+                    mapping.item_id,
+                    _label(mapping.item.code, mapping.item.abbreviated_statement, mapping.item.full_statement),
+                    mapping.depth,
+                )
+            )
+        plan.attainments_removed += int(
+            session.scalar(select(func.count()).select_from(Attainment).where(Attainment.item_id.in_(chunk))) or 0
+        )
+        plan.orphaned_references += int(
+            session.scalar(
+                select(func.count())
+                .select_from(Association)
+                .where(Association.destination_item_id.in_(chunk), Association.framework_id != framework_id)
+            )
+            or 0
+        )
+    if plan.orphaned_references:
+        plan.warnings.append(
+            f"{plan.orphaned_references} association(s) of other frameworks point at removed items; "
+            "they keep the items' URIs as external references."
+        )
+
+
+def _resolve_references(session: Session, plan: ImportPlan) -> None:
+    """Other frameworks' external references to items this package brings become links to them."""
+    rows = session.execute(
+        select(Association.id, Association.case_data).where(
+            Association.destination_item_id.is_(None), Association.framework_id != plan.framework_id
+        )
+    )
+    for identifier, case_data in rows:
+        node = ((case_data or {}).get("properties") or {}).get("destinationNodeURI") or {}
+        target = case_id(str(node.get("identifier", "")))
+        if target in plan.items:
+            plan.relinks.append(identifier)
+
+
+def _token(plan: ImportPlan, existing: Framework | None) -> str | None:
+    """What a confirmation must quote: it only matches the state the preview saw."""
+    if existing is None:
+        return None
+    state = "|".join(
+        [
+            plan.parsed.digest,
+            format_datetime(existing.last_change),
+            str(plan.mappings),
+            *sorted(str(m.mapping_id) for m in plan.affected_mappings),
+        ]
+    )
+    return hashlib.sha256(state.encode()).hexdigest()[:32]
