@@ -39,10 +39,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from capcourse.case.models import CaseDefinition, DefinitionKind
@@ -128,6 +128,11 @@ _GROUPINGS: dict[tuple[str, str], tuple[str, str]] = {
 def provider_uri(base_url: str, collection: str, identifier: uuid.UUID | str, version: str = V1P1) -> str:
     """Where the provider API serves a CASE object: ``<base>/ims/case/v1p1/<collection>/<id>``."""
     return f"{base_url}/ims/case/{VERSION_PATHS[version]}/{collection}/{identifier}"
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def item_title(code: str | None, abbreviated: str | None, full: str) -> str:
@@ -325,16 +330,19 @@ class FrameworkExport:
         last_change = framework.last_change
         if framework.licence_uri:
             # One CFLicense per licence URI across the shipped frameworks: the same object in every package.
-            identifier = uuid.uuid5(NAMESPACE, f"case-license:{framework.licence_uri}")
-            text = f"Licensed under the {framework.licence}: {framework.licence_uri}"
-            last_change = (
-                self.session.scalar(
-                    select(func.max(Framework.last_change)).where(
-                        Framework.licence_uri == framework.licence_uri, Framework.imported_at.is_(None)
-                    )
+            # It keeps the identifier it had in the package of the first of them by key, so only the others'
+            # licence identifier moved when licences were shared.
+            sharing: list[tuple[uuid.UUID, datetime]] = [
+                (row.id, row.last_change)
+                for row in self.session.execute(
+                    select(Framework.id, Framework.last_change)
+                    .where(Framework.licence_uri == framework.licence_uri, Framework.imported_at.is_(None))
+                    .order_by(Framework.key)
                 )
-                or last_change
-            )
+            ] or [(framework.id, framework.last_change)]
+            identifier = uuid.uuid5(NAMESPACE, f"case-license:{sharing[0][0]}")
+            text = f"Licensed under the {framework.licence}: {framework.licence_uri}"
+            last_change = max(_utc(moment) for _, moment in sharing)
         else:
             identifier = uuid.uuid5(NAMESPACE, f"case-license:{framework.id}")
         self._licence_object = {

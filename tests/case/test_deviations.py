@@ -28,6 +28,7 @@ from tests.case.standards import (
     reported_paths,
     round_trip_differences,
 )
+from tests.shared import shared_path
 
 pytestmark = pytest.mark.db
 
@@ -75,16 +76,17 @@ def test_each_deviation_imports_maps_and_exports_again_as_it_came(session: Sessi
 
     went = export_package(session, framework, BASE_URL, deviation.version)
     assert _unexplained(came, went, summary) == []
-    if deviation.valid_export:
-        validator = official_1p1() if deviation.version == "1.1" else package_1p0()
-        assert problems(validator, went) == []
-
     # What went out comes in again unchanged.
     again = _import(session, went, name)
     assert again["status"] == "unchanged", again
 
+    if deviation.valid_export:
+        shared_path("standards", "case")  # 1EdTech's schemas: skips here without ../shared
+        validator = official_1p1() if deviation.version == "1.1" else package_1p0()
+        assert problems(validator, went) == []
 
-@pytest.mark.parametrize("path", FIXTURE_FILES, ids=[p.stem for p in FIXTURE_FILES])
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
 def test_every_opensalt_package_exports_again_as_it_came(session: Session, path: Path) -> None:
     came = fixture(path)
     summary = _import(session, path.read_bytes(), path.name)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,10 +16,13 @@ from sqlalchemy.orm import Session
 
 from capcourse.accounts.models import Role
 from capcourse.case.export import export_package
-from capcourse.case.importing import import_package, parse_package
+from capcourse.case.importing import import_package, key_for, parse_package
 from capcourse.case.schemas import format_datetime
+from capcourse.extensions import db
 from capcourse.frameworks.models import Framework
+from capcourse.frameworks.seed_data import load_seed_data
 from capcourse.frameworks.services import get_framework_by_key_or_id
+from capcourse.frameworks.sync import sync_frameworks
 from capcourse.identifiers import association_id, framework_id, item_id
 from tests import factories
 from tests.case.standards import (
@@ -29,6 +35,7 @@ from tests.case.standards import (
     third_party_package,
     transcribed_1p1,
 )
+from tests.conftest import scratch_app
 from tests.factories import bearer
 
 pytestmark = pytest.mark.db
@@ -201,3 +208,42 @@ def test_imported_properties_and_foreign_extensions_export_again(session: Sessio
     assert problems(package_1p0(), old) == []
     assert "isTranslationOf" not in {a["associationType"] for a in old["CFAssociations"]}
     assert len(old["CFAssociations"]) == len(source["CFAssociations"]) - 1
+
+
+def test_shipped_frameworks_date_from_their_data_so_every_install_exports_the_same(
+    tmp_path: Path, session: Session
+) -> None:
+    seed = load_seed_data()
+    here = {f.key: package(session, f.key) for f in seed.frameworks}
+    for key, exported in here.items():
+        assert exported["CFDocument"]["lastChangeDateTime"] == format_datetime(seed.framework(key).last_change)
+    # Another install, synced at another time, exports byte for byte the same packages.
+    with scratch_app(tmp_path, "elsewhere") as other, other.app_context(), Session(db.engine) as s:
+        sync_frameworks(s, seed, now=datetime(2031, 1, 1, tzinfo=UTC))
+        for key, exported in here.items():
+            framework = get_framework_by_key_or_id(s, key)
+            assert export_package(s, framework, BASE_URL) == exported, key
+
+
+def test_frameworks_sharing_a_licence_share_one_cflicense(session: Session) -> None:
+    """OpenSALT keeps licence URIs unique: both KSS 2015 packages must name the same CFLicense."""
+    by_uri: dict[str, list[dict[str, Any]]] = {}
+    for key in ("dfe-kss-practice-leaders-2015", "dfe-kss-practice-supervisors-2015"):
+        for licence in package(session, key)["CFDefinitions"]["CFLicenses"]:
+            by_uri.setdefault(licence["uri"], []).append(licence)
+    (licences,) = by_uri.values()
+    assert len(licences) == 2 and licences[0] == licences[1]
+
+
+@pytest.mark.parametrize(
+    ("title", "key"),
+    [
+        ("Математика 2018", "matematika-2018"),
+        ("数学", "shuxue"),
+        ("2.0", "framework-"),
+        ("— 1 —", "framework-"),
+    ],
+)
+def test_any_title_gives_a_key(title: str, key: str) -> None:
+    identifier = uuid.uuid5(uuid.NAMESPACE_URL, "https://case.example.org/doc")
+    assert key_for(title, identifier) == (key + identifier.hex[:8] if key.endswith("-") else key)
