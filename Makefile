@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 # URIs and the sign-in link name the address the service is really on.
 export CAPCOURSE_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint format browser ralph scorm-again clean
+.PHONY: run test lint format browser ralph scorm-again learning-locker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/capcourse serve --host $(HOST) --port $(PORT)
 
 ## Lint, type-check and run the whole test suite.
-test: $(VENV)/.installed-test browser ralph scorm-again lint
+test: $(VENV)/.installed-test browser ralph scorm-again learning-locker lint
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-test
@@ -64,5 +64,17 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 	  echo "note: npm not found: the SCORM launch browser tests will be skipped (install Node.js and npm)." >&2; \
 	fi
 
+# Learning Locker's xAPI statement service (npm xapi-statements, GPL-3.0; run, never
+# copied), the second third-party LRS of the delivery fault tests: into .learning-locker/.
+# Without npm those tests are skipped (CI sets CAPCOURSE_REQUIRE_LRS=1 to fail instead).
+learning-locker: .learning-locker/.installed
+.learning-locker/.installed:
+	@if command -v npm >/dev/null 2>&1; then \
+	  mkdir -p .learning-locker && \
+	  npm install --prefix .learning-locker --no-save --no-audit --no-fund --loglevel=error xapi-statements@5.0.1 >/dev/null && touch $@; \
+	else \
+	  echo "note: npm not found: the Learning Locker delivery tests will be skipped (install Node.js and npm)." >&2; \
+	fi
+
 clean:
-	rm -rf $(VENV) .venv-ralph .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules
+	rm -rf $(VENV) .venv-ralph .learning-locker .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules
