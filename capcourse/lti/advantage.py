@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from http import HTTPStatus
 
 from pylti1p3.assignments_grades import AssignmentsGradesService
-from pylti1p3.contrib.flask.service_connector import FlaskServiceConnector
 from pylti1p3.exception import LtiException
 from pylti1p3.grade import Grade
 from pylti1p3.lineitem import LineItem
@@ -44,7 +43,7 @@ from capcourse.frameworks.models import Item, utcnow
 from capcourse.frameworks.uris import node_uri
 from capcourse.lti.launch import ADMIN_ROLES, AUTHOR_ROLES, lms_agent, platform_principal
 from capcourse.lti.models import LtiAccount, LtiContext, LtiLineItem, LtiPlatform, LtiScore
-from capcourse.lti.tool import registration_for
+from capcourse.lti.tool import ServiceConnector, registration_for
 from capcourse.records.models import Attainment, Learner
 from capcourse.records.services import learner_for
 
@@ -68,8 +67,8 @@ class ServiceError(ConflictError):
     status_code = HTTPStatus.BAD_GATEWAY
 
 
-def _connector(session: Session, platform: LtiPlatform) -> FlaskServiceConnector:
-    return FlaskServiceConnector(registration_for(session, platform))
+def _connector(session: Session, platform: LtiPlatform) -> ServiceConnector:
+    return ServiceConnector(registration_for(session, platform))
 
 
 @dataclass

@@ -19,9 +19,11 @@ from __future__ import annotations
 import typing as t
 from datetime import timedelta
 
+import requests
 from pylti1p3.contrib.flask.message_launch import FlaskMessageLaunch
 from pylti1p3.contrib.flask.oidc_login import FlaskOIDCLogin
 from pylti1p3.contrib.flask.request import FlaskRequest
+from pylti1p3.contrib.flask.service_connector import FlaskServiceConnector
 from pylti1p3.deployment import Deployment
 from pylti1p3.exception import LtiMessageValidationException
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
@@ -33,6 +35,23 @@ from sqlalchemy.orm import Session
 from capcourse.frameworks.models import utcnow
 from capcourse.lti.keys import active_key
 from capcourse.lti.models import LtiDeployment, LtiPlatform, LtiStoredValue
+
+#: Seconds capcourse waits for a platform (its JWKS, its services) before giving up.
+PLATFORM_TIMEOUT = 15.0
+
+
+class PlatformSession(requests.Session):
+    """The HTTP session pylti1p3 talks to platforms with: never without a timeout, never through an environment proxy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trust_env = False
+        self.headers["User-Agent"] = "capcourse LTI tool"
+
+    def request(self, method: t.Any, url: t.Any, *args: t.Any, **kwargs: t.Any) -> requests.Response:
+        kwargs.setdefault("timeout", PLATFORM_TIMEOUT)
+        return super().request(method, url, *args, **kwargs)
+
 
 #: How long a login's state and nonce wait for the launch.
 LOGIN_LIFETIME = timedelta(minutes=10)
@@ -173,6 +192,20 @@ class DatabaseToolConf(ToolConfAbstract[FlaskRequest]):
         return Deployment().set_deployment_id(deployment_id) if found else None
 
 
+class ServiceConnector(FlaskServiceConnector):
+    """pylti1p3's service connector, its access tokens cached per issuer *and* client id.
+
+    pylti1p3 keys its cache by issuer and scopes only, so two registrations of
+    one issuer (two client ids) would be handed each other's tokens.
+    """
+
+    def __init__(self, registration: Registration, requests_session: requests.Session | None = None) -> None:
+        super().__init__(registration, requests_session or PlatformSession())
+
+    def _scope_key(self, scopes: t.Iterable[str]) -> str:
+        return f"{self._registration.get_client_id()}|{super()._scope_key(scopes)}"
+
+
 class ToolLogin(FlaskOIDCLogin):
     """The OIDC login answer; the state remembers its nonce, so the launch can check they belong together."""
 
@@ -184,6 +217,14 @@ class ToolLogin(FlaskOIDCLogin):
 
 class ToolLaunch(FlaskMessageLaunch):
     """A launch checked signature first, then state and nonce (each usable once)."""
+
+    def __init__(self, request: FlaskRequest, tool_config: DatabaseToolConf, **kwargs: t.Any) -> None:
+        # from_cache passes None and pylti1p3's own connector: ours have the timeout and the right token cache.
+        if kwargs.get("requests_session") is None:
+            kwargs["requests_session"] = PlatformSession()
+        if not issubclass(kwargs.get("service_connector_cls") or object, ServiceConnector):
+            kwargs["service_connector_cls"] = ServiceConnector
+        super().__init__(request, tool_config, **kwargs)
 
     def validate(self) -> ToolLaunch:
         if self._restored:
