@@ -13,7 +13,7 @@ from capcourse.accounts.pages import page_principal
 from capcourse.catalogue.models import Course
 from capcourse.catalogue.services import course_for_read, module_for_read
 from capcourse.errors import CapcourseError, InvalidInputError, error_body
-from capcourse.extensions import db
+from capcourse.extensions import csrf, db
 from capcourse.packages import exporting, services
 from capcourse.packages.models import ContentPackage
 from capcourse.packages.settings import settings_from
@@ -57,6 +57,17 @@ def package_upload(course_id: uuid.UUID) -> Response | tuple[Response, int]:
     if _wants_json():
         return jsonify({"package_id": str(report.package.id), "location": target}), 201
     return redirect(target, 303)
+
+
+# allow_package_uploads checks the CSRF token itself, before the upload is read (the app-wide check reads the
+# whole form first, under the small request cap).
+csrf.exempt(package_upload)
+
+
+@pages.app_template_global()
+def package_max_upload() -> int:
+    """The largest package upload, in bytes, for the upload form's script."""
+    return settings_from(current_app.config).max_upload
 
 
 def _first_problems(error: CapcourseError, limit: int = 5) -> list[str]:

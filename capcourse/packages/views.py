@@ -9,15 +9,19 @@ from urllib.parse import quote
 
 from flask import current_app, request, send_file
 from flask.views import MethodView
+from flask_login import current_user
 from flask_smorest import Blueprint
+from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.wrappers import Response
+from wtforms.validators import ValidationError
 
 from capcourse.accounts.access import Principal
 from capcourse.accounts.auth import PEOPLE, current_principal, require_role
+from capcourse.accounts.services import authenticate_key
 from capcourse.api import AUTH_DOC
 from capcourse.catalogue.models import Course
 from capcourse.catalogue.services import course_for_read, module_for_read
-from capcourse.errors import InvalidInputError
+from capcourse.errors import InvalidInputError, PayloadTooLargeError
 from capcourse.extensions import db
 from capcourse.packages import exporting, importing, services
 from capcourse.packages.schemas import (
@@ -40,12 +44,58 @@ blp = Blueprint(
 
 #: Endpoints that take a package upload, whose size cap is the package cap, not the JSON one.
 UPLOADS = {"packages.CoursePackages", "package_pages.package_upload"}
+PAGE_UPLOAD = "package_pages.package_upload"
+#: Where the upload page's script sends the form's CSRF token, so the body need not be read to check it.
+CSRF_HEADER = "X-CSRFToken"
 
 
 def allow_package_uploads() -> None:
-    """Before the body is read: a package may be far bigger than a JSON request."""
-    if request.endpoint in UPLOADS and request.method == "POST":
-        request.max_content_length = settings_from(current_app.config).max_upload
+    """Before the body is read: a package may be far bigger than a JSON request, and arrives slowly.
+
+    In this order: a ``Content-Length`` over the package cap is a 413 at once (the body
+    never read); the sender is authenticated (an API key, or the signed-in person and, from
+    the page, the CSRF token in the :data:`CSRF_HEADER` header), and that short transaction
+    is ended; only then is the upload spooled to disk (werkzeug streams file parts into
+    temporary files), with no transaction open however slowly it comes. The view then
+    imports in a transaction of its own.
+    """
+    if request.endpoint not in UPLOADS or request.method != "POST":
+        return
+    cap = settings_from(current_app.config).max_upload
+    request.max_content_length = cap
+    if request.content_length is not None and request.content_length > cap:
+        raise PayloadTooLargeError(
+            f"The package is {_mib(request.content_length)}; this server takes packages up to {_mib(cap)}.",
+            {"file": [f"At most {cap} bytes."]},
+        )
+    page = request.endpoint == PAGE_UPLOAD
+    header_token = request.headers.get(CSRF_HEADER)
+    if page:
+        if not current_user.is_authenticated:
+            return  # login_required sends them to sign in; the body is never read
+        if header_token:
+            _check_csrf(header_token)
+    else:
+        scheme, _, plain = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not plain.strip():
+            return  # require_role answers 401; the body is never read
+        authenticate_key(db.session(), plain.strip())
+    db.session.commit()  # nothing held open while the upload streams in
+    request.files  # noqa: B018 - spool the upload to disk now
+    if page and not header_token:
+        # A form posted without script: its token is a form field, read once the file is on disk.
+        _check_csrf(request.form.get("csrf_token"))
+
+
+def _check_csrf(token: str | None) -> None:
+    try:
+        validate_csrf(token)
+    except ValidationError as error:
+        raise CSRFError(error.args[0]) from None
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):,.1f} MiB"
 
 
 blp.before_request(allow_package_uploads)

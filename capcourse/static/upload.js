@@ -8,11 +8,27 @@
   var status = document.getElementById("upload-status");
   var button = form.querySelector("button[type=submit]");
 
+  var maxBytes = parseInt(form.getAttribute("data-max-bytes") || "0", 10);
+  var fileInput = form.querySelector("input[type=file]");
+
+  function mib(bytes) { return (bytes / 1048576).toFixed(1) + " MiB"; }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
+    var file = fileInput && fileInput.files.length ? fileInput.files[0] : null;
+    if (file && maxBytes && file.size > maxBytes) {
+      /* Said before a byte is sent; the server would answer 413 from the Content-Length anyway. */
+      status.textContent = "The package is " + mib(file.size) + "; this server takes packages up to " + mib(maxBytes) + ".";
+      status.className = "flash flash-error";
+      return;
+    }
+    status.className = "";
     var request = new XMLHttpRequest();
     request.open("POST", form.action);
     request.setRequestHeader("Accept", "application/json");
+    /* The token as a header: the server checks it before it reads the (large) body. */
+    var token = form.querySelector("input[name=csrf_token]");
+    if (token) { request.setRequestHeader("X-CSRFToken", token.value); }
     progress.hidden = false;
     progress.value = 0;
     button.disabled = true;

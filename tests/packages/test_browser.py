@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -85,3 +86,36 @@ def test_an_author_imports_a_package_maps_and_exports_it(served: tuple[str, uuid
     assert [c.item.rsplit("/", 1)[-1] for c in scorm.competencies(manifest.lom)] == [
         str(item_id("frontline-lcf-pathway-1", "EC.1.a"))
     ]
+
+
+def test_a_100_mb_package_uploads_from_the_course_page(served: tuple[str, uuid.UUID], tmp_path: Path) -> None:
+    """Far past the request cap for forms (16 MiB): the page's upload goes up to the package cap."""
+    url, course_id = served
+    executable = require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.scorm.archives import minimal_manifest
+
+    upload = tmp_path / "big.zip"
+    with zipfile.ZipFile(upload, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("imsmanifest.xml", minimal_manifest().replace(b'identifier="M"', b'identifier="BIG"'))
+        archive.writestr("index.html", b"<html>big</html>")
+        with archive.open("media/video.bin", "w") as video:
+            for _ in range(100):
+                video.write(os.urandom(1 << 20))
+    assert upload.stat().st_size > 100 << 20
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=url)
+        page: Any = context.new_page()
+        page.goto("/login")
+        page.get_by_label("Email").fill("author@example.org")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(f"/courses/{course_id}")
+        page.get_by_label("Package (.zip)").set_input_files(str(upload))
+        page.get_by_role("button", name="Import package").click()
+        expect(page.get_by_role("heading", name="What the last import did")).to_be_visible(timeout=120_000)
+        expect(page.locator("dl.meta")).to_contain_text("MiB unpacked")
+        context.close()
+        browser.close()

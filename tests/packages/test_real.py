@@ -26,28 +26,23 @@ from capcourse.mapping.services import map_items, mappings_of
 from capcourse.packages import exporting, importing
 from capcourse.packages.settings import settings_from
 from tests import factories
-from tests.conftest import SHARED
+from tests.shared import needs_shared, shared_params, shared_path
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, needs_shared("fixtures/scorm/real")]
 
-REAL = SHARED / "fixtures" / "scorm" / "real"
-PACKAGES = sorted(REAL.glob("*.zip")) if REAL.is_dir() else []
-STANDARDS = SHARED / "standards" / "scorm"
+PACKAGES = shared_params("fixtures/scorm/real", "*.zip")
 MC_2_A = item_id("frontline-lcf-pathway-1", "MC.2.a")
 IMSSS = "{http://www.imsglobal.org/xsd/imsss}"
 
 
 def _real(name: str) -> Path:
-    if not PACKAGES:
-        pytest.skip(f"no real SCORM packages in {REAL} (../shared)")
-    return REAL / name
+    return shared_path("fixtures", "scorm", "real", name)
 
 
 @pytest.fixture(scope="module")
 def validators() -> dict[str, scorm.ManifestSchema]:
-    if not STANDARDS.is_dir():
-        pytest.skip(f"ADL's XSDs are not in {STANDARDS} (../shared)")
-    return {"2004-4th": scorm.ManifestSchema(STANDARDS / "2004-4th"), "1.2": scorm.ManifestSchema(STANDARDS / "1.2")}
+    standards = shared_path("standards", "scorm")
+    return {"2004-4th": scorm.ManifestSchema(standards / "2004-4th"), "1.2": scorm.ManifestSchema(standards / "1.2")}
 
 
 @pytest.fixture
@@ -72,17 +67,17 @@ def sequencing_count(manifest_xml: bytes) -> int:
     return len(etree.fromstring(manifest_xml).findall(f".//{IMSSS}sequencing"))
 
 
-@pytest.mark.parametrize("name", [path.name for path in PACKAGES] or ["(none)"])
+@pytest.mark.parametrize("path", PACKAGES, ids=lambda p: getattr(p, "name", str(p)))
 @pytest.mark.parametrize("version", ["2004-4th", "1.2"])
 def test_a_real_package_exports_in_both_versions_as_it_came(
     app: Flask,
     session: Session,
     world: dict[str, Any],
     validators: dict[str, scorm.ManifestSchema],
-    name: str,
+    path: Path,
     version: str,
 ) -> None:
-    data = _real(name).read_bytes()
+    data = path.read_bytes()
     settings = settings_from(app.config)
     report = importing.import_package(session, world["author"], world["course"], io.BytesIO(data), settings)
     session.flush()

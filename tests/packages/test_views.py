@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +136,116 @@ def test_cli_import(runner: FlaskCliRunner, world: dict[str, Any], tmp_path: Pat
     broken.write_bytes(b"not a zip")
     refused = runner.invoke(args=["scorm", "import", str(broken), "--course", str(world["course"].id)])
     assert refused.exit_code != 0 and "not a zip" in refused.output
+
+
+class _Body(io.RawIOBase):
+    """A request body that records, on every read, whether a database transaction was open."""
+
+    def __init__(self, data: bytes, explode: bool = False, size: int | None = None) -> None:
+        self.data = io.BytesIO(data)
+        self.explode = explode
+        self.transaction_open: list[bool] = []
+        #: What the stream says its length is (werkzeug's test client makes the Content-Length from it).
+        self.size = len(data) if size is None else size
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.position = self.size if whence == 2 else offset
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        if self.explode:
+            raise AssertionError("the body was read")
+        from capcourse.extensions import db
+
+        self.transaction_open.append(db.session().in_transaction())
+        chunk = self.data.read(min(len(buffer), 64 << 10))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def multipart(fields: dict[str, str], data: bytes, boundary: str = "capcourse-test-boundary") -> bytes:
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+    head = "".join(parts) + (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.zip"\r\n'
+        "Content-Type: application/zip\r\n\r\n"
+    )
+    return head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+
+
+def big_package(size: int) -> bytes:
+    """A valid package of about ``size`` bytes (incompressible content)."""
+    from tests.scorm.archives import minimal_manifest, zip_bytes
+
+    return zip_bytes(
+        [("imsmanifest.xml", minimal_manifest()), ("index.html", b"<html/>"), ("video.bin", os.urandom(size))],
+        compression=zipfile.ZIP_STORED,
+    )
+
+
+def test_the_page_takes_packages_beyond_the_request_cap_streamed_with_no_transaction_open(
+    app: Flask, client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    assert app.config["MAX_CONTENT_LENGTH"] < 20 << 20
+    sign_in(client, world["author"].email)
+    page = f"/courses/{world['course'].id}"
+    html = client.get(page).get_data(as_text=True)
+    assert f'data-max-bytes="{app.config["CAPCOURSE_PACKAGE_MAX_BYTES"]}"' in html
+    token = csrf_token(client, page)
+    body = _Body(multipart({}, big_package(20 << 20)))
+    response = client.post(
+        f"{page}/packages",
+        input_stream=body,
+        headers={"Accept": "application/json", "X-CSRFToken": token},
+        content_type="multipart/form-data; boundary=capcourse-test-boundary",
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert body.transaction_open and not any(body.transaction_open)  # spooled with no transaction open
+    assert session.scalar(select(func.count()).select_from(ContentPackage)) == 1
+
+
+def test_uploads_are_refused_before_the_body_is_read(
+    app: Flask, client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    sign_in(client, world["author"].email)
+    page = f"/courses/{world['course'].id}"
+    token = csrf_token(client, page)
+    cap = app.config["CAPCOURSE_PACKAGE_MAX_BYTES"]
+    for path, headers in (
+        (f"{page}/packages", {"X-CSRFToken": token, "Accept": "application/json"}),
+        (f"/api/v1/courses/{world['course'].id}/packages", world["key"]),
+    ):
+        response = client.post(
+            path,
+            input_stream=_Body(b"", explode=True, size=cap + 1),
+            headers=headers,
+            content_type="multipart/form-data; boundary=x",
+        )
+        assert response.status_code == 413, response.get_data(as_text=True)
+        assert "this server takes packages up to 512.0 MiB" in response.json["message"]
+    # A wrong token, or an unknown key: refused before the body is read too.
+    for path, headers, status in (
+        (f"{page}/packages", {"X-CSRFToken": "forged", "Accept": "application/json"}, 400),
+        (f"/api/v1/courses/{world['course'].id}/packages", {"Authorization": "Bearer nope"}, 401),
+    ):
+        response = client.post(
+            path,
+            input_stream=_Body(b"", explode=True, size=100),
+            headers=headers,
+            content_type="multipart/form-data; boundary=x",
+        )
+        assert response.status_code == status, response.get_data(as_text=True)
+    # A form posted without script carries its token in the body: checked once the file is on disk.
+    plain = client.post(
+        f"{page}/packages",
+        data={"file": (io.BytesIO(b"nope"), "nope.zip"), "csrf_token": "forged"},
+        content_type="multipart/form-data",
+    )
+    assert plain.status_code == 400
+    assert session.scalar(select(func.count()).select_from(ContentPackage)) == 0
