@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 # URIs and the sign-in link name the address the service is really on.
 export CAPCOURSE_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint format browser ralph scorm-again learning-locker clean
+.PHONY: run test lint format browser ralph scorm-again learning-locker conformance clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ format: $(VENV)/.installed-test
 
 browser:
 	@scripts/ensure-chromium
+
+## ADL's LRS conformance suite (xAPI 1.0.3, ../shared/tools/lrs-conformance) against capcourse on loopback:
+## SQLite, or PostgreSQL when CAPCOURSE_TEST_DATABASE_URL is set; fails on any failing test.
+conformance: $(VENV)/.installed-run
+	$(BIN)/python scripts/conformance
 
 # Ralph, a third-party LRS the delivery tests send to; a venv of its own (its
 # server pins click and brings FastAPI, which capcourse does not need).

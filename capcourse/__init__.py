@@ -31,6 +31,7 @@ DOMAINS = (
     "accounts",
     "records",
     "statements",
+    "lrs",
     "delivery",
     "coverage",
     "cohorts",

@@ -11,6 +11,9 @@ from capcourse.cohorts.models import Cohort, CohortMember
 from capcourse.frameworks.areas import AreaLink
 from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item
 from capcourse.launches.models import Launch
+from capcourse.lrs.models import Attachment as LrsAttachment
+from capcourse.lrs.models import Document as LrsDocument
+from capcourse.lrs.models import StatementIndex
 from capcourse.lti.models import (
     LtiAccount,
     LtiContext,
@@ -53,6 +56,8 @@ __all__ = [
     "Item",
     "Launch",
     "Learner",
+    "LrsAttachment",
+    "LrsDocument",
     "LtiAccount",
     "LtiContext",
     "LtiDeployment",
@@ -70,6 +75,7 @@ __all__ = [
     "PendingRecord",
     "Programme",
     "ProgrammeMember",
+    "StatementIndex",
     "StoredStatement",
     "User",
 ]

@@ -5,9 +5,11 @@ A plain library: it never imports flask or capcourse.
 - :mod:`xapi.statements` builds statements (verbs, agents, activities, context, result).
 - :mod:`xapi.validation` checks a statement against the MUSTs of xAPI 1.0.3 and says
   which property broke which rule.
+- :mod:`xapi.comparison` tells a resend from a conflict (the same-statement rules).
 - :mod:`xapi.client` posts statements to an LRS.
 """
 
+from xapi.comparison import same_statement
 from xapi.statements import (
     ACHIEVED,
     COMPETENCY,
@@ -29,7 +31,14 @@ from xapi.statements import (
     statement_id,
     timestamp,
 )
-from xapi.validation import StatementError, StatementInvalid, check_statement, validate_statement
+from xapi.validation import (
+    StatementError,
+    StatementInvalid,
+    check_statement,
+    is_iri,
+    validate_agent,
+    validate_statement,
+)
 
 __all__ = [
     "ACHIEVED",
@@ -48,11 +57,14 @@ __all__ = [
     "agent_key",
     "check_statement",
     "context",
+    "is_iri",
     "iso_duration",
     "normalise_agent",
     "result",
+    "same_statement",
     "statement",
     "statement_id",
     "timestamp",
+    "validate_agent",
     "validate_statement",
 ]

@@ -23,9 +23,10 @@ SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 SHA2 = re.compile(r"^[0-9a-fA-F]{56}$|^[0-9a-fA-F]{64}$|^[0-9a-fA-F]{96}$|^[0-9a-fA-F]{128}$")
 # RFC 5646 language tags, in the shape xAPI's examples use (en, en-US, zh-Hant-TW, es-419 …).
 LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,8}(-[a-zA-Z0-9]{1,8})*$")
+# ISO 8601:2004 4.4.3.2: weeks (PnW) stand alone; they never combine with other components (P4W1D is not one).
 ISO_DURATION = re.compile(
-    r"^P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?"
-    r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$"
+    r"^P(?!$)((\d+(\.\d+)?W)|(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?D)?"
+    r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?)$"
 )
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
 MEDIA_TYPE = re.compile(r"^[\w!#$&^.+-]+/[\w!#$&^.+-]+(\s*;.*)?$")
@@ -94,6 +95,11 @@ def _is_object(value: JSON) -> bool:
 def _unknown(value: Mapping[str, JSON], allowed: set[str], path: str, section: str) -> Check:
     for key in sorted(set(value) - allowed):
         yield StatementError(f"{path}.{key}", "is not a property xAPI defines here", section)
+
+
+def is_iri(value: JSON) -> bool:
+    """Whether ``value`` is an absolute IRI (a scheme, a colon, no white space)."""
+    return isinstance(value, str) and bool(IRI.match(value))
 
 
 def _iri(value: JSON, path: str, section: str) -> Check:
@@ -484,11 +490,29 @@ def _statement(value: JSON) -> Check:
     if "stored" in value:
         yield from _timestamp(value["stored"], f"{path}.stored", "2.4.8")
     if "authority" in value:
-        yield from _agent(value["authority"], f"{path}.authority", section="2.4.9")
+        yield from _authority(value["authority"], f"{path}.authority")
     if "version" in value:
         version = value["version"]
         if not isinstance(version, str) or not re.match(r"^1\.0(\.\d+)?$", version):
             yield StatementError(f"{path}.version", 'must be a 1.0.x version such as "1.0.3"', "2.4.10")
+
+
+def _authority(value: JSON, path: str) -> Check:
+    """An Agent, or an anonymous Group of exactly two Agents (an OAuth consumer and user, Data 2.4.9)."""
+    problems = list(_agent(value, path, section="2.4.9"))
+    yield from problems
+    if problems or not isinstance(value, dict) or value.get("objectType") != "Group":
+        return
+    if any(key in value for key in IFIS):
+        yield StatementError(path, "a Group as authority must be anonymous (no identifier)", "2.4.9")
+    members = value.get("member")
+    if not isinstance(members, list) or len(members) != 2:
+        yield StatementError(f"{path}.member", "a Group as authority must have exactly two Agents", "2.4.9")
+
+
+def validate_agent(value: JSON, path: str = "agent") -> list[StatementError]:
+    """Every rule an Agent or Group (as a request parameter or a statement's actor) breaks."""
+    return list(_agent(value, path))
 
 
 def validate_statement(value: JSON) -> list[StatementError]:
@@ -503,4 +527,11 @@ def check_statement(value: JSON) -> None:
         raise StatementInvalid(errors)
 
 
-__all__: list[str] = ["StatementError", "StatementInvalid", "check_statement", "validate_statement"]
+__all__: list[str] = [
+    "StatementError",
+    "StatementInvalid",
+    "check_statement",
+    "is_iri",
+    "validate_agent",
+    "validate_statement",
+]

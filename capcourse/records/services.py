@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -216,6 +216,11 @@ def learner_for(session: Session, agent: Mapping[str, Any]) -> Learner:
     return learner
 
 
+#: Called with the session and (pk, statement) of every statement just stored, in the same transaction:
+#: how a higher layer (the LRS's statement index) learns of them without this layer importing it.
+STORED_HOOKS: list[Callable[[Session, Sequence[tuple[int, dict[str, Any]]]], None]] = []
+
+
 def store_statements(
     session: Session, statements: Sequence[dict[str, Any]], origin: str, destinations: Sequence[str]
 ) -> set[str]:
@@ -249,6 +254,10 @@ def store_statements(
     ]
     for chunk in _chunks(outbox):
         session.execute(insert(OutboxEntry).values(list(chunk)))
+    if STORED_HOOKS and stored:
+        fresh = [(stored[key], s) for s in statements if (key := str(uuid.UUID(s["id"]))) in stored]
+        for hook in STORED_HOOKS:
+            hook(session, fresh)
     return set(stored)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -27,16 +26,10 @@ OUTCOMES = {
     xapi.PASSED.id: Outcome.PASSED,
     xapi.FAILED.id: Outcome.FAILED,
 }
-#: Properties the LRS sets or that do not make two statements different (xAPI Communication 2.1.3).
-NOT_COMPARED = ("id", "authority", "stored", "version")
 
 
 class StatementsRejected(CapcourseError):  # noqa: N818 - reads as what happened
     """Some statements of a request break xAPI rules; nothing was stored."""
-
-
-def _comparable(statement: dict[str, Any]) -> str:
-    return json.dumps({k: v for k, v in statement.items() if k not in NOT_COMPARED}, sort_keys=True)
 
 
 def check_all(statements: Sequence[Any]) -> None:
@@ -116,7 +109,7 @@ def _stored(session: Session, ids: Sequence[str]) -> dict[uuid.UUID, dict[str, A
 
 def _check_same(existing: dict[str, Any], statement: dict[str, Any]) -> None:
     """:raises ConflictError: ``statement`` reuses the id of another statement."""
-    if _comparable(existing) != _comparable(statement):
+    if not xapi.same_statement(existing, statement):
         raise ConflictError(
             f"Statement {statement['id']} exists already with other content.", {"id": [statement["id"]]}
         )

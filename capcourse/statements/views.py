@@ -3,30 +3,30 @@
 An LMS's xAPI plugin can use ``<base URL>/xapi/`` as its LRS: HTTP Basic with
 an integration API key as the password (or the username), the
 ``X-Experience-API-Version`` header on every request but ``/about``.
+Statements arrive as JSON or as ``multipart/mixed`` with their attachments
+(signed statements too); GET answers with the formats, filters and
+``attachments=true`` multipart responses of Communication 2.1.3.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import uuid
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 import xapi
-from capcourse.accounts.auth import note_key_use
-from capcourse.accounts.models import ApiKey, Role
-from capcourse.accounts.services import authenticate_key
-from capcourse.errors import BadRequestError, ForbiddenError, UnauthorizedError
+from capcourse.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 from capcourse.extensions import db
 from capcourse.frameworks.models import utcnow
+from capcourse.lrs import http, multipart, retrieval, signatures
+from capcourse.lrs.models import Attachment
 from capcourse.records.models import StoredStatement
 from capcourse.records.settings import settings_from
 from capcourse.statements import services
@@ -41,76 +41,29 @@ blp = Blueprint(
     ),
 )
 
-VERSION = "1.0.3"
+VERSION = http.VERSION
 MAX_BATCH = 1000
 MAX_LIMIT = 500
-WRITERS = (Role.INTEGRATION, Role.ADMIN)
-READERS = (Role.INTEGRATION, Role.ADMIN)
+#: The largest attachment kept (the request as a whole is capped by MAX_CONTENT_LENGTH).
+DEFAULT_ATTACHMENT_MAX_BYTES = 8 * 1024 * 1024
 XAPI_DOC = {"security": [{"basicAuth": []}], "parameters": [
     {"in": "header", "name": "X-Experience-API-Version", "required": True, "schema": {"type": "string", "example": "1.0.3"}}
 ]}  # fmt: skip
+GET_PARAMS = (
+    "statementId", "voidedStatementId", "agent", "verb", "activity", "registration", "related_activities",
+    "related_agents", "since", "until", "limit", "format", "attachments", "ascending", "cursor",
+)  # fmt: skip
+SINGLE_PARAMS = {"statementId", "voidedStatementId", "format", "attachments"}
+FORMATS = ("exact", "ids", "canonical")
 
 
 @blp.after_request
-def _version_header(response: Response) -> Response:
+def _headers(response: Response) -> Response:
     response.headers["X-Experience-API-Version"] = VERSION
+    if request.path.rstrip("/").endswith("/statements"):
+        # Every answer of the Statement resource, errors too (Communication 2.1.3).
+        response.headers["X-Experience-API-Consistent-Through"] = xapi.timestamp(utcnow())
     return response
-
-
-def _check_version() -> None:
-    version = request.headers.get("X-Experience-API-Version")
-    if not version:
-        raise BadRequestError(
-            "The X-Experience-API-Version header is required (1.0.3).", {"X-Experience-API-Version": ["Missing."]}
-        )
-    if not (version == "1.0" or version.startswith("1.0.")):
-        raise BadRequestError(
-            f"xAPI version {version!r} is not supported; send 1.0.3.", {"X-Experience-API-Version": ["Unsupported."]}
-        )
-
-
-def _key(roles: tuple[Role, ...]) -> ApiKey:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    candidates: list[str] = []
-    if scheme.lower() == "basic":
-        try:
-            username, _, password = base64.b64decode(value, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError) as error:
-            raise UnauthorizedError("The Basic credentials are not valid base64.") from error
-        candidates = [c for c in (password, username) if c]
-    elif scheme.lower() == "bearer" and value.strip():
-        candidates = [value.strip()]
-    if not candidates:
-        raise UnauthorizedError("Send an integration API key with HTTP Basic (as the password) or as a Bearer token.")
-    key = None
-    for candidate in candidates:
-        try:
-            key = authenticate_key(db.session(), candidate)
-            break
-        except UnauthorizedError:
-            continue
-    if key is None:
-        raise UnauthorizedError("The API key is not valid.")
-    if key.role not in roles:
-        raise ForbiddenError(f"An API key with the role {key.role!r} may not do this; it needs {' or '.join(roles)}.")
-    note_key_use(key)
-    return key
-
-
-def _authority(key: ApiKey) -> dict[str, Any]:
-    return {
-        "objectType": "Agent",
-        "name": key.name,
-        "account": {"homePage": str(current_app.config["CAPCOURSE_BASE_URL"]), "name": f"api-key:{key.prefix}"},
-    }
-
-
-def _json_body() -> Any:
-    try:
-        return json.loads(request.get_data(as_text=True) or "null")
-    except ValueError as error:
-        raise BadRequestError(f"The body is not JSON: {error}.") from error
 
 
 @blp.route("/about")
@@ -120,114 +73,207 @@ class About(MethodView):
         return jsonify({"version": [VERSION], "extensions": {}})
 
 
+def _body() -> tuple[Any, dict[str, bytes]]:
+    """The request's statements (parsed JSON) and its attachment data by SHA-2.
+
+    :raises BadRequestError: not JSON or multipart/mixed, unreadable, or parts without a hash.
+    """
+    kind = multipart.media_type(request.headers.get("Content-Type"))
+    data = request.get_data()
+    if kind == "application/json":
+        return _json(data), {}
+    if kind != "multipart/mixed":
+        raise BadRequestError(
+            "Statements are sent as application/json, or as multipart/mixed with their attachments.",
+            {"Content-Type": ["Unsupported."]},
+        )
+    parts = multipart.parse(data, request.headers["Content-Type"])
+    if multipart.media_type(parts[0].content_type) != "application/json":
+        raise BadRequestError("The first part of a multipart/mixed request must be the statements as application/json.")
+    limit = int(current_app.config.get("CAPCOURSE_XAPI_ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_MAX_BYTES))
+    attachments: dict[str, bytes] = {}
+    for index, part in enumerate(parts[1:], start=1):
+        sha2 = part.headers.get("x-experience-api-hash", "").lower()
+        if not sha2:
+            raise BadRequestError(f"Part {index} of the multipart request has no X-Experience-API-Hash header.")
+        if part.headers.get("content-transfer-encoding", "binary").lower() != "binary":
+            raise BadRequestError(f"Part {index}'s Content-Transfer-Encoding must be binary.")
+        if not multipart.sha2_matches(part.body, sha2):
+            raise BadRequestError(f"Part {index}'s data does not match its X-Experience-API-Hash.")
+        if len(part.body) > limit:
+            raise PayloadTooLargeError(f"Part {index} is larger than the {limit} bytes an attachment may have.")
+        attachments[sha2] = part.body
+    return _json(parts[0].body), attachments
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8") or "null")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequestError(f"The body is not JSON: {error}.") from error
+
+
+def _check_attachments(statements: list[Any], data: dict[str, bytes]) -> dict[str, tuple[str, bytes]]:
+    """Every attachment without a fileUrl has its data, every part belongs to one, signatures verify.
+
+    :returns: what to keep: sha2 -> (content type, data).
+    """
+    wanted: dict[str, str] = {}
+    for statement in statements:
+        if not isinstance(statement, dict) or not isinstance(statement.get("attachments"), list):
+            continue
+        for attachment in statement["attachments"]:
+            if not isinstance(attachment, dict) or not isinstance(attachment.get("sha2"), str):
+                continue  # the validator names it
+            sha2 = attachment["sha2"].lower()
+            if signatures.is_signature(attachment):
+                if attachment.get("contentType") != signatures.SIGNATURE_TYPE:
+                    raise BadRequestError("A signature attachment's contentType must be application/octet-stream.")
+                if sha2 not in data:
+                    raise BadRequestError("A signed statement must send its signature (JWS) as an attachment part.")
+                signatures.verify(statement, data[sha2])
+            if sha2 in data:
+                wanted[sha2] = str(attachment.get("contentType", "application/octet-stream"))
+            elif "fileUrl" not in attachment:
+                raise BadRequestError(
+                    f"The attachment {sha2} has no fileUrl, so its data must be sent as a part of a multipart/mixed "
+                    "request.",
+                    {"attachments": ["Missing data."]},
+                )
+    extra = set(data) - set(wanted)
+    if extra:
+        raise BadRequestError(f"The part with hash {sorted(extra)[0]} belongs to no attachment of the statements.")
+    return {sha2: (content_type, data[sha2]) for sha2, content_type in wanted.items()}
+
+
+def _keep_attachments(kept: dict[str, tuple[str, bytes]]) -> None:
+    if not kept:
+        return
+    have = set(db.session.scalars(select(Attachment.sha2).where(Attachment.sha2.in_(list(kept)))))
+    for sha2, (content_type, data) in kept.items():
+        if sha2 not in have:
+            db.session.add(Attachment(sha2=sha2, content_type=content_type, content=data))
+
+
+def _store(statements: list[Any], attachments: dict[str, bytes], key: Any) -> list[str]:
+    kept = _check_attachments(statements, attachments)
+    received = services.receive(db.session(), statements, http.authority(key), settings_from(current_app.config))
+    _keep_attachments(kept)
+    db.session.commit()
+    return received.ids
+
+
 @blp.route("/statements")
 class Statements(MethodView):
-    @blp.doc(**XAPI_DOC, summary="Store one statement or an array; returns their ids")
+    @blp.doc(**XAPI_DOC, summary="Store one statement or an array (JSON, or multipart/mixed with attachments)")
     def post(self) -> Response:
-        _check_version()
-        key = _key(WRITERS)
-        body = _json_body()
+        http.check_version()
+        key = http.api_key(http.WRITERS)
+        http.check_params(request.args, ())
+        body, attachments = _body()
         statements = body if isinstance(body, list) else [body]
         if len(statements) > MAX_BATCH:
-            response = jsonify(
-                {
-                    "code": 413,
-                    "status": "Request Entity Too Large",
-                    "message": f"At most {MAX_BATCH} statements per request; this one has {len(statements)}.",
-                }
-            )
-            response.status_code = 413
-            return response
-        received = services.receive(db.session(), statements, _authority(key), settings_from(current_app.config))
-        db.session.commit()
-        return jsonify(received.ids)
+            raise PayloadTooLargeError(f"At most {MAX_BATCH} statements per request; this one has {len(statements)}.")
+        return jsonify(_store(statements, attachments, key))
 
     @blp.doc(**XAPI_DOC, summary="Store one statement under the statementId parameter")
     def put(self) -> Response:
-        _check_version()
-        key = _key(WRITERS)
-        statement_id = request.args.get("statementId", "")
-        try:
-            uuid.UUID(statement_id)
-        except ValueError as error:
-            raise BadRequestError(
-                "PUT needs a statementId parameter that is a UUID.", {"statementId": ["Invalid."]}
-            ) from error
-        body = _json_body()
+        http.check_version()
+        key = http.api_key(http.WRITERS)
+        http.check_params(request.args, ("statementId",))
+        statement_id = http.uuid_param(request.args, "statementId")
+        if statement_id is None:
+            raise BadRequestError("PUT needs a statementId parameter that is a UUID.", {"statementId": ["Missing."]})
+        body, attachments = _body()
         if not isinstance(body, dict):
             raise BadRequestError("PUT takes one statement object.")
-        if "id" in body and str(body["id"]).lower() != statement_id.lower():
+        if "id" in body and str(body["id"]).lower() != str(statement_id):
             raise BadRequestError("The statement's id differs from statementId.", {"id": ["Must equal statementId."]})
-        services.receive(
-            db.session(), [{**body, "id": statement_id}], _authority(key), settings_from(current_app.config)
-        )
-        db.session.commit()
+        _store([{**body, "id": body.get("id", str(statement_id))}], attachments, key)
         return Response(status=204)
 
     @blp.doc(**XAPI_DOC, summary="One statement by statementId, or a filtered page of statements with `more`")
     def get(self) -> Response:
-        _check_version()
-        _key(READERS)
+        http.check_version()
+        http.api_key(http.READERS)
         args = request.args
-        for name, voided in (("statementId", False), ("voidedStatementId", True)):
-            if name in args:
-                try:
-                    identifier = uuid.UUID(args[name])
-                except ValueError as error:
-                    raise BadRequestError(f"{name} must be a UUID.", {name: ["Invalid."]}) from error
-                return jsonify(services.get_statement(db.session(), identifier, voided))
-        query = _query(args)
-        rows: list[StoredStatement] = list(db.session.scalars(services.query_statements(query)))
+        http.check_params(args, GET_PARAMS)
+        fmt = args.get("format", "exact")
+        if fmt not in FORMATS:
+            raise BadRequestError("format must be exact, ids or canonical.", {"format": ["Invalid."]})
+        with_attachments = http.bool_param(args, "attachments")
+        accept_language = request.headers.get("Accept-Language")
+        single = [name for name in ("statementId", "voidedStatementId") if name in args]
+        if single:
+            others = sorted(set(args) - SINGLE_PARAMS)
+            if len(single) > 1 or others:
+                raise BadRequestError(
+                    f"{single[0]} may come only with format and attachments.",
+                    {name: ["Not allowed here."] for name in (others or single)},
+                )
+            identifier = http.uuid_param(args, single[0])
+            assert identifier is not None
+            statement = _one(identifier, voided=single[0] == "voidedStatementId")
+            shown = retrieval.present(statement, fmt, accept_language)
+            return _result(shown, [statement], with_attachments)
+        q = _query(args)
+        rows = retrieval.query(db.session(), q)
         more = ""
-        if len(rows) > query.limit:
-            rows = rows[: query.limit]
+        if len(rows) > q.limit:
+            rows = rows[: q.limit]
             params = {k: v for k, v in args.items() if k != "cursor"}
             more = f"{request.path}?{urlencode({**params, 'cursor': rows[-1].pk})}"
-        response = jsonify({"statements": [r.statement for r in rows], "more": more})
-        response.headers["X-Experience-API-Consistent-Through"] = xapi.timestamp(utcnow())
-        return response
+        statements = [r.statement for r in rows]
+        result = {"statements": [retrieval.present(s, fmt, accept_language) for s in statements], "more": more}
+        return _result(result, statements, with_attachments)
 
 
-def _time(args: Any, name: str) -> datetime | None:
-    if name not in args:
-        return None
-    try:
-        value = datetime.fromisoformat(args[name].replace("Z", "+00:00"))
-    except ValueError as error:
-        raise BadRequestError(f"{name} must be an ISO 8601 timestamp.", {name: ["Invalid."]}) from error
-    if value.tzinfo is None:
-        raise BadRequestError(f"{name} needs a time zone.", {name: ["Needs a time zone."]})
-    return value
+def _one(identifier: uuid.UUID, *, voided: bool) -> dict[str, Any]:
+    stored = db.session.scalar(select(StoredStatement).where(StoredStatement.id == identifier))
+    # A voided statement only through voidedStatementId, the others only through statementId (Data 2.3.2).
+    if stored is None or stored.voided != voided:
+        raise NotFoundError(f"No {'voided ' if voided else ''}statement has the id {identifier}.")
+    return dict(stored.statement)
 
 
-def _query(args: Any) -> services.StatementQuery:
-    agent_key = None
-    if "agent" in args:
-        try:
-            agent_key = xapi.agent_key(json.loads(args["agent"]))
-        except (ValueError, TypeError, AttributeError) as error:
-            raise BadRequestError("agent must be a JSON Agent with an identifier.", {"agent": ["Invalid."]}) from error
+def _result(body: Any, statements: list[dict[str, Any]], with_attachments: bool) -> Response:
+    if not with_attachments:
+        return jsonify(body)
+    hashes: list[str] = []
+    for statement in statements:
+        for attachment in statement.get("attachments", []) if isinstance(statement, dict) else []:
+            sha2 = str(attachment.get("sha2", "")).lower()
+            if sha2 and sha2 not in hashes:
+                hashes.append(sha2)
+    found = {a.sha2: a for a in db.session.scalars(select(Attachment).where(Attachment.sha2.in_(hashes)))}
+    content, content_type = multipart.build(
+        json.dumps(body).encode(), [(h, found[h].content_type, found[h].content) for h in hashes if h in found]
+    )
+    return Response(content, status=200, content_type=content_type)
+
+
+def _query(args: Any) -> retrieval.Query:
+    agent_key = http.agent_key_param(args) if "agent" in args else None
+    for name in ("verb", "activity"):
+        if name in args and not xapi.is_iri(args[name]):
+            raise BadRequestError(f"{name} must be an IRI.", {name: ["Invalid."]})
     limit_text = args.get("limit", "100")
     if not limit_text.isdigit():
         raise BadRequestError("limit must be a whole number.", {"limit": ["Invalid."]})
     limit = int(limit_text) or MAX_LIMIT
-    registration = None
-    if "registration" in args:
-        try:
-            registration = uuid.UUID(args["registration"])
-        except ValueError as error:
-            raise BadRequestError("registration must be a UUID.", {"registration": ["Invalid."]}) from error
     cursor = args.get("cursor")
     if cursor is not None and not cursor.isdigit():
         raise BadRequestError("cursor is not one this LRS gave.", {"cursor": ["Invalid."]})
-    return services.StatementQuery(
+    return retrieval.Query(
         agent_key=agent_key,
+        related_agents=http.bool_param(args, "related_agents"),
         verb=args.get("verb"),
         activity=args.get("activity"),
-        registration=registration,
-        since=_time(args, "since"),
-        until=_time(args, "until"),
-        ascending=args.get("ascending", "false").lower() == "true",
+        related_activities=http.bool_param(args, "related_activities"),
+        registration=http.uuid_param(args, "registration"),
+        since=http.time_param(args, "since"),
+        until=http.time_param(args, "until"),
+        ascending=http.bool_param(args, "ascending"),
         limit=min(limit, MAX_LIMIT),
         after_pk=int(cursor) if cursor else None,
     )

@@ -1,0 +1,357 @@
+"""Reading statements as the Statement resource serves them (xAPI Communication 2.1.3, Data 2.5).
+
+- an index of who and what each stored statement names, so ``agent``,
+  ``activity``, ``related_agents`` and ``related_activities`` are indexed lookups;
+- queries that also return the statements targeting a match (a voiding
+  statement comes with what it voids' filter), oldest or newest first;
+- the ``exact``, ``ids`` and ``canonical`` formats, context activities as
+  arrays, and language maps narrowed by ``Accept-Language``;
+- the Activities resource's Activity: every definition statements gave it, merged.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, aliased
+
+import xapi
+from capcourse.lrs.models import IndexKind, StatementIndex
+from capcourse.records.models import StoredStatement
+
+#: Index values longer than this are kept as a digest (long IRIs).
+MAX_VALUE = 250
+CONTEXT_LISTS = ("parent", "grouping", "category", "other")
+AGENT_PROPERTIES = ("objectType", "mbox", "mbox_sha1sum", "openid", "account")
+#: At most this many statements feed an Activity's merged definition (the newest).
+ACTIVITY_SOURCES = 1000
+
+
+def _value(text: str) -> str:
+    if len(text) <= MAX_VALUE:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _agent_keys(agent: Any) -> Iterator[str]:
+    if not isinstance(agent, dict):
+        return
+    try:
+        key = xapi.agent_key(agent)
+    except ValueError:
+        return  # an anonymous Group: only its members identify anyone
+    yield key
+
+
+def _members(agent: Any) -> Iterator[str]:
+    if isinstance(agent, dict) and isinstance(agent.get("member"), list):
+        for member in agent["member"]:
+            yield from _agent_keys(member)
+
+
+def _context_activities(context: Any) -> Iterator[str]:
+    if not isinstance(context, dict) or not isinstance(context.get("contextActivities"), dict):
+        return
+    for value in context["contextActivities"].values():
+        for activity in value if isinstance(value, list) else [value]:
+            if isinstance(activity, dict) and isinstance(activity.get("id"), str):
+                yield activity["id"]
+
+
+def _context_agents(context: Any) -> Iterator[str]:
+    if not isinstance(context, dict):
+        return
+    for name in ("instructor", "team"):
+        yield from _agent_keys(context.get(name))
+        yield from _members(context.get(name))
+
+
+def index_entries(statement: dict[str, Any]) -> set[tuple[str, str]]:
+    """(kind, value) pairs the Statement resource's filters look statements up by."""
+    entries: set[tuple[IndexKind, str]] = set()
+    if isinstance(statement.get("id"), str):
+        entries.add((IndexKind.ID, statement["id"].lower()))
+    actor = statement.get("actor")
+    entries |= {(IndexKind.AGENT, key) for key in _agent_keys(actor)}
+    entries |= {(IndexKind.RELATED_AGENT, key) for key in _members(actor)}
+    obj = statement.get("object") or {}
+    kind = obj.get("objectType", "Activity") if isinstance(obj, dict) else None
+    if kind == "Activity" and isinstance(obj.get("id"), str):
+        entries.add((IndexKind.ACTIVITY, obj["id"]))
+    elif kind in ("Agent", "Group"):
+        entries |= {(IndexKind.AGENT, key) for key in _agent_keys(obj)}
+        entries |= {(IndexKind.RELATED_AGENT, key) for key in _members(obj)}
+    elif kind == "StatementRef" and isinstance(obj.get("id"), str):
+        entries.add((IndexKind.TARGET, obj["id"].lower()))
+    elif kind == "SubStatement":
+        entries |= {(IndexKind.RELATED_AGENT, key) for key in _agent_keys(obj.get("actor"))}
+        entries |= {(IndexKind.RELATED_AGENT, key) for key in _members(obj.get("actor"))}
+        inner = obj.get("object") or {}
+        if isinstance(inner, dict):
+            inner_kind = inner.get("objectType", "Activity")
+            if inner_kind == "Activity" and isinstance(inner.get("id"), str):
+                entries.add((IndexKind.RELATED_ACTIVITY, inner["id"]))
+            elif inner_kind in ("Agent", "Group"):
+                entries |= {(IndexKind.RELATED_AGENT, key) for key in _agent_keys(inner)}
+                entries |= {(IndexKind.RELATED_AGENT, key) for key in _members(inner)}
+        entries |= {(IndexKind.RELATED_ACTIVITY, a) for a in _context_activities(obj.get("context"))}
+        entries |= {(IndexKind.RELATED_AGENT, key) for key in _context_agents(obj.get("context"))}
+    entries |= {(IndexKind.RELATED_ACTIVITY, a) for a in _context_activities(statement.get("context"))}
+    entries |= {(IndexKind.RELATED_AGENT, key) for key in _context_agents(statement.get("context"))}
+    entries |= {(IndexKind.RELATED_AGENT, key) for key in _agent_keys(statement.get("authority"))}
+    entries |= {(IndexKind.RELATED_AGENT, key) for key in _members(statement.get("authority"))}
+    return {(kind.value, _value(value)) for kind, value in entries}
+
+
+def index_stored(session: Session, stored: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """Index statements just stored, as one insert (registered in :data:`records.STORED_HOOKS`)."""
+    rows = [
+        {"statement_pk": pk, "kind": kind, "value": value}
+        for pk, statement in stored
+        for kind, value in sorted(index_entries(statement))
+    ]
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(StatementIndex), rows[start : start + 5000])
+
+
+@dataclass(frozen=True)
+class Query:
+    """The Statement resource's filters (Communication 2.1.3)."""
+
+    agent_key: str | None = None
+    related_agents: bool = False
+    verb: str | None = None
+    activity: str | None = None
+    related_activities: bool = False
+    registration: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    ascending: bool = False
+    limit: int = 100
+    after_pk: int | None = None
+
+
+def _indexed(kinds: Sequence[IndexKind], value: str) -> Any:
+    return StoredStatement.pk.in_(
+        select(StatementIndex.statement_pk).where(
+            StatementIndex.kind.in_([k.value for k in kinds]), StatementIndex.value == _value(value)
+        )
+    )
+
+
+def query(session: Session, q: Query) -> list[StoredStatement]:
+    """Statements matching ``q`` and those targeting them, voided ones left out; ``limit`` + 1 rows at most."""
+    conditions: list[Any] = []
+    if q.agent_key:
+        kinds = [IndexKind.AGENT] + ([IndexKind.RELATED_AGENT] if q.related_agents else [])
+        conditions.append(_indexed(kinds, q.agent_key))
+    if q.activity:
+        kinds = [IndexKind.ACTIVITY] + ([IndexKind.RELATED_ACTIVITY] if q.related_activities else [])
+        conditions.append(_indexed(kinds, q.activity))
+    if q.verb:
+        conditions.append(StoredStatement.verb_id == q.verb)
+    if q.registration:
+        conditions.append(StoredStatement.registration == q.registration)
+    sql = select(StoredStatement).where(StoredStatement.voided.is_(False))
+    if conditions:
+        # Statements targeting a match (and those targeting them) belong to the result (Communication 2.1.4).
+        matched = select(StoredStatement.pk.label("pk")).where(*conditions).cte("matched", recursive=True)
+        ref = aliased(StatementIndex)
+        target = aliased(StatementIndex)
+        matched = matched.union(
+            select(ref.statement_pk)
+            .join(target, target.value == ref.value)
+            .join(matched, matched.c.pk == target.statement_pk)
+            .where(ref.kind == IndexKind.TARGET.value, target.kind == IndexKind.ID.value)
+        )
+        sql = sql.where(StoredStatement.pk.in_(select(matched.c.pk)))
+    if q.since:
+        sql = sql.where(StoredStatement.stored_at > q.since)
+    if q.until:
+        sql = sql.where(StoredStatement.stored_at <= q.until)
+    if q.after_pk is not None:
+        sql = sql.where(StoredStatement.pk > q.after_pk if q.ascending else StoredStatement.pk < q.after_pk)
+    order = StoredStatement.pk.asc() if q.ascending else StoredStatement.pk.desc()
+    return list(session.scalars(sql.order_by(order).limit(q.limit + 1)))
+
+
+# --- formats -------------------------------------------------------------------------------------------------
+
+
+def _as_lists(context: Any) -> None:
+    if isinstance(context, dict) and isinstance(context.get("contextActivities"), dict):
+        activities = context["contextActivities"]
+        for name in CONTEXT_LISTS:
+            if isinstance(activities.get(name), dict):
+                activities[name] = [activities[name]]
+
+
+def _agent_ids(agent: Any) -> Any:
+    if not isinstance(agent, dict):
+        return agent
+    slim = {k: v for k, v in agent.items() if k in AGENT_PROPERTIES}
+    if isinstance(agent.get("member"), list) and not any(k in agent for k in AGENT_PROPERTIES[1:]):
+        slim["member"] = [_agent_ids(m) for m in agent["member"]]
+    return slim
+
+
+def _activity_ids(activity: Any) -> Any:
+    if not isinstance(activity, dict):
+        return activity
+    return {"id": activity["id"]} if "id" in activity else activity
+
+
+def _ids(statement: dict[str, Any]) -> None:
+    """Only identifiers for Agents, Groups, Activities and Verbs (format=ids)."""
+    if "actor" in statement:
+        statement["actor"] = _agent_ids(statement["actor"])
+    if isinstance(statement.get("verb"), dict):
+        statement["verb"] = {"id": statement["verb"].get("id")}
+    if "authority" in statement:
+        statement["authority"] = _agent_ids(statement["authority"])
+    obj = statement.get("object")
+    if isinstance(obj, dict):
+        kind = obj.get("objectType", "Activity")
+        if kind == "Activity":
+            statement["object"] = _activity_ids(obj)
+        elif kind in ("Agent", "Group"):
+            statement["object"] = _agent_ids(obj)
+        elif kind == "SubStatement":
+            _ids(obj)
+    context = statement.get("context")
+    if isinstance(context, dict):
+        for name in ("instructor", "team"):
+            if name in context:
+                context[name] = _agent_ids(context[name])
+        activities = context.get("contextActivities")
+        if isinstance(activities, dict):
+            for name, value in activities.items():
+                activities[name] = [_activity_ids(a) for a in value] if isinstance(value, list) else value
+
+
+def _accepted(accept_language: str | None) -> list[str]:
+    """Language tags of an Accept-Language header, most wanted first (q=0 left out)."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        if not tag:
+            continue
+        weight = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                weight = float(params[2:])
+            except ValueError:
+                weight = 0.0
+        if weight > 0:
+            ranked.append((-weight, index, tag.strip().lower()))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+def pick_language(language_map: dict[str, Any], accepted: Sequence[str]) -> dict[str, Any]:
+    """The one entry of a language map the client prefers (its first entry when none matches)."""
+    if not language_map:
+        return language_map
+    lowered = {key.lower(): key for key in language_map}
+    for tag in accepted:
+        if tag == "*":
+            break
+        if tag in lowered:
+            return {lowered[tag]: language_map[lowered[tag]]}
+        for key_lower, key in lowered.items():
+            if key_lower.split("-")[0] == tag.split("-")[0]:
+                return {key: language_map[key]}
+    first = next(iter(language_map))
+    return {first: language_map[first]}
+
+
+def _canonical(value: Any, accepted: Sequence[str], parent: str = "") -> Any:
+    """Every language map (display, name, description, component descriptions) narrowed to one language."""
+    if isinstance(value, list):
+        return [_canonical(v, accepted, parent) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in ("display", "name", "description") and isinstance(item, dict) and parent != "extensions":
+            out[key] = pick_language(item, accepted)
+        elif key == "extensions":
+            out[key] = item
+        else:
+            out[key] = _canonical(item, accepted, key)
+    return out
+
+
+def present(statement: dict[str, Any], fmt: str, accept_language: str | None) -> dict[str, Any]:
+    """A stored statement as the Statement resource returns it in ``fmt`` (exact, ids or canonical)."""
+    out = copy.deepcopy(statement)
+    _as_lists(out.get("context"))
+    if isinstance(out.get("object"), dict) and out["object"].get("objectType") == "SubStatement":
+        _as_lists(out["object"].get("context"))
+    if fmt == "ids":
+        _ids(out)
+    elif fmt == "canonical":
+        out = _canonical(out, _accepted(accept_language))
+    return out
+
+
+# --- the Activities resource ---------------------------------------------------------------------------------
+
+
+def _activities_in(statement: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    obj = statement.get("object")
+    if isinstance(obj, dict):
+        if obj.get("objectType", "Activity") == "Activity":
+            yield obj
+        elif obj.get("objectType") == "SubStatement":
+            yield from _activities_in(obj)
+    context = statement.get("context")
+    if isinstance(context, dict) and isinstance(context.get("contextActivities"), dict):
+        for value in context["contextActivities"].values():
+            for activity in value if isinstance(value, list) else [value]:
+                if isinstance(activity, dict):
+                    yield activity
+
+
+def merge_definitions(definitions: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Later definitions win property by property; language maps are merged language by language."""
+    merged: dict[str, Any] = {}
+    for definition in definitions:
+        for key, value in definition.items():
+            if key in ("name", "description", "extensions") and isinstance(value, dict):
+                merged[key] = {**merged.get(key, {}), **value}
+            else:
+                merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def activity(session: Session, activity_id: str) -> dict[str, Any]:
+    """The Activity ``activity_id`` with everything statements defined of it (Communication 2.5)."""
+    rows = session.scalars(
+        select(StoredStatement.statement)
+        .where(
+            _indexed(
+                [IndexKind.ACTIVITY, IndexKind.RELATED_ACTIVITY],
+                activity_id,
+            )
+        )
+        .order_by(StoredStatement.pk.desc())
+        .limit(ACTIVITY_SOURCES)
+    )
+    definitions = [
+        a["definition"]
+        for statement in reversed(list(rows))
+        for a in _activities_in(statement)
+        if a.get("id") == activity_id and isinstance(a.get("definition"), dict)
+    ]
+    result: dict[str, Any] = {"objectType": "Activity", "id": activity_id}
+    if definitions:
+        result["definition"] = merge_definitions(definitions)
+    return result
