@@ -8,6 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register this domain's API, pages and commands with ``app``."""
     from capcourse.accounts import throttle
+    from capcourse.accounts.admin_pages import pages as admin_pages
     from capcourse.accounts.cli import keys_cli, users_cli
     from capcourse.accounts.pages import pages
     from capcourse.accounts.views import blp
@@ -16,5 +17,6 @@ def init_app(app: Flask) -> None:
     throttle.init_app(app)
     register_api(blp)
     app.register_blueprint(pages)
+    app.register_blueprint(admin_pages)
     app.cli.add_command(keys_cli)
     app.cli.add_command(users_cli)

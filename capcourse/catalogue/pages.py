@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from marshmallow import Schema, ValidationError
 from sqlalchemy.orm import selectinload
@@ -22,11 +22,14 @@ from capcourse.catalogue.schemas import (
     ContentUpdateSchema,
     MemberAddSchema,
     ProgrammeCreateSchema,
+    ProgrammeUpdateSchema,
 )
 from capcourse.errors import CapcourseError, ForbiddenError
 from capcourse.extensions import db
 from capcourse.frameworks.services import list_frameworks
 from capcourse.mapping.screen import mapping_screen
+from capcourse.records import services as records
+from capcourse.records.settings import settings_from
 
 pages = Blueprint("catalogue_pages", __name__)
 
@@ -114,6 +117,7 @@ def _programme_context(principal: Principal, programme: Programme) -> dict[str, 
         "members": services.list_members(session, principal, programme),
         "can_edit": allowed(access.require_content_editor, session, principal, programme),
         "can_manage": allowed(access.require_programme_manager, session, principal, programme),
+        "all_frameworks": [s.framework for s in list_frameworks(session)],
     }
 
 
@@ -257,3 +261,77 @@ def content_edit(kind: str, entity_id: uuid.UUID) -> Response | tuple[str, int]:
 def activity_detail(activity_id: uuid.UUID) -> str:
     principal = page_principal()
     return _target_page(principal, services.activity_for_read(db.session(), principal, activity_id))
+
+
+@pages.post("/programmes/<uuid:programme_id>/edit")
+@login_required
+def programme_edit(programme_id: uuid.UUID) -> Response | tuple[str, int]:
+    """Change a programme's title, description, status and frameworks (its leads and admins)."""
+    principal = page_principal()
+    programme = access.programme_for_read(db.session(), principal, programme_id)
+    version = request.form.get("version", "")
+    try:
+        changes = load_form(
+            ProgrammeUpdateSchema(),
+            {
+                "title": request.form.get("title", "").strip(),
+                "description": request.form.get("description", "").strip() or None,
+                "status": request.form.get("status", ""),
+                "framework_ids": request.form.getlist("framework_ids"),
+            },
+        )
+        if not version.isdigit():
+            raise FormError("The form lost track of the version it edits; reload the page.")
+        services.update_programme(db.session(), principal, programme, int(version), changes)
+    except (FormError, CapcourseError) as error:
+        return refuse(error, lambda: programme_detail(programme_id))
+    db.session.commit()
+    flash(f"Saved {programme.title!r}.", "info")
+    return redirect(url_for(".programme_detail", programme_id=programme.id), 303)
+
+
+@pages.post("/programmes/<uuid:programme_id>/members/<int:user_id>/remove")
+@login_required
+def member_remove(programme_id: uuid.UUID, user_id: int) -> Response | tuple[str, int]:
+    principal = page_principal()
+    programme = access.programme_for_read(db.session(), principal, programme_id)
+    try:
+        services.remove_member(db.session(), principal, programme, user_id)
+    except CapcourseError as error:
+        return refuse(error, lambda: programme_detail(programme_id))
+    db.session.commit()
+    flash("Removed from the programme.", "info")
+    return redirect(url_for(".programme_detail", programme_id=programme.id), 303)
+
+
+@pages.post("/<any(module, activity):kind>s/<uuid:entity_id>/external-ids")
+@login_required
+def external_ids_edit(kind: str, entity_id: uuid.UUID) -> Response | tuple[str, int]:
+    """Add or remove one external identifier (how an LMS names the module or activity); records kept for an
+    identifier nobody carried are recorded once an activity carries it."""
+    principal = page_principal()
+    entity: Module | Activity
+    if kind == "module":
+        entity, page = services.module_for_read(db.session(), principal, entity_id), module_detail
+    else:
+        entity, page = services.activity_for_read(db.session(), principal, entity_id), activity_detail
+    current = [{"system": e.system, "value": e.value} for e in entity.external_ids]
+    system, value = request.form.get("system", "").strip(), request.form.get("value", "").strip()
+    try:
+        if request.form.get("action") == "remove":
+            wanted = [e for e in current if (e["system"], e["value"]) != (system, value)]
+        else:
+            if not system or not value:
+                raise FormError("Give both the system (e.g. moodle) and the identifier.")
+            wanted = [*current, {"system": system, "value": value}]
+        changes = load_form(ContentUpdateSchema(), {"external_ids": wanted})
+        services.update_content(db.session(), principal, entity, entity.version, changes)
+        settings = settings_from(current_app.config)
+        applied = records.apply_pending(db.session(), settings.base_url, settings.destinations)
+    except (FormError, CapcourseError) as error:
+        return refuse(error, lambda: page(entity_id))
+    db.session.commit()
+    flash(f"External identifiers saved{f'; {applied} kept record(s) recorded' if applied else ''}.", "info")
+    if kind == "module":
+        return redirect(url_for(".module_detail", module_id=entity.id), 303)
+    return redirect(url_for(".activity_detail", activity_id=entity.id), 303)

@@ -13,9 +13,9 @@ from capcourse.accounts.pages import page_principal
 from capcourse.catalogue.pages import refuse
 from capcourse.errors import CapcourseError, InvalidInputError
 from capcourse.extensions import db
-from capcourse.frameworks import areas, services
+from capcourse.frameworks import areas, legend, services
 from capcourse.frameworks.models import Framework, Item
-from capcourse.frameworks.pages import pages
+from capcourse.frameworks.pages import framework_detail, pages
 
 
 def _admin() -> str:
@@ -132,3 +132,22 @@ def area_link_import(framework_id: uuid.UUID) -> Response | tuple[str, int]:
     db.session.commit()
     flash(f"Imported: {result.set} link(s) set, {result.removed} removed.", "info")
     return _back(framework_id)
+
+
+@pages.post("/frameworks/<uuid:framework_id>/icon-legend")
+@login_required
+def icon_legend_set(framework_id: uuid.UUID) -> Response | tuple[str, int]:
+    """Set the areas an icon stands for (admin): confirmed in the legend, suggested as area links."""
+    actor = _admin()
+    framework = services.get_framework(db.session(), framework_id)
+    icon = request.form.get("icon", "")
+    try:
+        chosen = [_uuid(value, "area") for value in request.form.getlist("areas")]
+        if not request.form.get("rationale", "").strip():
+            raise InvalidInputError("Say why the icon stands for these areas.")
+        legend.set_icon_areas(db.session(), framework, icon, chosen, request.form["rationale"].strip(), actor)
+    except CapcourseError as error:
+        return refuse(error, lambda: framework_detail(framework_id))
+    db.session.commit()
+    flash(f"The legend of {icon} is saved; items marked with it got suggested area links.", "info")
+    return redirect(url_for("framework_pages.framework_detail", framework_id=framework_id), 303)

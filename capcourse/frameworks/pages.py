@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from capcourse.extensions import db
 from capcourse.frameworks import legend, services
-from capcourse.frameworks.models import Framework, Item
+from capcourse.frameworks.models import Framework, IconLegendEntry, Item
 
 pages = Blueprint("framework_pages", __name__)
 
@@ -51,7 +53,16 @@ def framework_detail(framework_id: uuid.UUID) -> str:
         legend_entries=entries,
         icon_areas=icon_areas,
         icon_counts=legend.icon_counts(db.session(), framework),
+        legend_choices=_legend_choices(entries),
     )
+
+
+def _legend_choices(entries: Sequence[IconLegendEntry]) -> list[Item]:
+    """Every area of the frameworks the legend points into: what an icon may stand for."""
+    frameworks = {e.area.framework_id for e in entries}
+    if not frameworks:
+        return []
+    return list(db.session.scalars(select(Item).where(Item.framework_id.in_(frameworks)).order_by(Item.position)))
 
 
 @pages.get("/items/<uuid:item_id>")
