@@ -86,7 +86,8 @@ def _modules() -> Iterator[Any]:
     for package in (capcourse, xapi, scorm):
         yield package
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            yield importlib.import_module(info.name)
+            if not info.name.endswith(".__main__"):  # runs the command line when imported
+                yield importlib.import_module(info.name)
 
 
 def _classes() -> list[type]:
