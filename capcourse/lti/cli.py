@@ -8,12 +8,14 @@ import uuid
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from capcourse.accounts.access import command_line_principal
 from capcourse.accounts.cli import _fail
 from capcourse.errors import CapcourseError
 from capcourse.extensions import db
-from capcourse.lti import advantage, keys, registration, services
+from capcourse.lti import advantage, keys, launch, registration, services
+from capcourse.lti.models import LtiResourceLink
 from capcourse.lti.pages import base_url, tool_urls
 
 
@@ -233,3 +235,38 @@ def registration_url(programme_id: uuid.UUID | None) -> None:
     db.session.commit()
     click.echo(url)
     click.echo(f"It works once, until {expires:%Y-%m-%d %H:%M} UTC.", err=True)
+
+
+@lti_cli.command("links")
+@click.argument("context_id", type=int)
+def links(context_id: int) -> None:
+    """List an LMS course's links: id, LMS link id, title, what it opens."""
+    try:
+        context = advantage.context_for(db.session(), command_line_principal(), context_id)
+    except CapcourseError as error:
+        raise _fail(error) from error
+    for link in db.session.scalars(select(LtiResourceLink).where(LtiResourceLink.context_id == context.id)):
+        opens = (
+            f"activity:{link.activity_id}"
+            if link.activity_id
+            else f"module:{link.module_id}"
+            if link.module_id
+            else link.view or "-"
+        )
+        click.echo(f"{link.id}\t{link.resource_link_id}\t{link.title or ''}\t{opens}")
+
+
+@lti_cli.command("link")
+@click.argument("link_id", type=int)
+@click.argument("target")
+def link(link_id: int, target: str) -> None:
+    """Tie an LMS link to TARGET: course, coverage, evidence, module:ID or activity:ID."""
+    found = db.session.get(LtiResourceLink, link_id)
+    if found is None:
+        raise click.ClickException(f"No LMS link has the identifier {link_id}.")
+    try:
+        launch.aim_link(db.session(), command_line_principal(), found, target)
+    except CapcourseError as error:
+        raise _fail(error) from error
+    db.session.commit()
+    click.echo(f"Link {found.resource_link_id!r} now opens {target}.")

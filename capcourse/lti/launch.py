@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from capcourse.accounts.access import Principal, membership_role
+from capcourse.accounts.access import Principal, membership_role, require_content_editor
 from capcourse.accounts.models import MembershipRole, Role, User
 from capcourse.accounts.services import EMAIL, create_user
 from capcourse.catalogue import services as catalogue
@@ -239,20 +239,49 @@ def _resource_link(
     custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), Mapping) else {}
     target = parse_target(str(custom.get("capcourse_target") or "")) if custom else None
     if target is not None and link.view is None and link.module_id is None and link.activity_id is None:
-        view, ident = target
         course = session.get(Course, context.course_id) if context else None
-        programme_id = course.programme_id if course else platform.programme_id
-        if view == "module":
-            module = session.get(Module, ident)
-            if module is None or module.course.programme_id != programme_id:
-                raise InvalidInputError("The link names a module that is not in this LMS's programme.")
-            link.module_id = module.id
-        elif view == "activity":
-            activity = session.get(Activity, ident)
-            if activity is None or activity.module.course.programme_id != programme_id:
-                raise InvalidInputError("The link names an activity that is not in this LMS's programme.")
-            link.activity_id = activity.id
-        link.view = view
+        _aim(session, link, target, course.programme_id if course else platform.programme_id)
+    session.flush()
+    if link.activity_id is not None:
+        _record_link_id(session, principal, link)
+    return link
+
+
+def _aim(session: Session, link: LtiResourceLink, target: tuple[str, uuid.UUID | None], programme_id: Any) -> None:
+    """Point ``link`` at a view, module or activity of the programme.
+
+    :raises InvalidInputError: a module or activity of another programme, or none.
+    """
+    view, ident = target
+    link.module_id = link.activity_id = None
+    if view == "module":
+        module = session.get(Module, ident)
+        if module is None or module.course.programme_id != programme_id:
+            raise InvalidInputError("The link names a module that is not in this LMS's programme.")
+        link.module_id = module.id
+    elif view == "activity":
+        activity = session.get(Activity, ident)
+        if activity is None or activity.module.course.programme_id != programme_id:
+            raise InvalidInputError("The link names an activity that is not in this LMS's programme.")
+        link.activity_id = activity.id
+    link.view = view
+
+
+def aim_link(session: Session, principal: Principal, link: LtiResourceLink, value: str) -> LtiResourceLink:
+    """Tie an LMS link to what it should open (by hand, for links not placed by deep linking).
+
+    :raises InvalidInputError: an unknown target, or one outside the link's programme.
+    :raises ForbiddenError: ``principal`` may not edit that programme.
+    """
+    context = session.get(LtiContext, link.context_id) if link.context_id else None
+    course = session.get(Course, context.course_id) if context else None
+    if course is None:
+        raise InvalidInputError("This link has no LMS course, so no programme to point into.")
+    require_content_editor(session, principal, course.programme)
+    target = parse_target(value)
+    if target is None:
+        raise InvalidInputError("Name what the link opens: course, coverage, evidence, module:ID or activity:ID.")
+    _aim(session, link, target, course.programme_id)
     session.flush()
     if link.activity_id is not None:
         _record_link_id(session, principal, link)

@@ -28,8 +28,9 @@ from capcourse.accounts.pages import page_principal
 from capcourse.catalogue.models import Course, Module, Programme
 from capcourse.errors import CapcourseError, ForbiddenError, InvalidInputError
 from capcourse.extensions import db
+from capcourse.frameworks.models import Item
 from capcourse.lti import advantage, keys, launch, registration, services
-from capcourse.lti.models import LtiPlatform
+from capcourse.lti.models import LtiLineItem, LtiPlatform
 from capcourse.lti.tool import (
     LAUNCH_LIFETIME_SECONDS,
     LOGIN_LIFETIME,
@@ -361,9 +362,75 @@ def platforms_page() -> str:
     platforms = services.list_platforms(db.session(), principal)
     programmes = list(db.session.scalars(select(Programme).order_by(Programme.title)))
     key_list = keys.list_keys(db.session())
+    contexts = advantage.list_contexts(db.session(), principal)
+    columns = {
+        c.id: db.session.scalars(select(LtiLineItem).where(LtiLineItem.context_id == c.id)).all() for c in contexts
+    }
+    items = {c.id: _gradable_items(c) for c in contexts}
     return render_template(
-        "lti/platforms.html", platforms=platforms, programmes=programmes, urls=tool_urls(), keys=key_list
+        "lti/platforms.html",
+        platforms=platforms,
+        programmes=programmes,
+        urls=tool_urls(),
+        keys=key_list,
+        contexts=contexts,
+        columns=columns,
+        items=items,
     )
+
+
+def _gradable_items(context: Any) -> list[Any]:
+    """The items of the frameworks of the context's programme, for the gradebook-column form."""
+    course = db.session.get(Course, context.course_id)
+    if course is None:
+        return []
+    framework_ids = [f.id for f in course.programme.frameworks]
+    return list(
+        db.session.scalars(
+            select(Item).where(Item.framework_id.in_(framework_ids)).order_by(Item.framework_id, Item.position)
+        )
+    )
+
+
+@pages.post("/admin/lti/contexts/<int:context_id>/roster")
+@login_required
+def roster_refresh(context_id: int) -> Response | tuple[str, int]:
+    principal = _admin()
+    keys.active_key(db.session())
+    db.session.commit()
+    try:
+        context = advantage.context_for(db.session(), principal, context_id)
+        result = advantage.sync_roster(db.session(), context)
+    except CapcourseError as error:
+        return _page_refusal(error)
+    db.session.commit()
+    flash(
+        f"Roster of {context.title}: {result.learners} learners ({result.added} added, {result.removed} removed).",
+        "info",
+    )
+    return redirect(url_for(".platforms_page"), 303)
+
+
+@pages.post("/admin/lti/contexts/<int:context_id>/lineitems")
+@login_required
+def lineitems_add(context_id: int) -> Response | tuple[str, int]:
+    principal = _admin()
+    keys.active_key(db.session())
+    db.session.commit()
+    try:
+        item_ids = [uuid.UUID(v) for v in request.form.getlist("item_ids")]
+    except ValueError:
+        return _page_refusal(InvalidInputError("Choose framework items from the list."))
+    try:
+        if not item_ids:
+            raise InvalidInputError("Choose at least one framework item.")
+        context = advantage.context_for(db.session(), principal, context_id)
+        lines = advantage.add_line_items(db.session(), principal, context, item_ids, base_url())
+    except CapcourseError as error:
+        return _page_refusal(error)
+    db.session.commit()
+    flash(f"{len(lines)} gradebook column(s) in {context.title}.", "info")
+    return redirect(url_for(".platforms_page"), 303)
 
 
 def _page_refusal(error: CapcourseError) -> tuple[str, int]:

@@ -134,3 +134,24 @@ class RegistrationInSchema(Schema):
 class RegistrationUrlSchema(Schema):
     url = fields.String(required=True)
     expires_at = fields.DateTime(required=True)
+
+
+class LinkSchema(Schema):
+    id = fields.Integer(required=True)
+    resource_link_id = fields.String(required=True)
+    title = fields.String(allow_none=True)
+    view = fields.String(allow_none=True)
+    module_id = fields.UUID(allow_none=True)
+    activity_id = fields.UUID(allow_none=True)
+
+
+class LinkTargetSchema(Schema):
+    target = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "course, coverage, evidence, module:ID or activity:ID"},
+    )
+
+
+def link_dict(link: Any) -> dict[str, Any]:
+    return {k: getattr(link, k) for k in LinkSchema().fields}

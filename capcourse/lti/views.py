@@ -15,10 +15,10 @@ from capcourse.accounts.auth import PEOPLE, current_principal, require_role
 from capcourse.accounts.models import Role
 from capcourse.api import AUTH_DOC
 from capcourse.catalogue.models import Course
-from capcourse.errors import ForbiddenError
+from capcourse.errors import ForbiddenError, NotFoundError
 from capcourse.extensions import db
-from capcourse.lti import advantage, keys, registration, services
-from capcourse.lti.models import LtiContext, LtiLineItem
+from capcourse.lti import advantage, keys, launch, registration, services
+from capcourse.lti.models import LtiContext, LtiLineItem, LtiResourceLink
 from capcourse.lti.pages import base_url, tool_urls
 from capcourse.lti.schemas import (
     ContextSchema,
@@ -26,6 +26,8 @@ from capcourse.lti.schemas import (
     KeySchema,
     LineItemSchema,
     LineItemsInSchema,
+    LinkSchema,
+    LinkTargetSchema,
     PlatformSchema,
     PlatformUpdateSchema,
     RegistrationInSchema,
@@ -37,6 +39,7 @@ from capcourse.lti.schemas import (
     context_dict,
     key_dict,
     line_item_dict,
+    link_dict,
     platform_dict,
 )
 
@@ -258,3 +261,34 @@ class Registrations(MethodView):
         )
         db.session.commit()
         return {"url": url, "expires_at": expires}
+
+
+@blp.route("/contexts/<int:context_id>/links")
+class Links(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC)
+    @blp.response(200, LinkSchema(many=True))
+    def get(self, context_id: int) -> Any:
+        """The LMS course's links to capcourse, and what each opens."""
+        context = advantage.context_for(db.session(), current_principal(), context_id)
+        links = db.session.scalars(
+            select(LtiResourceLink).where(LtiResourceLink.context_id == context.id).order_by(LtiResourceLink.id)
+        )
+        return [link_dict(link) for link in links]
+
+
+@blp.route("/links/<int:link_id>")
+class LinkDetail(MethodView):
+    @require_role(*PEOPLE)
+    @blp.doc(**AUTH_DOC)
+    @blp.arguments(LinkTargetSchema)
+    @blp.response(200, LinkSchema)
+    def put(self, body: dict[str, Any], link_id: int) -> Any:
+        """Tie an LMS link to what it opens; a link to an activity becomes its external id (lti-resource-link)."""
+        link = db.session.get(LtiResourceLink, link_id)
+        if link is None or link.context_id is None:
+            raise NotFoundError(f"No LMS link has the identifier {link_id}.")
+        advantage.context_for(db.session(), current_principal(), link.context_id)
+        launch.aim_link(db.session(), current_principal(), link, body["target"])
+        db.session.commit()
+        return link_dict(link)

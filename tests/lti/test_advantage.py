@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -171,3 +172,33 @@ def test_the_command_line_refreshes_rosters_and_posts_scores(world: LtiWorld, se
     assert "0 dead score(s)" in runner.invoke(args=["lti", "scores", "retry"]).output
     bad = runner.invoke(args=["lti", "lineitems", "999999", str(MC2)])
     assert bad.exit_code != 0
+
+
+def test_admins_refresh_rosters_and_add_columns_on_the_page(world: LtiWorld, setup: dict[str, str]) -> None:
+    browser = requests.Session()
+    login = browser.get(f"{world.tool_url}/login", timeout=30).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)  # type: ignore[union-attr]
+    signed = browser.post(
+        f"{world.tool_url}/login",
+        data={"email": "admin@example.org", "password": factories.PASSWORD, "csrf_token": token},
+        timeout=30,
+    )
+    assert signed.status_code == 200
+    page = browser.get(f"{world.tool_url}/admin/lti", timeout=30).text
+    assert "Roster course" in page and "Refresh roster of Roster course" in page
+    context = _context(world, "course-nrps")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    refreshed = browser.post(
+        f"{world.tool_url}/admin/lti/contexts/{context.id}/roster", data={"csrf_token": token}, timeout=30
+    )
+    assert refreshed.status_code == 200 and "Roster of Roster course: 2 learners" in refreshed.text
+    added = browser.post(
+        f"{world.tool_url}/admin/lti/contexts/{context.id}/lineitems",
+        data={"csrf_token": token, "item_ids": [str(MC2)]},
+        timeout=30,
+    )
+    assert added.status_code == 200 and "1 gradebook column(s)" in added.text
+    none = browser.post(
+        f"{world.tool_url}/admin/lti/contexts/{context.id}/lineitems", data={"csrf_token": token}, timeout=30
+    )
+    assert none.status_code == 422 and "Choose at least one" in none.text

@@ -120,3 +120,49 @@ def test_a_link_to_something_outside_the_programme_is_refused(world: LtiWorld) -
         "teacher", context="course-dl", link="rl-bad", custom=json.dumps({"capcourse_target": "nonsense"})
     )
     assert bad.status_code == 422 and "capcourse_target" in bad.text
+
+
+def test_a_plain_link_is_tied_to_an_activity_by_hand(world: LtiWorld, content: dict[str, str]) -> None:
+    first = world.launch("teacher", context="course-dl", link="rl-plain", target="window")
+    assert "/courses/" in first.url  # not tied yet: the LMS course's capcourse course
+    with world.app.app_context(), Session(db.engine) as session:
+        admin = factories.bearer(factories.api_key(session, Role.ADMIN)[1])
+        outsider = factories.bearer(factories.api_key(session, Role.AUTHOR)[1])
+        context_id = session.scalar(
+            select(LtiResourceLink.context_id).where(LtiResourceLink.resource_link_id == "rl-plain")
+        )
+    links = requests.get(f"{world.tool_url}/api/v1/lti/contexts/{context_id}/links", headers=admin, timeout=30).json()
+    plain = next(link for link in links if link["resource_link_id"] == "rl-plain")
+    assert plain["activity_id"] is None and plain["view"] is None
+    url = f"{world.tool_url}/api/v1/lti/links/{plain['id']}"
+    assert requests.put(url, json={"target": "activity:x"}, headers=admin, timeout=30).status_code == 422
+    assert requests.put(url, json={"target": "coverage"}, headers=outsider, timeout=30).status_code == 404
+    assert (
+        requests.put(
+            f"{world.tool_url}/api/v1/lti/links/999999", json={"target": "coverage"}, headers=admin, timeout=30
+        ).status_code
+        == 404
+    )
+    tied = requests.put(url, json={"target": f"activity:{content['activity']}"}, headers=admin, timeout=30)
+    assert tied.status_code == 200 and tied.json()["activity_id"] == content["activity"]
+    again = world.launch("teacher", context="course-dl", link="rl-plain", target="window")
+    assert again.url == f"{world.tool_url}/activities/{content['activity']}"
+    with world.app.app_context(), Session(db.engine) as session:
+        systems = session.scalars(select(ExternalId.system).where(ExternalId.value == "rl-plain")).all()
+        assert systems == ["lti-resource-link"]
+
+
+def test_links_from_the_command_line(world: LtiWorld, content: dict[str, str]) -> None:
+    world.launch("teacher", context="course-dl", link="rl-cli")
+    with world.app.app_context(), Session(db.engine) as session:
+        link = session.scalar(select(LtiResourceLink).where(LtiResourceLink.resource_link_id == "rl-cli"))
+        assert link is not None
+        link_id, context_id = link.id, link.context_id
+    runner = world.app.test_cli_runner()
+    listed = runner.invoke(args=["lti", "links", str(context_id)])
+    assert listed.exit_code == 0 and f"{link_id}\trl-cli" in listed.output
+    tied = runner.invoke(args=["lti", "link", str(link_id), f"module:{content['module']}"])
+    assert tied.exit_code == 0, tied.output
+    assert f"module:{content['module']}" in runner.invoke(args=["lti", "links", str(context_id)]).output
+    assert runner.invoke(args=["lti", "link", str(link_id), "nonsense"]).exit_code != 0
+    assert runner.invoke(args=["lti", "link", "999999", "coverage"]).exit_code != 0
