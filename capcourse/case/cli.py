@@ -12,8 +12,9 @@ from flask.cli import AppGroup
 from capcourse.accounts.access import Principal
 from capcourse.accounts.models import Role
 from capcourse.case.export import V1P0, V1P1, export_package
-from capcourse.case.fetch import fetch_package, too_large
+from capcourse.case.fetch import too_large
 from capcourse.case.importing import ImportOutcome, PackageError, parse_package, plan_import, report, run_import
+from capcourse.case.views import read_url
 from capcourse.errors import CapcourseError
 from capcourse.extensions import db
 from capcourse.frameworks.services import get_framework_by_key_or_id
@@ -80,12 +81,7 @@ def import_(source: str, dry_run: bool, confirm: bool) -> None:
     limit = int(current_app.config["CAPCOURSE_CASE_MAX_BYTES"])
     try:
         if "://" in source:
-            raw = fetch_package(
-                source,
-                limit,
-                transport=current_app.config.get("CAPCOURSE_CASE_HTTP_TRANSPORT"),
-                allow=current_app.config.get("CAPCOURSE_OUTBOUND_ALLOW"),
-            )
+            raw = read_url(source, limit)
         else:
             path = Path(source)
             if not path.is_file():

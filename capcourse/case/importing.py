@@ -133,7 +133,9 @@ def apply_import(
                 .where(Association.id == row.id)
                 .values(destination_item_id=None, destination_uri=uri, case_data=data)
             )
-    for chunk in _chunked(plan.associations_removed):
+    # Changed associations are written anew after the items: one whose item is removed and replaced
+    # (an identifier the publisher changed) would otherwise go with the item's cascade.
+    for chunk in _chunked([*plan.associations_removed, *plan.associations_changed]):
         session.execute(delete(Association).where(Association.id.in_(chunk)))
     # Items that stay but hang below removed ones are lifted out first, so the cascade spares them.
     for chunk in _chunked(plan.lifted):
@@ -151,11 +153,9 @@ def apply_import(
     for chunk in _chunked(rewritten):
         session.execute(update(Item), list(chunk))
 
-    new_associations = [plan.associations[i] for i in plan.associations_added]
+    new_associations = [plan.associations[i] for i in (*plan.associations_added, *plan.associations_changed)]
     for chunk in _chunked(new_associations):
         session.execute(insert(Association), list(chunk))
-    for chunk in _chunked([plan.associations[i] for i in plan.associations_changed]):
-        session.execute(update(Association), list(chunk))
 
     if plan.definitions_changed:
         session.execute(delete(CaseDefinition).where(CaseDefinition.framework_id == plan.framework_id))

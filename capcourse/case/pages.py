@@ -10,8 +10,9 @@ from werkzeug.wrappers import Response
 
 from capcourse.accounts.models import Role
 from capcourse.accounts.pages import page_principal
-from capcourse.case.fetch import fetch_package, read_stream, too_large
+from capcourse.case.fetch import read_stream, too_large
 from capcourse.case.importing import import_package, report
+from capcourse.case.views import read_url
 from capcourse.errors import CapcourseError
 from capcourse.extensions import db
 
@@ -53,15 +54,7 @@ def import_preview() -> tuple[str, int]:
         if upload is not None and upload.filename:
             raw, source = read_stream(upload.stream, _limit()), upload.filename
         elif url:
-            raw, source = (
-                fetch_package(
-                    url,
-                    _limit(),
-                    transport=current_app.config.get("CAPCOURSE_CASE_HTTP_TRANSPORT"),
-                    allow=current_app.config.get("CAPCOURSE_OUTBOUND_ALLOW"),
-                ),
-                url,
-            )
+            raw, source = read_url(url, _limit()), url
         else:
             flash("Choose a CASE package file, or give the https URL of one.", "error")
             return _form(status=422)

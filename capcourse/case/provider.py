@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,6 +159,19 @@ def cf_association(session: Session, identifier: uuid.UUID, base_url: str, versi
         return association
     owner = _tree_link_owner(session, identifier)
     if owner is None:
+        # An association an imported package carried from a document or an item capcourse lacks.
+        kept = session.scalars(
+            select(CaseDefinition).where(
+                CaseDefinition.kind == DefinitionKind.ASSOCIATION, CaseDefinition.identifier == identifier
+            )
+        ).first()
+        if kept is not None:
+            framework = session.get(Framework, kept.framework_id)
+            assert framework is not None
+            export = FrameworkExport(session, framework, base_url, version)
+            for association in export.kept_associations():
+                if association == kept.content or association["identifier"] == kept.content["identifier"]:
+                    return {**association, "CFDocumentURI": export.document_link()}
         raise _unknown("CFAssociation", identifier)
     export, _ = _item_export(session, owner.id, base_url, version)
     link = export.tree_link(owner)
@@ -338,7 +352,7 @@ def list_documents(
     sort: str | None = None,
     order_by: str = "asc",
     filter_text: str | None = None,
-    selected: str | None = None,
+    selected: Sequence[str] | str | None = None,
 ) -> DocumentPage:
     """``CFDocuments``: paged, sorted and filtered in the database.
 
@@ -362,7 +376,8 @@ def list_documents(
         query = query.order_by(Framework.title, Framework.version, Framework.id)
     names: list[str] | None = None
     if selected:
-        names = [n.strip() for n in selected.split(",") if n.strip()]
+        values = [selected] if isinstance(selected, str) else list(selected)
+        names = [n.strip() for value in values for n in value.split(",") if n.strip()]
         unknown = [n for n in names if n not in DOCUMENT_FIELDS]
         if unknown:
             raise BadRequestError(
@@ -371,6 +386,16 @@ def list_documents(
                 reason="invalid_selection_field",
             )
     total = int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
+    if total == 0 or offset >= total:
+        # The OpenAPI's CFDocumentSet has minItems 1, and lists 404 among this endpoint's answers:
+        # an empty selection is a 404 unknownobject, never a 200 with no document (docs/case.md).
+        raise NotFoundError(
+            "No CFDocument matches."
+            if total == 0
+            else f"Only {total} CFDocument(s) match; offset {offset} is past them.",
+            {"CFDocuments": ["None in this selection."]},
+            reason="unknown_object",
+        )
     documents = []
     for framework in session.scalars(query.offset(offset).limit(limit)):
         document = FrameworkExport(session, framework, base_url, version).document(standalone=True)

@@ -452,8 +452,14 @@ class DocumentListArgsSchema(Schema):
         validate=validate.Length(max=1000),
         metadata={"description": "e.g. title~'leadership' AND adoptionStatus='Adopted' (=, !=, >, >=, <, <=, ~)."},
     )
-    selected = fields.String(
-        data_key="fields", load_default=None, metadata={"description": "Comma-separated CFDocument properties."}
+    selected = fields.List(
+        fields.String(),
+        data_key="fields",
+        load_default=None,
+        metadata={
+            "description": "CFDocument properties to answer with: repeated (fields=title&fields=version, as the "
+            "OpenAPI's form style has it) or comma-separated (fields=title,version), or both."
+        },
     )
 
 

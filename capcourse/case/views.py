@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,6 +26,7 @@ from capcourse.case.export import V1P0, V1P1, VERSION_PATHS, export_package
 from capcourse.case.fetch import fetch_package, too_large
 from capcourse.case.importing import import_package, report
 from capcourse.case.models import DefinitionKind
+from capcourse.case.reading import case_id
 from capcourse.case.schemas import (
     CFAssociationGroupingSchema,
     CFAssociationSchema,
@@ -43,8 +46,8 @@ from capcourse.case.schemas import (
     ImsxStatusInfoSchema,
     PackageArgsSchema,
 )
-from capcourse.errors import InvalidInputError
-from capcourse.extensions import db
+from capcourse.errors import InvalidInputError, NotFoundError
+from capcourse.extensions import api, db
 from capcourse.frameworks.services import get_framework
 
 blp = Blueprint("case", __name__, url_prefix="/api/v1", description="CASE packages: export and import.")
@@ -59,11 +62,19 @@ def max_bytes() -> int:
     return int(current_app.config["CAPCOURSE_CASE_MAX_BYTES"])
 
 
-def read_url(url: str) -> bytes:
-    """Fetch a package, through the transport the app is configured with (tests inject one)."""
+def read_url(url: str, limit: int | None = None) -> bytes:
+    """Fetch a package, through the transport the app is configured with (tests inject one).
+
+    Whatever the request read so far (its principal, say) is committed first, so no
+    transaction of the database stays open while a slow publisher answers: the
+    import opens its own once the bytes are here. The API, the page and the
+    command line all fetch through here.
+    """
+    if db.session().in_transaction():
+        db.session.commit()
     return fetch_package(
         url,
-        max_bytes(),
+        max_bytes() if limit is None else limit,
         transport=current_app.config.get("CAPCOURSE_CASE_HTTP_TRANSPORT"),
         allow=current_app.config.get("CAPCOURSE_OUTBOUND_ALLOW"),
     )
@@ -152,8 +163,41 @@ def _body(body: Any, headers: dict[str, str] | None = None) -> Response:
     return current_app.response_class(current_app.json.dumps(body), mimetype="application/json", headers=headers or {})
 
 
-def _sourced_id(text: str) -> uuid.UUID:
-    return provider.sourced_id(text)
+def discovery_document(prefix: str, version: str) -> dict[str, Any]:
+    """The OpenAPI document of one version of the provider API, its server at ``<base URL><prefix>``."""
+    spec = api.spec.to_dict()
+    paths = {
+        route[len(prefix) :]: operations
+        for route, operations in spec.get("paths", {}).items()
+        if route.startswith(prefix + "/") and route != prefix + "/discovery"
+    }
+    return {
+        "openapi": spec.get("openapi", "3.0.3"),
+        "info": {
+            "title": f"capcourse CASE {version} provider",
+            "version": version,
+            "description": "Every framework capcourse holds, read-only and public, as 1EdTech CASE "
+            f"{version} defines the provider API. Errors are imsx_StatusInfo payloads.",
+        },
+        "servers": [{"url": _base_url() + prefix}],
+        "paths": paths,
+        "components": spec.get("components", {}),
+    }
+
+
+def _found(lookup: Callable[..., Any], sourced_id: str, version: str) -> Response:
+    """A provider object by the identifier in its path.
+
+    Imported identifiers that are no UUID are found as they came; any other
+    text that is no UUID is ``invalid_uuid``, as the binding wants.
+    """
+    try:
+        return _body(
+            lookup(session=db.session(), identifier=case_id(sourced_id), base_url=_base_url(), version=version)
+        )
+    except NotFoundError:
+        provider.sourced_id(sourced_id)  # raises invalid_uuid for what is no UUID
+        raise
 
 
 def _link_header(total: int, limit: int, offset: int) -> str:
@@ -196,6 +240,20 @@ def provider_blueprint(version: str) -> Blueprint:
             }
         }
 
+    @bp.route("/discovery")
+    class Discovery(MethodView):
+        @bp.doc(
+            summary="Service discovery: this provider's OpenAPI 3 document.",
+            responses={"200": {"description": "An OpenAPI 3 document whose server is this provider."}},
+        )
+        def get(self) -> Any:
+            """What this CASE provider serves, as an OpenAPI 3 document (1EdTech's service discovery pattern).
+
+            Its paths are this version's endpoints, relative to its one server, so a
+            consumer given the service's base URL finds every endpoint and its schemas.
+            """
+            return _body(discovery_document(f"/ims/case/{path}", version))
+
     @bp.route("/CFDocuments")
     class Documents(MethodView):
         @bp.arguments(DocumentListArgsSchema, location="query")
@@ -230,7 +288,7 @@ def provider_blueprint(version: str) -> Blueprint:
         @bp.doc(**errors("404"))
         def get(self, sourced_id: str) -> Any:
             """One framework document, with a link to its package."""
-            return _body(provider.cf_document(db.session(), _sourced_id(sourced_id), _base_url(), version))
+            return _found(provider.cf_document, sourced_id, version)
 
     @bp.route("/CFPackages/<sourced_id>")
     class Package(MethodView):
@@ -238,7 +296,7 @@ def provider_blueprint(version: str) -> Blueprint:
         @bp.doc(**errors("404"))
         def get(self, sourced_id: str) -> Any:
             """A framework document with all its items, associations and definitions."""
-            return _body(provider.cf_package(db.session(), _sourced_id(sourced_id), _base_url(), version))
+            return _found(provider.cf_package, sourced_id, version)
 
     @bp.route("/CFItems/<sourced_id>")
     class CFItem(MethodView):
@@ -246,7 +304,7 @@ def provider_blueprint(version: str) -> Blueprint:
         @bp.doc(**errors("404"))
         def get(self, sourced_id: str) -> Any:
             """One item, with a link to its document."""
-            return _body(provider.cf_item(db.session(), _sourced_id(sourced_id), _base_url(), version))
+            return _found(provider.cf_item, sourced_id, version)
 
     @bp.route("/CFAssociations/<sourced_id>")
     class CFAssociation(MethodView):
@@ -254,7 +312,7 @@ def provider_blueprint(version: str) -> Blueprint:
         @bp.doc(**errors("404"))
         def get(self, sourced_id: str) -> Any:
             """One association, including the isChildOf links of the item trees."""
-            return _body(provider.cf_association(db.session(), _sourced_id(sourced_id), _base_url(), version))
+            return _found(provider.cf_association, sourced_id, version)
 
     @bp.route("/CFItemAssociations/<sourced_id>")
     class CFItemAssociations(MethodView):
@@ -262,7 +320,7 @@ def provider_blueprint(version: str) -> Blueprint:
         @bp.doc(**errors("404"))
         def get(self, sourced_id: str) -> Any:
             """An item and every association it takes part in, either end."""
-            return _body(provider.cf_item_associations(db.session(), _sourced_id(sourced_id), _base_url(), version))
+            return _found(provider.cf_item_associations, sourced_id, version)
 
     def definition_set(collection: str, kind: str, schema: Any) -> None:
         @bp.route(f"/{collection}/<sourced_id>", endpoint=collection)
@@ -270,9 +328,7 @@ def provider_blueprint(version: str) -> Blueprint:
             @bp.response(200, schema)
             @bp.doc(summary=f"One of the {collection} and those below it by hierarchy code.", **errors("404"))
             def get(self, sourced_id: str) -> Any:
-                return _body(
-                    provider.cf_definition_set(db.session(), kind, _sourced_id(sourced_id), _base_url(), version)
-                )
+                return _found(functools.partial(provider.cf_definition_set, kind=kind), sourced_id, version)
 
     def definition(collection: str, kind: str, schema: Any, summary: str) -> None:
         @bp.route(f"/{collection}/<sourced_id>", endpoint=collection)
@@ -280,7 +336,7 @@ def provider_blueprint(version: str) -> Blueprint:
             @bp.response(200, schema)
             @bp.doc(summary=summary, **errors("404"))
             def get(self, sourced_id: str) -> Any:
-                return _body(provider.cf_definition(db.session(), kind, _sourced_id(sourced_id), _base_url(), version))
+                return _found(functools.partial(provider.cf_definition, kind=kind), sourced_id, version)
 
     definition_set("CFItemTypes", DefinitionKind.ITEM_TYPE, CFItemTypeSetSchema)
     definition_set("CFConcepts", DefinitionKind.CONCEPT, CFConceptSetSchema)

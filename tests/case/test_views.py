@@ -8,11 +8,12 @@ import uuid
 import httpx
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
 
 from capcourse.accounts.models import Role
 from capcourse.case.export import export_package
+from capcourse.extensions import db
 from capcourse.frameworks.models import Framework
 from capcourse.identifiers import framework_id
 from capcourse.mapping.models import Depth, Mapping
@@ -29,6 +30,7 @@ from tests.case.standards import (
     third_party_package,
 )
 from tests.factories import bearer
+from tests.pages import csrf_token, sign_in
 
 pytestmark = pytest.mark.db
 
@@ -167,3 +169,35 @@ def test_an_update_of_a_mapped_framework_is_confirmed_with_the_preview_token(
     assert session.get(Mapping, mapping.id) is None
     history = client.get(f"/api/v1/programmes/{mapping.programme_id}/mapping-history", headers=admin).json
     assert [(e["action"], e["item_label"]) for e in history][:1] == [("deleted", "DS.1.2 Keeps personal data secure.")]
+
+
+def test_a_url_is_fetched_before_any_transaction_opens(
+    client: FlaskClient,
+    app: Flask,
+    session: Session,
+    admin: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    runner: FlaskCliRunner,
+) -> None:
+    """A slow publisher must not hold a database transaction (and its locks) open: fetch first, then write."""
+    body = (FIXTURES / "opensalt-AdoptedTestFramework.json").read_bytes()
+    open_while_fetching: list[bool] = []
+
+    def publisher(request: httpx.Request) -> httpx.Response:
+        open_while_fetching.append(db.session().in_transaction())
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+
+    monkeypatch.setitem(app.config, "CAPCOURSE_CASE_HTTP_TRANSPORT", httpx.MockTransport(publisher))
+    url = "https://opensalt.example.org/ims/case/v1p0/CFPackages/d0000000-0000-0000-0000-000000000000"
+    # The API (the key was looked up in the database before the fetch) …
+    assert client.post(IMPORTS, headers=admin, query_string={"url": url, "dry_run": "true"}).status_code == 200
+    # … the command line …
+    result = runner.invoke(args=["case", "import", url, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    # … and the page (its signed-in user was loaded from the database first).
+    page = app.test_client()
+    sign_in(page, factories.user(session, Role.ADMIN).email)
+    session.commit()
+    preview = page.post("/case/import", data={"csrf_token": csrf_token(page, "/case/import"), "url": url})
+    assert preview.status_code == 200, preview.get_data(as_text=True)
+    assert open_while_fetching == [False, False, False]
