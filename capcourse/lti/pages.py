@@ -87,7 +87,8 @@ def _all_platform_origins() -> list[str]:
 @pages.after_request
 def _frame_policy(response: Response) -> Response:
     """LTI pages may be framed by registered platforms only; no inline script, no plugins."""
-    if request.blueprint != "lti_pages" or request.path.startswith("/lti/static/") or request.path == "/lti/jwks":
+    # The admins' pages (/admin/lti) keep the site's policy: never framed.
+    if not request.path.startswith("/lti/") or request.path.startswith("/lti/static/") or request.path == "/lti/jwks":
         return response
     frame = getattr(g, "lti_frame_origins", None)
     if frame is None:
@@ -103,6 +104,24 @@ def _frame_policy(response: Response) -> Response:
         f"base-uri 'none'; form-action {forms}; frame-ancestors {ancestors}"
     )
     return response
+
+
+def framing_origins(platform: LtiPlatform, claims: dict[str, Any]) -> list[str]:
+    """Who may frame the answer to a launch: the platform's registered origins, and the origins its signed
+    claims name (a Canvas school's own domain is not its issuer's: it shows in ``return_url``)."""
+    origins = services.platform_origins(platform)
+    presentation = claims.get(launch.PRESENTATION)
+    tool_platform = claims.get(launch.CLAIM + "tool_platform")
+    settings = claims.get(DEEP_LINKING)
+    for url in (
+        presentation.get("return_url") if isinstance(presentation, dict) else None,
+        tool_platform.get("url") if isinstance(tool_platform, dict) else None,
+        settings.get("deep_link_return_url") if isinstance(settings, dict) else None,
+    ):
+        origin = _origin(str(url)) if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+        if origin and origin not in origins:
+            origins.append(origin)
+    return origins
 
 
 def _refuse(error: Exception) -> LaunchRefusedError:
@@ -146,7 +165,7 @@ def _validated_launch() -> ToolLaunch:
         message.validate()
     except (LtiException, OIDCException, AssertionError) as error:
         raise _refuse(error) from error
-    g.lti_frame_origins = services.platform_origins(message.get_platform())
+    g.lti_frame_origins = framing_origins(message.get_platform(), dict(message.get_launch_data()))
     # The state and nonce are used up whatever happens next: a replay finds them gone.
     db.session.commit()
     return message
@@ -281,7 +300,7 @@ def deep_link_response() -> Any:
         raise _refuse(error) from error
     claims = dict(message.get_launch_data())
     platform = message.get_platform()
-    g.lti_frame_origins = services.platform_origins(platform)
+    g.lti_frame_origins = framing_origins(platform, claims)
     if launch.lti_role(claims, platform) == "learner" or not message.is_deep_link_launch():
         raise ForbiddenError("Only the LMS's instructors may add capcourse items to a course.")
     chosen = request.form.getlist("target")

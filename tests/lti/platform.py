@@ -178,6 +178,7 @@ def build_platform(state: PlatformState) -> Flask:
             "deep_link": request.args.get("deep_link") == "1",
             "custom": json.loads(request.args.get("custom", "{}")),
             "target": request.args.get("target"),
+            "return_url": request.args.get("return_url"),
         }
         login = Login(FlaskPlatformRequest(request), conf())
         login.set_lti_message_hint(hint=hint)
@@ -204,8 +205,8 @@ def build_platform(state: PlatformState) -> Flask:
         message.set_launch_context_claim(hint["context"], context_title=context_title, context_label=hint["context"])
         message.set_nrps(f"{state.base_url}/memberships/{hint['context']}")
         message.set_ags(f"{state.base_url}/lineitems/{hint['context']}")
-        if hint["target"]:
-            message.set_launch_presentation_claim(document_target=hint["target"])
+        if hint["target"] or hint["return_url"]:
+            message.set_launch_presentation_claim(document_target=hint["target"], return_url=hint["return_url"])
         if hint["deep_link"]:
             message.set_dl(f"{state.base_url}/deep-link-return", title="Add capcourse")
         else:

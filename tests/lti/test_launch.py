@@ -182,3 +182,17 @@ def test_login_initiation_from_an_unknown_platform_is_refused(world: LtiWorld) -
 def test_jwks_publishes_the_signing_key(world: LtiWorld) -> None:
     keys = requests.get(f"{world.tool_url}/lti/jwks", timeout=30).json()["keys"]
     assert keys and all(k["kty"] == "RSA" and k["alg"] == "RS256" and "d" not in k for k in keys)
+
+
+def test_the_school_domain_a_signed_return_url_names_may_frame_the_launch(world: LtiWorld) -> None:
+    # Canvas: the issuer is canvas.instructure.com, the page framing capcourse is the school's own domain.
+    response = world.launch(
+        "teacher", context="course-1", link="link-a", return_url="https://school.example.org/courses/1"
+    )
+    assert response.status_code == 200
+    assert "https://school.example.org" in response.headers["Content-Security-Policy"]
+
+
+def test_the_admins_pages_keep_the_sites_own_policy(world: LtiWorld) -> None:
+    page = requests.get(f"{world.tool_url}/admin/lti", timeout=30, allow_redirects=False)
+    assert world.platform.base_url not in page.headers.get("Content-Security-Policy", "")
