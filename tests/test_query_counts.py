@@ -11,13 +11,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+import xapi
 from capcourse.accounts.access import Principal
 from capcourse.accounts.models import MembershipRole, Role
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme
@@ -25,9 +27,11 @@ from capcourse.cohorts.models import Cohort, CohortMember
 from capcourse.extensions import db
 from capcourse.frameworks.models import Framework, Item
 from capcourse.identifiers import framework_id
+from capcourse.lti import services as lti
 from capcourse.mapping import services
 from capcourse.mapping.models import Mapping
-from capcourse.records.models import Learner
+from capcourse.records.models import DeliveryState, Learner, OutboxEntry
+from capcourse.records.services import store_statements
 from tests import factories
 from tests.pages import sign_in
 
@@ -145,6 +149,42 @@ def add_learners(world: World, count: int) -> None:
         world.session.add(CohortMember(cohort_id=cohort.id, learner_id=learner.id, added_by="test"))
 
 
+def add_dead_letters(world: World, count: int) -> None:
+    """Statements whose delivery gave up."""
+    statements = [
+        xapi.statement(
+            xapi.agent_from_email(f"{uuid.uuid4().hex}@example.org"),
+            xapi.COMPLETED,
+            xapi.activity(f"https://capcourse.test/activities/{uuid.uuid4()}", "An activity"),
+            xapi.statement_id("query-count", str(uuid.uuid4())),
+            datetime(2026, 11, 24, 12, 0, tzinfo=UTC),
+        )
+        for _ in range(count)
+    ]
+    store_statements(world.session, statements, "emitted", ["lrs"])
+    world.session.execute(update(OutboxEntry).values(state=DeliveryState.DEAD, last_error="refused"))
+
+
+def add_platforms(world: World, count: int) -> None:
+    for _ in range(count):
+        n = uuid.uuid4().hex[:8]
+        lti.create_platform(
+            world.session,
+            Principal(role=Role.ADMIN, name="test"),
+            {
+                "name": f"Moodle {n}",
+                "issuer": f"https://lms{n}.example.org",
+                "client_id": n,
+                **{f: f"https://lms{n}.example.org/{f}" for f in lti.URL_FIELDS},
+            },
+            [f"deployment-{n}", f"deployment-{n}-2"],
+        )
+
+
+def cohort_page(world: World) -> str:
+    return cohort_path(world).replace("/api/v1", "").removesuffix("/learners?page_size=100")
+
+
 def cohort_path(world: World) -> str:
     cohort = world.session.scalar(select(Cohort).where(Cohort.programme_id == world.programme.id))
     assert cohort is not None
@@ -174,11 +214,16 @@ CASES = [
     ),
     Case("API cohort learners", add_learners, cohort_path),
     Case("API users", add_members, lambda w: "/api/v1/users?page_size=100"),
+    Case("API dead letters", add_dead_letters, lambda w: "/api/v1/delivery/dead"),
+    Case("API LTI platforms", add_platforms, lambda w: "/api/v1/lti/platforms"),
     Case("page programmes", add_programmes, lambda w: "/programmes", page=True),
     Case("page programme with its courses", add_courses, lambda w: f"/programmes/{w.programme.id}", page=True),
     Case("page course with its modules", add_modules, lambda w: f"/courses/{w.course.id}", page=True),
     Case("page module with its activities", add_activities, lambda w: f"/modules/{w.module.id}", page=True),
     Case("page cohorts", add_cohorts, lambda w: f"/programmes/{w.programme.id}/cohorts", page=True),
+    Case("page cohort with its learners", add_learners, cohort_page, page=True),
+    Case("page delivery", add_dead_letters, lambda w: "/admin/delivery", page=True),
+    Case("page LTI platforms", add_platforms, lambda w: "/admin/lti", page=True),
     Case("page module with its mappings", add_mappings, lambda w: f"/modules/{w.module.id}", page=True),
 ]
 

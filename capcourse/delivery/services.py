@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from capcourse.frameworks.models import utcnow
 from capcourse.records.models import DeliveryState, OutboxEntry
@@ -213,7 +213,13 @@ def status(session: Session) -> list[dict[str, Any]]:
 
 
 def dead_entries(session: Session, destination: str | None = None, limit: int = 100) -> list[OutboxEntry]:
-    query = select(OutboxEntry).where(OutboxEntry.state == DeliveryState.DEAD).order_by(OutboxEntry.id).limit(limit)
+    query = (
+        select(OutboxEntry)
+        .where(OutboxEntry.state == DeliveryState.DEAD)
+        .order_by(OutboxEntry.id)
+        .limit(limit)
+        .options(selectinload(OutboxEntry.stored))  # each is shown with its statement's id: one query, not one each
+    )
     if destination:
         query = query.where(OutboxEntry.destination == destination)
     return list(session.scalars(query))
