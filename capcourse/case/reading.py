@@ -48,6 +48,7 @@ from capcourse.case.schemas import (
     parse_datetime,
 )
 from capcourse.errors import InvalidInputError
+from capcourse.frameworks.models import ASSOCIATION_TYPES
 from capcourse.identifiers import NAMESPACE
 
 #: How many problems a refusal lists, and how many examples a normalisation shows.
@@ -65,6 +66,8 @@ KINDS: dict[str, str] = {
     "string_from_number": "number where CASE wants a string: read as a string",
     "list_from_string": "one string where CASE 1.1 has a list: read as a list of one",
     "date_from_date_time": "date-time where CASE 1.1 has a date: cut to its date",
+    "date_reformatted": "date written M/D/YYYY: read as YYYY-MM-DD",
+    "association_type_spelling": "association type spelt otherwise (RelatedTo, ischildof): read as CASE spells it",
     "invalid_dropped": "optional property with a value CASE does not allow: left out",
     "derived_again": "CASE 1.0 link to the package or document: derived again on export",
     "empty_definitions": "empty CFDefinitions list (CASE 1.0): read as no definitions",
@@ -313,7 +316,9 @@ _DEFAULTS: dict[str, dict[str, Callable[[dict[str, Any], _Context], Any]]] = {
     },
     "CFPackageItemSchema": {
         "uri": _urn,
-        "fullStatement": lambda obj, _: obj.get("abbreviatedStatement") or obj.get("humanCodingScheme") or "",
+        "fullStatement": lambda obj, _: (
+            obj.get("alternativeLabel") or obj.get("abbreviatedStatement") or obj.get("humanCodingScheme") or ""
+        ),
         "lastChangeDateTime": _last_change,
     },
     "CFPackageAssociationSchema": {"uri": _urn, "lastChangeDateTime": _last_change},
@@ -329,6 +334,13 @@ _DEFAULTS: dict[str, dict[str, Callable[[dict[str, Any], _Context], Any]]] = {
 _COMMON = {"uri": _urn, "lastChangeDateTime": _last_change}
 
 _TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
+#: Some tools write 12/31/2024 (OpenSALT fixes the same up on import).
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
+#: CASE's association types by their lower-case spelling, with and without ``is``.
+_ASSOCIATION_SPELLINGS = {
+    **{t.lower(): t for t in ASSOCIATION_TYPES},
+    **{t[2:].lower(): t for t in ASSOCIATION_TYPES if t.startswith("is")},
+}
 
 
 def _number(text: str) -> int | float | None:
@@ -385,8 +397,21 @@ def _coerce(value: Any, field_: ma_fields.Field[Any], parts: tuple[str | int, ..
     if isinstance(field_, ma_fields.Boolean) and isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         notes.add("boolean_from_string", parts, repr(value))
         return value.strip().lower() in _TRUE
-    if isinstance(field_, CaseDate) and isinstance(value, str) and len(value) > 10:
-        notes.add("date_from_date_time", parts, repr(value))
+    if isinstance(field_, CaseDate) and isinstance(value, str):
+        us_date = _US_DATE.match(value.strip())
+        if us_date:
+            month, day, year = (int(g) for g in us_date.groups())
+            year += 2000 if year < 100 else 0
+            notes.add("date_reformatted", parts, repr(value))
+            return f"{year:04d}-{month:02d}-{day:02d}"
+        if len(value) > 10:
+            notes.add("date_from_date_time", parts, repr(value))
+        return value
+    if parts and parts[-1] == "associationType" and isinstance(value, str):
+        spelt = _ASSOCIATION_SPELLINGS.get(value.strip().lower())
+        if spelt is not None and spelt != value:
+            notes.add("association_type_spelling", parts, f"{value!r} → {spelt!r}")
+            return spelt
         return value
     if isinstance(field_, CaseIdentifier) and isinstance(value, str) and value:
         if not UUID_PATTERN.match(value):

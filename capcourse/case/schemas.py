@@ -512,7 +512,8 @@ class NormalisationSchema(Schema):
         required=True,
         metadata={
             "description": "null, default, number_from_string, boolean_from_string, string_from_number, "
-            "list_from_string, date_from_date_time, invalid_dropped, derived_again, empty_definitions, "
+            "list_from_string, date_from_date_time, date_reformatted, association_type_spelling, invalid_dropped, "
+            "derived_again, empty_definitions, "
             "identifier_not_uuid, identifier_not_rfc4122, tree_cycle, unknown_property."
         },
     )

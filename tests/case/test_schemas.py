@@ -82,7 +82,7 @@ NORMALISED: dict[str, tuple[Any, str, str]] = {
         "$.CFItems[0].identifier",
         "identifier_not_uuid",
     ),
-    "item without fullStatement": (
+    "item without fullStatement but an alternative label": (
         lambda p: p["CFItems"][0].pop("fullStatement"),
         "$.CFItems[0].fullStatement",
         "default",
@@ -126,6 +126,31 @@ NORMALISED: dict[str, tuple[Any, str, str]] = {
         lambda p: p["CFDefinitions"]["CFLicenses"][0].pop("licenseText"),
         "$.CFDefinitions.CFLicenses[0].licenseText",
         "default",
+    ),
+    "association type spelt otherwise": (
+        lambda p: p["CFAssociations"][3].update(associationType="ExactMatchOf"),
+        "$.CFAssociations[3].associationType",
+        "association_type_spelling",
+    ),
+    "association type without is": (
+        lambda p: p["CFAssociations"][3].update(associationType="RelatedTo"),
+        "$.CFAssociations[3].associationType",
+        "association_type_spelling",
+    ),
+    "a date written M/D/YYYY": (
+        lambda p: p["CFItems"][1].update(statusStartDate="3/4/2025"),
+        "$.CFItems[1].statusStartDate",
+        "date_reformatted",
+    ),
+    "extensions an empty list": (
+        lambda p: p["CFItems"][1].update(extensions=[]),
+        "$.CFItems[1].extensions",
+        "invalid_dropped",
+    ),
+    "a link that is a marker": (
+        lambda p: p["CFItems"][1].update(CFItemTypeURI="*CLEAR*"),
+        "$.CFItems[1].CFItemTypeURI",
+        "invalid_dropped",
     ),
     "rubric level score a word": (
         lambda p: p["CFRubrics"][0]["CFRubricCriteria"][0]["CFRubricCriterionLevels"][0].update(score="high"),
