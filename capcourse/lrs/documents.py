@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from capcourse.errors import BadRequestError, ConflictError, NotFoundError, PreconditionFailedError
@@ -40,6 +41,11 @@ class Scope:
 
     def where(self) -> list[Any]:
         return [Document.scope_digest == self.digest]
+
+
+def _fit(text: str, size: int) -> str:
+    """``text``, or its digest when longer than the column (the scope digest is what lookups use)."""
+    return text if len(text) <= size else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _digest(document_id: str) -> str:
@@ -172,7 +178,7 @@ def _write(
         document_digest=_digest(document_id),
         kind=scope.kind.value,
         activity_id=scope.activity_id,
-        agent_key=scope.agent_key,
+        agent_key=_fit(scope.agent_key, 600),
         registration_key=scope.registration_key,
         document_id=document_id,
     )
@@ -180,8 +186,16 @@ def _write(
     document.content_type = content_type
     document.etag = etag_of(content)
     document.updated_at = utcnow()
-    session.add(document)
-    session.flush()
+    if existing is not None:
+        session.flush()
+        return document
+    try:
+        with session.begin_nested():
+            session.add(document)
+    except IntegrityError as error:  # another request created the same document meanwhile
+        raise ConflictError(
+            f"The document {document_id!r} was created by another request meanwhile; read it and send again."
+        ) from error
     return document
 
 

@@ -18,6 +18,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.wrappers import Response
 
+from capcourse.errors import BadRequestError
 from capcourse.extensions import db
 from capcourse.lrs import documents, http, retrieval
 from capcourse.lrs.documents import Preconditions, Scope
@@ -38,6 +39,7 @@ DOC = {"security": [{"basicAuth": []}], "parameters": [
 STATE_PARAMS = ("activityId", "agent", "registration", "stateId")
 ACTIVITY_PROFILE_PARAMS = ("activityId", "profileId")
 AGENT_PROFILE_PARAMS = ("agent", "profileId")
+MAX_CONTENT_TYPE = 300
 
 
 @blp.after_request
@@ -51,7 +53,10 @@ def _preconditions() -> Preconditions:
 
 
 def _content() -> tuple[bytes, str]:
-    return request.get_data(), request.headers.get("Content-Type") or "application/octet-stream"
+    content_type = request.headers.get("Content-Type") or "application/octet-stream"
+    if len(content_type) > MAX_CONTENT_TYPE:
+        raise BadRequestError(f"The Content-Type is longer than {MAX_CONTENT_TYPE} characters.")
+    return request.get_data(), content_type
 
 
 def _document_response(document: Document) -> Response:

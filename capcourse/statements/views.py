@@ -11,6 +11,7 @@ Statements arrive as JSON or as ``multipart/mixed`` with their attachments
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -28,6 +29,7 @@ from capcourse.frameworks.models import utcnow
 from capcourse.lrs import http, multipart, retrieval, signatures
 from capcourse.lrs.models import Attachment
 from capcourse.records.models import StoredStatement
+from capcourse.records.services import insert_for
 from capcourse.records.settings import settings_from
 from capcourse.statements import services
 
@@ -55,6 +57,8 @@ GET_PARAMS = (
 )  # fmt: skip
 SINGLE_PARAMS = {"statementId", "voidedStatementId", "format", "attachments"}
 FORMATS = ("exact", "ids", "canonical")
+MAX_CONTENT_TYPE = 300
+WHOLE_NUMBER = re.compile(r"^[0-9]+$")
 
 
 @blp.after_request
@@ -132,8 +136,11 @@ def _check_attachments(statements: list[Any], data: dict[str, bytes]) -> dict[st
                 if sha2 not in data:
                     raise BadRequestError("A signed statement must send its signature (JWS) as an attachment part.")
                 signatures.verify(statement, data[sha2])
+            content_type = str(attachment.get("contentType", "application/octet-stream"))
+            if len(content_type) > MAX_CONTENT_TYPE:
+                raise BadRequestError(f"An attachment's contentType is longer than {MAX_CONTENT_TYPE} characters.")
             if sha2 in data:
-                wanted[sha2] = str(attachment.get("contentType", "application/octet-stream"))
+                wanted[sha2] = content_type
             elif "fileUrl" not in attachment:
                 raise BadRequestError(
                     f"The attachment {sha2} has no fileUrl, so its data must be sent as a part of a multipart/mixed "
@@ -147,12 +154,17 @@ def _check_attachments(statements: list[Any], data: dict[str, bytes]) -> dict[st
 
 
 def _keep_attachments(kept: dict[str, tuple[str, bytes]]) -> None:
+    """Keep each attachment's data once per hash (a concurrent request may store the same one)."""
     if not kept:
         return
-    have = set(db.session.scalars(select(Attachment.sha2).where(Attachment.sha2.in_(list(kept)))))
-    for sha2, (content_type, data) in kept.items():
-        if sha2 not in have:
-            db.session.add(Attachment(sha2=sha2, content_type=content_type, content=data))
+    now = utcnow()
+    rows = [
+        {"sha2": sha2, "content_type": content_type, "content": data, "created_at": now}
+        for sha2, (content_type, data) in kept.items()
+    ]
+    db.session.execute(
+        insert_for(db.session(), Attachment).values(rows).on_conflict_do_nothing(index_elements=["sha2"])
+    )
 
 
 def _store(statements: list[Any], attachments: dict[str, bytes], key: Any) -> list[str]:
@@ -258,11 +270,13 @@ def _query(args: Any) -> retrieval.Query:
         if name in args and not xapi.is_iri(args[name]):
             raise BadRequestError(f"{name} must be an IRI.", {name: ["Invalid."]})
     limit_text = args.get("limit", "100")
-    if not limit_text.isdigit():
+    if not WHOLE_NUMBER.match(limit_text):
         raise BadRequestError("limit must be a whole number.", {"limit": ["Invalid."]})
-    limit = int(limit_text) or MAX_LIMIT
+    # 0, or more than the server gives, means the server's largest page (Communication 2.1.3).
+    limit = int(limit_text[-9:]) if len(limit_text.lstrip("0")) <= 9 else MAX_LIMIT
+    limit = limit or MAX_LIMIT
     cursor = args.get("cursor")
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and (not WHOLE_NUMBER.match(cursor) or len(cursor) > 18):
         raise BadRequestError("cursor is not one this LRS gave.", {"cursor": ["Invalid."]})
     return retrieval.Query(
         agent_key=agent_key,

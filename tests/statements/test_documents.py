@@ -139,3 +139,16 @@ def test_every_resource_wants_the_version_header_and_a_key(client: FlaskClient, 
         ).status_code
         == 401
     )
+
+
+def test_an_overlong_content_type_is_400(client: FlaskClient, lms: dict[str, str]) -> None:
+    headers = {**lms, "Content-Type": "application/" + "x" * 400}
+    response = client.put("/xapi/activities/state", query_string=state(), data=b"{}", headers=headers)
+    assert response.status_code == 400
+
+
+def test_an_agent_with_a_long_account_keeps_documents(client: FlaskClient, lms: dict[str, str]) -> None:
+    agent = json.dumps({"account": {"homePage": "https://lms.example.org", "name": "n" * 900}})
+    params = {"activityId": ACTIVITY, "agent": agent, "stateId": "s"}
+    assert client.put("/xapi/activities/state", query_string=params, json={"a": 1}, headers=lms).status_code == 204
+    assert client.get("/xapi/activities/state", query_string=params, headers=lms).json == {"a": 1}

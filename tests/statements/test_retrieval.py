@@ -76,11 +76,18 @@ def test_consistent_through_on_every_answer(client: FlaskClient, lms: dict[str, 
         {"ascending": "yes"},
         {"agent": json.dumps({"name": "nobody"})},
         {"since": "yesterday"},
+        {"limit": "²"},
+        {"cursor": "9" * 40},
     ],
 )
 def test_bad_parameters_are_400(client: FlaskClient, lms: dict[str, str], query: dict[str, str]) -> None:
     response = client.get("/xapi/statements", query_string=query, headers=lms)
     assert response.status_code == 400, response.json
+
+
+def test_a_limit_beyond_the_largest_page_gives_the_largest_page(client: FlaskClient, lms: dict[str, str]) -> None:
+    response = client.get("/xapi/statements", query_string={"limit": "9" * 5000}, headers=lms)
+    assert response.status_code == 200 and "statements" in response.json
 
 
 def test_formats_and_languages(client: FlaskClient, lms: dict[str, str]) -> None:
