@@ -41,7 +41,7 @@ from capcourse.delivery.services import Policy, backoff
 from capcourse.errors import ConflictError, InvalidInputError, NotFoundError
 from capcourse.frameworks.models import Item, utcnow
 from capcourse.frameworks.uris import node_uri
-from capcourse.lti.launch import ADMIN_ROLES, AUTHOR_ROLES, lms_agent, platform_principal
+from capcourse.lti.launch import ADMIN_ROLES, AUTHOR_ROLES, MAX_ID, lms_agent, platform_principal, role_set
 from capcourse.lti.models import LtiAccount, LtiContext, LtiLineItem, LtiPlatform, LtiScore
 from capcourse.lti.tool import ServiceConnector, registration_for
 from capcourse.records.models import Attainment, Learner
@@ -126,8 +126,13 @@ def sync_roster(
     active: dict[str, Learner] = {}
     for member in members:
         user_id = str(member.get("user_id") or "")
-        roles = set(member.get("roles") or [])
-        if not user_id or roles & (AUTHOR_ROLES | ADMIN_ROLES) or member.get("status", "Active") != "Active":
+        roles = role_set(member.get("roles"))
+        if (
+            not user_id
+            or len(user_id) > MAX_ID
+            or roles & (AUTHOR_ROLES | ADMIN_ROLES)
+            or member.get("status", "Active") != "Active"
+        ):
             continue
         agent = lms_agent(platform, user_id, str(member.get("name") or "") or None)
         learner = learner_for(session, agent)

@@ -90,9 +90,14 @@ class LaunchOutcome:
     context: LtiContext | None = None
 
 
+def role_set(value: Any) -> set[str]:
+    """The role URIs of a roles claim or NRPS member, whatever else a platform put there."""
+    return {r for r in value if isinstance(r, str)} if isinstance(value, list) else set()
+
+
 def lti_role(claims: Mapping[str, Any], platform: LtiPlatform) -> str:
     """The capcourse role an LTI launch carries: admin, author or learner."""
-    roles = set(claims.get(ROLES) or [])
+    roles = role_set(claims.get(ROLES))
     if roles & ADMIN_ROLES:
         return "admin" if platform.admins_are_admins else "author"
     if roles & AUTHOR_ROLES:
@@ -109,7 +114,7 @@ def lms_agent(platform: LtiPlatform, subject: str, name: str | None = None) -> d
     """The xAPI agent of an LMS account: the platform's issuer as homePage, ``sub`` as name."""
     agent: dict[str, Any] = {"objectType": "Agent", "account": {"homePage": platform.issuer, "name": subject}}
     if name:
-        agent["name"] = name
+        agent["name"] = name[:200]
     return agent
 
 
@@ -310,11 +315,29 @@ def _record_link_id(session: Session, principal: Principal, link: LtiResourceLin
     catalogue.update_content(session, principal, activity, activity.version, {"external_ids": wanted})
 
 
+#: LTI 1.3 caps user, context and resource link ids at 255 characters.
+MAX_ID = 255
+
+
+def _check_identifiers(claims: Mapping[str, Any]) -> None:
+    """:raises InvalidInputError: an id longer than LTI allows (capcourse would not store it whole)."""
+    context = claims.get(CONTEXT)
+    link = claims.get(RESOURCE_LINK)
+    for name, value in (
+        ("sub", claims.get("sub")),
+        ("context id", context.get("id") if isinstance(context, Mapping) else None),
+        ("resource link id", link.get("id") if isinstance(link, Mapping) else None),
+    ):
+        if value is not None and len(str(value)) > MAX_ID:
+            raise InvalidInputError(f"The launch's {name} is longer than LTI's {MAX_ID} characters.")
+
+
 def handle_launch(session: Session, platform: LtiPlatform, claims: Mapping[str, Any]) -> LaunchOutcome:
     """Act on a launch whose token pylti1p3 has validated: account, course, rights, link, landing page."""
     subject = str(claims.get("sub") or "").strip()
     if not subject:
         raise InvalidInputError("The launch names no user (no sub claim); capcourse needs one.")
+    _check_identifiers(claims)
     principal = platform_principal(platform)
     role = lti_role(claims, platform)
     account = _account(session, platform, subject)

@@ -43,7 +43,12 @@ def _is_loopback(host: str) -> bool:
 def check_url(value: str, field: str, errors: dict[str, list[str]]) -> str:
     """An https URL (http only on this machine's loopback, for trying a platform out); else a message in ``errors``."""
     value = (value or "").strip()
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (a malformed port raises here)
+    except ValueError:
+        errors[field] = ["Not a URL."]
+        return value
     if parts.scheme not in ("http", "https") or not parts.hostname:
         errors[field] = ["Must be an absolute https URL."]
     elif parts.scheme == "http" and not _is_loopback(parts.hostname):

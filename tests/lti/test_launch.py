@@ -196,3 +196,15 @@ def test_the_school_domain_a_signed_return_url_names_may_frame_the_launch(world:
 def test_the_admins_pages_keep_the_sites_own_policy(world: LtiWorld) -> None:
     page = requests.get(f"{world.tool_url}/admin/lti", timeout=30, allow_redirects=False)
     assert world.platform.base_url not in page.headers.get("Content-Security-Policy", "")
+
+
+def test_odd_but_signed_claims_get_a_clear_answer(world: LtiWorld) -> None:
+    _, _, fields = _fresh(world)
+    token = _resign(world, fields["id_token"], sub="x" * 300)
+    response = requests.post(f"{world.tool_url}/lti/launch", data={**fields, "id_token": token}, timeout=30)
+    assert response.status_code == 422 and "longer than LTI" in response.text
+    _, _, fields = _fresh(world)
+    roles = [{"not": "a role"}, "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]
+    token = _resign(world, fields["id_token"], **{"https://purl.imsglobal.org/spec/lti/claim/roles": roles})
+    response = requests.post(f"{world.tool_url}/lti/launch", data={**fields, "id_token": token}, timeout=30)
+    assert response.status_code in (200, 403), response.text  # a learner, or refused by pylti1p3: never a 500

@@ -160,3 +160,12 @@ def test_admins_make_a_registration_url_on_the_page(client: FlaskClient, session
     assert "Registration URL (works once" in shown and "http://capcourse.test/lti/register/" in shown
     refused = post_form(client, "/admin/lti/registrations", {"programme_id": "not-a-uuid"}, "/admin/lti")
     assert refused.status_code == 422  # type: ignore[attr-defined]
+
+
+def test_a_malformed_url_is_a_clear_422(client: FlaskClient, admin: dict[str, str]) -> None:
+    response = client.post("/api/v1/lti/platforms", json={**MOODLE, "key_set_url": "https://[::1/jwks"}, headers=admin)
+    assert response.status_code == 422 and response.json["errors"]["key_set_url"] == ["Not a URL."]
+    port = client.post(
+        "/api/v1/lti/platforms", json={**MOODLE, "key_set_url": "https://x.org:99999/jwks"}, headers=admin
+    )
+    assert port.status_code == 422
