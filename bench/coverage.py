@@ -16,7 +16,8 @@ numbers from the base tables (mappings, items, completions, cohort members),
 never from capcourse's own evidence aggregate. Before timing, the script checks
 that capcourse and the floor give the same numbers and stops if they do not.
 The ratio is capcourse's time over the floor's: above 1, capcourse does more
-than the floor (objects, roll-ups, the heat map's page of learners); below 1,
+than the floor (objects, roll-ups, the heat map's page of learners and their
+attainments, which the floor does not compute); below 1,
 it answers from the evidence aggregate it keeps at write time (that cost is in
 ``bench/ingest.py``). Last, the dashboard, cohort and learner pages as served.
 
