@@ -46,8 +46,6 @@ blp = Blueprint(
 VERSION = http.VERSION
 MAX_BATCH = 1000
 MAX_LIMIT = 500
-#: The largest attachment kept (the request as a whole is capped by MAX_CONTENT_LENGTH).
-DEFAULT_ATTACHMENT_MAX_BYTES = 8 * 1024 * 1024
 XAPI_DOC = {"security": [{"basicAuth": []}], "parameters": [
     {"in": "header", "name": "X-Experience-API-Version", "required": True, "schema": {"type": "string", "example": "1.0.3"}}
 ]}  # fmt: skip
@@ -94,7 +92,7 @@ def _body() -> tuple[Any, dict[str, bytes]]:
     parts = multipart.parse(data, request.headers["Content-Type"])
     if multipart.media_type(parts[0].content_type) != "application/json":
         raise BadRequestError("The first part of a multipart/mixed request must be the statements as application/json.")
-    limit = int(current_app.config.get("CAPCOURSE_XAPI_ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_MAX_BYTES))
+    limit = int(current_app.config["CAPCOURSE_XAPI_ATTACHMENT_MAX_BYTES"])
     attachments: dict[str, bytes] = {}
     for index, part in enumerate(parts[1:], start=1):
         sha2 = part.headers.get("x-experience-api-hash", "").lower()

@@ -1,0 +1,62 @@
+"""Migration 0012 indexes the statements stored before the LRS's statement index existed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from capcourse.extensions import db
+from tests.conftest import drop_database, make_app, make_database
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def empty_app(tmp_path: Path) -> Iterator[Flask]:
+    database = make_database(tmp_path, "lrs_index")
+    app = make_app(database)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    drop_database(database)
+
+
+def test_statements_already_there_are_indexed(empty_app: Flask) -> None:
+    with empty_app.app_context():
+        flask_migrate.upgrade(revision="0011")
+        statement_id = uuid.uuid4()
+        statement = {
+            "id": str(statement_id),
+            "actor": {"mbox": "mailto:ada@example.org"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+            "object": {"id": "http://example.org/unit-1"},
+            "context": {"instructor": {"mbox": "mailto:grace@example.org"}},
+        }
+        sqlite = db.engine.dialect.name == "sqlite"
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO statements (pk, id, statement, origin, verb_id, voided, stored_at) "
+                    "VALUES (7, :id, :statement, 'received', :verb, false, :now)"
+                ),
+                {
+                    "id": statement_id.hex if sqlite else statement_id,
+                    "statement": json.dumps(statement),
+                    "verb": statement["verb"]["id"],
+                    "now": datetime(2026, 11, 1, tzinfo=UTC),
+                },
+            )
+        flask_migrate.upgrade(revision="0012")
+        with db.engine.connect() as connection:
+            rows = set(connection.execute(sa.text("SELECT statement_pk, kind, value FROM lrs_statement_index")).all())
+        assert (7, "activity", "http://example.org/unit-1") in rows
+        assert (7, "id", str(statement_id)) in rows
+        assert {kind for _, kind, _ in rows} == {"id", "agent", "activity", "related_agent"}
