@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, validate
 from marshmallow import fields as ma_fields
 
 from capcourse.case.schemas import (
@@ -40,6 +40,7 @@ from capcourse.case.schemas import (
     RFC4122_PATTERN,
     UUID_PATTERN,
     CaseDate,
+    CaseDateTime,
     CaseIdentifier,
     CaseNumber,
     CFPackageSchema,
@@ -271,6 +272,8 @@ class _Context:
     notes: Notes
     #: The document's lastChangeDateTime: what members without one get.
     last_change: str = EPOCH
+    #: Whether a value is left that the schemas refuse: then they load the package, and say where.
+    invalid: bool = False
 
 
 def _link_default(name: str) -> Callable[[dict[str, Any], _Context], Any]:
@@ -428,8 +431,23 @@ def _coerce(value: Any, field_: ma_fields.Field[Any], parts: tuple[str | int, ..
 def lenient(value: dict[str, Any], schema: Schema, parts: tuple[str | int, ...], context: _Context) -> dict[str, Any]:
     """One CASE object, its nulls dropped, values coerced and required defaults filled (all noted)."""
     fields_ = declared(schema)
+    plain = _plain(schema)
     out: dict[str, Any] = {}
     for key, inner in value.items():
+        # The bulk of a package: plain strings and well-formed identifiers and date-times, read as they are.
+        kind = plain.get(key)
+        if kind is not None and type(inner) is str:
+            if kind == "str" or (kind == "nonempty" and inner):
+                out[key] = inner
+                continue
+            if kind == "id" and _identifier_kind(inner) == "uuid":
+                out[key] = inner
+                continue
+            if kind == "datetime":
+                moment = _moment(inner)
+                if moment is not None:
+                    out[key] = moment
+                    continue
         path = (*parts, key)
         if inner is None:
             context.notes.add("null", path)
@@ -444,6 +462,11 @@ def lenient(value: dict[str, Any], schema: Schema, parts: tuple[str | int, ...],
             out[key] = _coerce(inner, field_, path, context)
         if out.get(key) == "" and field_ is not None and field_.required and key in ("uri", "identifier"):
             del out[key]
+            continue
+        if field_ is not None:
+            ok, out[key] = _check(out[key], field_)
+            if not ok:
+                context.invalid = True
     name = type(schema).__name__
     defaults = _DEFAULTS.get(name, {})
     if name not in ("CFPackageDocumentSchema", "CFPackageItemSchema", "CFPackageAssociationSchema") and (
@@ -455,9 +478,99 @@ def lenient(value: dict[str, Any], schema: Schema, parts: tuple[str | int, ...],
             continue
         filled = make(out, context)
         if filled is not None:
-            out[key] = filled
+            ok, out[key] = _check(filled, fields_[key])
+            context.invalid = context.invalid or not ok
             context.notes.add("default", (*parts, key), f"{filled!r}" if len(repr(filled)) < 80 else None)
+    # The package itself (parts ()) is read without its CFDocument, which was read first.
+    if parts and not context.invalid and not _required(schema) <= out.keys():
+        context.invalid = True
     return out
+
+
+_REQUIRED: dict[type[Schema], frozenset[str]] = {}
+_PLAIN: dict[type[Schema], dict[str, str]] = {}
+
+
+def _plain(schema: Schema) -> dict[str, str]:
+    """The properties :func:`lenient` reads on its fast path, by kind: plain strings, identifiers, date-times."""
+    key = type(schema)
+    if key not in _PLAIN:
+        kinds = {}
+        for name, field_ in declared(schema).items():
+            if isinstance(field_, CaseIdentifier):
+                kinds[name] = "id"
+            elif isinstance(field_, CaseDateTime):
+                kinds[name] = "datetime"
+            elif type(field_) is ma_fields.String and not field_.validators and name != "associationType":
+                kinds[name] = "str"
+            elif (
+                type(field_) is ma_fields.String
+                and len(field_.validators) == 1
+                and isinstance(field_.validators[0], validate.Length)
+                and field_.validators[0].min == 1
+                and field_.validators[0].max is None
+            ):
+                kinds[name] = "nonempty"
+        _PLAIN[key] = kinds
+    return _PLAIN[key]
+
+
+@functools.lru_cache(maxsize=262_144)
+def _identifier_kind(text: str) -> str:
+    """``uuid`` (RFC 4122, as CASE wants), ``loose`` (another UUID), ``other`` or ``empty``."""
+    if not text.strip():
+        return "empty"
+    if RFC4122_PATTERN.match(text):
+        return "uuid"
+    return "loose" if UUID_PATTERN.match(text) else "other"
+
+
+@functools.lru_cache(maxsize=65_536)
+def _moment(text: str) -> datetime | None:
+    # Cached: a package's objects mostly share a handful of change times.
+    try:
+        return parse_datetime(text)
+    except ValueError:
+        return None
+
+
+def _required(schema: Schema) -> frozenset[str]:
+    key = type(schema)
+    if key not in _REQUIRED:
+        _REQUIRED[key] = frozenset(name for name, f in declared(schema).items() if f.required)
+    return _REQUIRED[key]
+
+
+def _check(value: Any, field_: ma_fields.Field[Any]) -> tuple[bool, Any]:
+    """Whether the schemas accept ``value``, and the value as they load it (without their per-object cost).
+
+    Objects were checked by their own :func:`lenient`; leaves are checked here,
+    the common kinds inline and the rest by the field itself.
+    """
+    if isinstance(field_, ma_fields.List):
+        if not isinstance(value, list):
+            return False, value
+        if _nested(field_.inner) is not None:
+            return all(isinstance(v, dict) for v in value), value
+        checked = [_check(v, field_.inner) for v in value]
+        return all(ok for ok, _ in checked), [v for _, v in checked]
+    if _nested(field_) is not None or isinstance(field_, ma_fields.Dict):
+        return isinstance(value, dict), value
+    if isinstance(field_, CaseDateTime):
+        if isinstance(value, datetime):
+            return True, value
+        if not isinstance(value, str):
+            return False, value
+        try:
+            return True, parse_datetime(value)
+        except ValueError:
+            return False, value
+    if type(field_) is ma_fields.String and not field_.validators:
+        return isinstance(value, str), value
+    try:
+        return True, field_.deserialize(value)
+    except ValidationError:
+        return False, value
 
 
 def _strip_tolerated(data: dict[str, Any], notes: Notes) -> None:
@@ -555,7 +668,7 @@ def parse_package(raw: bytes | Any) -> ParsedPackage:
     rest = lenient({k: v for k, v in data.items() if k != "CFDocument"}, schema, (), context)
     data = {"CFDocument": document, **rest}
 
-    for _ in range(3):
+    for _ in range(3 if context.invalid else 0):
         try:
             loaded = schema.load(data)
             break
@@ -568,8 +681,11 @@ def parse_package(raw: bytes | Any) -> ParsedPackage:
                     fatal.append((json_path(parts), message))
             if fatal:
                 raise refuse(fatal) from error
-    else:  # pragma: no cover - each round drops what it reports
-        raise refuse([("$", "The package could not be read.")])
+    else:
+        if context.invalid:  # pragma: no cover - each round drops what it reports
+            raise refuse([("$", "The package could not be read.")])
+        # Everything was checked on the way (the common case): the schemas need not load it again.
+        loaded = data
 
     document = loaded["CFDocument"]
     items = loaded.get("CFItems", [])

@@ -87,6 +87,8 @@ class CaseDateTime(fields.Field[datetime]):
     """``lastChangeDateTime``: loads to an aware datetime, dumps as RFC 3339."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> datetime:
+        if isinstance(value, datetime):  # read already (the importer's lenient pass)
+            return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         if not isinstance(value, str):
             raise ValidationError("Not a date-time string.")
         try:
