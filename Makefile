@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 # URIs and the sign-in link name the address the service is really on.
 export CAPCOURSE_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint format browser ralph scorm-again learning-locker conformance clean
+.PHONY: run test lint format browser ralph scorm-again learning-locker conformance bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,10 @@ learning-locker: .learning-locker/.installed
 	else \
 	  echo "note: npm not found: the Learning Locker delivery tests will be skipped (install Node.js and npm)." >&2; \
 	fi
+
+## Every benchmark, each printing its table (in the environment make run installs).
+bench: $(VENV)/.installed-run learning-locker
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .venv-ralph .learning-locker .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules

@@ -1,58 +1,143 @@
 #!/usr/bin/env python3
-"""Ingest benchmark: statements per second through ``POST /xapi/statements``.
+"""Ingest benchmark: capcourse's statement and completion intake beside Learning Locker's.
 
-Runs capcourse on loopback (SQLite, and PostgreSQL when
-``CAPCOURSE_TEST_DATABASE_URL`` names one), posts the same statements in
-batches of 1 and of 100, and prints statements per second beside a reference
-LRS measured in the same run on the same machine, as a ratio. The reference is
-Learning Locker's ``@learninglocker/xapi-statements`` when ``bench/node_modules``
-has it (``npm install --prefix bench``), else Ralph from ``.venv-ralph``; both
-run in memory or on local files on 127.0.0.1 only. Then it times delivery of
-the emitted statements to that LRS.
+What it measures, in one run on this machine, all on 127.0.0.1:
 
-Usage: .venv/bin/python bench/ingest.py [--statements 2000]   (make ralph first)
+- the reference: Learning Locker's statement service (``xapi-statements`` from npm,
+  in memory, no MongoDB or Redis; ``make learning-locker`` installs it) taking
+  ``POST /xAPI/statements``;
+- capcourse served as ``make run`` serves it (``capcourse serve``: gunicorn, its
+  default workers and threads) on a fresh SQLite database, and on PostgreSQL when
+  ``CAPCOURSE_BENCH_DATABASE_URL`` (or ``CAPCOURSE_TEST_DATABASE_URL``) names one,
+  taking ``POST /xapi/statements`` and ``POST /api/v1/completions``.
+
+Every statement is a ``passed`` for an activity capcourse knows by its LMS id and
+maps (at depth ``assessed``) to a framework item, so the whole path runs: the
+stored statement, the completion, its emitted statement, evidence, the
+``achieved`` attainment (once per learner) and the outbox rows. Each point posts
+fresh statements in batches of 1 and of 100, from 1 and from 4 concurrent
+clients (each on one keep-alive connection), and prints statements per second
+and the ratio to the reference at the same batch size and concurrency; the
+completions API has no counterpart in an LRS, so it is set beside the
+reference's statement rate. Last, it times the outbox draining into the
+reference (every emitted statement, in batches of 100) against the reference's
+own ingest rate at batch 100.
+
+Usage: make bench, or .venv/bin/python bench/ingest.py [--statements 2000]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
+import shutil
+import socket
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import httpx
+# Run as a script, this folder comes first on sys.path, and bench/scorm.py would
+# stand in for the scorm package: import capcourse's packages as installed instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
+import httpx  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 import xapi  # noqa: E402
+from capcourse import create_app  # noqa: E402
 from capcourse.accounts.models import Role  # noqa: E402
 from capcourse.accounts.services import create_api_key  # noqa: E402
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme  # noqa: E402
 from capcourse.delivery.services import Policy, drain  # noqa: E402
 from capcourse.extensions import db  # noqa: E402
-from tests.browser import live_server  # noqa: E402
-from tests.conftest import ScratchDatabase, drop_database, make_app, make_database, migrate_and_sync  # noqa: E402
-from tests.lrs import PASSWORD, USER, ralph  # noqa: E402
+from capcourse.frameworks.models import Item  # noqa: E402
+from capcourse.mapping.models import Depth, Mapping, MappingProvenance  # noqa: E402
 from xapi.client import LrsEndpoint  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
+LEARNING_LOCKER = ROOT / ".learning-locker" / "node_modules" / "xapi-statements" / "dist" / "server.js"
 ACTIVITY = "https://lms.example.org/xapi/activities/bench"
 HEADERS = {"X-Experience-API-Version": "1.0.3"}
+BATCHES = (1, 100)
+CLIENTS = (1, 4)
+LEARNERS = 500
 
 
-def statements(count: int) -> list[dict[str, object]]:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
+        try:
+            httpx.get(url, headers=HEADERS, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@contextmanager
+def learning_locker() -> Iterator[str]:
+    """Learning Locker's statement service in memory on a free loopback port; yields its xAPI endpoint."""
+    if not LEARNING_LOCKER.exists():
+        raise SystemExit(f"{LEARNING_LOCKER} is missing: run `make learning-locker` (npm) first.")
+    port = free_port()
+    storage = tempfile.mkdtemp(prefix="capcourse-bench-ll-")
+    environment = {
+        **os.environ,
+        "MODELS_REPO": "memory",
+        "AUTH_REPO": "test",
+        "EVENTS_REPO": "test",
+        "STORAGE_REPO": "local",
+        "FS_LOCAL_STORAGE_DIR": storage,
+        "EXPRESS_PORT": str(port),
+        "WINSTON_CONSOLE_LEVEL": "error",
+    }
+    process = subprocess.Popen(
+        ["node", "-r", str(ROOT / "scripts" / "loopback.js"), str(LEARNING_LOCKER)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}/xAPI"
+        wait_for(f"{endpoint}/about", process)
+        yield endpoint
+    finally:
+        stop(process)
+        shutil.rmtree(storage, ignore_errors=True)
+
+
+def statements(count: int) -> list[dict[str, Any]]:
     when = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     return [
         xapi.statement(
-            xapi.agent_from_email(f"learner{n % 500}@example.org"),
+            xapi.agent_from_email(f"learner{n % LEARNERS}@example.org"),
             xapi.PASSED,
             xapi.activity(ACTIVITY, "Benchmark quiz"),
             str(uuid.uuid4()),
@@ -63,92 +148,225 @@ def statements(count: int) -> list[dict[str, object]]:
     ]
 
 
-def post_all(url: str, auth: tuple[str, str], items: list[dict[str, object]], batch: int) -> float:
-    """Seconds to post ``items`` in batches, over one reused connection."""
-    with httpx.Client(auth=auth, headers=HEADERS, timeout=60) as client:
-        start = time.perf_counter()
-        for i in range(0, len(items), batch):
-            chunk = items[i : i + batch]
-            response = client.post(f"{url}/statements", json=chunk if batch > 1 else chunk[0])
-            if response.status_code not in (200, 204):
-                raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:300]}")
-        return time.perf_counter() - start
+def completions(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "learner": {"email": f"learner{n % LEARNERS}@example.org"},
+            "activity": ACTIVITY,
+            "outcome": "passed",
+            "timestamp": "2026-11-24T12:00:00+00:00",
+            "score_scaled": 0.75,
+            "idempotency_key": str(uuid.uuid4()),
+        }
+        for n in range(count)
+    ]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to post, and how a batch of items becomes a request body."""
+
+    url: str
+    auth: httpx.Auth | tuple[str, str]
+    body: Callable[[list[dict[str, Any]]], Any]
+    items: Callable[[int], list[dict[str, Any]]]
+
+
+def post_all(target: Target, count: int, batch: int, clients: int) -> float:
+    """Statements per second posting ``count`` fresh items in batches from ``clients`` threads."""
+    items = target.items(count)
+    shares = [items[n::clients] for n in range(clients)]
+    errors: list[str] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def client(share: list[dict[str, Any]]) -> None:
+        with httpx.Client(auth=target.auth, headers=HEADERS, timeout=120) as http:
+            http.get(target.url.rsplit("/", 1)[0] + "/about")  # open the connection before the clock starts
+            barrier.wait()
+            for i in range(0, len(share), batch):
+                response = http.post(target.url, json=target.body(share[i : i + batch]))
+                if response.status_code not in (200, 204):
+                    errors.append(f"{response.status_code}: {response.text[:300]}")
+                    return
+
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"{target.url} answered {errors[0]}")
+    return count / seconds
+
+
+def count_for(batch: int, total: int) -> int:
+    return total if batch > 1 else max(total // 5, 100)
+
+
+def measure(target: Target, total: int) -> dict[tuple[int, int], float]:
+    return {(b, c): post_all(target, count_for(b, total), b, c) for b in BATCHES for c in CLIENTS}
+
+
+def prepare(app: Any) -> str:
+    """Migrate, load the frameworks, add an activity known by its LMS id and mapped; return an integration key."""
+    import flask_migrate
+
+    from capcourse.frameworks.seed_data import load_seed_data
+    from capcourse.frameworks.sync import sync_frameworks
+
+    with app.app_context():
+        flask_migrate.upgrade()
+        with Session(db.engine) as session:
+            sync_frameworks(session, load_seed_data())
+            programme = Programme(title="Bench")
+            course = Course(programme=programme, title="Bench")
+            module = Module(course=course, title="Bench")
+            activity = Activity(module=module, title="Benchmark quiz")
+            session.add_all([programme, course, module, activity])
+            session.flush()
+            session.add(ExternalId(programme_id=programme.id, activity_id=activity.id, system="lms", value=ACTIVITY))
+            item = session.scalars(sa.select(Item).order_by(Item.id).limit(1)).one()
+            session.add(
+                Mapping(
+                    programme_id=programme.id,
+                    activity_id=activity.id,
+                    item_id=item.id,
+                    depth=Depth.ASSESSED,
+                    provenance=MappingProvenance.AUTHORED,
+                    created_by="bench",
+                    updated_by="bench",
+                )
+            )
+            _, key = create_api_key(session, "bench", Role.INTEGRATION)
+            session.commit()
+        db.engine.dispose()
+    return key
 
 
 @contextmanager
-def capcourse(kind: str, destination: LrsEndpoint | None) -> Iterator[tuple[str, tuple[str, str], object]]:
+def capcourse(kind: str, reference: str) -> Iterator[tuple[str, str, Any]]:
+    """capcourse served by ``capcourse serve`` on a fresh database; yields base URL, key and an app on it."""
     folder = Path(tempfile.mkdtemp(prefix="capcourse-bench-"))
+    schema = None
+    environment = {**os.environ, "CAPCOURSE_SECRET_KEY": "bench", "CAPCOURSE_PACKAGE_DIR": str(folder / "packages")}
     if kind == "sqlite":
-        database = ScratchDatabase(f"sqlite:///{folder / 'bench.db'}")
+        url = f"sqlite:///{folder / 'bench.db'}"
+        options: dict[str, Any] = {}
     else:
-        database = make_database(folder, "bench")
-    destinations = (
-        {"bench": {"endpoint": destination.url, "username": destination.username, "password": destination.password}}
-        if destination
-        else {}
+        url = bench_database_url()
+        schema = f"capcourse_bench_{secrets.token_hex(4)}"
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        options = {"connect_args": {"options": f"-csearch_path={schema}"}}
+        environment["PGOPTIONS"] = f"-csearch_path={schema}"
+    environment["CAPCOURSE_DATABASE_URL"] = url
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": options,
+            "CAPCOURSE_PACKAGE_DIR": str(folder / "packages"),
+            "CAPCOURSE_LRS_DESTINATIONS": {"default": {"endpoint": reference}},
+        }
     )
-    app = make_app(database, TESTING=False, CAPCOURSE_LRS_DESTINATIONS=destinations)
-    migrate_and_sync(app)
-    with app.app_context(), Session(db.engine) as session:
-        programme = Programme(title="Bench")
-        course = Course(programme=programme, title="Bench")
-        module = Module(course=course, title="Bench")
-        activity = Activity(module=module, title="Benchmark quiz")
-        session.add_all([programme, course, module, activity])
-        session.flush()
-        session.add(ExternalId(programme_id=programme.id, activity_id=activity.id, system="lms", value=ACTIVITY))
-        _, key = create_api_key(session, "bench", Role.INTEGRATION)
-        session.commit()
+    key = prepare(app)
+    port = free_port()
+    # Delivery is timed on its own below: the served app queues, and nothing drains meanwhile.
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "capcourse"), "serve", "--port", str(port), "--no-delivery"],
+        env={**environment, "CAPCOURSE_LRS_ENDPOINT": reference},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        with live_server(app) as url:
-            yield f"{url}/xapi", ("lms", key), app
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/xapi/about", server)
+        yield base, key, app
     finally:
+        stop(server)
         with app.app_context():
             db.engine.dispose()
-        if kind != "sqlite":
-            drop_database(database)
+        if schema:
+            engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def measure(name: str, post: Callable[[list[dict[str, object]], int], float], count: int) -> dict[int, float]:
-    rates = {}
-    for batch in (1, 100):
-        n = count // 10 if batch == 1 else count
-        seconds = post(statements(n), batch)
-        rates[batch] = n / seconds
-        print(f"  {name:<28} batch {batch:>3}: {rates[batch]:8.0f} statements/s ({n} in {seconds:.2f} s)")
-    return rates
+def bench_database_url() -> str:
+    return os.environ.get("CAPCOURSE_BENCH_DATABASE_URL") or os.environ.get("CAPCOURSE_TEST_DATABASE_URL", "")
+
+
+def row(name: str, rates: dict[tuple[int, int], float], reference: dict[tuple[int, int], float] | None) -> None:
+    cells = []
+    for point in ((b, c) for b in BATCHES for c in CLIENTS):
+        cell = f"{rates[point]:7.0f}/s"
+        if reference:
+            cell += f" {rates[point] / reference[point]:5.2f}×"
+        cells.append(f"{cell:>16}")
+    print(f"{name:<38}" + "".join(cells))
 
 
 def main() -> None:
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would time the terminal
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--statements", type=int, default=2000)
+    parser.add_argument("--statements", type=int, default=2000, help="per point at batch 100 (a fifth at batch 1)")
     args = parser.parse_args()
-    count = args.statements
-
-    print(f"Ingest benchmark, {count} statements per batch size of 100 ({count // 10} one by one)\n")
-    with tempfile.TemporaryDirectory() as folder, ralph(Path(folder)) as reference:
-        ref_endpoint = LrsEndpoint(reference.endpoint, USER, PASSWORD)
-        print("Reference LRS: Ralph (fs backend) on loopback")
-        baseline = measure("Ralph", lambda items, b: post_all(reference.endpoint, (USER, PASSWORD), items, b), count)
-        kinds = ["sqlite"] + (
-            ["postgresql"] if os.environ.get("CAPCOURSE_TEST_DATABASE_URL", "").startswith("postgresql") else []
-        )
+    total = args.statements
+    kinds = ["sqlite"] + (["postgresql"] if bench_database_url().startswith("postgresql") else [])
+    print(f"Ingest benchmark: {total} statements per point at batch 100, {count_for(1, total)} at batch 1.")
+    print("Ratios are against Learning Locker's xapi-statements (in memory) at the same batch size and clients.\n")
+    header = "".join(f"{f'batch {b}, {c} client' + ('s' if c > 1 else ''):>16}" for b in BATCHES for c in CLIENTS)
+    print(f"{'':<38}{header}")
+    with learning_locker() as reference_url:
+        reference = measure(Target(f"{reference_url}/statements", ("bench", "bench"), list, statements), total)
+        row("Learning Locker POST /xAPI/statements", reference, None)
+        delivery_rows = []
         for kind in kinds:
-            with capcourse(kind, ref_endpoint) as (url, auth, app):
-                rates = measure(f"capcourse on {kind}", lambda items, b: post_all(url, auth, items, b), count)
-                for batch in (1, 100):
-                    print(f"  ratio capcourse/{kind} ÷ Ralph, batch {batch:>3}: {rates[batch] / baseline[batch]:.2f}×")
-                with app.app_context():  # type: ignore[attr-defined]
-                    start = time.perf_counter()
-                    report = drain(lambda: Session(db.engine), {"bench": ref_endpoint}, Policy(batch_size=100))
-                    seconds = time.perf_counter() - start
-                print(
-                    f"  delivery to Ralph: {report.delivered / seconds:8.0f} statements/s ({report.delivered} in {seconds:.2f} s)\n"
+            with capcourse(kind, reference_url) as (base, key, app):
+                xapi_rates = measure(Target(f"{base}/xapi/statements", ("lms", key), list, statements), total)
+                row(f"capcourse/{kind} POST /xapi/statements", xapi_rates, reference)
+                api_rates = measure(
+                    Target(
+                        f"{base}/api/v1/completions",
+                        _bearer(key),
+                        lambda batch: {"completions": batch},
+                        completions,
+                    ),
+                    total,
                 )
+                row(f"capcourse/{kind} POST /api/v1/completions", api_rates, reference)
+                with app.app_context():
+                    start = time.perf_counter()
+                    report = drain(
+                        lambda: Session(db.engine),
+                        {"default": LrsEndpoint(reference_url, "bench", "bench")},
+                        Policy(batch_size=100),
+                        max_batches=100_000,
+                    )
+                    seconds = time.perf_counter() - start
+                    left = db.session.scalar(sa.text("SELECT count(*) FROM outbox WHERE state != 'delivered'"))
+                if left:
+                    raise RuntimeError(f"{left} statements were not delivered")
+                delivery_rows.append((kind, report.delivered, seconds))
+        print()
+        for kind, delivered, seconds in delivery_rows:
+            rate = delivered / seconds
+            print(
+                f"Delivery from capcourse/{kind} to Learning Locker: {rate:7.0f} statements/s "
+                f"({delivered} in {seconds:.2f} s), {rate / reference[100, 1]:.2f}× its own ingest at batch 100"
+            )
+
+
+class _bearer(httpx.Auth):  # noqa: N801 - reads as what it is
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        request.headers["Authorization"] = f"Bearer {self.key}"
+        yield request
 
 
 if __name__ == "__main__":

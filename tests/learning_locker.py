@@ -4,7 +4,7 @@
 Locker's xAPI statement service, GPL-3.0; run, never copied) into
 ``.learning-locker/``. Started with in-memory models and test auth and events it
 needs neither MongoDB nor Redis; it accepts any Basic credentials. It listens on
-every interface by itself, so ``learning_locker_loopback.js`` is preloaded to bind
+every interface by itself, so ``scripts/loopback.js`` is preloaded to bind
 it to 127.0.0.1, on a free port picked at run time.
 
 Being in memory, a restarted service holds nothing of what it held before.
@@ -37,7 +37,7 @@ SERVICE = Path(
         ROOT / ".learning-locker" / "node_modules" / "xapi-statements" / "dist" / "server.js",
     )
 )
-PRELOAD = Path(__file__).resolve().with_name("learning_locker_loopback.js")
+PRELOAD = Path(__file__).resolve().parents[1] / "scripts" / "loopback.js"
 USER, PASSWORD = "capcourse", "learning-locker-test-password"
 HEADERS = {"X-Experience-API-Version": "1.0.3"}
 

@@ -1,11 +1,13 @@
 """Draining the outbox: batches, retries with backoff, conflicts per the spec, a dead letter.
 
-Entries are claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` (on PostgreSQL) and
-kept locked while their batch is sent, so several workers never send the same
-statement at the same time; SQLite has one writer, which gives the same.
-A statement is marked delivered only after the LRS said so, in the same
-transaction that held the lock: a crash before the commit sends it again,
-and the LRS recognises the resend by its id.
+A worker claims a batch with ``SELECT … FOR UPDATE SKIP LOCKED`` (on PostgreSQL;
+SQLite has one writer, which gives the same) and leases it by moving its next
+attempt past the lease, then commits: the batch is its own, and no transaction
+(nor SQLite's write lock) is held while it is sent. After the LRS answers, the
+batch is settled in one short transaction, as sets. A statement is marked
+delivered only after the LRS said so: a worker that dies before settling
+leaves its batch due again when the lease ends, and the LRS recognises the
+resend by its id.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, selectinload
 
 from capcourse.frameworks.models import utcnow
-from capcourse.records.models import DeliveryState, OutboxEntry
+from capcourse.records.models import DeliveryState, OutboxEntry, StoredStatement
 from xapi.client import LrsClient, LrsEndpoint, LrsError
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ class Policy:
     batch_size: int = 100
     base_delay: float = 2.0
     max_delay: float = 3600.0
+    #: How long a claimed batch is a worker's own: longer than sending it can take.
+    lease: float = 300.0
 
 
 @dataclass
@@ -51,6 +55,23 @@ class Report:
         self.retried += other.retried
         self.dead += other.dead
         return self
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An outbox entry a worker holds for the lease: what it sends, and how often it tried."""
+
+    id: int
+    attempts: int
+    statement: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    """What the LRS said of a batch: entries delivered, and entries failed with why."""
+
+    delivered: list[int]
+    failed: list[tuple[Claimed, str, bool]]
 
 
 def endpoints(config: Mapping[str, Any]) -> dict[str, LrsEndpoint]:
@@ -67,20 +88,42 @@ def backoff(attempts: int, policy: Policy, rand: Callable[[], float] = random.ra
     return timedelta(seconds=max(policy.base_delay / 2, ceiling * rand()))
 
 
-def claim(session: Session, destination: str, policy: Policy, now: datetime) -> list[OutboxEntry]:
-    """Lock up to a batch of due entries that no other worker holds."""
-    query = (
-        select(OutboxEntry)
-        .where(
-            OutboxEntry.destination == destination,
-            OutboxEntry.state == DeliveryState.PENDING,
-            OutboxEntry.next_attempt_at <= now,
+def claim(session: Session, destination: str, policy: Policy, now: datetime) -> list[Claimed]:
+    """Lease up to a batch of due entries that no other worker holds.
+
+    Their next attempt moves to the end of the lease, so once the caller commits
+    no other worker takes them while this one sends, and no transaction stays
+    open across the network. A worker that dies holding a lease leaves its
+    entries due again when the lease ends; the LRS recognises a resend by its id.
+    """
+    ids = list(
+        session.scalars(
+            select(OutboxEntry.id)
+            .where(
+                OutboxEntry.destination == destination,
+                OutboxEntry.state == DeliveryState.PENDING,
+                OutboxEntry.next_attempt_at <= now,
+            )
+            .order_by(OutboxEntry.id)
+            .limit(policy.batch_size)
+            .with_for_update(skip_locked=True)
         )
-        .order_by(OutboxEntry.id)
-        .limit(policy.batch_size)
-        .with_for_update(skip_locked=True, of=OutboxEntry)
     )
-    return list(session.scalars(query))
+    if not ids:
+        return []
+    session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.id.in_(ids))
+        .values(next_attempt_at=now + timedelta(seconds=policy.lease))
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(
+        select(OutboxEntry.id, OutboxEntry.attempts, StoredStatement.statement)
+        .join(StoredStatement, StoredStatement.pk == OutboxEntry.stored_pk)
+        .where(OutboxEntry.id.in_(ids))
+        .order_by(OutboxEntry.id)
+    )
+    return [Claimed(entry_id, attempts, statement) for entry_id, attempts, statement in rows]
 
 
 def _same(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
@@ -90,78 +133,96 @@ def _same(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
     return strip(ours) == strip(theirs)
 
 
-def _delivered(entry: OutboxEntry, now: datetime) -> None:
-    entry.state = DeliveryState.DELIVERED
-    entry.delivered_at = now
-    entry.attempts += 1
-    entry.last_error = None
-
-
-def _failed(entry: OutboxEntry, error: str, retryable: bool, policy: Policy, now: datetime) -> bool:
-    """Record a failed attempt; return True when the entry is now dead."""
-    entry.attempts += 1
-    entry.last_error = error[:2000]
-    if not retryable or entry.attempts >= policy.max_attempts:
-        entry.state = DeliveryState.DEAD
-        logger.warning("Statement %s is dead for %s: %s", entry.stored.id, entry.destination, error[:200])
-        return True
-    entry.next_attempt_at = now + backoff(entry.attempts, policy)
-    return False
-
-
-def _one_by_one(client: LrsClient, entries: Sequence[OutboxEntry], policy: Policy, now: datetime) -> Report:
-    """Send each statement alone, to find which of a refused batch is at fault.
+def send(client: LrsClient, claimed: Sequence[Claimed]) -> Outcome:
+    """Send a claimed batch; where the LRS refuses it, send one by one to find which statement is at fault.
 
     A 409 means the LRS holds that id: if it holds the same statement, it was
-    delivered before (say, by a worker that died before committing).
+    delivered before (say, by a worker that died before settling).
     """
-    report = Report()
-    for entry in entries:
-        statement = entry.stored.statement
+    try:
+        client.post_statements([c.statement for c in claimed])
+        return Outcome([c.id for c in claimed], [])
+    except LrsError as error:
+        if error.retryable:
+            return Outcome([], [(c, str(error), True) for c in claimed])
+    # 409 or a refused statement: the LRS stored none of the batch; find out which.
+    outcome = Outcome([], [])
+    for entry in claimed:
         try:
-            client.post_statements([statement])
-            _delivered(entry, now)
-            report.delivered += 1
+            client.post_statements([entry.statement])
+            outcome.delivered.append(entry.id)
         except LrsError as error:
             if error.status == 409:
-                theirs = client.get_statement(statement["id"])
-                if theirs is not None and _same(statement, theirs):
-                    _delivered(entry, now)
-                    report.delivered += 1
+                theirs = client.get_statement(entry.statement["id"])
+                if theirs is not None and _same(entry.statement, theirs):
+                    outcome.delivered.append(entry.id)
                     continue
-                dead = _failed(entry, "The LRS holds another statement with this id (409).", False, policy, now)
+                outcome.failed.append((entry, "The LRS holds another statement with this id (409).", False))
             else:
-                dead = _failed(entry, str(error), error.retryable, policy, now)
-            report.dead += dead
-            report.retried += not dead
+                outcome.failed.append((entry, str(error), error.retryable))
+    return outcome
+
+
+def settle(session: Session, outcome: Outcome, policy: Policy, now: datetime) -> Report:
+    """Record what the LRS said, as sets: one update for the delivered, one for the failed. Only flushes."""
+    report = Report(delivered=len(outcome.delivered))
+    if outcome.delivered:
+        session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.id.in_(outcome.delivered), OutboxEntry.state == DeliveryState.PENDING)
+            .values(
+                state=DeliveryState.DELIVERED,
+                delivered_at=now,
+                attempts=OutboxEntry.attempts + 1,
+                last_error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    changes = []
+    for entry, error, retryable in outcome.failed:
+        attempts = entry.attempts + 1
+        dead = not retryable or attempts >= policy.max_attempts
+        if dead:
+            logger.warning("Statement %s is dead: %s", entry.statement.get("id"), error[:200])
+        report.dead += dead
+        report.retried += not dead
+        changes.append(
+            {
+                "entry_id": entry.id,
+                "attempts": attempts,
+                "last_error": error[:2000],
+                "state": DeliveryState.DEAD if dead else DeliveryState.PENDING,
+                "next_attempt_at": now + backoff(attempts, policy),
+            }
+        )
+    if changes:
+        table = OutboxEntry.__table__
+        # One statement executed with many parameter sets: each entry has its own backoff.
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("entry_id"), table.c.state == DeliveryState.PENDING)
+            .values(
+                attempts=bindparam("attempts"),
+                last_error=bindparam("last_error"),
+                state=bindparam("state"),
+                next_attempt_at=bindparam("next_attempt_at"),
+            ),
+            changes,
+        )
+    session.flush()
     return report
 
 
 def deliver_batch(session: Session, destination: str, client: LrsClient, policy: Policy) -> Report:
-    """Claim, send and settle one batch; only flushes."""
-    now = utcnow()
-    entries = claim(session, destination, policy, now)
-    if not entries:
+    """Claim a batch (committed), send it with no transaction open, settle it (committed)."""
+    claimed = claim(session, destination, policy, utcnow())
+    session.commit()
+    if not claimed:
         return Report()
-    try:
-        client.post_statements([e.stored.statement for e in entries])
-    except LrsError as error:
-        if error.retryable:
-            report = Report()
-            for entry in entries:
-                dead = _failed(entry, str(error), True, policy, now)
-                report.dead += dead
-                report.retried += not dead
-            session.flush()
-            return report
-        # 409 or a refused statement: the LRS stored none of the batch; find out which.
-        report = _one_by_one(client, entries, policy, now)
-        session.flush()
-        return report
-    for entry in entries:
-        _delivered(entry, now)
-    session.flush()
-    return Report(delivered=len(entries))
+    outcome = send(client, claimed)
+    report = settle(session, outcome, policy, utcnow())
+    session.commit()
+    return report
 
 
 def drain(
@@ -178,7 +239,6 @@ def drain(
             for _ in range(max_batches):
                 with session_factory() as session:
                     report = deliver_batch(session, name, client, policy)
-                    session.commit()
                 total += report
                 if not (report.delivered or report.retried or report.dead):
                     break

@@ -138,23 +138,24 @@ def add_completions(session: Session, rows: Iterable[tuple[uuid.UUID, int, uuid.
         }
         for (p, learner, item), (n, first, last) in totals.items()
     ]
-    dialect = session.get_bind().dialect.name
-    for start in range(0, len(values), 1000):
-        if dialect == "postgresql":
-            upsert = postgresql.insert(Evidence).values(values[start : start + 1000])
-            earliest, latest = "least", "greatest"
-        else:
-            upsert = sqlite.insert(Evidence).values(values[start : start + 1000])  # type: ignore[assignment]
-            # SQLite's min() and max() with two arguments are the scalar functions.
-            earliest, latest = "min", "max"
-        excluded = upsert.excluded
-        session.execute(
-            upsert.on_conflict_do_update(
-                index_elements=["programme_id", "item_id", "learner_id"],
-                set_={
-                    "completions": Evidence.completions + excluded.completions,
-                    "first_at": getattr(func, earliest)(Evidence.first_at, excluded.first_at),
-                    "last_at": getattr(func, latest)(Evidence.last_at, excluded.last_at),
-                },
-            )
-        )
+    if session.get_bind().dialect.name == "postgresql":
+        upsert = postgresql.insert(Evidence.__table__)
+        earliest, latest = "least", "greatest"
+    else:
+        upsert = sqlite.insert(Evidence.__table__)  # type: ignore[assignment]
+        # SQLite's min() and max() with two arguments are the scalar functions.
+        earliest, latest = "min", "max"
+    excluded = upsert.excluded
+    table = Evidence.__table__.c
+    # Executed with many rows: one cached statement, sent as multi-row VALUES pages.
+    session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["programme_id", "item_id", "learner_id"],
+            set_={
+                "completions": table.completions + excluded.completions,
+                "first_at": getattr(func, earliest)(table.first_at, excluded.first_at),
+                "last_at": getattr(func, latest)(table.last_at, excluded.last_at),
+            },
+        ),
+        values,
+    )

@@ -127,10 +127,35 @@ class _Mapped:
 
 
 def insert_for(session: Session, model: Any) -> Any:
-    """An ``INSERT`` for ``model`` that knows ``ON CONFLICT`` on this session's database."""
+    """An ``INSERT`` into ``model``'s table that knows ``ON CONFLICT`` on this session's database."""
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
+        return postgresql.insert(model.__table__)
+    return sqlite.insert(model.__table__)
+
+
+def insert_new(
+    session: Session,
+    model: Any,
+    rows: Sequence[Mapping[str, Any]],
+    conflict: Sequence[str],
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """``INSERT … ON CONFLICT DO NOTHING`` of many rows in one go.
+
+    One statement, compiled once and cached; SQLAlchemy sends the rows as
+    multi-row ``VALUES`` pages. A row whose ``conflict`` columns are taken (by
+    an earlier request, or a concurrent one) is left out, never an error.
+
+    :returns: the ``returning`` columns of the rows inserted (a value each when one column is asked).
+    """
+    if not rows:
+        return []
+    statement = insert_for(session, model).on_conflict_do_nothing(index_elements=list(conflict))
+    if not returning:
+        session.execute(statement, list(rows))
+        return []
+    result = session.execute(statement.returning(*(model.__table__.c[name] for name in returning)), list(rows))
+    return list(result.scalars() if len(returning) == 1 else result)
 
 
 def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -190,10 +215,7 @@ def learners_for(session: Session, agents: Iterable[Mapping[str, Any]]) -> dict[
         return {}
     now = utcnow()
     rows = [{"agent_key": k, "agent": a, "name": a.get("name"), "created_at": now} for k, a in normal.items()]
-    for chunk in _chunks(rows):
-        session.execute(
-            insert_for(session, Learner).values(list(chunk)).on_conflict_do_nothing(index_elements=["agent_key"])
-        )
+    insert_new(session, Learner, rows, ["agent_key"])
     found: dict[str, tuple[int, dict[str, Any]]] = {}
     keys = list(normal)
     for chunk in _chunks(keys):
@@ -232,14 +254,8 @@ def store_statements(
     :returns: the ids of the statements this call stored.
     """
     now = utcnow()
-    stored: dict[str, int] = {}
     rows = [_statement_row(statement, origin, now) for statement in statements]
-    for chunk in _chunks(rows):
-        statement = (
-            insert_for(session, StoredStatement).values(list(chunk)).on_conflict_do_nothing(index_elements=["id"])
-        )
-        for pk, statement_id in session.execute(statement.returning(StoredStatement.pk, StoredStatement.id)):
-            stored[str(statement_id)] = pk
+    stored = {str(i): pk for pk, i in insert_new(session, StoredStatement, rows, ["id"], returning=("pk", "id"))}
     outbox = [
         {
             "stored_pk": pk,
@@ -252,8 +268,8 @@ def store_statements(
         for pk in stored.values()
         for d in destinations
     ]
-    for chunk in _chunks(outbox):
-        session.execute(insert(OutboxEntry).values(list(chunk)))
+    if outbox:
+        session.execute(insert(OutboxEntry.__table__), outbox)
     if STORED_HOOKS and stored:
         fresh = [(stored[key], s) for s in statements if (key := str(uuid.UUID(s["id"]))) in stored]
         for hook in STORED_HOOKS:
@@ -360,14 +376,7 @@ def _keep_pending(
         }
         for data in inputs
     ]
-    kept: set[str] = set()
-    for chunk in _chunks(rows):
-        statement = (
-            insert_for(session, PendingRecord)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        )
-        kept.update(session.scalars(statement.returning(PendingRecord.idempotency_key)))
+    kept = set(insert_new(session, PendingRecord, rows, ["idempotency_key"], returning=("idempotency_key",)))
     for index, data in zip(indexes, inputs, strict=True):
         # Not kept: a concurrent request kept the same record first.
         results[index] = RecordResult("pending" if data.idempotency_key in kept else "duplicate")
@@ -418,14 +427,7 @@ def _record(
                 }
             )
             owner.append(index)
-    inserted: set[uuid.UUID] = set()
-    for chunk in _chunks(rows):
-        statement = (
-            insert_for(session, Completion)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        )
-        inserted.update(session.scalars(statement.returning(Completion.id)))
+    inserted = set(insert_new(session, Completion, rows, ["idempotency_key"], returning=("id",)))
     # A row not inserted was recorded by a concurrent request meanwhile: a duplicate.
     kept = [(row, index) for row, index in zip(rows, owner, strict=True) if row["id"] in inserted]
     for row, index in kept:
@@ -651,14 +653,15 @@ def _attainments(
             }
         )
     statements = []
-    new: set[uuid.UUID] = set()
-    for chunk in _chunks(rows):
-        statement = (
-            insert_for(session, Attainment)
-            .values([{k: v for k, v in row.items() if k != "trigger"} for row in chunk])
-            .on_conflict_do_nothing(index_elements=["learner_id", "item_id", "programme_id"])
+    new = set(
+        insert_new(
+            session,
+            Attainment,
+            [{k: v for k, v in row.items() if k != "trigger"} for row in rows],
+            ["learner_id", "item_id", "programme_id"],
+            returning=("statement_id",),
         )
-        new.update(session.scalars(statement.returning(Attainment.statement_id)))
+    )
     for row in rows:
         if row["statement_id"] not in new:
             continue  # a concurrent request attained it first

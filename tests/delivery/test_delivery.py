@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 import xapi
 from capcourse.accounts.models import Role
 from capcourse.accounts.services import create_api_key
-from capcourse.delivery.services import Policy, claim, deliver_batch, drain, retry_dead
+from capcourse.delivery.services import Policy, claim, drain, retry_dead, send
 from capcourse.extensions import db
 from capcourse.records.models import DeliveryState, OutboxEntry, StoredStatement
 from capcourse.records.services import store_statement
@@ -144,9 +144,11 @@ def test_lrs_down_then_back_every_statement_arrives_once(lrs: Lrs, source: Flask
         make_due(source)
         endpoint = lrs.endpoint(url)
         with source.app_context(), Session(db.engine) as session, LrsClient(endpoint) as client:
-            deliver_batch(session, "lrs", client, Policy(batch_size=5))
-            session.rollback()  # the crash: the LRS has these five, our outbox does not know
+            claimed = claim(session, "lrs", Policy(batch_size=5), datetime.now(UTC))
+            session.commit()
+            send(client, claimed)  # the crash: the LRS has these five, our outbox does not know
         assert states(source) == {"pending": 15}
+        make_due(source)  # the dead worker's lease has ended
         report = run_drain(source, endpoint)
     assert report.delivered == 15
     assert [lrs.count(i) for i in ids] == [1] * 15
@@ -187,6 +189,7 @@ def test_two_workers_never_claim_the_same_entries(source: Flask) -> None:
     with source.app_context(), Session(db.engine) as first, Session(db.engine) as second:
         now = datetime.now(UTC)
         mine = {e.id for e in claim(first, "lrs", policy, now)}
+        first.flush()
         theirs = {e.id for e in claim(second, "lrs", policy, now)}
         assert len(mine) == 6 and len(theirs) == 4
         assert not mine & theirs

@@ -8,6 +8,7 @@ both, and checks that every statement arrived exactly once by id.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from capcourse.delivery.services import Policy, deliver_batch, drain
+from capcourse.delivery.services import Policy, claim, deliver_batch, drain, send
 from capcourse.extensions import db
 from capcourse.records.models import StoredStatement
 from tests.delivery.test_delivery import _app_with_database, make_due, queue, states
@@ -63,15 +64,16 @@ def test_ralph_accepts_our_statements_unchanged(source: Flask, lrs: RalphServer)
 def test_lrs_and_worker_killed_mid_delivery_every_statement_arrives_once(source: Flask, lrs: RalphServer) -> None:
     ids = queue(source, 30)
     with source.app_context():
-        # A worker sends one batch and dies before it commits.
+        # A worker sends one batch and dies before it settles it.
         with Session(db.engine) as session, LrsClient(endpoint(lrs)) as client:
-            deliver_batch(session, "lrs", client, Policy(batch_size=10))
-            session.rollback()
+            claimed = claim(session, "lrs", Policy(batch_size=10), datetime.now(UTC))
+            session.commit()
+            send(client, claimed)
         # The LRS dies after the next batch.
         with Session(db.engine) as session, LrsClient(endpoint(lrs)) as client:
             deliver_batch(session, "lrs", client, Policy(batch_size=10))
-            session.commit()
     lrs.stop()
+    make_due(source)  # the dead worker's lease has ended
     report = drain_to(source, lrs)
     assert report.delivered == 0 and report.retried == 10  # type: ignore[attr-defined]
 
