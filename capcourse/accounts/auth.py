@@ -42,18 +42,40 @@ def require_role(*roles: Role) -> Callable[[F], F]:
             scheme, _, plain = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not plain.strip():
                 raise UnauthorizedError("This endpoint needs an API key: send 'Authorization: Bearer <key>'.")
-            key = authenticate_key(db.session(), plain.strip())
-            note_key_use(key)
+            key = authenticated(plain.strip())
             if key.role not in roles:
                 raise ForbiddenError(
                     f"An API key with the role {key.role!r} may not do this; it needs {' or '.join(roles)}."
                 )
             g.principal = principal_for_key(key)
+            end_read()
             return view(*args, **kwargs)
 
         return cast(F, wrapper)
 
     return decorator
+
+
+def authenticated(plain: str) -> ApiKey:
+    """The live key ``plain`` names, looked up in a reading transaction (which takes no write lock).
+
+    :raises UnauthorizedError: unknown, revoked or its person disabled.
+    """
+    will_write(False)
+    key = authenticate_key(db.session(), plain)
+    note_key_use(key)
+    return key
+
+
+def end_read() -> None:
+    """End the authentication's transaction before the view reads the body or fetches anything.
+
+    A slow upload, or a slow URL an import fetches, then holds no transaction;
+    the view's own transaction begins at its first query, and takes the write
+    lock up front on SQLite when the request may write.
+    """
+    db.session.commit()
+    will_write(request.method not in ("GET", "HEAD", "OPTIONS"))
 
 
 def note_key_use(key: ApiKey) -> None:

@@ -41,7 +41,7 @@ class Policy:
     base_delay: float = 2.0
     max_delay: float = 3600.0
     #: How long a claimed batch is a worker's own: longer than sending it can take.
-    lease: float = 300.0
+    lease: float = 120.0
 
 
 @dataclass

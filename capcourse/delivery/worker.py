@@ -24,6 +24,7 @@ def policy_from(app: Flask) -> Policy:
     return Policy(
         max_attempts=int(app.config["CAPCOURSE_DELIVERY_MAX_ATTEMPTS"]),
         batch_size=int(app.config["CAPCOURSE_DELIVERY_BATCH_SIZE"]),
+        lease=float(app.config["CAPCOURSE_DELIVERY_LEASE_SECONDS"]),
     )
 
 

@@ -18,11 +18,9 @@ from typing import Any
 from flask import current_app, request
 
 import xapi
-from capcourse.accounts.auth import note_key_use
+from capcourse.accounts.auth import authenticated, end_read
 from capcourse.accounts.models import ApiKey, Role
-from capcourse.accounts.services import authenticate_key
 from capcourse.errors import BadRequestError, ForbiddenError, UnauthorizedError
-from capcourse.extensions import db
 
 VERSION = "1.0.3"
 WRITERS = (Role.INTEGRATION, Role.ADMIN)
@@ -64,7 +62,7 @@ def api_key(roles: tuple[Role, ...]) -> ApiKey:
     key = None
     for candidate in candidates:
         try:
-            key = authenticate_key(db.session(), candidate)
+            key = authenticated(candidate)
             break
         except UnauthorizedError:
             continue
@@ -72,7 +70,7 @@ def api_key(roles: tuple[Role, ...]) -> ApiKey:
         raise UnauthorizedError("The API key is not valid.")
     if key.role not in roles:
         raise ForbiddenError(f"An API key with the role {key.role!r} may not do this; it needs {' or '.join(roles)}.")
-    note_key_use(key)
+    end_read()  # the body is read, and the statements stored, in a transaction of their own
     return key
 
 

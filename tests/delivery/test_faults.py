@@ -179,6 +179,8 @@ class Capcourse:
             "CAPCOURSE_LRS_ENDPOINT": lrs_url,
             "CAPCOURSE_LRS_USERNAME": USER,
             "CAPCOURSE_LRS_PASSWORD": PASSWORD,
+            # A killed worker's batch is due again after its lease: seconds here, not minutes.
+            "CAPCOURSE_DELIVERY_LEASE_SECONDS": "3",
         }
         if database.schema:
             self.environment["PGOPTIONS"] = f"-csearch_path={database.schema}"
