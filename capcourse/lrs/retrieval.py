@@ -289,9 +289,21 @@ def _canonical(value: Any, accepted: Sequence[str], parent: str = "") -> Any:
     return out
 
 
-def present(statement: dict[str, Any], fmt: str, accept_language: str | None) -> dict[str, Any]:
-    """A stored statement as the Statement resource returns it in ``fmt`` (exact, ids or canonical)."""
+def present(
+    statement: dict[str, Any],
+    fmt: str,
+    accept_language: str | None,
+    definitions: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A stored statement as the Statement resource returns it in ``fmt`` (exact, ids or canonical).
+
+    :param definitions: for ``canonical``, the LRS's definition of each activity (:func:`canonical_definitions`).
+    """
     out = copy.deepcopy(statement)
+    if fmt == "canonical" and definitions:
+        for activity in _activities_in(out):
+            if activity.get("id") in definitions:
+                activity["definition"] = copy.deepcopy(definitions[activity["id"]])
     _as_lists(out.get("context"))
     if isinstance(out.get("object"), dict) and out["object"].get("objectType") == "SubStatement":
         _as_lists(out["object"].get("context"))
@@ -355,3 +367,29 @@ def activity(session: Session, activity_id: str) -> dict[str, Any]:
     if definitions:
         result["definition"] = merge_definitions(definitions)
     return result
+
+
+def canonical_definitions(session: Session, statements: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The LRS's definition of every activity these statements name: all their definitions merged, newest last."""
+    wanted = {a["id"] for s in statements for a in _activities_in(s) if isinstance(a.get("id"), str)}
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(StoredStatement.statement)
+        .where(
+            StoredStatement.pk.in_(
+                select(StatementIndex.statement_pk).where(
+                    StatementIndex.kind.in_([IndexKind.ACTIVITY.value, IndexKind.RELATED_ACTIVITY.value]),
+                    StatementIndex.value.in_([_value(i) for i in wanted]),
+                )
+            )
+        )
+        .order_by(StoredStatement.pk.desc())
+        .limit(ACTIVITY_SOURCES)
+    )
+    found: dict[str, list[dict[str, Any]]] = {}
+    for statement in reversed(list(rows)):
+        for activity in _activities_in(statement):
+            if activity.get("id") in wanted and isinstance(activity.get("definition"), dict):
+                found.setdefault(activity["id"], []).append(activity["definition"])
+    return {activity_id: merge_definitions(definitions) for activity_id, definitions in found.items()}

@@ -224,7 +224,8 @@ class Statements(MethodView):
             identifier = http.uuid_param(args, single[0])
             assert identifier is not None
             statement = _one(identifier, voided=single[0] == "voidedStatementId")
-            shown = retrieval.present(statement, fmt, accept_language)
+            definitions = retrieval.canonical_definitions(db.session(), [statement]) if fmt == "canonical" else {}
+            shown = retrieval.present(statement, fmt, accept_language, definitions)
             return _result(shown, [statement], with_attachments)
         q = _query(args)
         rows = retrieval.query(db.session(), q)
@@ -234,7 +235,11 @@ class Statements(MethodView):
             params = {k: v for k, v in args.items() if k != "cursor"}
             more = f"{request.path}?{urlencode({**params, 'cursor': rows[-1].pk})}"
         statements = [r.statement for r in rows]
-        result = {"statements": [retrieval.present(s, fmt, accept_language) for s in statements], "more": more}
+        definitions = retrieval.canonical_definitions(db.session(), statements) if fmt == "canonical" else {}
+        result = {
+            "statements": [retrieval.present(s, fmt, accept_language, definitions) for s in statements],
+            "more": more,
+        }
         return _result(result, statements, with_attachments)
 
 

@@ -104,6 +104,14 @@ def test_formats_and_languages(client: FlaskClient, lms: dict[str, str]) -> None
     ).json
     assert canonical["verb"]["display"] == {"fr-FR": "a assisté"}
     assert canonical["object"]["definition"]["name"] == {"fr-FR": "réunion"}
+    # Canonical: the LRS's definition, which a later statement about the same activity completed.
+    later = statement(object={**sent["object"], "definition": {"name": {"cy": "cyfarfod"}}})
+    post(client, lms, later)
+    welsh = client.get(
+        "/xapi/statements", query_string={**query, "format": "canonical"}, headers={**lms, "Accept-Language": "cy"}
+    ).json
+    assert welsh["object"]["definition"]["name"] == {"cy": "cyfarfod"}
+    assert client.get("/xapi/statements", query_string=query, headers=lms).json["object"] == sent["object"]
 
 
 def test_related_agents_and_activities(client: FlaskClient, lms: dict[str, str]) -> None:
