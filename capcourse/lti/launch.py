@@ -173,19 +173,32 @@ def _context(
                 f"capcourse does not know yet which programme courses from {platform.name} belong to: "
                 "an administrator must choose it on the LTI platforms page first."
             )
-        course = catalogue.create_course(
-            session,
-            principal,
-            programme,
-            {
-                "title": title,
-                "description": f"Linked to {platform.name}.",
-                "external_ids": [{"system": "lti-context", "value": f"{platform.issuer} {context_id}"[:1000]}],
-            },
+        value = f"{platform.issuer} {context_id}"[:1000]
+        # The same LMS course seen through another registration of the issuer (or a platform registered
+        # again) is the course it became then.
+        course_id = session.scalar(
+            select(ExternalId.course_id).where(
+                ExternalId.programme_id == programme.id,
+                ExternalId.system == "lti-context",
+                ExternalId.value == value,
+                ExternalId.course_id.is_not(None),
+            )
         )
-        context = LtiContext(platform_id=platform.id, context_id=context_id, title=title, course_id=course.id)
+        if course_id is None:
+            course = catalogue.create_course(
+                session,
+                principal,
+                programme,
+                {
+                    "title": title,
+                    "description": f"Linked to {platform.name}.",
+                    "external_ids": [{"system": "lti-context", "value": value}],
+                },
+            )
+            course_id = course.id
+        context = LtiContext(platform_id=platform.id, context_id=context_id, title=title, course_id=course_id)
         session.add(context)
-        logger.info("LMS context %s of %s became course %s", context_id, platform.name, course.id)
+        logger.info("LMS context %s of %s is course %s", context_id, platform.name, course_id)
     context.title = title
     nrps = claims.get(NRPS)
     if isinstance(nrps, Mapping) and nrps.get("context_memberships_url"):
