@@ -139,22 +139,28 @@ def _measure(task: str, path: str, scratch: Path) -> dict[str, float]:
 
 def _importer(path: str, folder: Path) -> Any:
     """Set up a migrated SQLite install in ``folder`` (not timed) and return the import to time."""
+    import flask_migrate
     from sqlalchemy.orm import Session
 
+    from capcourse import create_app
     from capcourse.accounts.access import Principal
     from capcourse.accounts.models import Role
     from capcourse.catalogue.models import Course, Programme
     from capcourse.extensions import db
     from capcourse.packages import importing
     from capcourse.packages.settings import settings_from
-    from tests.conftest import ScratchDatabase, make_app, migrate_and_sync
 
-    app = make_app(
-        ScratchDatabase(f"sqlite:///{folder / 'bench.db'}"),
-        TESTING=False,
-        CAPCOURSE_PACKAGE_DIR=str(folder / "packages"),
+    # An install of its own, as `make run` makes one (bench/ never imports tests/).
+    app = create_app(
+        {
+            "SECRET_KEY": "benchmark",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}",
+            "CAPCOURSE_BASE_URL": "http://bench.invalid",
+            "CAPCOURSE_PACKAGE_DIR": str(folder / "packages"),
+        }
     )
-    migrate_and_sync(app)
+    with app.app_context():
+        flask_migrate.upgrade()
     context = app.app_context()
     context.push()
     session = Session(db.engine)

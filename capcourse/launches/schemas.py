@@ -79,6 +79,9 @@ class ScormAgainSettingsSchema(Schema):
     dataCommitFormat = fields.String(required=True)  # noqa: N815
     autocommit = fields.Boolean(required=True)
     autocommitSeconds = fields.Integer(required=True)  # noqa: N815
+    autoCompleteLessonStatus = fields.Boolean(  # noqa: N815
+        required=True, metadata={"description": "SCORM 1.2: a SCO that finishes without a lesson_status completed it."}
+    )
 
 
 class NewLaunchSchema(LaunchSchema):
@@ -165,5 +168,13 @@ def new_launch_dict(launch: Launch, token: str, base_url: str) -> dict[str, Any]
         "bearer_commit_url": base_url + BEARER_COMMIT_PATH,
         # The capability URL, not the Bearer one: scorm-again sends the final commit
         # (Terminate / LMSFinish) with navigator.sendBeacon, which cannot set headers.
-        "scorm_again": {"lmsCommitUrl": url, "dataCommitFormat": "json", "autocommit": True, "autocommitSeconds": 60},
+        # autoCompleteLessonStatus: SCORM 1.2's rule that a SCO which finishes without setting
+        # cmi.core.lesson_status is completed (scorm-again's default says incomplete).
+        "scorm_again": {
+            "lmsCommitUrl": url,
+            "dataCommitFormat": "json",
+            "autocommit": True,
+            "autocommitSeconds": 60,
+            "autoCompleteLessonStatus": True,
+        },
     }

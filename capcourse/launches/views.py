@@ -93,7 +93,7 @@ COMMIT_RESPONSES = {
     "422": {"description": "Not SCORM run-time data, or values break the data model: errors name the elements."},
 }
 #: Loggers that write request paths: the development server's request log, and unexpected errors.
-PATH_LOGGERS = ("werkzeug", "capcourse.errors")
+PATH_LOGGERS = ("werkzeug", "capcourse.errors", "capcourse.access")
 
 
 def _settings() -> LaunchSettings:

@@ -36,6 +36,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 from lxml import etree
 from markupsafe import escape
@@ -56,7 +57,12 @@ VERSIONS = {"2004-4th": scorm.ScormVersion.SCORM_2004_4TH, "1.2": scorm.ScormVer
 #: Where generated launch pages and their script go in the package.
 GENERATED = "capcourse"
 LAUNCH_SCRIPT = f"{GENERATED}/launch.js"
+#: capcourse's run-time adapter, which SCOs exported as the other SCORM version launch through.
+ADAPTER_PAGE = f"{GENERATED}/scorm-adapter.html"
+ADAPTER_SCRIPT = f"{GENERATED}/scorm-adapter.js"
 _CONTROL_SUFFIXES = (".xsd", ".dtd")
+# Characters left alone when a package path becomes part of a URL (as the manifest writer does).
+_HREF_SAFE = "/-._~!$&'()*+,;=:@"
 
 
 @dataclass
@@ -75,6 +81,8 @@ class Export:
     missing_files: list[str] = field(default_factory=list)
     #: Files the package had without its manifest listing them: kept, unlisted, as they were.
     unlisted: dict[str, scorm.writer.ContentSource] = field(default_factory=dict)
+    #: SCOs written for the other SCORM version, which launch through capcourse's adapter.
+    adapted: list[str] = field(default_factory=list)
 
     @property
     def filename(self) -> str:
@@ -90,11 +98,18 @@ class Export:
             "skipped": list(self.skipped),
             "not_carried": list(self.not_carried),
             "missing_files": list(self.missing_files),
+            "adapted": list(self.adapted),
         }
 
     def report_lines(self) -> list[str]:
         """The report in sentences, for the CLI and headers."""
         lines = [f"Left out: {line}" for line in self.skipped]
+        if self.adapted:
+            lines.append(
+                f"{len(self.adapted)} SCO(s) written for the other SCORM version launch through capcourse's "
+                f"run-time adapter (scorm-adapter.html): {', '.join(self.adapted[:5])}"
+                + (" …" if len(self.adapted) > 5 else "")
+            )
         lines += [f"Not expressible in SCORM {self.version}: {line}" for line in self.not_carried]
         if self.missing_files:
             shown = ", ".join(self.missing_files[:5]) + (" …" if len(self.missing_files) > 5 else "")
@@ -255,6 +270,7 @@ class _Builder:
         self.content: dict[str, scorm.writer.ContentSource] = {}
         self.identifiers: set[str] = set()
         self.generated = False
+        self.adapted: list[str] = []
         self.packages: dict[uuid.UUID, ContentPackage] = {}
         self.entries: dict[uuid.UUID, PackageItem] = {}
         self.origins: dict[uuid.UUID, _Origin] = {}
@@ -461,11 +477,23 @@ class _Builder:
             element = origin.original.item(entry.item_identifier) if origin.original is not None else None
             extras = self.extras(origin, element, activity.title)
             resource = original.resource if original is not None else None
+            href = prefix + entry.launch_path
+            suffix = scorm.carry.launch_suffix(resource.url if resource is not None else None)
+            if entry.scorm_type == "sco" and not scorm.carry.same_family(origin.version, self.version):
+                # Content that talks to the other version's API: launched through the adapter, which
+                # offers it that API over the LMS's.
+                self.adapted.append(title or activity.title)
+                files.insert(0, href)
+                wanted = "2004" if origin.version.is_2004 else "1.2"
+                suffix = (
+                    f"?capcourse_api={wanted}&capcourse_launch={quote(quote(href, safe=_HREF_SAFE) + suffix, safe='')}"
+                )
+                href = ADAPTER_PAGE
             return scorm.ItemSpec(
                 identifier=self.identifier(entry.item_identifier, f"ACT-{activity.id}"),
                 title=title or activity.title,
-                href=prefix + entry.launch_path,
-                href_suffix=scorm.carry.launch_suffix(resource.url if resource is not None else None),
+                href=href,
+                href_suffix=suffix,
                 files=tuple(files),
                 parameters=entry.parameters,
                 mastery_score=entry.passing_score,
@@ -491,10 +519,16 @@ class _Builder:
         )
 
     def shared_files(self) -> tuple[str, ...]:
-        if not self.generated:
-            return ()
-        self.content[LAUNCH_SCRIPT] = resources.files("capcourse.packages").joinpath("launch.js").read_bytes()
-        return (LAUNCH_SCRIPT,)
+        shared: list[str] = []
+        here = resources.files("capcourse.packages")
+        if self.generated:
+            self.content[LAUNCH_SCRIPT] = here.joinpath("launch.js").read_bytes()
+            shared.append(LAUNCH_SCRIPT)
+        if self.adapted:
+            self.content[ADAPTER_PAGE] = here.joinpath("scorm-adapter.html").read_bytes()
+            self.content[ADAPTER_SCRIPT] = here.joinpath("scorm-adapter.js").read_bytes()
+            shared.extend((ADAPTER_PAGE, ADAPTER_SCRIPT))
+        return tuple(shared)
 
     def _prefix(self, package: ContentPackage) -> str:
         # Content of several packages side by side: each in a folder of its own, so
@@ -518,6 +552,7 @@ class _Builder:
                 {"files": self.missing_launch},
             )
         export = Export(spec, self.content, self.version_name, self.skipped, self.not_carried)
+        export.adapted = self.adapted
         export.missing_files = list(dict.fromkeys(self.missing_files))
         named = {name.casefold() for name in scorm.writer.manifest_files(spec)}
         dropped_controls = 0

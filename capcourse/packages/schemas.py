@@ -47,6 +47,11 @@ class ScormExportReportSchema(Schema):
         required=True,
         metadata={"description": "Files the package listed but never contained: left out."},
     )
+    adapted = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "SCOs written for the other version, launched through capcourse's adapter."},
+    )
 
 
 class PackageSchema(Schema):

@@ -131,6 +131,7 @@ def test_an_lms_starts_a_launch(client: FlaskClient, session: Session, world: di
         "dataCommitFormat": "json",
         "autocommit": True,
         "autocommitSeconds": 60,
+        "autoCompleteLessonStatus": True,
     }
     assert launch["activity_id"] == str(world["activity"].id)
     assert launch["activity"] == f"http://capcourse.test/activities/{world['activity'].id}"
