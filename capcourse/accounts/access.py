@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from capcourse.accounts.models import ApiKey, MembershipRole, ProgrammeMember, Role, User
 from capcourse.catalogue.models import Programme
-from capcourse.errors import ForbiddenError, NotFoundError
+from capcourse.errors import ForbiddenError, InvalidInputError, NotFoundError
 
 
 @dataclass(frozen=True)
@@ -106,3 +106,32 @@ def require_programme_creator(principal: Principal) -> None:
     """:raises ForbiddenError: only admins and leads create programmes."""
     if principal.role not in (Role.ADMIN, Role.LEAD) or (principal.role == Role.LEAD and principal.user_id is None):
         raise ForbiddenError("Only admins and programme leads may create programmes.")
+
+
+def check_membership_change(principal: Principal, user: User | None, role: str | None, requested_email: str) -> User:
+    """Rules for adding, re-roling (``role``) or removing (``role`` None) a programme member, past being its lead.
+
+    - Nobody but an admin changes their own place: a lead who made themself an
+      author could edit content, or leave the programme without a lead.
+    - A lead makes programme leads only of accounts that hold the lead role;
+      an author account stays an author. (Admins may do either.)
+    - For all but admins, an unknown email, a disabled account and an account
+      that may not take the role get one answer, so trying emails tells a lead
+      nothing about which accounts exist.
+
+    :returns: ``user``, once allowed.
+    :raises ForbiddenError: a change to one's own membership.
+    :raises InvalidInputError: no account with that email may take that role here.
+    """
+    if user is not None and user.id == principal.user_id and not principal.is_admin:
+        raise ForbiddenError("You cannot change your own place on a programme: ask another lead or an admin.")
+    if principal.is_admin and user is not None:
+        return user
+    may_lead = user is not None and user.role in (Role.LEAD, Role.ADMIN)
+    if user is None or not user.is_active or (role == MembershipRole.LEAD and not may_lead):
+        raise InvalidInputError(
+            f"No account with the email {requested_email} can be made {role or 'a member'} of this programme: "
+            "an admin creates accounts, and only accounts with the lead role lead programmes.",
+            {"email": ["No account with this email can take this role here."]},
+        )
+    return user

@@ -17,10 +17,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from capcourse.accounts import access
 from capcourse.accounts.access import Principal
-from capcourse.accounts.models import MembershipRole, ProgrammeMember
+from capcourse.accounts.models import MembershipRole, ProgrammeMember, User
 from capcourse.accounts.services import find_user
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme
-from capcourse.errors import ConflictError, InvalidInputError, NotFoundError, PreconditionFailedError
+from capcourse.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, PreconditionFailedError
 from capcourse.frameworks.models import Framework
 
 logger = logging.getLogger(__name__)
@@ -111,9 +111,10 @@ def add_member(session: Session, principal: Principal, programme: Programme, ema
     if role not in set(MembershipRole):
         raise InvalidInputError(f"Unknown programme role {role!r}.", {"role": ["One of: lead, author."]})
     try:
-        user = find_user(session, email)
-    except NotFoundError as error:
-        raise InvalidInputError(error.message, {"email": ["No user has this email."]}) from error
+        found: User | None = find_user(session, email)
+    except NotFoundError:
+        found = None
+    user = access.check_membership_change(principal, found, role, email)
     membership: ProgrammeMember | None = session.scalar(
         select(ProgrammeMember).where(ProgrammeMember.programme_id == programme.id, ProgrammeMember.user_id == user.id)
     )
@@ -128,6 +129,8 @@ def add_member(session: Session, principal: Principal, programme: Programme, ema
 
 def remove_member(session: Session, principal: Principal, programme: Programme, user_id: int) -> None:
     access.require_programme_manager(session, principal, programme)
+    if user_id == principal.user_id and not principal.is_admin:
+        raise ForbiddenError("You cannot change your own place on a programme: ask another lead or an admin.")
     membership = session.scalar(
         select(ProgrammeMember).where(ProgrammeMember.programme_id == programme.id, ProgrammeMember.user_id == user_id)
     )

@@ -142,7 +142,14 @@ def add_learners(
             raise InvalidInputError(
                 f"Learner {index + 1} is not identified: {error}", {"learners": {str(index): [str(error)]}}
             ) from error
-        learners.setdefault(key, learner_for(session, agent))
+        if key not in learners:
+            # Learners are shared by every programme: a cohort names a learner
+            # nobody has named yet, but never renames one (a lead of one
+            # programme must not rename another programme's learner).
+            learner = learner_for(session, {k: v for k, v in agent.items() if k != "name"})
+            if agent.get("name") and not learner.name:
+                learner.name = str(agent["name"])
+            learners[key] = learner
     session.flush()
     present = set(
         session.scalars(

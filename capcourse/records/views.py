@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 import xapi
-from capcourse.accounts.auth import PEOPLE, require_role
+from capcourse.accounts.auth import require_role
 from capcourse.accounts.models import Role
 from capcourse.api import AUTH_DOC
 from capcourse.extensions import db
@@ -89,9 +89,10 @@ class Completions(MethodView):
 
 @blp.route("/pending-records")
 class Pending(MethodView):
-    @require_role(*PEOPLE)
+    # Kept records belong to no programme yet and come from every LMS: admins only.
+    @require_role(Role.ADMIN)
     @blp.doc(**AUTH_DOC)
     @blp.response(200, PendingSchema(many=True))
     def get(self) -> Any:
-        """Activity ids that completions arrived for but no activity carries yet: map them to apply the records."""
+        """Activity ids that completions arrived for but no activity carries yet: map them to apply the records (admins)."""
         return [{"activity": ref, "records": count} for ref, count in services.pending_summary(db.session())]
