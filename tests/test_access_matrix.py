@@ -13,7 +13,8 @@ programme checks (401, 403, 404 for what one may not see). After a
 write that succeeded, the programme is built anew, so each caller meets the same
 state. The permission table in docs/security.md states the rules this checks.
 
-After adding a route, run with ``CAPCOURSE_WRITE_ACCESS_MATRIX=1`` to write the
+Not marked ``db``: who may call what does not depend on the database, and one
+run is enough for CI. After adding a route, run with ``CAPCOURSE_WRITE_ACCESS_MATRIX=1`` to write the
 table, then read every changed line before committing it.
 """
 
@@ -47,8 +48,6 @@ from capcourse.mapping.models import Mapping
 from tests.conftest import scratch_app
 from tests.factories import PASSWORD
 from tests.pages import csrf_token
-
-pytestmark = pytest.mark.db
 
 TABLE = Path(__file__).with_name("access_matrix.txt")
 ROLES = ("none", "integration", "outsider", "author", "lead", "admin")
