@@ -74,9 +74,10 @@ def build_programme(session: Session, world: World) -> None:
         old.title = f"Earlier {uuid.uuid4()}"
         session.flush()
     programme = load_demo(session, BASE_URL, (), learners=2).programme
-    for role in ("lead", "author"):
+    for role in ("lead", "author", "bystander"):
         user = session.scalar(select(User).where(User.email == _emails(role)))
-        session.add(ProgrammeMember(programme_id=programme.id, user_id=user.id, role=MembershipRole(role)))
+        member_role = MembershipRole.LEAD if role == "lead" else MembershipRole.AUTHOR
+        session.add(ProgrammeMember(programme_id=programme.id, user_id=user.id, role=member_role))
     session.flush()
     course = session.scalars(
         select(Course).where(Course.programme_id == programme.id).order_by(Course.position)
@@ -88,7 +89,9 @@ def build_programme(session: Session, world: World) -> None:
     member = session.scalars(select(CohortMember).where(CohortMember.cohort_id == cohort.id)).first()
     framework = programme.frameworks[0]
     item = session.scalars(select(Item).where(Item.framework_id == framework.id)).first()
-    lead = session.scalar(select(User).where(User.email == _emails("lead")))
+    # Routes about one user (disable, re-role, remove from the programme) act on a
+    # bystander, never on a caller, who must stay able to sign in.
+    bystander = session.scalar(select(User).where(User.email == _emails("bystander")))
     world.ids = {
         "programme_id": programme.id,
         "course_id": course.id,
@@ -103,7 +106,7 @@ def build_programme(session: Session, world: World) -> None:
         "identifier": framework.id,
         "entity_id": item.id,
         "target_id": module.id,
-        "user_id": lead.id,
+        "user_id": bystander.id,
         "filename": "capcourse.css",
         "path": "index.html",
     }
@@ -137,6 +140,7 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Callers,
             key_role = Role.ADMIN if role == "admin" else PEOPLE[role]
             keys[role] = create_api_key(session, f"{role} key", key_role, user if role != "admin" else None)[1]
         keys["integration"] = create_api_key(session, "LMS", Role.INTEGRATION)[1]
+        create_user(session, _emails("bystander"), "Bystander", Role.AUTHOR, PASSWORD)
         # The outsider leads a programme of their own.
         create_programme(session, principal_for_user(users["outsider"]), "Someone else's programme")
         build_programme(session, world)
