@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from capcourse.accounts.models import Role, User
 from capcourse.accounts.services import MIN_PASSWORD_LENGTH
@@ -19,9 +19,17 @@ class UserCreateSchema(Schema):
 
 class UserUpdateSchema(Schema):
     active = fields.Boolean(
-        required=True,
         metadata={"description": "false disables the user: no sign-in, sessions ended, API keys refused."},
     )
+    role = fields.String(
+        validate=validate.OneOf(["admin", "lead", "author"]),
+        metadata={"description": "A new role; the user's sessions end, so it applies from their next sign-in."},
+    )
+
+    @validates_schema
+    def something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "active" not in data and "role" not in data:
+            raise ValidationError("Send active, role or both.", "_schema")
 
 
 class UserSchema(Schema):

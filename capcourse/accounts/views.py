@@ -8,6 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from capcourse.accounts.admin import set_role
 from capcourse.accounts.auth import require_role
 from capcourse.accounts.models import Role, User
 from capcourse.accounts.schemas import UserCreateSchema, UserSchema, UserUpdateSchema, user_dict
@@ -47,11 +48,15 @@ class UserResource(MethodView):
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     def patch(self, body: dict[str, Any], user_id: int) -> Any:
-        """Disable or enable a user. Disabling ends their sessions at once and refuses their API keys."""
+        """Disable or enable a user, or change their role. Disabling ends their sessions at once and refuses their
+        API keys; a new role ends their sessions too."""
         # Ids are 32-bit in the database: a larger one names nobody (and must not reach the query).
         user = db.session.get(User, user_id) if user_id < 2**31 else None
         if user is None:
             raise NotFoundError(f"No user has the id {user_id}.")
-        set_active(db.session(), user, body["active"])
+        if "role" in body:
+            set_role(db.session(), user, body["role"])
+        if "active" in body:
+            set_active(db.session(), user, body["active"])
         db.session.commit()
         return user_dict(user)

@@ -177,3 +177,13 @@ def test_admin_forms_refuse_bad_input(client: FlaskClient, session: Session) -> 
     assert lead_key.status_code == 422  # type: ignore[attr-defined]
     attach = post_form(client, "/admin/pending/attach", {"activity_ref": "nope", "activity_id": "x"}, "/admin/pending")
     assert attach.status_code == 422  # type: ignore[attr-defined]
+
+
+@pytest.mark.db
+def test_the_users_api_changes_a_role(client: FlaskClient, session: Session) -> None:
+    admin = factories.bearer(factories.api_key(session, Role.ADMIN)[1])
+    person = factories.user(session, Role.AUTHOR)
+    answer = client.patch(f"/api/v1/users/{person.id}", json={"role": "lead"}, headers=admin)
+    assert answer.status_code == 200 and answer.json["role"] == "lead"
+    assert client.patch(f"/api/v1/users/{person.id}", json={"role": "integration"}, headers=admin).status_code == 422
+    assert client.patch(f"/api/v1/users/{person.id}", json={}, headers=admin).status_code == 422
