@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import posixpath
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -322,6 +323,8 @@ def package_path(url: str) -> str | None:
 
     None for an absolute URL (``http://…``), which is not in the package.
     """
+    if _PLAIN_PATH.match(url):
+        return url  # the usual case, "folder/page.html": nothing to split, decode or normalise
     parts = urlsplit(url)
     if parts.scheme or parts.netloc:
         return None
@@ -333,6 +336,10 @@ def package_path(url: str) -> str | None:
 
 
 # Parsing ---------------------------------------------------------------------
+
+
+# A relative path with nothing to resolve: no scheme, query, fragment, escape, "." or ".." part, "//" or "\\".
+_PLAIN_PATH = re.compile(r"^(?![./])(?!.*(?:^|/)\.{1,2}(?:/|$))(?!.*//)[^:?#%\\]+(?<!/)$")
 
 
 def _str(value: object) -> str | None:
@@ -365,6 +372,14 @@ def _adlcp_children(element: etree._Element, name: str) -> Iterator[etree._Eleme
     for child in element.iterchildren(*_ADLCP_ANY):
         if ns.local(child).lower() == wanted:
             yield child
+
+
+def _adlcp_index(element: etree._Element) -> dict[str, etree._Element]:
+    """The ADL extension children of ``element`` by lower-case local name (the first of each), in one pass."""
+    found: dict[str, etree._Element] = {}
+    for child in element.iterchildren(*_ADLCP_ANY):
+        found.setdefault(ns.local(child).lower(), child)
+    return found
 
 
 def _adlcp_child(element: etree._Element, name: str) -> etree._Element | None:
@@ -437,6 +452,8 @@ class _Parser:
     # metadata
 
     def metadata(self, parent: etree._Element) -> Metadata | None:
+        if not len(parent):
+            return None  # most <file>s: no children to look through
         element = _cp_child(parent, "metadata")
         if element is None:
             return None
@@ -640,8 +657,7 @@ class _Parser:
             return None
         return value
 
-    def completion_threshold(self, item: etree._Element) -> CompletionThreshold | None:
-        element = _adlcp_child(item, "completionThreshold")
+    def completion_threshold(self, element: etree._Element | None) -> CompletionThreshold | None:
         if element is None:
             return None
         text = _text(element)
@@ -670,13 +686,14 @@ class _Parser:
         if isvisible is None:
             self.problem("invalid-value", f"isvisible {element.get('isvisible')!r} is neither true nor false", element)
             isvisible = True
+        adl = _adlcp_index(element)  # one pass over the children for all six ADL elements
         prerequisites = None
-        prerequisites_element = _adlcp_child(element, "prerequisites")
+        prerequisites_element = adl.get("prerequisites")
         if prerequisites_element is not None:
             expression = _text(prerequisites_element)
             if expression:
                 prerequisites = Prerequisites(expression, _str(prerequisites_element.get("type")) or "aicc_script")
-        masteryscore_element = _adlcp_child(element, "masteryscore")
+        masteryscore_element = adl.get("masteryscore")
         masteryscore = None
         if masteryscore_element is not None:
             masteryscore = self.number(_text(masteryscore_element), masteryscore_element, "masteryscore", 0.0, 100.0)
@@ -690,10 +707,10 @@ class _Parser:
             metadata=self.metadata(element),
             prerequisites=prerequisites,
             masteryscore=masteryscore,
-            max_time_allowed=_text(_adlcp_child(element, "maxtimeallowed")) or None,
-            time_limit_action=_text(_adlcp_child(element, "timelimitaction")) or None,
-            data_from_lms=_text(_adlcp_child(element, "datafromlms")),
-            completion_threshold=self.completion_threshold(element),
+            max_time_allowed=_text(adl.get("maxtimeallowed")) or None,
+            time_limit_action=_text(adl.get("timelimitaction")) or None,
+            data_from_lms=_text(adl.get("datafromlms")),
+            completion_threshold=self.completion_threshold(adl.get("completionthreshold")),
             objectives=self.objectives(element, collection),
             line=element.sourceline,
         )
