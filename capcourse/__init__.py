@@ -20,6 +20,9 @@ from werkzeug.wrappers import Response
 from capcourse import guards, timestamps  # noqa: F401
 from capcourse.config import load_config
 
+#: The one place the version is written (setup.cfg reads it).
+__version__ = "0.2.0"
+
 logger = logging.getLogger(__name__)
 
 #: The domain packages, lowest layer first; each registers its own API, pages and

@@ -6,4 +6,8 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = PACKAGE_DIR / "data"
-MIGRATIONS_DIR = PACKAGE_DIR.parent / "migrations"
+#: ``migrations/`` at the top of a source checkout; inside the package once installed
+#: from a wheel (setup.py's build step copies it there).
+MIGRATIONS_DIR = (
+    PACKAGE_DIR.parent / "migrations" if (PACKAGE_DIR.parent / "migrations").is_dir() else PACKAGE_DIR / "migrations"
+)
