@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import xapi
-from capcourse.errors import BadRequestError, CapcourseError, ConflictError, NotFoundError
+from capcourse.errors import BadRequestError, CapcourseError, ConflictError
 from capcourse.frameworks.models import utcnow
 from capcourse.records import services as records
 from capcourse.records.models import Outcome, StoredStatement
@@ -148,45 +148,3 @@ def _as_completion(statement: dict[str, Any]) -> records.CompletionInput | None:
         score_max=score.get("max"),
         registration=statement.get("context", {}).get("registration"),
     )
-
-
-def get_statement(session: Session, statement_id: uuid.UUID, voided: bool) -> dict[str, Any]:
-    """One statement by id; voided ones only through ``voidedStatementId``, as the spec says."""
-    stored = session.scalar(select(StoredStatement).where(StoredStatement.id == statement_id))
-    if stored is None or stored.voided != voided:
-        raise NotFoundError(f"No {'voided ' if voided else ''}statement has the id {statement_id}.")
-    return dict(stored.statement)
-
-
-@dataclass(frozen=True)
-class StatementQuery:
-    agent_key: str | None = None
-    verb: str | None = None
-    activity: str | None = None
-    registration: uuid.UUID | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    ascending: bool = False
-    limit: int = 100
-    after_pk: int | None = None
-
-
-def query_statements(query: StatementQuery) -> Select[tuple[StoredStatement]]:
-    """Newest first unless ``ascending``; one row more than ``limit`` tells there is more."""
-    sql = select(StoredStatement).where(StoredStatement.voided.is_(False))
-    if query.agent_key:
-        sql = sql.where(StoredStatement.agent_key == query.agent_key)
-    if query.verb:
-        sql = sql.where(StoredStatement.verb_id == query.verb)
-    if query.activity:
-        sql = sql.where(StoredStatement.object_id == query.activity)
-    if query.registration:
-        sql = sql.where(StoredStatement.registration == query.registration)
-    if query.since:
-        sql = sql.where(StoredStatement.stored_at > query.since)
-    if query.until:
-        sql = sql.where(StoredStatement.stored_at <= query.until)
-    if query.after_pk is not None:
-        sql = sql.where(StoredStatement.pk > query.after_pk if query.ascending else StoredStatement.pk < query.after_pk)
-    order = StoredStatement.pk.asc() if query.ascending else StoredStatement.pk.desc()
-    return sql.order_by(order).limit(query.limit + 1)
