@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -205,19 +205,25 @@ def _match(session: Session, refs: Iterable[str]) -> dict[str, list[uuid.UUID]]:
 def learners_for(session: Session, agents: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, dict[str, Any]]]:
     """Learner id and stored agent for each agent key, creating the learners first seen.
 
-    ``INSERT … ON CONFLICT DO NOTHING`` then a read: two requests that see a new
-    learner at once both get the one row.
+    The known ones are read first; the others are inserted with ``INSERT … ON
+    CONFLICT DO NOTHING`` and read back, so two requests that see a new learner
+    at once both get the one row.
     """
     normal: dict[str, dict[str, Any]] = {}
     for agent in agents:
         normal.setdefault(xapi.agent_key(agent), xapi.normalise_agent(agent))
-    if not normal:
-        return {}
-    now = utcnow()
-    rows = [{"agent_key": k, "agent": a, "name": a.get("name"), "created_at": now} for k, a in normal.items()]
-    insert_new(session, Learner, rows, ["agent_key"])
+    found = _learners(session, list(normal))
+    missing = [key for key in normal if key not in found]
+    if missing:
+        now = utcnow()
+        rows = [{"agent_key": k, "agent": normal[k], "name": normal[k].get("name"), "created_at": now} for k in missing]
+        insert_new(session, Learner, rows, ["agent_key"])
+        found.update(_learners(session, missing))
+    return found
+
+
+def _learners(session: Session, keys: Sequence[str]) -> dict[str, tuple[int, dict[str, Any]]]:
     found: dict[str, tuple[int, dict[str, Any]]] = {}
-    keys = list(normal)
     for chunk in _chunks(keys):
         for learner_id, key, agent in session.execute(
             select(Learner.id, Learner.agent_key, Learner.agent).where(Learner.agent_key.in_(chunk))
@@ -356,9 +362,13 @@ def record_batch(
 def _recorded_keys(session: Session, keys: Sequence[str]) -> set[str]:
     seen: set[str] = set()
     for chunk in _chunks(list(set(keys))):
-        seen.update(session.scalars(select(Completion.idempotency_key).where(Completion.idempotency_key.in_(chunk))))
         seen.update(
-            session.scalars(select(PendingRecord.idempotency_key).where(PendingRecord.idempotency_key.in_(chunk)))
+            session.scalars(
+                union_all(
+                    select(Completion.idempotency_key).where(Completion.idempotency_key.in_(chunk)),
+                    select(PendingRecord.idempotency_key).where(PendingRecord.idempotency_key.in_(chunk)),
+                )
+            )
         )
     return seen
 
@@ -608,6 +618,9 @@ def _attainments(
             )
         )
     }
+    candidates = {key: row for key, row in candidates.items() if key not in attained}
+    if not candidates:
+        return []  # attained already, as most are after a learner's first success
     required: dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]] = {}
     for programme_id, item_id, activity_id in session.execute(
         select(ItemMapping.programme_id, ItemMapping.item_id, ItemMapping.activity_id).where(

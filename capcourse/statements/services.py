@@ -69,27 +69,19 @@ def receive(
         statement = dict(statement)
         statement.setdefault("id", str(uuid.uuid4()))
         complete.append(statement)
-    # One query for the ids the batch reuses, not one per statement.
-    known = _stored(session, [s["id"] for s in complete])
-    new = []
-    for statement in complete:
-        existing = known.get(uuid.UUID(statement["id"]))
-        if existing is not None:
-            _check_same(existing, statement)
-            continue
-        statement["stored"] = now
-        statement["authority"] = authority
-        statement.setdefault("version", "1.0.3")
-        statement.setdefault("timestamp", now)
-        new.append(statement)
+    new = [
+        {"version": "1.0.3", "timestamp": now, **statement, "stored": now, "authority": authority}
+        for statement in complete
+    ]
+    # Inserted where the id is free; the ids held already (by an earlier request or a
+    # concurrent one) are then compared as sent: the same statement, or a conflict.
     stored = records.store_statements(session, new, "received", ())
     if len(stored) < len(new):
-        # A concurrent request stored some of these ids meanwhile: the same statement, or a conflict.
-        racing = _stored(session, [s["id"] for s in new if s["id"] not in stored])
-        for statement in new:
-            if statement["id"] not in stored:
-                _check_same(racing[uuid.UUID(statement["id"])], statement)
-    fresh = [s for s in new if s["id"] in stored]
+        held = _stored(session, [s["id"] for s in complete if _canonical(s["id"]) not in stored])
+        for statement in complete:
+            if _canonical(statement["id"]) not in stored:
+                _check_same(held[uuid.UUID(statement["id"])], statement)
+    fresh = [s for s in new if _canonical(s["id"]) in stored]
     _void(session, fresh)
     outcomes = [c for s in fresh if (c := _as_completion(s)) is not None]
     results = records.record_batch(session, outcomes, settings.base_url, settings.destinations)
@@ -99,6 +91,10 @@ def receive(
         sum(r.status == "recorded" for r in results),
         sum(r.status == "pending" for r in results),
     )
+
+
+def _canonical(statement_id: str) -> str:
+    return str(uuid.UUID(statement_id))
 
 
 def _stored(session: Session, ids: Sequence[str]) -> dict[uuid.UUID, dict[str, Any]]:
