@@ -5,14 +5,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from capcourse.accounts.access import Principal, principal_for_user
 from capcourse.accounts.models import User
-from capcourse.accounts.services import authenticate_user, end_sessions
+from capcourse.accounts.services import authenticate_user, end_sessions, set_password
 from capcourse.accounts.throttle import sign_in_throttle
-from capcourse.errors import UnauthorizedError
+from capcourse.errors import InvalidInputError, UnauthorizedError
 from capcourse.extensions import db, login_manager
 
 pages = Blueprint("account_pages", __name__)
@@ -85,6 +85,44 @@ def logout() -> Response:
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("account_pages.login"))
+
+
+@pages.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]] | str:
+    """People change their own password: the current one first; every other session ends."""
+    if request.method == "GET":
+        return render_template("accounts/password.html")
+    user: User = current_user._get_current_object()
+    current = request.form.get("current_password", "")
+    new = request.form.get("new_password", "")
+    if new != request.form.get("confirm_password", ""):
+        flash("The new password and its confirmation differ.", "error")
+        return render_template("accounts/password.html"), 422
+    throttle = sign_in_throttle()
+    address = request.remote_addr or "unknown"
+    wait = throttle.wait(user.email, address)
+    if wait:
+        flash(f"Too many wrong passwords. Try again in {wait} seconds.", "error")
+        return render_template("accounts/password.html"), 429, {"Retry-After": str(wait)}
+    try:
+        authenticate_user(db.session(), user.email, current)
+    except UnauthorizedError:
+        # Someone at an unattended screen guessing: counted like a failed sign-in.
+        throttle.failed(user.email, address)
+        flash("The current password is not right.", "error")
+        return render_template("accounts/password.html"), 401
+    try:
+        set_password(db.session(), user, new)
+    except InvalidInputError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return render_template("accounts/password.html"), 422
+    db.session.commit()
+    # This browser stays signed in under the new session version; every other session has ended.
+    login_user(user)
+    flash("Your password is changed; you are signed out everywhere else.", "info")
+    return redirect(url_for("catalogue_pages.programme_list"))
 
 
 @pages.app_context_processor

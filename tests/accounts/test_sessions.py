@@ -203,3 +203,29 @@ def test_the_api_and_cli_refuse_guessable_passwords(
     )
     assert result.exit_code != 0
     assert "too easy to guess" in result.output
+
+
+def _change(client: FlaskClient, current: str, new: str, confirm: str | None = None) -> int:
+    token = csrf_token(client, "/account/password")
+    data = {"current_password": current, "new_password": new, "confirm_password": confirm or new, "csrf_token": token}
+    g.pop("_login_user", None)
+    return client.post("/account/password", data=data).status_code
+
+
+def test_people_change_their_own_password_and_other_sessions_end(app: Flask, session: Session) -> None:
+    person, client = signed_in(app, session)
+    thief = copy_of_session(app, client)
+    assert _change(client, "not my password at all", "a brand new passphrase here") == 401
+    assert _change(client, factories.PASSWORD, "password1234") == 422
+    assert _change(client, factories.PASSWORD, "a brand new passphrase here", "something else entirely") == 422
+    assert visit(thief) == 200  # nothing changed yet
+    assert _change(client, factories.PASSWORD, "a brand new passphrase here") == 302
+    assert visit(client) == 200  # this browser stays signed in
+    assert visit(thief) == 302  # every other copy of the session has ended
+    g.pop("_login_user", None)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/programmes")})
+    sign_in(client, person.email, "a brand new passphrase here")
+
+
+def test_the_password_page_needs_a_signed_in_person(client: FlaskClient) -> None:
+    assert client.get("/account/password").status_code == 302
