@@ -85,6 +85,33 @@ def package_detail(package_id: uuid.UUID) -> str:
     return render_template("packages/detail.html", package=package, report=package.last_report or {})
 
 
+@pages.get("/<any(course, module):kind>s/<uuid:entity_id>/scorm-report")
+@login_required
+def export_report(kind: str, entity_id: uuid.UUID) -> str | tuple[str, int]:
+    """What exporting as each version keeps and leaves out, before downloading."""
+    principal, settings = page_principal(), settings_from(current_app.config)
+    reports: list[dict[str, object]] = []
+    title = ""
+    for version in exporting.VERSIONS:
+        try:
+            if kind == "module":
+                module = module_for_read(db.session(), principal, entity_id)
+                title = module.title
+                export = exporting.module_export(db.session(), module, settings, version)
+            else:
+                course = course_for_read(db.session(), principal, entity_id)
+                title = course.title
+                export = exporting.course_export(db.session(), course, settings, version)
+            reports.append({**export.report(), "lines": export.report_lines(), "refused": None})
+        except CapcourseError as error:
+            if error.status_code == 404:
+                raise
+            reports.append(
+                {"version": version, "lines": [], "refused": error.message, "errors": _first_problems(error)}
+            )
+    return render_template("packages/export_report.html", kind=kind, entity_id=entity_id, title=title, reports=reports)
+
+
 @pages.get("/<any(course, module):kind>s/<uuid:entity_id>/scorm.zip")
 @login_required
 def export_download(kind: str, entity_id: uuid.UUID) -> Response:

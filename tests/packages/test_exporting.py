@@ -63,6 +63,7 @@ def world(session: Session) -> dict[str, Any]:
         "reading": reading,
         "task": task,
         "author": principal,
+        "author_user": author,
         "key": bearer(factories.api_key(session, Role.AUTHOR, author)[1]),
     }
 
@@ -345,3 +346,25 @@ def test_a_sco_with_children_exports_as_a_group_that_launches_it_first(
         ("PART-2", f"{adapter}two.html"),
     ]
     assert export.missing_files == ["gone-1.js", "gone-2.js", "gone-3.js"]
+
+
+def test_the_export_report_page_says_what_each_version_keeps(
+    app: Flask, client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    from tests.pages import sign_in
+
+    settings = settings_from(app.config)
+    report = importing.import_package(session, world["author"], world["course"], io.BytesIO(extras_package()), settings)
+    session.commit()
+    importing.finish(report)
+    (module,) = report.modules_created
+    sign_in(client, world["author_user"].email)
+    module_page = client.get(f"/modules/{module.id}").get_data(as_text=True)
+    assert f"/modules/{module.id}/scorm-report" in module_page
+    page = client.get(f"/modules/{module.id}/scorm-report")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "SCORM 2004-4th" in html and "SCORM 1.2" in html
+    assert "completion threshold" in html and "listed-but-absent.js" in html
+    assert "scorm-adapter.html" in html  # the 1.2 export launches the 2004 lesson through the adapter
+    assert client.get(f"/courses/{world['course'].id}/scorm-report").status_code == 200
