@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -185,3 +186,21 @@ def test_adl_samples_are_accepted(client: FlaskClient, lms: dict[str, str]) -> N
         data = json.loads(path.read_text(encoding="utf-8"))
         response = client.post("/xapi/statements", json=data, headers=lms)
         assert response.status_code == 200, (path.name, response.json)
+
+
+def test_nul_characters_and_deep_nesting_are_refused_naming_where(client: FlaskClient, lms: dict[str, str]) -> None:
+    statement = xapi.statement(
+        xapi.agent_from_email("nul@example.org", "Nul\u0000Name"),
+        xapi.COMPLETED,
+        xapi.activity("https://lms.example.org/nul"),
+        str(uuid.uuid4()),
+        datetime(2026, 11, 30, tzinfo=UTC),
+    )
+    response = client.post("/xapi/statements", json=statement, headers=lms)
+    assert response.status_code == 400
+    assert "$.actor.name" in response.json["errors"]
+    deep = "[" * 5000 + "]" * 5000
+    response = client.post("/xapi/statements", data=deep, headers={**lms, "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "nested" in response.json["message"]
+    assert client.get("/xapi/statements", query_string={"statementId": statement["id"]}, headers=lms).status_code == 404
