@@ -82,7 +82,7 @@ def learner_attainment(session: Session, report: CoverageReport, learner: Learne
             .where(
                 Completion.learner_id == learner.id,
                 Completion.programme_id == report.programme.id,
-                Completion.success.is_(True),
+                Completion.counts(),
             )
             .distinct()
         )

@@ -218,7 +218,11 @@ def launch_learner_records(outcome: launch.LaunchOutcome) -> list[Any]:
         select(Completion)
         .join(Completion.activity)
         .join(Module)
-        .where(Completion.learner_id == outcome.learner.id, Module.course_id == outcome.course.id)
+        .where(
+            Completion.learner_id == outcome.learner.id,
+            Module.course_id == outcome.course.id,
+            Completion.voided_at.is_(None),
+        )
         .order_by(Completion.occurred_at.desc())
         .limit(50)
     )

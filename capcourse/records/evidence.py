@@ -1,7 +1,7 @@
 """Keeping :class:`~capcourse.records.models.Evidence` current.
 
 A learner has evidence for an item when they succeeded in an activity mapped to
-it, or in any activity of a module mapped to it. Recording a completion adds to
+it, or in any activity of a module mapped to it, and that success was not voided. Recording a completion adds to
 the rows of the items its activity and module are mapped to (an upsert, so two
 requests recording for the same learner at once both count); mapping or
 unmapping recomputes the rows of that item from the completions, in SQL.
@@ -62,7 +62,7 @@ def evidence_paths(
             .join(Activity, Activity.id == Completion.activity_id)
             .join(Module, Module.id == Activity.module_id)
             .join(Mapping, and_(Mapping.programme_id == programme_id, on_mapping))
-            .where(Completion.programme_id == programme_id, Completion.success.is_(True), *conditions)
+            .where(Completion.programme_id == programme_id, Completion.counts(), *conditions)
         )
         if framework_id is not None:
             query = query.join(Item, Item.id == Mapping.item_id).where(Item.framework_id == framework_id)

@@ -7,7 +7,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    and_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.catalogue.models import Activity
@@ -39,8 +52,10 @@ class Completion(db.Model):  # type: ignore[name-defined,misc]
     """A learner completed, passed or failed an activity."""
 
     __tablename__ = "completions"
-    # Who succeeded in a programme, answered from the index alone (cohort sizes).
-    __table_args__ = (Index("ix_completions_programme_success_learner", "programme_id", "success", "learner_id"),)
+    # Who succeeded in a programme (and still counts), answered from the index alone (cohort sizes).
+    __table_args__ = (
+        Index("ix_completions_programme_success_learner", "programme_id", "success", "voided_at", "learner_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), index=True)
@@ -61,9 +76,16 @@ class Completion(db.Model):  # type: ignore[name-defined,misc]
     idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
     #: The id of the statement capcourse emitted for it.
     statement_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    #: When the statement that produced it was voided or retracted: kept, but it counts nowhere any more.
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     learner: Mapped[Learner] = relationship()
     activity: Mapped[Activity] = relationship()
+
+    @classmethod
+    def counts(cls) -> Any:
+        """The condition of a completion that is evidence: a success not voided."""
+        return and_(cls.success.is_(True), cls.voided_at.is_(None))
 
 
 class PendingRecord(db.Model):  # type: ignore[name-defined,misc]

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, union_all
+from sqlalchemy import delete, func, insert, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -639,7 +639,7 @@ def _attainments(
             select(Completion.learner_id, Completion.activity_id, func.min(Completion.occurred_at))
             .where(
                 Completion.learner_id.in_(learner_ids),
-                Completion.success.is_(True),
+                Completion.counts(),
                 Completion.activity_id.in_(activities),
             )
             .group_by(Completion.learner_id, Completion.activity_id)
@@ -665,6 +665,20 @@ def _attainments(
                 "trigger": trigger,
             }
         )
+    # An attainment withdrawn earlier (its statement voided) is attained again under a new statement id:
+    # a voided statement's id can never be used again.
+    withdrawn = _stored_ids(session, [row["statement_id"] for row in rows])
+    for row in rows:
+        if row["statement_id"] in withdrawn:
+            row["statement_id"] = uuid.UUID(
+                xapi.statement_id(
+                    "attainment",
+                    str(row["programme_id"]),
+                    str(row["learner_id"]),
+                    str(row["item_id"]),
+                    row["attained_at"].isoformat(),
+                )
+            )
     statements = []
     new = set(
         insert_new(
@@ -695,6 +709,259 @@ def _attainments(
         )
         logger.info("Learner %s attained %s", row["learner_id"], row["item_id"])
     return statements
+
+
+def _stored_ids(session: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    found: set[uuid.UUID] = set()
+    for chunk in _chunks(list(ids)):
+        found.update(session.scalars(select(StoredStatement.id).where(StoredStatement.id.in_(chunk))))
+    return found
+
+
+@dataclass(frozen=True)
+class Voided:
+    """What voiding some completions took back."""
+
+    completions: int
+    #: (programme, learner, item) of the attainments withdrawn.
+    attainments: list[tuple[uuid.UUID, int, uuid.UUID]]
+    #: The ids of the voiding statements capcourse emitted.
+    statements: list[str]
+
+
+def completions_for_keys(session: Session, keys: Iterable[str]) -> set[uuid.UUID]:
+    """The completions recorded under these idempotency keys, the extra matches' ``key#activity`` included."""
+    keys = set(keys)
+    found: set[uuid.UUID] = set()
+    # Extra matches carry "#<activity uuid>" after the key: the prefix of the key's length, then "#".
+    by_length: dict[int, list[str]] = {}
+    for key in keys:
+        by_length.setdefault(len(key), []).append(key)
+    for length, same in by_length.items():
+        for chunk in _chunks(same):
+            found.update(
+                session.scalars(
+                    select(Completion.id).where(
+                        func.substr(Completion.idempotency_key, 1, length).in_(chunk),
+                        or_(
+                            func.length(Completion.idempotency_key) == length,
+                            func.substr(Completion.idempotency_key, length + 1, 1) == "#",
+                        ),
+                    )
+                )
+            )
+    return found
+
+
+def completions_before(
+    session: Session, retractions: Iterable[tuple[Mapping[str, Any], str, datetime]]
+) -> set[uuid.UUID]:
+    """The completions a learner recorded for an activity up to a moment: what a retracting verb takes back.
+
+    :param retractions: (agent, activity id as the LMS names it, when) of each retracting statement.
+    """
+    retractions = list(retractions)
+    if not retractions:
+        return set()
+    matched = _match(session, {ref for _, ref, _ in retractions})
+    keys = {xapi.agent_key(agent) for agent, _, _ in retractions}
+    learners = dict(session.execute(select(Learner.agent_key, Learner.id).where(Learner.agent_key.in_(keys))).all())
+    # (learner, activity) → the latest retraction of it.
+    latest: dict[tuple[int, uuid.UUID], datetime] = {}
+    for agent, ref, when in retractions:
+        learner_id = learners.get(xapi.agent_key(agent))
+        if learner_id is None:
+            continue
+        for activity_id in matched.get(ref, []):
+            moment = when.astimezone(UTC)
+            if latest.get((learner_id, activity_id), moment) <= moment:
+                latest[learner_id, activity_id] = moment
+    if not latest:
+        return set()
+    rows = session.execute(
+        select(Completion.id, Completion.learner_id, Completion.activity_id, Completion.occurred_at).where(
+            Completion.learner_id.in_({learner for learner, _ in latest}),
+            Completion.activity_id.in_({activity for _, activity in latest}),
+            Completion.voided_at.is_(None),
+        )
+    )
+    return {
+        completion_id
+        for completion_id, learner_id, activity_id, occurred_at in rows
+        if (limit := latest.get((learner_id, activity_id))) is not None and _as_utc(occurred_at) <= limit
+    }
+
+
+def void_completions(session: Session, completion_ids: Iterable[uuid.UUID], destinations: Sequence[str]) -> Voided:
+    """Take completions back, as sets: mark them voided, recompute their evidence, withdraw attainments.
+
+    Completions are kept (``voided_at`` set), never deleted. Every item their
+    activity or module is mapped to has its evidence recomputed; an attainment
+    that no longer holds is deleted. capcourse voids the statements it emitted
+    for them (the completion statement and the ``achieved`` statement): the
+    voiding statements are stored and queued for every destination.
+    """
+    ids = list(set(completion_ids))
+    rows: list[Any] = []
+    for chunk in _chunks(ids):
+        rows += session.execute(
+            select(
+                Completion.id,
+                Completion.programme_id,
+                Completion.learner_id,
+                Completion.activity_id,
+                Completion.statement_id,
+                Activity.module_id,
+            )
+            .join(Activity, Activity.id == Completion.activity_id)
+            .where(Completion.id.in_(chunk), Completion.voided_at.is_(None))
+        ).all()
+    if not rows:
+        return Voided(0, [], [])
+    now = utcnow()
+    for chunk in _chunks([row[0] for row in rows]):
+        session.execute(
+            update(Completion)
+            .where(Completion.id.in_(chunk), Completion.voided_at.is_(None))
+            .values(voided_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    programmes = {row.programme_id for row in rows}
+    activities = {row.activity_id for row in rows}
+    modules = {row.module_id for row in rows}
+    items: dict[uuid.UUID, set[uuid.UUID]] = {}
+    assessed: dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]] = {}
+    for programme_id, item_id, activity_id, depth in session.execute(
+        select(ItemMapping.programme_id, ItemMapping.item_id, ItemMapping.activity_id, ItemMapping.depth).where(
+            ItemMapping.programme_id.in_(programmes),
+            or_(ItemMapping.activity_id.in_(activities), ItemMapping.module_id.in_(modules)),
+        )
+    ):
+        items.setdefault(programme_id, set()).add(item_id)
+        if depth == Depth.ASSESSED and activity_id is not None:
+            assessed.setdefault((programme_id, activity_id), set()).add(item_id)
+    for programme_id, item_ids in items.items():
+        evidence.refresh_items(session, programme_id, item_ids)
+    withdrawn = _withdraw_attainments(session, rows, assessed)
+    learner_ids = {row.learner_id for row in rows} | {learner for _, learner, _, _ in withdrawn}
+    agents: dict[int, dict[str, Any]] = {
+        learner_id: agent
+        for learner_id, agent in session.execute(select(Learner.id, Learner.agent).where(Learner.id.in_(learner_ids)))
+    }
+    targets = [(row.learner_id, row.statement_id) for row in rows] + [
+        (learner, statement_id) for _, learner, _, statement_id in withdrawn
+    ]
+    statements = void_statements(session, [(agents[learner], target) for learner, target in targets], destinations)
+    logger.info("Voided %d completions and withdrew %d attainments", len(rows), len(withdrawn))
+    return Voided(len(rows), [(p, learner, item) for p, learner, item, _ in withdrawn], statements)
+
+
+def _withdraw_attainments(
+    session: Session, voided: Sequence[Any], assessed: Mapping[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]]
+) -> list[tuple[uuid.UUID, int, uuid.UUID, uuid.UUID]]:
+    """Delete the attainments the voided completions were needed for; return (programme, learner, item, statement)."""
+    suspects = {
+        (row.programme_id, row.learner_id, item_id)
+        for row in voided
+        for item_id in assessed.get((row.programme_id, row.activity_id), ())
+    }
+    if not suspects:
+        return []
+    programmes = {p for p, _, _ in suspects}
+    learner_ids = {learner for _, learner, _ in suspects}
+    item_ids = {i for _, _, i in suspects}
+    held = [
+        (attainment_id, programme_id, learner_id, item_id, statement_id)
+        for attainment_id, programme_id, learner_id, item_id, statement_id in session.execute(
+            select(
+                Attainment.id,
+                Attainment.programme_id,
+                Attainment.learner_id,
+                Attainment.item_id,
+                Attainment.statement_id,
+            ).where(
+                Attainment.programme_id.in_(programmes),
+                Attainment.learner_id.in_(learner_ids),
+                Attainment.item_id.in_(item_ids),
+            )
+        )
+        if (programme_id, learner_id, item_id) in suspects
+    ]
+    if not held:
+        return []
+    required: dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]] = {}
+    for programme_id, item_id, activity_id in session.execute(
+        select(ItemMapping.programme_id, ItemMapping.item_id, ItemMapping.activity_id).where(
+            ItemMapping.item_id.in_(item_ids),
+            ItemMapping.depth == Depth.ASSESSED,
+            ItemMapping.programme_id.in_(programmes),
+            ItemMapping.activity_id.is_not(None),
+        )
+    ):
+        assert activity_id is not None  # filtered above
+        required.setdefault((programme_id, item_id), set()).add(activity_id)
+    activities = set().union(*required.values()) if required else set()
+    succeeded = set(
+        session.execute(
+            select(Completion.learner_id, Completion.activity_id)
+            .where(Completion.learner_id.in_(learner_ids), Completion.activity_id.in_(activities), Completion.counts())
+            .distinct()
+        ).all()
+    )
+    gone = [
+        (attainment_id, programme_id, learner_id, item_id, statement_id)
+        for attainment_id, programme_id, learner_id, item_id, statement_id in held
+        if not all((learner_id, a) in succeeded for a in required.get((programme_id, item_id), ()))
+    ]
+    for chunk in _chunks([g[0] for g in gone]):
+        session.execute(delete(Attainment).where(Attainment.id.in_(chunk)))
+    return [(p, learner, item, statement_id) for _, p, learner, item, statement_id in gone]
+
+
+def void_statements(
+    session: Session, targets: Sequence[tuple[Mapping[str, Any], uuid.UUID]], destinations: Sequence[str]
+) -> list[str]:
+    """Emit a ``voided`` statement for each of capcourse's own statements given (actor, id), and queue it.
+
+    The targets are marked voided in capcourse's store. A target that was never
+    stored (nothing was emitted for it) or is voided already is left alone.
+
+    :returns: the ids of the voiding statements stored.
+    """
+    wanted = {target: actor for actor, target in targets}
+    live: set[uuid.UUID] = set()
+    for chunk in _chunks(list(wanted)):
+        live.update(
+            session.scalars(
+                select(StoredStatement.id).where(
+                    StoredStatement.id.in_(chunk),
+                    StoredStatement.voided.is_(False),
+                    StoredStatement.verb_id != xapi.VOIDED.id,
+                )
+            )
+        )
+    if not live:
+        return []
+    now = utcnow()
+    statements = [
+        xapi.statement(
+            dict(wanted[target]),
+            xapi.VOIDED,
+            {"objectType": "StatementRef", "id": str(target)},
+            xapi.statement_id("voiding", str(target)),
+            now,
+        )
+        for target in sorted(live)
+    ]
+    stored = store_statements(session, statements, "emitted", destinations)
+    for chunk in _chunks(sorted(live)):
+        session.execute(
+            update(StoredStatement)
+            .where(StoredStatement.id.in_(chunk))
+            .values(voided=True)
+            .execution_options(synchronize_session=False)
+        )
+    return sorted(stored)
 
 
 def _as_utc(moment: datetime) -> datetime:

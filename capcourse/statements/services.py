@@ -9,23 +9,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 import xapi
 from capcourse.errors import BadRequestError, CapcourseError, ConflictError
 from capcourse.frameworks.models import utcnow
 from capcourse.records import services as records
-from capcourse.records.models import Outcome, StoredStatement
+from capcourse.records.models import Completion, Outcome, PendingRecord, StoredStatement
 from capcourse.records.settings import RecordsSettings
 
 logger = logging.getLogger(__name__)
 
-OUTCOMES = {
-    xapi.COMPLETED.id: Outcome.COMPLETED,
-    xapi.PASSED.id: Outcome.PASSED,
-    xapi.FAILED.id: Outcome.FAILED,
-}
+OUTCOMES = {"completed": Outcome.COMPLETED, "passed": Outcome.PASSED, "failed": Outcome.FAILED}
 
 
 class StatementsRejected(CapcourseError):  # noqa: N818 - reads as what happened
@@ -73,9 +69,16 @@ def receive(
         {"version": "1.0.3", "timestamp": now, **statement, "stored": now, "authority": authority}
         for statement in complete
     ]
+    # A voiding statement an LMS sends for one of capcourse's own statements goes on to the configured LRSs.
+    ours = _emitted(session, {s["object"]["id"] for s in new if s["verb"]["id"] == xapi.VOIDED.id})
+    forwarded = {s["id"] for s in new if s["verb"]["id"] == xapi.VOIDED.id and _canonical(s["object"]["id"]) in ours}
     # Inserted where the id is free; the ids held already (by an earlier request or a
     # concurrent one) are then compared as sent: the same statement, or a conflict.
-    stored = records.store_statements(session, new, "received", ())
+    stored = records.store_statements(session, [s for s in new if s["id"] not in forwarded], "received", ())
+    if forwarded:
+        stored |= records.store_statements(
+            session, [s for s in new if s["id"] in forwarded], "received", settings.destinations
+        )
     if len(stored) < len(new):
         held = _stored(session, [s["id"] for s in complete if _canonical(s["id"]) not in stored])
         for statement in complete:
@@ -83,8 +86,9 @@ def receive(
                 _check_same(held[uuid.UUID(statement["id"])], statement)
     fresh = [s for s in new if _canonical(s["id"]) in stored]
     _void(session, fresh)
-    outcomes = [c for s in fresh if (c := _as_completion(s)) is not None]
+    outcomes = [c for s in fresh if (c := _as_completion(s, settings)) is not None]
     results = records.record_batch(session, outcomes, settings.base_url, settings.destinations)
+    _retract(session, fresh, settings)
     session.flush()
     return Received(
         [s["id"] for s in complete],
@@ -111,6 +115,18 @@ def _check_same(existing: dict[str, Any], statement: dict[str, Any]) -> None:
         )
 
 
+def _emitted(session: Session, ids: set[str]) -> set[str]:
+    """Which of these statement ids are capcourse's own emitted statements (lower-case ids)."""
+    if not ids:
+        return set()
+    rows = session.scalars(
+        select(StoredStatement.id).where(
+            StoredStatement.id.in_([uuid.UUID(i) for i in ids]), StoredStatement.origin == "emitted"
+        )
+    )
+    return {str(i) for i in rows}
+
+
 def _void(session: Session, statements: Sequence[dict[str, Any]]) -> None:
     """Mark the statements these voiding statements target as voided (a voiding statement itself can't be)."""
     targets = [uuid.UUID(s["object"]["id"]) for s in statements if s["verb"]["id"] == xapi.VOIDED.id]
@@ -122,8 +138,42 @@ def _void(session: Session, statements: Sequence[dict[str, Any]]) -> None:
         )
 
 
-def _as_completion(statement: dict[str, Any]) -> records.CompletionInput | None:
-    outcome = OUTCOMES.get(statement["verb"]["id"])
+def _retract(session: Session, statements: Sequence[dict[str, Any]], settings: RecordsSettings) -> None:
+    """Take back what voided and retracting statements caused, as sets.
+
+    A voided statement's completions (and those of a voided completion
+    statement capcourse emitted) are voided, with their evidence and
+    attainments; one kept for an unmapped activity is dropped. A retracting verb
+    (Moodle's ``uncompleted``) voids the learner's completions of that activity
+    up to the statement's timestamp.
+    """
+    targets = {uuid.UUID(s["object"]["id"]) for s in statements if s["verb"]["id"] == xapi.VOIDED.id}
+    ids: set[uuid.UUID] = set()
+    if targets:
+        keys = {f"xapi:{s['object']['id']}" for s in statements if s["verb"]["id"] == xapi.VOIDED.id}
+        keys |= {f"xapi:{t}" for t in targets}
+        ids |= records.completions_for_keys(session, keys)
+        ids |= set(session.scalars(select(Completion.id).where(Completion.statement_id.in_(targets))))
+        session.execute(delete(PendingRecord).where(PendingRecord.idempotency_key.in_(keys)))
+    retractions = [
+        (s["actor"], s["object"]["id"], _when(s))
+        for s in statements
+        if settings.verbs.role(s["verb"]["id"]) == "retract"
+        and s["object"].get("objectType", "Activity") == "Activity"
+        and s["actor"].get("objectType") != "Group"
+    ]
+    ids |= records.completions_before(session, retractions)
+    if ids:
+        records.void_completions(session, ids, settings.destinations)
+
+
+def _when(statement: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(statement["timestamp"].replace("Z", "+00:00"))
+
+
+def _as_completion(statement: dict[str, Any], settings: RecordsSettings) -> records.CompletionInput | None:
+    role = settings.verbs.role(statement["verb"]["id"])
+    outcome = OUTCOMES.get(role) if role else None
     obj = statement["object"]
     actor = statement["actor"]
     if outcome is None or obj.get("objectType", "Activity") != "Activity" or actor.get("objectType") == "Group":
@@ -134,7 +184,7 @@ def _as_completion(statement: dict[str, Any]) -> records.CompletionInput | None:
         agent=actor,
         activity_ref=obj["id"],
         outcome=outcome,
-        occurred_at=datetime.fromisoformat(statement["timestamp"].replace("Z", "+00:00")),
+        occurred_at=_when(statement),
         idempotency_key=f"xapi:{statement['id']}",
         source="xapi",
         success=result.get("success"),
