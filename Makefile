@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 # URIs and the sign-in link name the address the service is really on.
 export CAPCOURSE_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint format browser ralph scorm-again learning-locker conformance bench clean
+.PHONY: run test fuzz lint format browser ralph scorm-again learning-locker conformance bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ run: $(VENV)/.installed-run
 ## Lint, type-check and run the whole test suite.
 test: $(VENV)/.installed-test browser ralph scorm-again learning-locker lint
 	$(BIN)/pytest
+
+## Fuzz every API operation as every role at length with schemathesis (make test runs a short pass).
+fuzz: $(VENV)/.installed-test
+	CAPCOURSE_FUZZ_EXAMPLES=$${CAPCOURSE_FUZZ_EXAMPLES:-50} $(BIN)/pytest tests/test_schemathesis.py -p no:cacheprovider
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -34,6 +34,7 @@ ENVIRONMENT = {
     "CAPCOURSE_METRICS_TOKEN": "CAPCOURSE_METRICS_TOKEN",
     "CAPCOURSE_LOG_FORMAT": "CAPCOURSE_LOG_FORMAT",
     "CAPCOURSE_LOG_LEVEL": "CAPCOURSE_LOG_LEVEL",
+    "CAPCOURSE_TRUSTED_PROXIES": "CAPCOURSE_TRUSTED_PROXIES",
 }
 
 INTEGER_SETTINGS = {
@@ -41,6 +42,7 @@ INTEGER_SETTINGS = {
     "CAPCOURSE_DELIVERY_LEASE_SECONDS",
     "CAPCOURSE_WEB_THREADS",
     "CAPCOURSE_READY_MAX_BACKLOG",
+    "CAPCOURSE_TRUSTED_PROXIES",
     "CAPCOURSE_LAUNCH_LIFETIME_HOURS",
     "CAPCOURSE_LAUNCH_MAX_BYTES",
     "CAPCOURSE_XAPI_ATTACHMENT_MAX_BYTES",
@@ -162,6 +164,9 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "CAPCOURSE_METRICS_TOKEN": "",
         "CAPCOURSE_LOG_FORMAT": "json",
         "CAPCOURSE_LOG_LEVEL": "INFO",
+        # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (0: none,
+        # the client's address is the peer's; behind nginx, 1).
+        "CAPCOURSE_TRUSTED_PROXIES": 0,
     }
     for variable, setting in ENVIRONMENT.items():
         value = os.environ.get(variable)

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import flask_smorest
+import flask_smorest.pagination
 import marshmallow as ma
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
@@ -199,6 +200,11 @@ def _integer_bounds(converter: Any, field: Any, ret: dict[str, Any]) -> dict[str
 # on the Blueprint class before any view module is imported (capcourse/__init__ imports this).
 flask_smorest.Blueprint.ARGUMENTS_PARSER = GuardedParser()
 flask_smorest.Blueprint.PAGINATION_ARGUMENTS_PARSER = GuardedParser()
+# X-Pagination carries a JSON object: OpenAPI describes such a header with
+# ``content``, not ``schema`` (which means a comma-separated key,value list), so
+# clients and schemathesis read it as what it is. Registered at Api.init_app.
+_pagination_header = flask_smorest.pagination.PAGINATION_HEADER
+_pagination_header["content"] = {"application/json": {"schema": _pagination_header.pop("schema")}}
 
 
 def init_app(app: Flask, api: flask_smorest.Api) -> None:

@@ -102,8 +102,8 @@ def test_a_page_far_past_the_end_is_empty_not_an_overflow(client: FlaskClient) -
 @pytest.mark.parametrize("offset", [HUGE, str(2**63 - 1)])
 def test_case_provider_offsets_never_overflow(client: FlaskClient, offset: str) -> None:
     response = client.get(f"/ims/case/v1p1/CFDocuments?offset={offset}")
-    assert response.status_code in (200, 400)
-    if response.status_code == 400:
+    assert response.status_code in (200, 400, 404)  # a page past the end may be empty or unknown, never a 500
+    if response.status_code != 200:
         assert response.json["imsx_codeMajor"] == "failure"
 
 

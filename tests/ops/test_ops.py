@@ -243,3 +243,22 @@ def test_metrics_add_up_across_processes(tmp_path: Path) -> None:
     subprocess.run([*run, "3", "quiet"], env=environment, check=True, capture_output=True)
     scrape = subprocess.run([*run, "2", "scrape"], env=environment, check=True, capture_output=True, text=True)
     assert 'capcourse_http_requests_total{method="GET",route="/healthz",status="200"} 5.0' in scrape.stdout
+
+
+def test_behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for(database: ScratchDatabase) -> None:
+    from flask import request
+
+    seen: list[str | None] = []
+    for proxies in (0, 1):
+        app = make_app(database, CAPCOURSE_TRUSTED_PROXIES=proxies)
+
+        @app.get("/_peer")
+        def peer() -> str:
+            seen.append(request.remote_addr)
+            return request.scheme
+
+        scheme = app.test_client().get(
+            "/_peer", headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+        )
+        assert scheme.get_data(as_text=True) == ("https" if proxies else "http")
+    assert seen == ["127.0.0.1", "203.0.113.7"]
