@@ -88,6 +88,9 @@ learning-locker: .learning-locker/.installed
 ## Every benchmark, each printing its table (in the environment make run installs).
 bench: $(VENV)/.installed-run learning-locker
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/coverage.py
+	$(BIN)/python bench/case.py
+	$(BIN)/python bench/scorm.py
 
 clean:
 	rm -rf $(VENV) .venv-ralph .learning-locker .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules

@@ -4,7 +4,8 @@
 arbiter runs several web workers, each with a few threads, restarts a worker
 that dies, and restarts them all gracefully on ``SIGHUP``; the delivery worker
 runs beside them as one process (``capcourse delivery run``), never one per web
-worker, and is stopped with the server.
+worker, and so does the poster of LMS gradebook scores (``capcourse lti scores
+run``); both are stopped with the server.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ class WebServer(BaseApplication):  # type: ignore[misc]
         return self.factory()
 
 
-def delivery_command() -> list[str]:
-    """The command line of the delivery worker process."""
-    return [sys.executable, "-m", "capcourse", "delivery", "run"]
+def worker_command(*arguments: str) -> list[str]:
+    """The command line of a background worker process: ``capcourse <arguments>``."""
+    return [sys.executable, "-m", "capcourse", *arguments]
 
 
 @click.command("serve")
@@ -60,29 +61,38 @@ def delivery_command() -> list[str]:
 @click.option(
     "--threads", type=click.IntRange(1, 256), default=None, help="Threads per web worker [CAPCOURSE_WEB_THREADS, 8]."
 )
-@click.option("--no-delivery", is_flag=True, help="Do not start the delivery worker (run it elsewhere).")
+@click.option(
+    "--no-delivery",
+    is_flag=True,
+    help="Start no background worker (delivery, LMS gradebook scores): run them elsewhere.",
+)
 def serve(host: str, port: int, workers: int | None, threads: int | None, no_delivery: bool) -> None:
-    """Serve the web app with gunicorn, and deliver statements in a process beside it."""
+    """Serve the web app with gunicorn; deliver statements and gradebook scores in processes beside it."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     workers = workers or int(app.config["CAPCOURSE_WEB_WORKERS"])
     threads = threads or int(app.config["CAPCOURSE_WEB_THREADS"])
     # Metrics of every worker (and of the delivery process) add up in one shared folder, made before any starts.
     prepare_multiprocess(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="capcourse-metrics-"))
-    delivery: subprocess.Popen[bytes] | None = None
-    if endpoints(app.config) and not no_delivery:
-        delivery = subprocess.Popen(delivery_command(), env=os.environ.copy())
-        click.echo("Delivering statements to: " + ", ".join(endpoints(app.config)) + f" (process {delivery.pid})")
-    elif not no_delivery:
-        click.echo("No LRS configured: statements stay in the embedded store at /xapi/statements.")
+    background: list[subprocess.Popen[bytes]] = []
+    if not no_delivery:
+        if endpoints(app.config):
+            background.append(subprocess.Popen(worker_command("delivery", "run"), env=os.environ.copy()))
+            click.echo(f"Delivering statements to: {', '.join(endpoints(app.config))} (process {background[-1].pid})")
+        else:
+            click.echo("No LRS configured: statements stay in the embedded store at /xapi/statements.")
+        # Attainments to the gradebooks of LMSs that launch capcourse (LTI AGS); it idles without any.
+        background.append(subprocess.Popen(worker_command("lti", "scores", "run"), env=os.environ.copy()))
     click.echo(f"Serving on http://{host}:{port}/ with {workers} workers × {threads} threads (Ctrl+C to stop)")
 
-    def stop_delivery(_arbiter: Any) -> None:
-        if delivery is not None and delivery.poll() is None:
-            delivery.send_signal(signal.SIGTERM)
+    def stop_background(_arbiter: Any) -> None:
+        for process in background:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in background:
             try:
-                delivery.wait(timeout=30)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                delivery.kill()
+                process.kill()
 
     from capcourse import create_app
 
@@ -96,11 +106,11 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, no_del
         "graceful_timeout": 30,
         "timeout": 120,
         "accesslog": None,
-        "on_exit": stop_delivery,
+        "on_exit": stop_background,
         "child_exit": child_exit,
         "proc_name": "capcourse",
     }
     try:
         WebServer(create_app, options).run()
     finally:
-        stop_delivery(None)
+        stop_background(None)

@@ -23,7 +23,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_capcourse_serve_answers_with_gunicorn_and_runs_one_delivery_process(tmp_path: Path) -> None:
+def test_capcourse_serve_answers_with_gunicorn_and_runs_one_process_per_background_worker(tmp_path: Path) -> None:
     database = make_database(tmp_path, "serve")
     port = free_port()
     environment = {
@@ -45,7 +45,7 @@ def test_capcourse_serve_answers_with_gunicorn_and_runs_one_delivery_process(tmp
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        delivery_pid = None
+        delivery_pid = scores_pid = None
         try:
             deadline, answer = time.monotonic() + 60, None
             while answer is None and time.monotonic() < deadline and server.poll() is None:
@@ -59,15 +59,18 @@ def test_capcourse_serve_answers_with_gunicorn_and_runs_one_delivery_process(tmp
             children = _children(server.pid)
             delivery = [pid for pid, line in children.items() if "delivery run" in line]
             assert len(delivery) == 1, children  # one delivery process, not one per web worker
-            delivery_pid = delivery[0]
-            assert len(children) == 3, children  # two web workers beside it
+            scores = [pid for pid, line in children.items() if "lti scores run" in line]
+            assert len(scores) == 1, children  # one poster of LMS gradebook scores
+            delivery_pid, scores_pid = delivery[0], scores[0]
+            assert len(children) == 4, children  # and two web workers
         finally:
             server.terminate()
             server.wait(timeout=40)
             if server.stdout:
                 server.stdout.close()
-        # Stopping the server stops its delivery worker too.
+        # Stopping the server stops its background workers too.
         assert delivery_pid is not None and not Path(f"/proc/{delivery_pid}").exists()
+        assert scores_pid is not None and not Path(f"/proc/{scores_pid}").exists()
     finally:
         drop_database(database)
 
