@@ -27,6 +27,12 @@ class Principal:
     #: Written into audit trails: "Ada Lovelace <ada@example.org>" or "API key cc_ab12… (Moodle)".
     name: str
     user_id: int | None = None
+    #: An integration key limited to these programmes; ``None`` when not limited.
+    programmes: frozenset[uuid.UUID] | None = None
+
+    def reaches(self, programme_id: uuid.UUID) -> bool:
+        """Whether a programme is within this principal's key scope (people are checked by membership)."""
+        return self.programmes is None or programme_id in self.programmes
 
     @property
     def is_admin(self) -> bool:
@@ -42,7 +48,8 @@ def principal_for_key(key: ApiKey) -> Principal:
     label = f"API key {key.prefix}… ({key.name})"
     if key.user is not None:
         label = f"{key.user.name} <{key.user.email}> via {label}"
-    return Principal(role=Role(key.role), name=label, user_id=key.user_id)
+    scope = None if key.programme_ids is None else frozenset(uuid.UUID(p) for p in key.programme_ids)
+    return Principal(role=Role(key.role), name=label, user_id=key.user_id, programmes=scope)
 
 
 def command_line_principal() -> Principal:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -120,11 +122,33 @@ def keys_cli() -> None:
 @click.option("--name", required=True, help="Who or what the key is for, e.g. 'Moodle production'.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--user", "email", help="The person a lead or author key acts for.")
-def create(name: str, role: str, email: str | None) -> None:
-    """Create a key and print it once."""
+@click.option(
+    "--programme",
+    "programmes",
+    multiple=True,
+    type=click.UUID,
+    help="An integration key reads only this programme's statements and launches (repeatable).",
+)
+@click.option(
+    "--all-programmes",
+    is_flag=True,
+    help="An integration key not limited to programmes: it reads every programme's records.",
+)
+def create(name: str, role: str, email: str | None, programmes: tuple[uuid.UUID, ...], all_programmes: bool) -> None:
+    """Create a key and print it once.
+
+    An integration key is limited to programmes (--programme) or, as an explicit choice, to none
+    (--all-programmes).
+    """
+    if role == Role.INTEGRATION and bool(programmes) == all_programmes:
+        raise click.UsageError(
+            "An integration key needs --programme ID (repeatable) or, to read every programme, --all-programmes."
+        )
+    if role != Role.INTEGRATION and (programmes or all_programmes):
+        raise click.UsageError("Only integration keys are limited to programmes.")
     try:
         user = find_user(db.session(), email) if email else None
-        key, plain = create_api_key(db.session(), name, role, user)
+        key, plain = create_api_key(db.session(), name, role, user, list(programmes) if programmes else None)
     except CapcourseError as error:
         raise _fail(error) from error
     db.session.commit()
@@ -138,7 +162,14 @@ def list_() -> None:
     for key in list_api_keys(db.session()):
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
         owner = f"\t{key.user.email}" if key.user else ""
-        click.echo(f"{key.prefix}…\t{key.role}\t{state}\t{key.name}{owner}")
+        scope = ""
+        if key.role == Role.INTEGRATION:
+            scope = (
+                "\tall programmes (unscoped)"
+                if key.programme_ids is None
+                else "\tprogrammes: " + ", ".join(key.programme_ids)
+            )
+        click.echo(f"{key.prefix}…\t{key.role}\t{state}\t{key.name}{owner}{scope}")
 
 
 @keys_cli.command("revoke")

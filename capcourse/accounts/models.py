@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.extensions import db
@@ -103,5 +103,8 @@ class ApiKey(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: An integration key's programmes (ids as text): it reads only their statements and launches.
+    #: ``None``: every programme, which an admin chooses explicitly (``--all-programmes``).
+    programme_ids: Mapped[list[str] | None] = mapped_column(JSON)
 
     user: Mapped[User | None] = relationship()

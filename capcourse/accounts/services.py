@@ -7,6 +7,7 @@ import hmac
 import logging
 import re
 import secrets
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn import zxcvbn
 
 from capcourse.accounts.models import ApiKey, Role, User
+from capcourse.catalogue.models import Programme
 from capcourse.errors import ConflictError, InvalidInputError, NotFoundError, UnauthorizedError
 from capcourse.frameworks.models import utcnow
 
@@ -178,11 +180,29 @@ def ensure_first_admin(session: Session, email: str = "admin@capcourse.invalid")
     return create_user(session, email, "Administrator", Role.ADMIN, password), password
 
 
-def create_api_key(session: Session, name: str, role: str, user: User | None = None) -> tuple[ApiKey, str]:
+def create_api_key(
+    session: Session,
+    name: str,
+    role: str,
+    user: User | None = None,
+    programmes: Sequence[uuid.UUID] | None = None,
+) -> tuple[ApiKey, str]:
     """Create a key; the plain key is returned once and never stored.
 
-    :raises InvalidInputError: unknown role, empty name, or a lead/author key without its user.
+    :param programmes: an integration key's programmes (``None``: every programme).
+    :raises InvalidInputError: unknown role, empty name, a lead/author key without its user,
+        programmes for another role, or a programme that does not exist.
     """
+    if programmes is not None:
+        if role != Role.INTEGRATION:
+            raise InvalidInputError("Only integration keys are limited to programmes.", {"programme": ["Not here."]})
+        wanted = set(programmes)
+        found = set(session.scalars(select(Programme.id).where(Programme.id.in_(wanted)))) if wanted else set()
+        if not wanted or found != wanted:
+            missing = sorted(str(p) for p in wanted - found) or ["none given"]
+            raise InvalidInputError(
+                f"No programme has the id {', '.join(missing)}.", {"programme": [f"Unknown: {', '.join(missing)}"]}
+            )
     if role not in set(Role):
         raise InvalidInputError(f"Unknown role {role!r}.", {"role": [f"One of: {', '.join(Role)}"]})
     if not name.strip():
@@ -192,7 +212,14 @@ def create_api_key(session: Session, name: str, role: str, user: User | None = N
             f"A {role} key acts for a person: name the user it belongs to.", {"user": ["Required for this role."]}
         )
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name=name.strip(), role=role, user=user, prefix=plain[:10], key_hash=_digest(plain))
+    key = ApiKey(
+        name=name.strip(),
+        role=role,
+        user=user,
+        prefix=plain[:10],
+        key_hash=_digest(plain),
+        programme_ids=None if programmes is None else sorted({str(p) for p in programmes}),
+    )
     session.add(key)
     session.flush()
     logger.info("API key %s (%s) created for %r", key.prefix, role, key.name)

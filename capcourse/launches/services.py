@@ -108,7 +108,9 @@ class NewLaunch:
 
 def _may_reach(session: Session, principal: Principal, programme_id: uuid.UUID) -> bool:
     """Admins and integrations (which stand alone, as for completions) reach every programme; people theirs."""
-    if principal.is_admin or principal.role == Role.INTEGRATION:
+    if principal.role == Role.INTEGRATION:
+        return principal.reaches(programme_id)  # a key limited to programmes reads only theirs
+    if principal.is_admin:
         return True
     try:
         programme_for_read(session, principal, programme_id)

@@ -23,6 +23,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, aliased
 
 import xapi
+from capcourse.catalogue.models import Activity, Course, ExternalId, Module
 from capcourse.lrs.models import IndexKind, StatementIndex
 from capcourse.records.models import StoredStatement
 
@@ -136,6 +137,38 @@ class Query:
     ascending: bool = False
     limit: int = 100
     after_pk: int | None = None
+    #: Only statements this condition admits (:func:`programme_scope`), or all.
+    scope: Any = None
+
+
+def programme_scope(session: Session, programme_ids: Iterable[uuid.UUID], base_url: str) -> Any:
+    """The statements of these programmes: those naming, as object or context activity, one of their IRIs.
+
+    capcourse's IRIs of the programmes, their courses, modules and activities,
+    and the identifiers LMSs give them (external ids); the statements
+    capcourse emits carry the programme in ``grouping``.
+    """
+    ids = set(programme_ids)
+    iris = {f"{base_url}/programmes/{p}" for p in ids}
+    for course_id, module_id, activity_id in session.execute(
+        select(Course.id, Module.id, Activity.id)
+        .select_from(Course)
+        .join(Module, Module.course_id == Course.id, isouter=True)
+        .join(Activity, Activity.module_id == Module.id, isouter=True)
+        .where(Course.programme_id.in_(ids))
+    ):
+        iris.add(f"{base_url}/courses/{course_id}")
+        if module_id is not None:
+            iris.add(f"{base_url}/modules/{module_id}")
+        if activity_id is not None:
+            iris.add(f"{base_url}/activities/{activity_id}")
+    iris.update(session.scalars(select(ExternalId.value).where(ExternalId.programme_id.in_(ids))))
+    kinds = [IndexKind.ACTIVITY.value, IndexKind.RELATED_ACTIVITY.value]
+    return StoredStatement.pk.in_(
+        select(StatementIndex.statement_pk).where(
+            StatementIndex.kind.in_(kinds), StatementIndex.value.in_({_value(i) for i in iris})
+        )
+    )
 
 
 def _indexed(kinds: Sequence[IndexKind], value: str) -> Any:
@@ -160,6 +193,8 @@ def query(session: Session, q: Query) -> list[StoredStatement]:
     if q.registration:
         conditions.append(StoredStatement.registration == q.registration)
     sql = select(StoredStatement).where(StoredStatement.voided.is_(False))
+    if q.scope is not None:
+        sql = sql.where(q.scope)
     if conditions:
         # Statements targeting a match (and those targeting them) belong to the result (Communication 2.1.4).
         matched = select(StoredStatement.pk.label("pk")).where(*conditions).cte("matched", recursive=True)

@@ -792,7 +792,9 @@ def completions_before(
     }
 
 
-def void_completions(session: Session, completion_ids: Iterable[uuid.UUID], destinations: Sequence[str]) -> Voided:
+def void_completions(
+    session: Session, completion_ids: Iterable[uuid.UUID], base_url: str, destinations: Sequence[str]
+) -> Voided:
     """Take completions back, as sets: mark them voided, recompute their evidence, withdraw attainments.
 
     Completions are kept (``voided_at`` set), never deleted. Every item their
@@ -848,10 +850,15 @@ def void_completions(session: Session, completion_ids: Iterable[uuid.UUID], dest
         learner_id: agent
         for learner_id, agent in session.execute(select(Learner.id, Learner.agent).where(Learner.id.in_(learner_ids)))
     }
-    targets = [(row.learner_id, row.statement_id) for row in rows] + [
-        (learner, statement_id) for _, learner, _, statement_id in withdrawn
+    targets = [(row.learner_id, row.statement_id, row.programme_id) for row in rows] + [
+        (learner, statement_id, programme_id) for programme_id, learner, _, statement_id in withdrawn
     ]
-    statements = void_statements(session, [(agents[learner], target) for learner, target in targets], destinations)
+    statements = void_statements(
+        session,
+        [(agents[learner], target, programme_id) for learner, target, programme_id in targets],
+        base_url,
+        destinations,
+    )
     logger.info("Voided %d completions and withdrew %d attainments", len(rows), len(withdrawn))
     return Voided(len(rows), [(p, learner, item) for p, learner, item, _ in withdrawn], statements)
 
@@ -919,16 +926,22 @@ def _withdraw_attainments(
 
 
 def void_statements(
-    session: Session, targets: Sequence[tuple[Mapping[str, Any], uuid.UUID]], destinations: Sequence[str]
+    session: Session,
+    targets: Sequence[tuple[Mapping[str, Any], uuid.UUID, uuid.UUID]],
+    base_url: str,
+    destinations: Sequence[str],
 ) -> list[str]:
-    """Emit a ``voided`` statement for each of capcourse's own statements given (actor, id), and queue it.
+    """Emit a ``voided`` statement for each of capcourse's own statements given (actor, id, programme); queue it.
+
+    The programme goes in ``grouping``, as in the statement voided, so a key
+    limited to the programme reads the voiding statement too.
 
     The targets are marked voided in capcourse's store. A target that was never
     stored (nothing was emitted for it) or is voided already is left alone.
 
     :returns: the ids of the voiding statements stored.
     """
-    wanted = {target: actor for actor, target in targets}
+    wanted = {target: (actor, programme_id) for actor, target, programme_id in targets}
     live: set[uuid.UUID] = set()
     for chunk in _chunks(list(wanted)):
         live.update(
@@ -945,11 +958,13 @@ def void_statements(
     now = utcnow()
     statements = [
         xapi.statement(
-            dict(wanted[target]),
+            dict(wanted[target][0]),
             xapi.VOIDED,
             {"objectType": "StatementRef", "id": str(target)},
             xapi.statement_id("voiding", str(target)),
             now,
+            None,
+            xapi.context(grouping=[xapi.activity(_iri(base_url, "programmes", wanted[target][1]))]),
         )
         for target in sorted(live)
     ]

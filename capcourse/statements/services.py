@@ -164,7 +164,7 @@ def _retract(session: Session, statements: Sequence[dict[str, Any]], settings: R
     ]
     ids |= records.completions_before(session, retractions)
     if ids:
-        records.void_completions(session, ids, settings.destinations)
+        records.void_completions(session, ids, settings.base_url, settings.destinations)
 
 
 def _when(statement: dict[str, Any]) -> datetime:

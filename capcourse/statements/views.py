@@ -10,6 +10,7 @@ Statements arrive as JSON or as ``multipart/mixed`` with their attachments
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import uuid
@@ -24,6 +25,7 @@ from werkzeug.wrappers import Response
 
 import xapi
 from capcourse import guards
+from capcourse.accounts.models import Role
 from capcourse.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 from capcourse.extensions import db
 from capcourse.frameworks.models import utcnow
@@ -205,7 +207,8 @@ class Statements(MethodView):
     @blp.doc(**XAPI_DOC, summary="One statement by statementId, or a filtered page of statements with `more`")
     def get(self) -> Response:
         http.check_version()
-        http.api_key(http.READERS)
+        key = http.api_key(http.READERS)
+        scope = _scope(key)
         args = request.args
         http.check_params(args, GET_PARAMS)
         fmt = args.get("format", "exact")
@@ -223,11 +226,11 @@ class Statements(MethodView):
                 )
             identifier = http.uuid_param(args, single[0])
             assert identifier is not None
-            statement = _one(identifier, voided=single[0] == "voidedStatementId")
+            statement = _one(identifier, voided=single[0] == "voidedStatementId", scope=scope)
             definitions = retrieval.canonical_definitions(db.session(), [statement]) if fmt == "canonical" else {}
             shown = retrieval.present(statement, fmt, accept_language, definitions)
             return _result(shown, [statement], with_attachments)
-        q = _query(args)
+        q = dataclasses.replace(_query(args), scope=scope)
         rows = retrieval.query(db.session(), q)
         more = ""
         if len(rows) > q.limit:
@@ -243,8 +246,17 @@ class Statements(MethodView):
         return _result(result, statements, with_attachments)
 
 
-def _one(identifier: uuid.UUID, *, voided: bool) -> dict[str, Any]:
-    stored = db.session.scalar(select(StoredStatement).where(StoredStatement.id == identifier))
+def _scope(key: Any) -> Any:
+    """An integration key limited to programmes reads only their statements (the condition), others all (None)."""
+    if key.role != Role.INTEGRATION or key.programme_ids is None:
+        return None
+    programmes = [uuid.UUID(p) for p in key.programme_ids]
+    return retrieval.programme_scope(db.session(), programmes, str(current_app.config["CAPCOURSE_BASE_URL"]))
+
+
+def _one(identifier: uuid.UUID, *, voided: bool, scope: Any = None) -> dict[str, Any]:
+    query = select(StoredStatement).where(StoredStatement.id == identifier)
+    stored = db.session.scalar(query if scope is None else query.where(scope))
     # A voided statement only through voidedStatementId, the others only through statementId (Data 2.3.2).
     if stored is None or stored.voided != voided:
         raise NotFoundError(f"No {'voided ' if voided else ''}statement has the id {identifier}.")

@@ -35,12 +35,12 @@ def test_unknown_role_is_refused(session: Session) -> None:
 
 
 def test_cli_creates_lists_and_revokes(runner: FlaskCliRunner) -> None:
-    created = runner.invoke(args=["keys", "create", "--name", "LMS", "--role", "integration"])
+    created = runner.invoke(args=["keys", "create", "--name", "LMS", "--role", "integration", "--all-programmes"])
     assert created.exit_code == 0, created.output
     plain = created.output.strip().splitlines()[-1]
     assert plain.startswith("cc_")
     listed = runner.invoke(args=["keys", "list"])
-    assert "integration\tactive\tLMS" in listed.output
+    assert "integration\tactive\tLMS\tall programmes (unscoped)" in listed.output
     assert plain not in listed.output
     prefix = listed.output.split("…")[0].strip().splitlines()[-1]
     revoked = runner.invoke(args=["keys", "revoke", prefix])
