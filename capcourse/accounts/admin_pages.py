@@ -122,8 +122,31 @@ def keys(created: dict[str, str] | None = None) -> str:
         keys=services.list_api_keys(db.session()),
         roles=list(Role),
         people=services.list_users(db.session()),
+        programmes=db.session.scalars(select(Programme).order_by(Programme.title)).all(),
         created=created,
     )
+
+
+def _key_programmes(role: str) -> list[uuid.UUID] | None:
+    """The programmes the form limits an integration key to; ``None`` when every programme was chosen.
+
+    :raises InvalidInputError: an integration key with neither choice, or both; an id that is not one.
+    """
+    chosen = request.form.getlist("programme")
+    every = bool(request.form.get("all_programmes"))
+    if role != Role.INTEGRATION:
+        if chosen or every:
+            raise InvalidInputError("Only integration keys are limited to programmes.", {"programme": ["Not here."]})
+        return None
+    if bool(chosen) == every:
+        raise InvalidInputError(
+            "An integration key reads the programmes chosen or, explicitly, every programme: choose one.",
+            {"programme": ["Choose programmes or every programme."]},
+        )
+    try:
+        return [uuid.UUID(value) for value in chosen] if chosen else None
+    except ValueError as error:
+        raise InvalidInputError("That is not a programme.", {"programme": ["Unknown."]}) from error
 
 
 @pages.post("/keys")
@@ -131,8 +154,9 @@ def key_create() -> tuple[str, int] | str:
     email = request.form.get("email", "").strip()
     try:
         owner = services.find_user(db.session(), email) if email else None
+        role = request.form.get("role", "")
         key, plain = services.create_api_key(
-            db.session(), request.form.get("name", ""), request.form.get("role", ""), owner
+            db.session(), request.form.get("name", ""), role, owner, _key_programmes(role)
         )
     except CapcourseError as error:
         return refuse(error, keys)

@@ -83,6 +83,7 @@ def test_an_admin_does_every_task_in_the_browser(served: str) -> None:
         # API keys: created and shown once, listed, revoked.
         page.get_by_role("link", name="API keys").click()
         page.get_by_label("Name").fill("Moodle")
+        page.get_by_label("Every programme (unscoped)").check()
         page.get_by_role("button", name="Create key").click()
         secret = page.locator("#new-key code.secret").inner_text()
         assert secret.startswith("cc_") and len(secret) > 30

@@ -116,3 +116,23 @@ def test_unscoped_is_an_explicit_choice_shown_in_the_list(runner: FlaskCliRunner
         args=["keys", "create", "--name", "x", "--role", "integration", "--programme", str(uuid.uuid4())]
     )
     assert unknown.exit_code != 0
+
+
+def test_the_keys_page_asks_for_the_scope(client: FlaskClient, session: Session, two: dict[str, Any]) -> None:
+    from tests.pages import post_form, sign_in
+
+    admin = factories.user(session, Role.ADMIN)
+    session.commit()
+    sign_in(client, admin.email)
+    neither = post_form(client, "/admin/keys", {"name": "LMS", "role": "integration", "email": ""}, "/admin/keys")
+    assert neither.status_code == 422  # type: ignore[attr-defined]
+    scoped = post_form(
+        client,
+        "/admin/keys",
+        {"name": "LMS a", "role": "integration", "email": "", "programme": str(two["a"]["programme"].id)},
+        "/admin/keys",
+    )
+    assert scoped.status_code == 200  # type: ignore[attr-defined]
+    page = client.get("/admin/keys").get_data(as_text=True)
+    assert "integration (Programme a)" in page
+    assert "integration (all programmes, unscoped)" in page
