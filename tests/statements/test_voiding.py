@@ -201,3 +201,29 @@ def test_cmi5_satisfied_counts_and_the_verb_table_is_a_setting(
         verb_table({"failed": [xapi.COMPLETED.id]})
     with pytest.raises(ValueError, match="unknown role"):
         verb_table({"attempted": []})
+
+
+@pytest.mark.lrs
+def test_learning_locker_accepts_the_voiding_statements(
+    client: FlaskClient, session: Session, world: dict[str, Any], tmp_path: Any
+) -> None:
+    """What the outbox holds after a voiding, sent in order to a strict third-party LRS, is taken as voiding."""
+    import httpx
+
+    from tests.learning_locker import HEADERS, PASSWORD, USER, learning_locker
+
+    passed = statement(xapi.PASSED, success=True, completion=True)
+    send(client, world, passed)
+    send(client, world, voiding(passed["id"]))
+    queued = outbox(session)
+    assert [s["verb"]["id"] for s in queued] == [xapi.PASSED.id, xapi.ACHIEVED.id, xapi.VOIDED.id, xapi.VOIDED.id]
+    with learning_locker(tmp_path / "learning-locker") as lrs:
+        url = f"{lrs.endpoint}/statements"
+        with httpx.Client(auth=(USER, PASSWORD), headers=HEADERS, timeout=30) as lrs_client:
+            for sent in queued:
+                response = lrs_client.post(url, json=[sent])
+                assert response.status_code == 200, response.text
+            for voided in queued[:2]:
+                assert lrs_client.get(url, params={"statementId": voided["id"]}).status_code == 404
+                back = lrs_client.get(url, params={"voidedStatementId": voided["id"]})
+                assert back.status_code == 200 and back.json()["id"] == voided["id"]
