@@ -121,6 +121,8 @@ def learning_locker() -> Iterator[str]:
     process = subprocess.Popen(
         ["node", "-r", str(ROOT / "scripts" / "loopback.js"), str(LEARNING_LOCKER)],
         env=environment,
+        # It writes access logs under ./storage: in its own folder, never the checkout.
+        cwd=storage,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
