@@ -227,3 +227,21 @@ def test_learning_locker_accepts_the_voiding_statements(
                 assert lrs_client.get(url, params={"statementId": voided["id"]}).status_code == 404
                 back = lrs_client.get(url, params={"voidedStatementId": voided["id"]})
                 assert back.status_code == 200 and back.json()["id"] == voided["id"]
+
+
+def test_voiding_a_kept_record_drops_it_and_a_bad_verb_table_stops_the_start(
+    client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    from capcourse import create_app
+    from capcourse.records.models import PendingRecord
+
+    unmapped = statement(xapi.PASSED, obj=xapi.activity("https://lms.example.org/xapi/activities/unknown", "New"))
+    send(client, world, unmapped)
+    assert session.scalar(select(PendingRecord).where(PendingRecord.idempotency_key == f"xapi:{unmapped['id']}"))
+    send(client, world, voiding(unmapped["id"]))
+    session.expire_all()
+    assert (
+        session.scalar(select(PendingRecord).where(PendingRecord.idempotency_key == f"xapi:{unmapped['id']}")) is None
+    )
+    with pytest.raises(ValueError, match="unknown role"):
+        create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "CAPCOURSE_XAPI_VERBS": {"x": []}})
