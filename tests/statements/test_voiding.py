@@ -245,3 +245,35 @@ def test_voiding_a_kept_record_drops_it_and_a_bad_verb_table_stops_the_start(
     )
     with pytest.raises(ValueError, match="unknown role"):
         create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "CAPCOURSE_XAPI_VERBS": {"x": []}})
+
+
+def test_learning_locker_takes_every_emitted_statement_and_serves_it_back_unchanged(
+    client: FlaskClient, session: Session, world: dict[str, Any], tmp_path: Any
+) -> None:
+    """completed, failed, passed, achieved and voided, as capcourse emits them, through a strict third-party LRS."""
+    import httpx
+
+    from tests.learning_locker import HEADERS, PASSWORD, USER, learning_locker
+
+    send(client, world, statement(xapi.COMPLETED, day=20, completion=True))
+    send(client, world, statement(xapi.FAILED, day=21, success=False, completion=True))
+    passed = statement(xapi.PASSED, day=22, success=True, completion=True)
+    send(client, world, passed)
+    send(client, world, voiding(passed["id"]))
+    queued = outbox(session)
+    verbs = [s["verb"]["id"] for s in queued]
+    assert {xapi.COMPLETED.id, xapi.FAILED.id, xapi.PASSED.id, xapi.ACHIEVED.id, xapi.VOIDED.id} <= set(verbs)
+    voided = {s["object"]["id"] for s in queued if s["verb"]["id"] == xapi.VOIDED.id}
+    set_by_the_lrs = ("stored", "authority", "version")
+    with learning_locker(tmp_path / "learning-locker") as lrs:
+        url = f"{lrs.endpoint}/statements"
+        with httpx.Client(auth=(USER, PASSWORD), headers=HEADERS, timeout=30) as lrs_client:
+            for sent in queued:
+                response = lrs_client.post(url, json=[sent])
+                assert response.status_code == 200, (sent["verb"]["id"], response.text)
+            for sent in queued:
+                key = "voidedStatementId" if sent["id"] in voided else "statementId"
+                back = lrs_client.get(url, params={key: sent["id"]})
+                assert back.status_code == 200, (sent["verb"]["id"], back.text)
+                theirs = {k: v for k, v in back.json().items() if k not in set_by_the_lrs}
+                assert theirs == {k: v for k, v in sent.items() if k not in set_by_the_lrs}, sent["verb"]["id"]
