@@ -621,17 +621,7 @@ def _attainments(
     candidates = {key: row for key, row in candidates.items() if key not in attained}
     if not candidates:
         return []  # attained already, as most are after a learner's first success
-    required: dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]] = {}
-    for programme_id, item_id, activity_id in session.execute(
-        select(ItemMapping.programme_id, ItemMapping.item_id, ItemMapping.activity_id).where(
-            ItemMapping.item_id.in_(item_ids),
-            ItemMapping.depth == Depth.ASSESSED,
-            ItemMapping.programme_id.in_(programmes),
-            ItemMapping.activity_id.is_not(None),
-        )
-    ):
-        assert activity_id is not None  # filtered above
-        required.setdefault((programme_id, item_id), set()).add(activity_id)
+    required = _assessed_by(session, item_ids, programmes)
     activities = set().union(*required.values()) if required else set()
     first_success: dict[tuple[int, uuid.UUID], datetime] = {
         (learner_id, activity_id): when
@@ -896,17 +886,7 @@ def _withdraw_attainments(
     ]
     if not held:
         return []
-    required: dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]] = {}
-    for programme_id, item_id, activity_id in session.execute(
-        select(ItemMapping.programme_id, ItemMapping.item_id, ItemMapping.activity_id).where(
-            ItemMapping.item_id.in_(item_ids),
-            ItemMapping.depth == Depth.ASSESSED,
-            ItemMapping.programme_id.in_(programmes),
-            ItemMapping.activity_id.is_not(None),
-        )
-    ):
-        assert activity_id is not None  # filtered above
-        required.setdefault((programme_id, item_id), set()).add(activity_id)
+    required = _assessed_by(session, item_ids, programmes)
     activities = set().union(*required.values()) if required else set()
     succeeded = set(
         session.execute(
@@ -977,6 +957,24 @@ def void_statements(
             .execution_options(synchronize_session=False)
         )
     return sorted(stored)
+
+
+def _assessed_by(
+    session: Session, item_ids: Iterable[uuid.UUID], programmes: Iterable[uuid.UUID]
+) -> dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]]:
+    """(programme, item) → the activities mapped to the item at depth ``assessed``: what attaining it takes."""
+    required: dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]] = {}
+    for programme_id, item_id, activity_id in session.execute(
+        select(ItemMapping.programme_id, ItemMapping.item_id, ItemMapping.activity_id).where(
+            ItemMapping.item_id.in_(set(item_ids)),
+            ItemMapping.depth == Depth.ASSESSED,
+            ItemMapping.programme_id.in_(set(programmes)),
+            ItemMapping.activity_id.is_not(None),
+        )
+    ):
+        assert activity_id is not None  # filtered above
+        required.setdefault((programme_id, item_id), set()).add(activity_id)
+    return required
 
 
 def _as_utc(moment: datetime) -> datetime:
