@@ -64,7 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     outbound.init_app(app)
     headers.init_app(app)
-    guards.init_app(app, extensions.api)
+    guards.init_app(app, extensions.api_of(app))
     for name in DOMAINS:
         importlib.import_module(f"capcourse.{name}").init_app(app)
     # Interactive API docs: Swagger UI's files come from the flask-swagger-ui package, not a CDN.

@@ -35,7 +35,9 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(directory=str(MIGRATIONS_DIR), compare_type=True, render_as_batch=True)
-api = Api()
+#: The REST API and its OpenAPI document: one per application (see :func:`api_of`), since
+#: a flask-smorest ``Api`` keeps the document of the last app it was bound to.
+API_KEY = "capcourse.api"
 login_manager = LoginManager()
 login_manager.login_view = "account_pages.login"
 login_manager.login_message = "Sign in to see this page."
@@ -89,10 +91,16 @@ def _begin_sqlite(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _writes.get() else "BEGIN")
 
 
-def register_api(*blueprints: Blueprint) -> None:
-    """Add API blueprints to the OpenAPI document; they authenticate by key, so no CSRF token."""
+def api_of(app: Flask) -> Api:
+    """The application's REST API (its OpenAPI document)."""
+    api: Api = app.extensions[API_KEY]
+    return api
+
+
+def register_api(app: Flask, *blueprints: Blueprint) -> None:
+    """Add API blueprints to the app's OpenAPI document; they authenticate by key, so no CSRF token."""
     for blueprint in blueprints:
-        api.register_blueprint(blueprint)
+        api_of(app).register_blueprint(blueprint)
         csrf.exempt(blueprint)
 
 
@@ -100,7 +108,7 @@ def init_app(app: Flask) -> None:
     """Bind every extension to ``app``."""
     db.init_app(app)
     migrate.init_app(app, db)
-    api.init_app(app)
+    app.extensions[API_KEY] = Api(app)
     login_manager.init_app(app)
     csrf.init_app(app)
 

@@ -15,7 +15,7 @@ def init_app(app: Flask) -> None:
     from capcourse.extensions import register_api
 
     throttle.init_app(app)
-    register_api(blp)
+    register_api(app, blp)
     app.register_blueprint(pages)
     app.register_blueprint(admin_pages)
     app.cli.add_command(keys_cli)

@@ -19,6 +19,6 @@ def init_app(app: Flask) -> None:
     from capcourse.case.views import blp, provider_v1p0, provider_v1p1
     from capcourse.extensions import register_api
 
-    register_api(blp, provider_v1p1, provider_v1p0)
+    register_api(app, blp, provider_v1p1, provider_v1p0)
     app.register_blueprint(pages)
     app.cli.add_command(case_cli)

@@ -47,7 +47,7 @@ from capcourse.case.schemas import (
     PackageArgsSchema,
 )
 from capcourse.errors import InvalidInputError, NotFoundError
-from capcourse.extensions import api, db
+from capcourse.extensions import api_of, db
 from capcourse.frameworks.services import get_framework
 
 blp = Blueprint("case", __name__, url_prefix="/api/v1", description="CASE packages: export and import.")
@@ -165,7 +165,7 @@ def _body(body: Any, headers: dict[str, str] | None = None) -> Response:
 
 def discovery_document(prefix: str, version: str) -> dict[str, Any]:
     """The OpenAPI document of one version of the provider API, its server at ``<base URL><prefix>``."""
-    spec = api.spec.to_dict()
+    spec = api_of(current_app).spec.to_dict()
     paths = {
         route[len(prefix) :]: operations
         for route, operations in spec.get("paths", {}).items()

@@ -11,5 +11,5 @@ def init_app(app: Flask) -> None:
     from capcourse.catalogue.views import blp
     from capcourse.extensions import register_api
 
-    register_api(blp)
+    register_api(app, blp)
     app.register_blueprint(pages)

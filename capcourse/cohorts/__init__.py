@@ -12,6 +12,6 @@ def init_app(app: Flask) -> None:
     from capcourse.cohorts.views import blp
     from capcourse.extensions import register_api
 
-    register_api(blp)
+    register_api(app, blp)
     app.register_blueprint(pages)
     app.cli.add_command(cohorts_cli)

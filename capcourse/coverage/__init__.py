@@ -10,5 +10,5 @@ def init_app(app: Flask) -> None:
     from capcourse.coverage.views import blp, pages
     from capcourse.extensions import register_api
 
-    register_api(blp)
+    register_api(app, blp)
     app.register_blueprint(pages)

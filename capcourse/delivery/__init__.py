@@ -11,6 +11,6 @@ def init_app(app: Flask) -> None:
     from capcourse.delivery.views import blp, pages
     from capcourse.extensions import register_api
 
-    register_api(blp)
+    register_api(app, blp)
     app.register_blueprint(pages)
     app.cli.add_command(delivery_cli)

@@ -17,6 +17,6 @@ def init_app(app: Flask) -> None:
     from capcourse.frameworks.pages import pages
     from capcourse.frameworks.views import blp
 
-    register_api(blp)
+    register_api(app, blp)
     app.register_blueprint(pages)
     app.cli.add_command(frameworks_cli)

@@ -18,4 +18,4 @@ def init_app(app: Flask) -> None:
     from capcourse.extensions import register_api
     from capcourse.launches.views import blp, runtime_blp
 
-    register_api(blp, runtime_blp)
+    register_api(app, blp, runtime_blp)

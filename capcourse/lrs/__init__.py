@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     from capcourse.lrs.views import blp
     from capcourse.records.services import STORED_HOOKS
 
-    register_api(blp)
+    register_api(app, blp)
     if retrieval.index_stored not in STORED_HOOKS:
         STORED_HOOKS.append(retrieval.index_stored)
     app.wsgi_app = AlternateRequestSyntax(  # type: ignore[method-assign]

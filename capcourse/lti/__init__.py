@@ -7,7 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the LTI pages, API and ``capcourse lti`` commands."""
-    from capcourse.extensions import api, csrf
+    from capcourse.extensions import api_of, csrf
     from capcourse.lti.cli import lti_cli
     from capcourse.lti.pages import pages
     from capcourse.lti.views import blp
@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
     # and signed tokens protect these, not a CSRF token from a session.
     for view in ("login", "launch_view", "deep_link_response"):
         csrf.exempt(f"capcourse.lti.pages.{view}")
-    api.register_blueprint(blp)
+    api_of(app).register_blueprint(blp)
     csrf.exempt(blp)
     app.register_blueprint(pages)
     app.cli.add_command(lti_cli)

@@ -11,5 +11,5 @@ def init_app(app: Flask) -> None:
     from capcourse.mapping.pages import pages
     from capcourse.mapping.views import blp
 
-    register_api(blp)
+    register_api(app, blp)
     app.register_blueprint(pages)

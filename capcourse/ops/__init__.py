@@ -20,7 +20,7 @@ from capcourse.ops import logs, metrics
 
 def init_app(app: Flask) -> None:
     """Register the endpoints, the request id and access log, and the request metrics."""
-    from capcourse.extensions import api, csrf
+    from capcourse.extensions import api_of, csrf
     from capcourse.ops.views import blp
 
     proxies = int(app.config.get("CAPCOURSE_TRUSTED_PROXIES") or 0)
@@ -30,5 +30,5 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     logs.init_app(app)
     metrics.init_app(app)
-    api.register_blueprint(blp)
+    api_of(app).register_blueprint(blp)
     csrf.exempt(blp)

@@ -12,6 +12,6 @@ def init_app(app: Flask) -> None:
     from capcourse.packages.pages import pages
     from capcourse.packages.views import blp
 
-    register_api(blp)
+    register_api(app, blp)
     app.register_blueprint(pages)
     app.cli.add_command(scorm_cli)

@@ -12,4 +12,4 @@ def init_app(app: Flask) -> None:
     from capcourse.records.views import blp
 
     verb_table(app.config.get("CAPCOURSE_XAPI_VERBS"))
-    register_api(blp)
+    register_api(app, blp)

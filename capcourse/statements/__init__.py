@@ -10,4 +10,4 @@ def init_app(app: Flask) -> None:
     from capcourse.extensions import register_api
     from capcourse.statements.views import blp
 
-    register_api(blp)
+    register_api(app, blp)
