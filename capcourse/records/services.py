@@ -53,7 +53,7 @@ VERBS = {Outcome.COMPLETED: xapi.COMPLETED, Outcome.PASSED: xapi.PASSED, Outcome
 LESSON = "http://adlnet.gov/expapi/activities/lesson"
 MODULE = "http://adlnet.gov/expapi/activities/module"
 COURSE = "http://adlnet.gov/expapi/activities/course"
-#: Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters for the widest row.
+#: Values per IN (…) list read or written at once: well under SQLite's 32,766 bound parameters.
 CHUNK = 500
 
 
