@@ -95,7 +95,9 @@ def note_key_use(key: ApiKey) -> None:
         if response.status_code >= 400:
             return response
         try:
-            db.session.commit()  # ends the request's transaction (a read, or written already)
+            # End the request's transaction without keeping anything the view did not
+            # commit itself (a view that writes has committed by now).
+            db.session.rollback()
             will_write(True)
             record_key_use(db.session(), key_id, now)
             db.session.commit()
