@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from flask.testing import FlaskCliRunner
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,3 +49,23 @@ def test_cli_creates_lists_and_revokes(runner: FlaskCliRunner) -> None:
     missing = runner.invoke(args=["keys", "revoke", "cc_nothing"])
     assert missing.exit_code != 0
     assert "No API key has the prefix" in missing.output
+
+
+def test_a_keys_use_is_written_once_a_minute_after_the_request(client: FlaskClient, session: Session) -> None:
+    key, plain = create_api_key(session, "lms", Role.ADMIN)
+    session.commit()
+    assert key.last_used_at is None
+    assert client.get("/api/v1/programmes", headers={"Authorization": f"Bearer {plain}"}).status_code == 200
+    session.expire_all()
+    first = key.last_used_at
+    assert first is not None
+    # Within the minute, a second request writes nothing.
+    assert client.get("/api/v1/programmes", headers={"Authorization": f"Bearer {plain}"}).status_code == 200
+    session.expire_all()
+    assert key.last_used_at == first
+    # A refused request is not a use.
+    other, other_plain = create_api_key(session, "other", Role.INTEGRATION)
+    session.commit()
+    assert client.get("/api/v1/users", headers={"Authorization": f"Bearer {other_plain}"}).status_code == 403
+    session.expire_all()
+    assert other.last_used_at is None
