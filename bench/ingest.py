@@ -308,7 +308,7 @@ def row(name: str, rates: dict[tuple[int, int], float], reference: dict[tuple[in
         cell = f"{rates[point]:7.0f}/s"
         if reference:
             cell += f" {rates[point] / reference[point]:5.2f}×"
-        cells.append(f"{cell:>20}")
+        cells.append(f"{cell:>22}")
     print(f"{name:<42}" + "".join(cells))
 
 
@@ -320,7 +320,7 @@ def main() -> None:
     kinds = ["sqlite"] + (["postgresql"] if bench_database_url().startswith("postgresql") else [])
     print(f"Ingest benchmark: {total} statements per point at batch 100, {count_for(1, total)} at batch 1.")
     print("Ratios are against Learning Locker's xapi-statements (in memory) at the same batch size and clients.\n")
-    header = "".join(f"{f'batch {b}, {c} client' + ('s' if c > 1 else ''):>20}" for b in BATCHES for c in CLIENTS)
+    header = "".join(f"{f'batch {b}, {c} client' + ('s' if c > 1 else ''):>22}" for b in BATCHES for c in CLIENTS)
     print(f"{'':<42}{header}")
     with learning_locker() as reference_url:
         reference = measure(Target(f"{reference_url}/statements", ("bench", "bench"), list, statements), total)
