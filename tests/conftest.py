@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -76,6 +77,13 @@ class ScratchDatabase:
     url: str
     engine_options: dict[str, Any] = field(default_factory=dict)
     schema: str | None = None
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, on loopback, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def make_database(tmp_path: Path, name: str) -> ScratchDatabase:

@@ -7,7 +7,6 @@ own (``make ralph`` builds ``.venv-ralph``); the tests start and stop it.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import free_port
 
 RALPH = Path(os.environ.get("CAPCOURSE_RALPH", Path(__file__).resolve().parents[1] / ".venv-ralph" / "bin" / "ralph"))
 USER, PASSWORD = "capcourse", "ralph-test-password"
@@ -29,12 +30,6 @@ def require_ralph() -> Path:
             pytest.fail(f"Ralph not found at {RALPH}: run `make ralph`")
         pytest.skip(f"Ralph not found at {RALPH} (make ralph installs it)")
     return RALPH
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,15 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import drop_database, make_database
+from tests.conftest import drop_database, free_port, make_database
 
 pytestmark = pytest.mark.db
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_capcourse_serve_answers_with_gunicorn_and_runs_one_process_per_background_worker(tmp_path: Path) -> None:

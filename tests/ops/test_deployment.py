@@ -32,7 +32,7 @@ from sqlalchemy.pool import NullPool
 
 from capcourse.accounts.models import Role
 from capcourse.accounts.services import create_api_key
-from tests.conftest import TEST_DATABASE_URL, drop_database, make_database
+from tests.conftest import TEST_DATABASE_URL, drop_database, free_port, make_database
 
 pytestmark = [
     pytest.mark.db,
@@ -129,14 +129,6 @@ def wait_until_up(port: int, folder: Path) -> None:
         time.sleep(0.3)
     logs = "\n".join(p.read_text(errors="replace")[-2000:] for p in sorted(folder.glob("process-*.log")))
     raise AssertionError(f"nothing ready on port {port}:\n{logs}")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_two_web_processes_and_two_delivery_workers_deliver_every_statement_once(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ exactly once. Bounded: a fixed number of requests, on loopback only.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -38,7 +37,7 @@ from capcourse.frameworks.models import Item
 from capcourse.mapping.models import Depth, Mapping, MappingProvenance
 from capcourse.records.models import Completion, Learner, StoredStatement
 from tests import factories
-from tests.conftest import drop_database, make_app, make_database, migrate_and_sync
+from tests.conftest import drop_database, free_port, make_app, make_database, migrate_and_sync
 from tests.scorm.archives import minimal_manifest, package_around
 
 pytestmark = pytest.mark.db
@@ -47,12 +46,6 @@ ACTIVITY = "https://lms.example.org/xapi/activities/concurrency"
 CLIENTS = 8
 ROUNDS = 12
 XAPI = {"X-Experience-API-Version": "1.0.3"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Served:
