@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -48,6 +49,9 @@ class ManagedBy(enum.StrEnum):
     SEED = "seed"
     #: Derived from the icon legend; rebuilt when the legend changes.
     ICON_LEGEND = "icon-legend"
+    #: A shipped crosswalk (``capcourse/data/crosswalks/``), loaded by ``capcourse frameworks sync``
+    #: until a person edits the row (then ``None``: a person's rows are never overwritten).
+    CROSSWALK = "crosswalk"
 
 
 #: CASE 1.1 association types (``ext:`` types are allowed too).
@@ -157,6 +161,7 @@ class Association(db.Model):  # type: ignore[name-defined,misc]
             "provenance IN ('published', 'inferred', 'suggested', 'confirmed')",
             name="provenance",
         ),
+        CheckConstraint("strength IS NULL OR (strength >= 0 AND strength <= 1)", name="strength"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -177,9 +182,40 @@ class Association(db.Model):  # type: ignore[name-defined,misc]
     last_change: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: CASE properties capcourse does not model, kept verbatim from an imported package.
     case_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: How closely the two ends correspond, 0 to 1 (a crosswalk's judgement; CASE has no property
+    #: for it, so it travels in ``extensions.capcourse``). ``None``: not stated.
+    strength: Mapped[float | None] = mapped_column(Float)
+    #: Who made the association (a person's email, ``capcourse frameworks sync``, an import) and when;
+    #: ``None`` for rows older than these columns.
+    created_by: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Who last changed it (``last_change`` says when).
+    updated_by: Mapped[str | None] = mapped_column(String(300))
+    #: Who confirmed a suggested or inferred association, and when.
+    reviewed_by: Mapped[str | None] = mapped_column(String(300))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     origin: Mapped[Item] = relationship(foreign_keys=[origin_item_id])
     destination: Mapped[Item | None] = relationship(foreign_keys=[destination_item_id])
+
+
+class AssociationRemoval(db.Model):  # type: ignore[name-defined,misc]
+    """A shipped crosswalk association a person deleted, so ``capcourse frameworks sync`` leaves it out.
+
+    Keyed by the association's identifier, which shipped rows derive from their type and ends.
+    """
+
+    __tablename__ = "framework_association_removals"
+
+    association_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    association_type: Mapped[str] = mapped_column(String(100))
+    origin_item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("framework_items.id", ondelete="CASCADE"), index=True)
+    destination_item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("framework_items.id", ondelete="CASCADE"), index=True
+    )
+    removed_by: Mapped[str] = mapped_column(String(300))
+    removed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class IconLegendEntry(db.Model):  # type: ignore[name-defined,misc]
