@@ -215,7 +215,7 @@ def test_keyboard_only_mapping_and_coverage(served: str) -> None:
         page.get_by_role("link", name="Demo: Pathway 1, 2026 cohort").first.click()
         page.get_by_role("link", name="Coverage dashboard").click()
         page.get_by_label("Framework", exact=True).select_option(
-            label="Leadership Capability Framework — Pathway 1: Practice Supervisors (Pathway 1)"
+            label="Leadership Capability Framework — Pathway 1: Practice Supervisors"
         )
         page.get_by_role("button", name="Show").focus()
         with page.expect_navigation():

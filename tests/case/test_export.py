@@ -127,10 +127,10 @@ def test_frontline_package_has_its_tree_legend_and_groupings(session: Session) -
 def test_crosswalks_carry_their_provenance(session: Session) -> None:
     kss = package(session, "dfe-kss-practice-leaders-2015")
     replaced = [a for a in kss["CFAssociations"] if a["associationType"] == "replacedBy"]
-    assert len(replaced) == 6
+    assert len(replaced) == 6 + 16  # every statement and every paragraph
     assert {a["extensions"]["capcourse"]["provenance"] for a in replaced} <= {"published", "inferred"}
     newer = {str(item_id("dfe-kss-practice-leaders-2018", str(n))) for n in range(1, 7)}
-    assert {a["destinationNodeURI"]["identifier"] for a in replaced} == newer
+    assert newer <= {a["destinationNodeURI"]["identifier"] for a in replaced}
     licence = kss["CFDefinitions"]["CFLicenses"][0]
     assert licence["title"] == "Open Government Licence v3.0"
     assert kss["CFDocument"]["licenseURI"]["identifier"] == licence["identifier"]

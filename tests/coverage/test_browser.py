@@ -45,7 +45,7 @@ def test_a_lead_finds_gaps_drills_into_a_cell_and_exports(served: str, tmp_path:
         page.get_by_role("link", name="Coverage dashboard").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("Coverage of")
         page.get_by_label("Framework", exact=True).select_option(
-            label="Leadership Capability Framework — Pathway 1: Practice Supervisors (Pathway 1)"
+            label="Leadership Capability Framework — Pathway 1: Practice Supervisors"
         )
         page.get_by_role("button", name="Show").click()
         expect(page.get_by_role("heading", name="Capabilities × curriculum areas")).to_be_visible()
@@ -76,7 +76,7 @@ def test_a_lead_finds_gaps_drills_into_a_cell_and_exports(served: str, tmp_path:
         names = page.locator("table.cohort tbody th a").all_inner_texts()
         assert names == sorted(names, key=lambda n: int(n.rsplit(" ", 1)[1]))
         page.get_by_label("Framework", exact=True).select_option(
-            label="Leadership Capability Framework — Pathway 1: Practice Supervisors (Pathway 1)"
+            label="Leadership Capability Framework — Pathway 1: Practice Supervisors"
         )
         page.get_by_label("items achieved").check()
         page.get_by_role("button", name="Show").click()

@@ -18,8 +18,10 @@ def test_framework_list_page(client: FlaskClient) -> None:
     html = response.get_data(as_text=True)
     for title in (
         "Leadership Capability Framework — Pathway 1: Practice Supervisors",
-        "Knowledge and skills statement for practice supervisors",
-        "Knowledge and skills statement for practice leaders",
+        "Knowledge and Skills for Practice Supervisors",  # 2015: the section headings of the DfE document
+        "Knowledge and Skills for Practice Leaders",
+        "Knowledge and skills statement for practice supervisors",  # 2018
+        "Knowledge and skills for practice leaders",
         "Leadership capabilities",
         "Continuous Learning Framework (as referenced)",
     ):

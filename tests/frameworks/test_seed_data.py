@@ -96,17 +96,60 @@ def test_kss_item_types(data: SeedData, key: str, statements: int, child_type: s
     assert counts(data, key)["Statement"] == statements
 
 
-def test_kss_versions_are_one_framework_linked_statement_by_statement(data: SeedData) -> None:
-    for role, statements in (("supervisors", 8), ("leaders", 6)):
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.replace("\u2019", "'")) if s]
+
+
+def test_kss_versions_are_one_framework_linked_at_every_level(data: SeedData) -> None:
+    """Every 2015 statement and paragraph is replaced by its 2018 successor(s), and every 2018 item has a predecessor."""
+    splits = {"7.2": ["7.2", "7.3"], "7.3": ["7.4"], "8.2": ["8.2", "8.3"], "8.3": ["8.4", "8.5"]}
+    for role in ("supervisors", "leaders"):
         old = data.framework(f"dfe-kss-practice-{role}-2015")
         new = data.framework(f"dfe-kss-practice-{role}-2018")
         assert old.fields["family"] == new.fields["family"]
         assert (old.fields["version"], new.fields["version"]) == ("2015", "2018")
-        replaced = {(a.origin_key, a.destination) for a in old.associations if a.association_type == "replacedBy"}
-        assert replaced == {(str(n), f"{new.key}:{n}") for n in range(1, statements + 1)}
-        headings_old = [i.full_statement for i in old.items if i.item_type == "Statement"]
-        headings_new = [i.full_statement for i in new.items if i.item_type == "Statement"]
-        assert headings_old == headings_new
+        links = [a for a in old.associations if a.association_type == "replacedBy"]
+        assert all(a.provenance == "inferred" and a.notes for a in links)  # no source states it: ours, with why
+        successors: dict[str, list[str]] = {}
+        for link in sorted(links, key=lambda a: (a.origin_key, a.sequence or 0)):
+            framework, _, key = link.destination.partition(":")
+            assert framework == new.key
+            successors.setdefault(link.origin_key, []).append(key)
+        assert set(successors) == {i.key for i in old.items}
+        expected = {i.key: (splits.get(i.key, [i.key]) if role == "supervisors" else [i.key]) for i in old.items}
+        assert successors == expected
+        assert {k for keys in successors.values() for k in keys} == {i.key for i in new.items}
+        # Derived from the texts: the parts of a split are the 2015 paragraph's sentences, in order.
+        old_text = {i.key: i.full_statement for i in old.items}
+        new_text = {i.key: i.full_statement for i in new.items}
+        for origin, keys in successors.items():
+            if len(keys) > 1:
+                assert _sentences(old_text[origin]) == [s for k in keys for s in _sentences(new_text[k])]
+                assert all("Split" in a.notes for a in links if a.origin_key == origin)  # type: ignore[operator]
+
+
+def test_titles_are_the_sources_words_and_versions_only_where_the_source_gives_one(data: SeedData) -> None:
+    titles = {f.key: (f.fields["title"], f.fields.get("version")) for f in data.frameworks}
+    assert titles["dfe-kss-practice-supervisors-2015"] == ("Knowledge and Skills for Practice Supervisors", "2015")
+    assert titles["dfe-kss-practice-leaders-2015"] == ("Knowledge and Skills for Practice Leaders", "2015")
+    assert titles["dfe-kss-practice-leaders-2018"] == ("Knowledge and skills for practice leaders", "2018")
+    assert titles["frontline-lcf-pathway-1"] == (
+        "Leadership Capability Framework — Pathway 1: Practice Supervisors",
+        None,
+    )
+    assert titles["frontline-curriculum-areas"][1] is None
+    for framework in data.frameworks:
+        assert "follows the 2015 title" not in framework.fields.get("notes", "")
+    # The 2015 document holds both sections under its own title, which the notes keep.
+    for role in ("supervisors", "leaders"):
+        notes = data.framework(f"dfe-kss-practice-{role}-2015").fields["notes"]
+        assert "Knowledge and skills statements for practice leaders and practice supervisors" in notes
+
+
+def test_kss_titles_appear_in_their_sources() -> None:
+    assert "Knowledge and Skills for Practice Supervisors" in normalised_source("001_c55e251082dedb61.txt")
+    assert "Knowledge and Skills for Practice Leaders" in normalised_source("001_c55e251082dedb61.txt")
+    assert "Knowledge and skills for practice leaders" in normalised_source("004_516487b470083ef8.txt")
 
 
 @pytest.mark.parametrize(

@@ -109,3 +109,34 @@ def test_sync_never_overrides_a_legend_row_a_person_confirmed(session: Session) 
         select(IconLegendEntry).where(IconLegendEntry.framework_id == framework.id, IconLegendEntry.icon == "💡")
     ).all()
     assert [(r.area_item_id, r.provenance) for r in rows] == [(chosen, Provenance.CONFIRMED)]
+
+
+def test_sync_brings_a_database_of_the_earlier_data_up_to_date_once(session: Session) -> None:
+    """A database synced before the version links and title fixes is updated in place, then left alone."""
+    frontline = session.get(Framework, framework_id("frontline-lcf-pathway-1"))
+    supervisors = session.get(Framework, framework_id("dfe-kss-practice-supervisors-2015"))
+    assert frontline is not None and supervisors is not None
+    frontline.version = "Pathway 1"
+    supervisors.title = "Knowledge and skills statement for practice supervisors"
+    paragraph = item_id("dfe-kss-practice-supervisors-2015", "7.2")
+    for association in session.scalars(select(Association).where(Association.origin_item_id == paragraph)):
+        session.delete(association)
+    session.flush()
+
+    report = sync_frameworks(session, load_seed_data())
+    assert sorted(r.key for r in report.frameworks if r.changed) == [
+        "dfe-kss-practice-supervisors-2015",
+        "frontline-lcf-pathway-1",
+    ]
+    assert frontline.version is None
+    assert supervisors.title == "Knowledge and Skills for Practice Supervisors"
+    successors = session.scalars(
+        select(Association.destination_item_id).where(
+            Association.origin_item_id == paragraph, Association.association_type == "replacedBy"
+        )
+    ).all()
+    assert set(successors) == {
+        item_id("dfe-kss-practice-supervisors-2018", "7.2"),
+        item_id("dfe-kss-practice-supervisors-2018", "7.3"),
+    }
+    assert not sync_frameworks(session, load_seed_data()).changed
