@@ -95,7 +95,7 @@ def _population(programme: Programme, filters: EvidenceFilter) -> Select:  # typ
         # Answered from the index on (programme_id, success, learner_id) alone.
         return (
             select(Completion.learner_id.label("learner_id"))
-            .where(Completion.programme_id == programme.id, Completion.counts())
+            .where(Completion.programme_id == programme.id, Completion.is_evidence())
             .distinct()
         )
     return (
@@ -104,7 +104,7 @@ def _population(programme: Programme, filters: EvidenceFilter) -> Select:  # typ
         .join(Module, Module.id == Activity.module_id)
         .where(
             Completion.programme_id == programme.id,
-            Completion.counts(),
+            Completion.is_evidence(),
             *_completion_conditions(filters),
         )
         .distinct()

@@ -1,7 +1,8 @@
 """Keeping :class:`~capcourse.records.models.Evidence` current.
 
-A learner has evidence for an item when they succeeded in an activity mapped to
-it, or in any activity of a module mapped to it, and that success was not voided. Recording a completion adds to
+A learner has evidence for an item when they completed or passed an activity mapped to
+it, or any activity of a module mapped to it, and that completion was not voided (a completion whose success is
+unknown is evidence; a failure is not: :meth:`Completion.is_evidence`). Recording a completion adds to
 the rows of the items its activity and module are mapped to (an upsert, so two
 requests recording for the same learner at once both count); mapping or
 unmapping recomputes the rows of that item from the completions, in SQL.
@@ -62,7 +63,7 @@ def evidence_paths(
             .join(Activity, Activity.id == Completion.activity_id)
             .join(Module, Module.id == Activity.module_id)
             .join(Mapping, and_(Mapping.programme_id == programme_id, on_mapping))
-            .where(Completion.programme_id == programme_id, Completion.counts(), *conditions)
+            .where(Completion.programme_id == programme_id, Completion.is_evidence(), *conditions)
         )
         if framework_id is not None:
             query = query.join(Item, Item.id == Mapping.item_id).where(Item.framework_id == framework_id)
@@ -111,9 +112,9 @@ def rebuild(session: Session, programme_id: uuid.UUID) -> int:
 
 
 def add_completions(session: Session, rows: Iterable[tuple[uuid.UUID, int, uuid.UUID, datetime]]) -> None:
-    """Count successful completions as evidence: one upsert for a whole batch.
+    """Count completions that are evidence (not failed) as evidence: one upsert for a whole batch.
 
-    :param rows: (programme, learner, item, when) for each successful completion
+    :param rows: (programme, learner, item, when) for each completion not failed
         and each item it is evidence for; repeated keys are summed first.
     """
     totals: dict[tuple[uuid.UUID, int, uuid.UUID], list[Any]] = {}

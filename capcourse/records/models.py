@@ -84,8 +84,18 @@ class Completion(db.Model):  # type: ignore[name-defined,misc]
 
     @classmethod
     def counts(cls) -> Any:
-        """The condition of a completion that is evidence: a success not voided."""
+        """The condition of a completion that counts towards an attainment: a known success, not voided."""
         return and_(cls.success.is_(True), cls.voided_at.is_(None))
+
+    @classmethod
+    def is_evidence(cls) -> Any:
+        """The condition of a completion that is evidence: not voided and not failed.
+
+        A completion whose success is unknown (completed, no verdict) shows the
+        learner did the activity, so it is evidence for the items it is mapped
+        to; only a known success (:meth:`counts`) finishes an attainment.
+        """
+        return and_(cls.success.is_not(False), cls.voided_at.is_(None))
 
 
 class PendingRecord(db.Model):  # type: ignore[name-defined,misc]

@@ -454,12 +454,14 @@ def _record(
         )
         for row, index in kept
     ]
-    succeeded = [row for row, _ in kept if row["success"]]
+    # Evidence: every completion not failed (see Completion.is_evidence); attainment: known successes only.
+    evidenced = [row for row, _ in kept if row["success"] is not False]
+    succeeded = [row for row in evidenced if row["success"]]
     evidence.add_completions(
         session,
         [
             (row["programme_id"], row["learner_id"], item_id, row["occurred_at"])
-            for row in succeeded
+            for row in evidenced
             for item_id in dict.fromkeys(
                 [m.item_id for m in mapped.get(row["activity_id"], [])]
                 + [m.item_id for m in mapped.get(targets[row["activity_id"]].module_id, [])]
@@ -511,12 +513,14 @@ def _mapped(
     return mapped
 
 
-def _success(data: CompletionInput) -> bool:
+def _success(data: CompletionInput) -> bool | None:
+    """Passed is a success and failed is not; a completion is what it says, and unknown (``None``) when it says
+    nothing: unknown success is not success."""
     if data.outcome == Outcome.PASSED:
         return True
     if data.outcome == Outcome.FAILED:
         return False
-    return True if data.success is None else data.success
+    return data.success
 
 
 def _iri(base_url: str, kind: str, identifier: uuid.UUID) -> str:
@@ -559,7 +563,7 @@ def completion_statement(
         row["occurred_at"],
         xapi.result(
             completion=True,
-            success=bool(row["success"]),
+            success=row["success"],
             scaled=row["score_scaled"],
             raw=row["score_raw"],
             minimum=row["score_min"],

@@ -17,7 +17,7 @@ from capcourse.accounts.models import MembershipRole, Role
 from capcourse.identifiers import item_id
 from capcourse.mapping.models import Depth
 from capcourse.mapping.services import map_items
-from capcourse.records.models import Completion, OutboxEntry, StoredStatement
+from capcourse.records.models import Attainment, Completion, Evidence, OutboxEntry, StoredStatement
 from capcourse.records.services import store_statement
 from tests import factories
 from tests.factories import bearer
@@ -112,6 +112,35 @@ def test_a_failure_attains_nothing(client: FlaskClient, session: Session, world:
     client.post("/api/v1/completions", json={"completions": [completion(outcome="failed")]}, headers=world["lms"])
     (emitted,) = statements(session)
     assert emitted["result"]["success"] is False
+
+
+def test_unknown_success_is_not_success(client: FlaskClient, session: Session, world: dict[str, Any]) -> None:
+    """A completion that says nothing of success is recorded as unknown: evidence, but no attainment."""
+    client.post(
+        "/api/v1/completions",
+        json={"completions": [completion(outcome="completed", score_raw=None, score_min=None, score_max=None)]},
+        headers=world["lms"],
+    )
+    (emitted,) = statements(session)  # no achieved statement
+    assert emitted["verb"]["id"] == xapi.COMPLETED.id
+    assert "success" not in emitted["result"] and emitted["result"]["completion"] is True
+    assert xapi.validate_statement(emitted) == []
+    (recorded,) = session.scalars(select(Completion)).all()
+    assert recorded.success is None
+    evidence = session.scalars(select(Evidence.item_id)).all()
+    assert sorted(map(str, evidence)) == sorted(map(str, [CURIOSITY, KSS_7]))
+    assert session.scalar(select(func.count()).select_from(Attainment)) == 0
+
+    # A completion that says it succeeded attains the item its activity assesses.
+    client.post(
+        "/api/v1/completions",
+        json={"completions": [completion(outcome="completed", success=True, idempotency_key="moodle-attempt-2")]},
+        headers=world["lms"],
+    )
+    emitted, attained = statements(session)[1:]
+    assert emitted["result"]["success"] is True
+    assert attained["verb"]["id"] == "https://w3id.org/xapi/tla/verbs/achieved"
+    assert session.scalar(select(func.count()).select_from(Attainment)) == 1
 
 
 def test_unknown_activities_wait_for_a_mapping(client: FlaskClient, session: Session, world: dict[str, Any]) -> None:
