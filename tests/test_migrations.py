@@ -97,3 +97,37 @@ def test_evidence_is_filled_from_the_records_already_there(empty_app: Flask) -> 
         count, first_at, last_at = found[0]
         assert count == 2
         assert str(first_at).startswith("2026-10-01") and str(last_at).startswith("2026-10-05")
+
+
+def test_each_programme_keeps_the_names_its_cohorts_showed(empty_app: Flask) -> None:
+    """0016 gives every programme the names its cohorts showed (the shared one), and none to others."""
+    with empty_app.app_context():
+        flask_migrate.upgrade(revision="0015")
+        tables = sa.MetaData()
+        tables.reflect(db.engine)
+        now = datetime(2026, 10, 1, tzinfo=UTC)
+        ours, theirs, bystander = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        mine, their_cohort = uuid.uuid4(), uuid.uuid4()
+        common = {"status": "published", "created_at": now, "updated_at": now, "version": 1}
+        rows: list[tuple[str, dict[str, Any]]] = [
+            *[("programmes", {"id": p, "title": t, **common}) for p, t in ((ours, "O"), (theirs, "T"), (bystander, "B"))],
+            ("learners", {"id": 1, "agent_key": "a", "agent": {"mbox": "mailto:a@example.org"}, "name": "Ada", "created_at": now}),
+            ("learners", {"id": 2, "agent_key": "b", "agent": {"mbox": "mailto:b@example.org"}, "created_at": now}),
+            ("cohorts", {"id": mine, "programme_id": ours, "name": "C", "created_by": "t", "created_at": now}),
+            ("cohorts", {"id": their_cohort, "programme_id": theirs, "name": "C", "created_by": "t", "created_at": now}),
+            *[("cohort_members", {"cohort_id": c, "learner_id": lr, "added_by": "t", "added_at": now})
+              for c, lr in ((mine, 1), (mine, 2), (their_cohort, 1))],
+        ]  # fmt: skip
+        plain = (lambda v: v.hex if isinstance(v, uuid.UUID) else v) if db.engine.dialect.name == "sqlite" else None
+        with db.engine.begin() as connection:
+            for table, values in rows:
+                converted = {k: plain(v) for k, v in values.items()} if plain else values
+                connection.execute(tables.tables[table].insert().values(**converted))
+        flask_migrate.upgrade(revision="0016")
+        with db.engine.connect() as connection:
+            found = connection.execute(sa.text("SELECT programme_id, learner_id, name FROM programme_learners")).all()
+        as_uuid = {str(p).replace("-", ""): p for p in (ours, theirs, bystander)}
+        assert sorted((as_uuid[str(p).replace("-", "")] == ours, lr, name) for p, lr, name in found) == [
+            (False, 1, "Ada"),
+            (True, 1, "Ada"),
+        ]

@@ -1,4 +1,4 @@
-"""Persistence of cohorts and their learners."""
+"""Persistence of cohorts, their learners, and the names programmes know learners by."""
 
 from __future__ import annotations
 
@@ -41,3 +41,21 @@ class CohortMember(db.Model):  # type: ignore[name-defined,misc]
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     learner: Mapped[Learner] = relationship()
+
+
+class ProgrammeLearner(db.Model):  # type: ignore[name-defined,misc]
+    """The name a programme knows a learner by.
+
+    Learners are shared by every programme (one row per xAPI agent), so a name
+    given in one programme's cohort must not rename the learner another
+    programme sees: each programme keeps its own. Where a programme has none,
+    pages show the name the learner's own records carry (``Learner.name``).
+    """
+
+    __tablename__ = "programme_learners"
+
+    programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True, index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    updated_by: Mapped[str] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import cast
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
@@ -13,9 +15,11 @@ from capcourse.accounts.access import Principal
 from capcourse.accounts.pages import page_principal
 from capcourse.catalogue.pages import FormError, allowed, load_form, refuse
 from capcourse.cohorts import services
+from capcourse.cohorts.names import names_in
 from capcourse.cohorts.schemas import CohortCreateSchema, parse_learner_lines
 from capcourse.errors import CapcourseError
 from capcourse.extensions import db
+from capcourse.records.models import Learner
 
 pages = Blueprint("cohort_pages", __name__)
 
@@ -59,11 +63,13 @@ def cohort_create(programme_id: uuid.UUID) -> Response | tuple[str, int]:
 
 def _cohort_page(principal: Principal, cohort_id: uuid.UUID) -> str:
     cohort = services.cohort_for_read(db.session(), principal, cohort_id)
+    learners = cast(Sequence[Learner], db.session().scalars(services.members_query(cohort)).all())
     return render_template(
         "cohorts/detail.html",
         cohort=cohort,
         programme=cohort.programme,
-        learners=db.session.scalars(services.members_query(cohort)).all(),
+        learners=learners,
+        names=names_in(db.session(), cohort.programme_id, learners),
         can_manage=allowed(access.require_programme_manager, db.session(), principal, cohort.programme),
     )
 

@@ -61,8 +61,12 @@ def cohort_dict(summary: CohortSummary) -> dict[str, Any]:
     }
 
 
-def learner_dict(learner: Learner) -> dict[str, Any]:
-    return {"learner_id": learner.id, "name": learner.name, "agent": learner.agent}
+def learner_dict(learner: Learner, name: str | None) -> dict[str, Any]:
+    """A learner as their programme knows them: ``name`` is the programme's, in the agent too."""
+    agent = {k: v for k, v in learner.agent.items() if k != "name"}
+    if name:
+        agent["name"] = name
+    return {"learner_id": learner.id, "name": name, "agent": agent}
 
 
 def parse_learner_lines(text: str) -> list[dict[str, Any]]:

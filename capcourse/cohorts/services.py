@@ -22,6 +22,7 @@ import xapi
 from capcourse.accounts.access import Principal, programme_for_read, require_programme_manager
 from capcourse.catalogue.models import Programme
 from capcourse.cohorts.models import Cohort, CohortMember
+from capcourse.cohorts.names import name_column, set_names
 from capcourse.errors import ConflictError, InvalidInputError, NotFoundError
 from capcourse.records.models import Learner
 from capcourse.records.services import learner_for
@@ -114,12 +115,12 @@ def delete_cohort(session: Session, principal: Principal, cohort: Cohort) -> Non
 
 
 def members_query(cohort: Cohort) -> Select[tuple[Learner]]:
-    """The cohort's learners by name, as a query to page."""
+    """The cohort's learners by the names their programme knows them by, as a query to page."""
     return (
         select(Learner)
         .join(CohortMember, CohortMember.learner_id == Learner.id)
         .where(CohortMember.cohort_id == cohort.id)
-        .order_by(Learner.name, Learner.id)
+        .order_by(name_column(cohort.programme_id), Learner.id)
     )
 
 
@@ -135,6 +136,7 @@ def add_learners(
     if len(agents) > MAX_LEARNERS_PER_CALL:
         raise InvalidInputError(f"Add at most {MAX_LEARNERS_PER_CALL} learners at a time.")
     learners: dict[str, Learner] = {}
+    names: dict[str, str] = {}
     for index, agent in enumerate(agents):
         try:
             key = xapi.agent_key(agent)
@@ -143,14 +145,14 @@ def add_learners(
                 f"Learner {index + 1} is not identified: {error}", {"learners": {str(index): [str(error)]}}
             ) from error
         if key not in learners:
-            # Learners are shared by every programme: a cohort names a learner
-            # nobody has named yet, but never renames one (a lead of one
-            # programme must not rename another programme's learner).
-            learner = learner_for(session, {k: v for k, v in agent.items() if k != "name"})
-            if agent.get("name") and not learner.name:
-                learner.name = str(agent["name"])
-            learners[key] = learner
+            # Learners are shared by every programme: the name given here is this
+            # programme's (a lead of one programme must not rename, or name, the
+            # learner another programme sees), so the shared row is found without it.
+            learners[key] = learner_for(session, {k: v for k, v in agent.items() if k != "name"})
+        if agent.get("name"):
+            names[key] = str(agent["name"]).strip()
     session.flush()
+    set_names(session, cohort.programme_id, {learners[k].id: name for k, name in names.items() if name}, principal.name)
     present = set(
         session.scalars(
             select(CohortMember.learner_id).where(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -12,6 +13,7 @@ from capcourse.accounts import access
 from capcourse.accounts.auth import PEOPLE, current_principal, require_role
 from capcourse.api import AUTH_DOC, select_pager
 from capcourse.cohorts import services
+from capcourse.cohorts.names import name_in, names_in
 from capcourse.cohorts.schemas import (
     CohortCreateSchema,
     CohortLearnerSchema,
@@ -76,10 +78,12 @@ class CohortLearners(MethodView):
     @require_role(*PEOPLE)
     @blp.doc(**AUTH_DOC)
     @blp.response(200, CohortLearnerSchema(many=True))
-    @blp.paginate(select_pager(learner_dict))
+    @blp.paginate(select_pager(lambda learner: learner_dict(learner, name_in(db.session(), g.programme_id, learner))))
     def get(self, cohort_id: uuid.UUID) -> Any:
-        """The cohort's learners by name (paged; totals in ``X-Pagination``)."""
-        return services.members_query(services.cohort_for_read(db.session(), current_principal(), cohort_id))
+        """The cohort's learners by the names the programme knows them by (paged; totals in ``X-Pagination``)."""
+        cohort = services.cohort_for_read(db.session(), current_principal(), cohort_id)
+        g.programme_id = cohort.programme_id  # the pager serialises after this returns
+        return services.members_query(cohort)
 
     @require_role(*PEOPLE)
     @blp.doc(**AUTH_DOC)
@@ -91,9 +95,10 @@ class CohortLearners(MethodView):
         cohort = services.cohort_for_read(db.session(), principal, cohort_id)
         result = services.add_learners(db.session(), principal, cohort, [learner_agent(lr) for lr in body["learners"]])
         db.session.commit()
+        names = names_in(db.session(), cohort.programme_id, [*result.added, *result.already])
         return {
-            "added": [learner_dict(lr) for lr in result.added],
-            "already": [learner_dict(lr) for lr in result.already],
+            "added": [learner_dict(lr, names[lr.id]) for lr in result.added],
+            "already": [learner_dict(lr, names[lr.id]) for lr in result.already],
         }
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from capcourse.catalogue.models import Activity
 from capcourse.cohorts.models import CohortMember
+from capcourse.cohorts.names import name_column
 from capcourse.coverage.services import CoverageReport
 from capcourse.frameworks.models import Item
 from capcourse.mapping.models import Depth, Mapping
@@ -187,16 +188,17 @@ def attainment_rows(
     cohort_id: uuid.UUID | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> list[tuple[Learner, Item, datetime]]:
-    """Every attainment of the population (learner, item, when), learners in natural order: for exports."""
+) -> list[tuple[Learner, str | None, Item, datetime]]:
+    """Every attainment of the population (learner, their name in the programme, item, when), learners in
+    natural order: for exports."""
     query = _attainments(report, cohort_id, since, until).subquery()
     rows = session.execute(
-        select(Learner, Item, query.c.attained_at)
+        select(Learner, name_column(report.programme.id), Item, query.c.attained_at)
         .join(Learner, Learner.id == query.c.learner_id)
         .join(Item, Item.id == query.c.item_id)
     ).all()
     order = {c.item.id: n for n, c in enumerate(report.items)}
     return sorted(
-        ((learner, item, when) for learner, item, when in rows),
-        key=lambda row: (natural_key(row[0].name or row[0].agent_key), row[0].id, order.get(row[1].id, 0)),
+        ((learner, name, item, when) for learner, name, item, when in rows),
+        key=lambda row: (natural_key(row[1] or row[0].agent_key), row[0].id, order.get(row[2].id, 0)),
     )

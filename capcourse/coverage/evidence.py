@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from capcourse.catalogue.models import Activity, Module, Programme
 from capcourse.cohorts.models import Cohort, CohortMember
+from capcourse.cohorts.names import name_column
 from capcourse.coverage.attainment import cohort_attainment
 from capcourse.coverage.services import CoverageReport
 from capcourse.errors import NotFoundError
@@ -55,6 +56,8 @@ def _completion_conditions(filters: EvidenceFilter) -> list[ColumnElement[bool]]
 @dataclass
 class CohortRow:
     learner: Learner
+    #: The name the programme knows the learner by (None: no name anywhere).
+    name: str | None = None
     #: top-level item id → items evidenced under it (itself included).
     evidenced: dict[uuid.UUID, int] = field(default_factory=dict)
     #: top-level item id → items achieved under it (itself included).
@@ -150,17 +153,20 @@ def cohort(
     population = _population(programme, filters).subquery()
     # Learners in natural order ("learner 2" before "learner 10"): the ids and names of
     # the population are sorted here (a few tens of thousands at most), then one page is loaded.
+    # The names are the programme's own (learners are shared; each programme names its own).
     names = session.execute(
-        select(Learner.id, Learner.name, Learner.agent_key).where(Learner.id.in_(select(population.c.learner_id)))
+        select(Learner.id, name_column(programme.id).label("name"), Learner.agent_key).where(
+            Learner.id.in_(select(population.c.learner_id))
+        )
     ).all()
     learner_total = len(names)
     ordered = sorted(names, key=lambda row: (natural_key(row.name or row.agent_key), row.id))
-    page_ids = [row.id for row in ordered[offset : offset + limit]]
+    page_rows = ordered[offset : offset + limit]
+    page_ids = [row.id for row in page_rows]
     loaded = {learner.id: learner for learner in session.scalars(select(Learner).where(Learner.id.in_(page_ids)))}
-    page = [loaded[learner_id] for learner_id in page_ids]
-    rows = [CohortRow(learner) for learner in page]
+    rows = [CohortRow(loaded[row.id], row.name) for row in page_rows]
     by_learner = {row.learner.id: row for row in rows}
-    if page:
+    if rows:
         # One page of learners: their distinct (learner, item) pairs are few. The
         # per-item counts for the whole cohort below stay in the database.
         pairs = session.execute(

@@ -184,7 +184,7 @@ def _statement(item: Item) -> str:
 
 
 def cohort_tables(
-    report: CoverageReport, cohort: CohortReport, attainments: list[tuple[Learner, Item, datetime]]
+    report: CoverageReport, cohort: CohortReport, attainments: list[tuple[Learner, str | None, Item, datetime]]
 ) -> dict[str, list[list[object]]]:
     """The cohort as tables: learners × top-level items (evidenced and achieved), rates per item, attainments."""
     heat: list[list[object]] = [
@@ -202,7 +202,7 @@ def cohort_tables(
         heat.append(
             [
                 row.learner.id,
-                row.learner.name or row.learner.agent_key,
+                row.name or row.learner.agent_key,
                 *[n for c in cohort.columns for n in (row.evidenced.get(c.id, 0), row.achieved.get(c.id, 0))],
             ]
         )
@@ -222,8 +222,8 @@ def cohort_tables(
             ]
         )
     achieved: list[list[object]] = [["Learner id", "Learner", "Code", "Statement", "Achieved at (UTC)"]]
-    for learner, item, when in attainments:
-        achieved.append([learner.id, learner.name or learner.agent_key, item.code or "", _statement(item), when])
+    for learner, name, item, when in attainments:
+        achieved.append([learner.id, name or learner.agent_key, item.code or "", _statement(item), when])
     return {"heatmap": heat, "rates": rates, "attainments": achieved}
 
 

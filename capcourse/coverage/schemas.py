@@ -347,7 +347,7 @@ def cohort_dict(report: Any, cohort: Any, page: int) -> dict[str, Any]:
         "rows": [
             {
                 "learner_id": r.learner.id,
-                "name": r.learner.name,
+                "name": r.name,
                 "evidenced": {str(k): v for k, v in r.evidenced.items()},
                 "achieved": {str(k): v for k, v in r.achieved.items()},
             }

@@ -19,6 +19,7 @@ from capcourse.accounts.auth import PEOPLE, current_principal, require_role
 from capcourse.accounts.pages import page_principal
 from capcourse.api import AUTH_DOC
 from capcourse.catalogue.models import Programme
+from capcourse.cohorts.names import label_in, name_in
 from capcourse.cohorts.services import cohort_in, list_cohorts
 from capcourse.coverage import exports, services
 from capcourse.coverage.attainment import attainment_rows, learner_attainment
@@ -159,7 +160,7 @@ class Evidence(MethodView):
         attainment = learner_attainment(db.session(), report, learner)
         return {
             "learner_id": learner.id,
-            "name": learner.name,
+            "name": name_in(db.session(), report.programme.id, learner),
             "evidence": [
                 {
                     "item_id": e.item.id,
@@ -224,7 +225,7 @@ def learner_export(report: services.CoverageReport, learner_id: int, args: dict[
     learner = learner_in_programme(db.session(), report.programme, learner_id)
     found, open_items = learner_evidence(db.session(), report, learner, evidence_filter(report.programme, args))
     tables = exports.learner_tables(learner, found, learner_attainment(db.session(), report, learner), open_items)
-    title = f"{learner.name or learner.agent_key}: {report.framework.title}"
+    title = f"{label_in(db.session(), report.programme.id, learner)}: {report.framework.title}"
     return _download(f"learner-{learner.id}-{report.framework.key}", kind, tables, args["table"], title)
 
 
@@ -362,6 +363,7 @@ def learner_page(programme_id: uuid.UUID, learner_id: int) -> str:
         programme=programme,
         report=report,
         learner=learner,
+        name=name_in(db.session(), programme.id, learner),
         evidence=found,
         open_items=open_items,
     )
