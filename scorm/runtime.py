@@ -35,6 +35,11 @@ Rules, following the ADL xAPI SCORM Profile (section 6, and the result of the
   completed/passed, ``failed`` → completed/failed (the learner reached a
   verdict), ``completed`` → completed/unknown, ``incomplete`` and ``browsed`` →
   incomplete/unknown, ``not attempted`` → not attempted/unknown.
+- **1.2 LMSFinish**: the commit sent when the SCO finished (``finished``) with
+  lesson_status still ``not attempted`` (or none), in normal mode, is taken as
+  ``completed``: the SCORM 1.2 RTE (3.4.4, cmi.core.lesson_status) has the LMS
+  set it so "upon receiving the LMSFinish() call" when the SCO set no status.
+  Intermediate commits are read as sent.
 - **1.2 mastery score** (``cmi.student_data.mastery_score``, or the manifest's
   passed as ``passing_score``) turns ``completed`` into
   passed or failed by ``score.raw`` ≥ mastery score, when a raw score was set
@@ -375,15 +380,18 @@ def _score(reader: _Reader, path: str, data_model: DataModel) -> Score:
     return Score(raw, low, high, scaled, scaled_computed=scaled is not None)
 
 
-def _parse_12(reader: _Reader, passing_score: float | None) -> RuntimeData:
+def _parse_12(reader: _Reader, passing_score: float | None, finished: bool) -> RuntimeData:
     model = DataModel.SCORM_12
     status = reader.vocabulary("cmi.core.lesson_status", LESSON_STATUSES)
-    completion, success = _LESSON_STATUS_SPLIT.get(status or "", ("unknown", "unknown"))
+    mode = reader.vocabulary("cmi.core.lesson_mode", _VOCABULARIES_12["lesson_mode"])
+    # The LMS's part at LMSFinish: a SCO that set no status is completed (RTE 3.4.4).
+    effective = "completed" if finished and status in (None, "not attempted") and mode in (None, "normal") else status
+    completion, success = _LESSON_STATUS_SPLIT.get(effective or "", ("unknown", "unknown"))
     score = _score(reader, "cmi.core.score", model)
     sent_mastery = reader.number("cmi.student_data.mastery_score", 0, 100)
     mastery = passing_score * 100 if passing_score is not None else sent_mastery
     credit = reader.vocabulary("cmi.core.credit", _VOCABULARIES_12["credit"])
-    if status == "completed" and mastery is not None and score.raw is not None and credit != "no-credit":
+    if effective == "completed" and mastery is not None and score.raw is not None and credit != "no-credit":
         success = "passed" if score.raw >= mastery else "failed"
     objectives = []
     for path, _ in reader.entries("cmi.objectives"):
@@ -416,7 +424,7 @@ def _parse_12(reader: _Reader, passing_score: float | None) -> RuntimeData:
         learner_id=reader.text("cmi.core.student_id"),
         learner_name=reader.text("cmi.core.student_name"),
         credit=credit,
-        mode=reader.vocabulary("cmi.core.lesson_mode", _VOCABULARIES_12["lesson_mode"]),
+        mode=mode,
         entry=reader.vocabulary("cmi.core.entry", _VOCABULARIES_12["entry"]),
         exit=reader.vocabulary("cmi.core.exit", _VOCABULARIES_12["exit"]),
         location=reader.text("cmi.core.lesson_location"),
@@ -581,6 +589,7 @@ def parse_runtime(
     *,
     data_model: DataModel | None = None,
     passing_score: float | None = None,
+    finished: bool = False,
 ) -> RuntimeData:
     """Normalise a commit of SCORM run-time data (see the module documentation for shapes and rules).
 
@@ -589,6 +598,8 @@ def parse_runtime(
     :param passing_score: the mastery score scaled 0–1, as
         :attr:`scorm.manifest.Item.passing_score` gives it; overrides the commit's
         own (1.2 ``cmi.student_data.mastery_score``, 2004 ``cmi.scaled_passing_score``).
+    :param finished: this is the commit the player sent when the SCO finished
+        (``LMSFinish`` / ``Terminate``), so the LMS's rules at finishing apply.
     :raises RuntimeDataError: the body is not run-time data, or values break the
         data model; every problem is listed, each naming its element.
     """
@@ -602,7 +613,11 @@ def parse_runtime(
     cmi = _cmi(body)
     model = data_model or detect_data_model(cmi)
     reader = _Reader(cmi)
-    result = _parse_12(reader, passing_score) if model is DataModel.SCORM_12 else _parse_2004(reader, passing_score)
+    result = (
+        _parse_12(reader, passing_score, finished)
+        if model is DataModel.SCORM_12
+        else _parse_2004(reader, passing_score)
+    )
     if reader.errors:
         raise RuntimeDataError(reader.errors)
     logger.debug("run-time data %s: %s/%s", model, result.completion_status, result.success_status)

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from capcourse.launches.models import Launch
-from capcourse.launches.services import BEARER_COMMIT_PATH, activity_iri, aware, commit_url
+from capcourse.launches.services import BEARER_COMMIT_PATH, TERMINATE_PARAM, activity_iri, aware, commit_url
 from capcourse.records.models import Completion
 from capcourse.records.schemas import LearnerSchema
 
@@ -81,6 +81,13 @@ class ScormAgainSettingsSchema(Schema):
     autocommitSeconds = fields.Integer(required=True)  # noqa: N815
     autoCompleteLessonStatus = fields.Boolean(  # noqa: N815
         required=True, metadata={"description": "SCORM 1.2: a SCO that finishes without a lesson_status completed it."}
+    )
+    terminateCommitParam = fields.String(  # noqa: N815
+        required=True,
+        metadata={
+            "description": "The query parameter scorm-again sets to true on the commit it sends on LMSFinish / "
+            "Terminate, so capcourse knows the SCO finished."
+        },
     )
 
 
@@ -169,12 +176,15 @@ def new_launch_dict(launch: Launch, token: str, base_url: str) -> dict[str, Any]
         # The capability URL, not the Bearer one: scorm-again sends the final commit
         # (Terminate / LMSFinish) with navigator.sendBeacon, which cannot set headers.
         # autoCompleteLessonStatus: SCORM 1.2's rule that a SCO which finishes without setting
-        # cmi.core.lesson_status is completed (scorm-again's default says incomplete).
+        # cmi.core.lesson_status is completed (scorm-again's default says incomplete). scorm-again 3.4
+        # applies it only when the status was empty at LMSInitialize, and it is "not attempted" there, so
+        # terminateCommitParam marks the finishing commit (?terminate=true) and capcourse applies the rule.
         "scorm_again": {
             "lmsCommitUrl": url,
             "dataCommitFormat": "json",
             "autocommit": True,
             "autocommitSeconds": 60,
             "autoCompleteLessonStatus": True,
+            "terminateCommitParam": TERMINATE_PARAM,
         },
     }

@@ -59,6 +59,9 @@ TOKEN_PATTERN = re.compile(r"cl_[A-Za-z0-9_-]{16,}")
 #: Where the commit URL is: the token travels in the path for players that cannot send headers.
 COMMIT_PATH = "/api/v1/launches/{token}/commit"
 BEARER_COMMIT_PATH = "/api/v1/launches/commit"
+#: The query parameter that marks the commit sent on LMSFinish / Terminate (``?terminate=true``), which
+#: scorm-again adds when its ``terminateCommitParam`` setting names it.
+TERMINATE_PARAM = "terminate"
 #: Modes in which SCORM says an attempt does not count (as it does not with credit ``no-credit``).
 NOT_COUNTED_MODES = frozenset({"browse", "review"})
 _DURATION = re.compile(
@@ -287,15 +290,18 @@ def commit_runtime(
     settings: LaunchSettings,
     *,
     now: datetime,
+    finished: bool = False,
 ) -> CommitResult:
     """Take one commit of run-time data for ``launch``; record its outcome once.
 
     :param body: the decoded body (a JSON object, or a flat form as a mapping), or raw JSON bytes.
+    :param finished: the player says this is the commit of ``LMSFinish`` / ``Terminate`` (scorm-again's
+        ``terminateCommitParam``): a SCORM 1.2 SCO that set no status is then completed, as the LMS would make it.
     :raises InvalidInputError: the body is not SCORM run-time data, or breaks the
         data model; the errors name the elements. Nothing is changed then.
     """
     try:
-        runtime = scorm.parse_runtime(body, passing_score=launch.passing_score)
+        runtime = scorm.parse_runtime(body, passing_score=launch.passing_score, finished=finished)
     except scorm.RuntimeDataError as error:
         errors: dict[str, list[str]] = {}
         for element, message in error.errors:

@@ -46,6 +46,7 @@ from capcourse.launches.schemas import (
     launch_dict,
     new_launch_dict,
 )
+from capcourse.launches.services import TERMINATE_PARAM
 from capcourse.launches.settings import LaunchSettings, settings_from
 from capcourse.records.schemas import learner_agent
 
@@ -85,6 +86,19 @@ COMMIT_BODY_DOC: dict[str, Any] = {
         "text/plain": {"schema": {"type": "string"}},
     },
 }
+#: ``?terminate=true``: what scorm-again's ``terminateCommitParam`` adds to the commit it sends on finishing.
+COMMIT_PARAMETERS = [
+    {
+        "in": "query",
+        "name": TERMINATE_PARAM,
+        "required": False,
+        "schema": {"type": "string", "enum": ["true"]},
+        "description": (
+            "true on the commit sent on LMSFinish / Terminate: a SCORM 1.2 SCO that set no lesson_status is then "
+            "completed, as the SCORM 1.2 RTE has the LMS make it."
+        ),
+    }
+]
 COMMIT_RESPONSES = {
     "401": {"description": "No or an unknown launch token (in the header), or the launch expired."},
     "403": {"description": "The page's origin is not in CAPCOURSE_LAUNCH_ALLOWED_ORIGINS."},
@@ -229,7 +243,9 @@ def _commit(token: str, *, in_url: bool) -> dict[str, Any]:
     now = utcnow()
     launch = services.launch_for_token(db.session(), token, now, in_url=in_url)
     body = _runtime_body(settings.max_bytes)
-    result = services.commit_runtime(db.session(), launch, body, settings, now=now)
+    # scorm-again adds ?terminate=true to the commit it sends on LMSFinish / Terminate (terminateCommitParam).
+    finished = request.args.get(TERMINATE_PARAM) == "true"
+    result = services.commit_runtime(db.session(), launch, body, settings, now=now, finished=finished)
     answer = {
         "result": True,
         "errorCode": 0,
@@ -249,7 +265,11 @@ def _commit(token: str, *, in_url: bool) -> dict[str, Any]:
 @runtime_blp.route("/commit")
 class BearerCommit(MethodView):
     @runtime_blp.doc(
-        security=[{"launchToken": []}], requestBody=COMMIT_BODY_DOC, responses=COMMIT_RESPONSES, summary="Commit"
+        security=[{"launchToken": []}],
+        requestBody=COMMIT_BODY_DOC,
+        responses=COMMIT_RESPONSES,
+        parameters=COMMIT_PARAMETERS,
+        summary="Commit",
     )
     @runtime_blp.response(200, CommitResultSchema)
     def post(self) -> Any:
@@ -268,7 +288,12 @@ class BearerCommit(MethodView):
 
 @runtime_blp.route("/<string:token>/commit")
 class UrlCommit(MethodView):
-    @runtime_blp.doc(requestBody=COMMIT_BODY_DOC, responses=COMMIT_RESPONSES, summary="Commit (capability URL)")
+    @runtime_blp.doc(
+        requestBody=COMMIT_BODY_DOC,
+        responses=COMMIT_RESPONSES,
+        parameters=COMMIT_PARAMETERS,
+        summary="Commit (capability URL)",
+    )
     @runtime_blp.response(200, CommitResultSchema)
     def post(self, token: str) -> Any:
         """Commit SCORM run-time data to the launch's ``commit_url`` (the token is in the path; no header).

@@ -132,6 +132,7 @@ def test_an_lms_starts_a_launch(client: FlaskClient, session: Session, world: di
         "autocommit": True,
         "autocommitSeconds": 60,
         "autoCompleteLessonStatus": True,
+        "terminateCommitParam": "terminate",
     }
     assert launch["activity_id"] == str(world["activity"].id)
     assert launch["activity"] == f"http://capcourse.test/activities/{world['activity'].id}"
@@ -329,6 +330,28 @@ def test_intermediate_commits_only_keep_the_data(client: FlaskClient, session: S
     assert stored is not None and stored.commits == 3 and stored.last_commit_at is not None
     assert stored.last_data is not None and stored.last_data["lesson_status"] == "browsed"
     assert stored.last_data["completion_status"] == "incomplete" and stored.last_data["outcome"] is None
+
+
+def test_a_12_sco_that_finishes_without_a_status_is_completed(
+    client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    """The commit scorm-again sends on LMSFinish carries ?terminate=true (terminateCommitParam): SCORM 1.2's rule."""
+    launch = start(client, world)
+    assert commit(client, launch, scorm12("not attempted")).json["recorded"] is False
+    finish = path_of(launch["commit_url"]) + "?terminate=true"
+    answer = client.post(finish, data=json.dumps(scorm12("not attempted")), content_type="text/plain;charset=UTF-8")
+    assert answer.status_code == 200, answer.json
+    assert (answer.json["outcome"], answer.json["recorded"]) == ("completed", True)
+    ((outcome, success),) = [(c.outcome, c.success) for c in completions(session)]
+    assert (outcome, success) == ("completed", None)
+    # Through the Bearer endpoint too; a status the SCO set stands.
+    again = start(client, world)
+    answer = client.post(
+        "/api/v1/launches/commit?terminate=true",
+        json=scorm12("incomplete"),
+        headers={"Authorization": f"Bearer {again['token']}"},
+    )
+    assert (answer.json["outcome"], answer.json["recorded"]) == (None, False)
 
 
 def test_one_completion_per_launch_and_outcome(client: FlaskClient, session: Session, world: dict[str, Any]) -> None:

@@ -194,6 +194,41 @@ def test_12_mastery_score_decides_only_a_completed_status(
     assert parse_runtime(commit).outcome is expected
 
 
+@pytest.mark.parametrize(
+    ("commit", "expected"),
+    [
+        ({"cmi.core.lesson_status": "not attempted"}, Outcome.COMPLETED),
+        ({"cmi.core.lesson_status": ""}, Outcome.COMPLETED),
+        ({"cmi.core.lesson_status": "not attempted", "cmi.core.lesson_mode": "normal"}, Outcome.COMPLETED),
+        # Completed, then the mastery score decides, as for a SCO that set completed itself.
+        (
+            {
+                "cmi.core.lesson_status": "not attempted",
+                "cmi.core.score.raw": "60",
+                "cmi.student_data.mastery_score": "80",
+            },
+            Outcome.FAILED,
+        ),
+        ({"cmi.core.lesson_status": "not attempted", "cmi.core.lesson_mode": "browse"}, None),
+        ({"cmi.core.lesson_status": "incomplete"}, None),
+        ({"cmi.core.lesson_status": "browsed"}, None),
+        ({"cmi.core.lesson_status": "passed"}, Outcome.PASSED),
+    ],
+)
+def test_12_a_sco_that_finishes_without_a_status_completed_it(commit: dict[str, str], expected: Outcome | None) -> None:
+    """SCORM 1.2 RTE 3.4.4: at LMSFinish the LMS makes an unset (not attempted) status completed; only then."""
+    assert parse_runtime(commit, finished=True).outcome is expected
+    finished = parse_runtime(commit, finished=True)
+    assert finished.lesson_status == (commit["cmi.core.lesson_status"] or None)  # what the SCO sent, kept
+    if commit["cmi.core.lesson_status"] in ("", "not attempted"):
+        assert parse_runtime(commit).outcome is None  # an intermediate commit is read as sent
+
+
+def test_2004_finishing_changes_nothing() -> None:
+    commit = {"cmi.completion_status": "unknown", "cmi.success_status": "unknown"}
+    assert parse_runtime(commit, finished=True).outcome is None
+
+
 def test_the_manifest_passing_score_overrides_the_commits() -> None:
     commit = {"cmi.core.lesson_status": "completed", "cmi.core.score.raw": "85", "cmi.student_data.mastery_score": "80"}
     assert parse_runtime(commit).outcome is Outcome.PASSED
