@@ -50,6 +50,20 @@ def test_loads_refuses_depth_nul_and_huge_integers_naming_the_path() -> None:
         guards.loads(b"\xff")
 
 
+def test_depth_is_counted_on_brackets_outside_strings() -> None:
+    # Many brackets in all, shallow: a batch of statements is not walked, and passes.
+    wide = "[" + ",".join('{"a": [1, {"b": []}]}' for _ in range(200)) + "]"
+    assert len(guards.loads(wide)) == 200
+    # Brackets and escaped quotes inside strings are text, not nesting.
+    text = '"' + '\\"[{' * (guards.MAX_DEPTH + 5) + '"'
+    assert guards.loads("[" + text + "]") == ['"[{' * (guards.MAX_DEPTH + 5)]
+    # One deep value among many shallow ones is still found, with its path.
+    deep = "[" + ",".join(["[]"] * 100 + [nested(guards.MAX_DEPTH)]) + "]"
+    with pytest.raises(BadRequestError) as error:
+        guards.loads(deep)
+    assert "Nested deeper" in error.value.message
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

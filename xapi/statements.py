@@ -6,6 +6,7 @@ and for :func:`xapi.validation.validate_statement`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import uuid
@@ -125,22 +126,32 @@ def agent_key(agent: Mapping[str, JSON]) -> str:
     """A stable text key for the person an Agent identifies, for matching records.
 
     Two Agents with the same ``mbox`` give the same key whatever their case;
-    an ``mbox`` and its ``mbox_sha1sum`` also give the same key.
+    an ``mbox`` and its ``mbox_sha1sum`` also give the same key. The key is that
+    of :func:`normalise_agent`'s form, computed without building it: ingest asks
+    for several keys per statement.
 
     :raises ValueError: the Agent has no inverse functional identifier.
     """
-    normal = normalise_agent(agent)
-    mbox = normal.get("mbox")
+    mbox = agent.get("mbox")
     if isinstance(mbox, str):
-        return "mbox_sha1sum:" + hashlib.sha1(mbox.encode()).hexdigest()
-    if isinstance(normal.get("mbox_sha1sum"), str):
-        return f"mbox_sha1sum:{normal['mbox_sha1sum']}"
-    if isinstance(normal.get("openid"), str):
-        return f"openid:{normal['openid']}"
-    account = normal.get("account")
-    if isinstance(account, dict):
-        return f"account:{account['homePage']}|{account['name']}"
+        return _mbox_key(mbox)
+    sha1 = agent.get("mbox_sha1sum")
+    if isinstance(sha1, str):
+        return f"mbox_sha1sum:{sha1.strip().lower()}"
+    openid = agent.get("openid")
+    if isinstance(openid, str):
+        return f"openid:{openid.strip()}"
+    account = agent.get("account")
+    if isinstance(account, Mapping):
+        return f"account:{str(account.get('homePage', '')).strip().rstrip('/')}|{account.get('name', '')!s}"
     raise ValueError("an Agent needs one of mbox, mbox_sha1sum, openid or account")
+
+
+@functools.lru_cache(maxsize=4096)
+def _mbox_key(mbox: str) -> str:
+    """The key of an ``mbox``: the SHA-1 of its normal form, as ``mbox_sha1sum`` gives it."""
+    address = mbox[len("mailto:") :] if mbox.lower().startswith("mailto:") else mbox
+    return "mbox_sha1sum:" + hashlib.sha1(("mailto:" + address.strip().lower()).encode()).hexdigest()
 
 
 def activity(

@@ -74,7 +74,14 @@ def end_read() -> None:
     the view's own transaction begins at its first query, and takes the write
     lock up front on SQLite when the request may write.
     """
-    db.session.commit()
+    session = db.session()
+    # The key (and its person) just read stay loaded: expiring them would read them
+    # again, a query per request, in the view's transaction.
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
     will_write(request.method not in ("GET", "HEAD", "OPTIONS"))
 
 

@@ -139,7 +139,19 @@ def add_completions(session: Session, rows: Iterable[tuple[uuid.UUID, int, uuid.
         }
         for (p, learner, item), (n, first, last) in totals.items()
     ]
-    if session.get_bind().dialect.name == "postgresql":
+    # Executed with many rows: one cached statement, sent as multi-row VALUES pages.
+    session.execute(_upsert(session.get_bind().dialect.name), values)
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """The evidence upsert for ``dialect``, built once (building it per batch cost more than running it)."""
+    statement = _UPSERTS.get(dialect)
+    if statement is not None:
+        return statement
+    if dialect == "postgresql":
         upsert = postgresql.insert(Evidence.__table__)
         earliest, latest = "least", "greatest"
     else:
@@ -148,15 +160,13 @@ def add_completions(session: Session, rows: Iterable[tuple[uuid.UUID, int, uuid.
         earliest, latest = "min", "max"
     excluded = upsert.excluded
     table = Evidence.__table__.c
-    # Executed with many rows: one cached statement, sent as multi-row VALUES pages.
-    session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["programme_id", "item_id", "learner_id"],
-            set_={
-                "completions": table.completions + excluded.completions,
-                "first_at": getattr(func, earliest)(table.first_at, excluded.first_at),
-                "last_at": getattr(func, latest)(table.last_at, excluded.last_at),
-            },
-        ),
-        values,
+    statement = upsert.on_conflict_do_update(
+        index_elements=["programme_id", "item_id", "learner_id"],
+        set_={
+            "completions": table.completions + excluded.completions,
+            "first_at": getattr(func, earliest)(table.first_at, excluded.first_at),
+            "last_at": getattr(func, latest)(table.last_at, excluded.last_at),
+        },
     )
+    _UPSERTS[dialect] = statement
+    return statement

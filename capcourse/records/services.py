@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, union_all, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,96 @@ MODULE = "http://adlnet.gov/expapi/activities/module"
 COURSE = "http://adlnet.gov/expapi/activities/course"
 #: Values per IN (…) list read or written at once: well under SQLite's 32,766 bound parameters.
 CHUNK = 500
+
+# The queries of the ingest path, built once on Core tables with expanding IN parameters.
+# Building an ORM select for every request cost several times what SQLite takes to run it
+# (bench/ingest.py); these are compiled once per dialect and found in SQLAlchemy's cache.
+_activities = Activity.__table__
+_modules = Module.__table__
+_courses = Course.__table__
+_programmes = Programme.__table__
+_external = ExternalId.__table__
+_mappings = ItemMapping.__table__
+_items = Item.__table__
+_learners_t = Learner.__table__
+_completions = Completion.__table__
+_pending = PendingRecord.__table__
+_attainments_t = Attainment.__table__
+_statements = StoredStatement.__table__
+
+
+def _in(name: str) -> Any:
+    return bindparam(name, expanding=True)
+
+
+_KNOWN_ACTIVITIES = select(_activities.c.id).where(_activities.c.id.in_(_in("ids")))
+_EXTERNAL_ACTIVITIES = (
+    select(_external.c.value, _external.c.activity_id)
+    .where(_external.c.value.in_(_in("values")), _external.c.activity_id.is_not(None))
+    .order_by(_external.c.id)
+)
+_RECORDED_KEYS = union_all(
+    select(_completions.c.idempotency_key).where(_completions.c.idempotency_key.in_(_in("keys"))),
+    select(_pending.c.idempotency_key).where(_pending.c.idempotency_key.in_(_in("pending_keys"))),
+)
+_LEARNERS = select(_learners_t.c.id, _learners_t.c.agent_key, _learners_t.c.agent).where(
+    _learners_t.c.agent_key.in_(_in("keys"))
+)
+_TARGETS = (
+    select(
+        _activities.c.id,
+        _activities.c.title,
+        _modules.c.id,
+        _modules.c.title,
+        _courses.c.id,
+        _courses.c.title,
+        _programmes.c.id,
+        _programmes.c.title,
+    )
+    .join_from(_activities, _modules, _modules.c.id == _activities.c.module_id)
+    .join(_courses, _courses.c.id == _modules.c.course_id)
+    .join(_programmes, _programmes.c.id == _courses.c.programme_id)
+    .where(_activities.c.id.in_(_in("ids")))
+)
+_MAPPED = (
+    select(
+        _mappings.c.activity_id,
+        _mappings.c.module_id,
+        _mappings.c.item_id,
+        _mappings.c.depth,
+        _items.c.uri,
+        _items.c.abbreviated_statement,
+        _items.c.full_statement,
+    )
+    .join_from(_mappings, _items, _items.c.id == _mappings.c.item_id)
+    .where(or_(_mappings.c.activity_id.in_(_in("activities")), _mappings.c.module_id.in_(_in("modules"))))
+    .order_by(_mappings.c.created_at, _mappings.c.id)
+)
+_ATTAINED = select(_attainments_t.c.programme_id, _attainments_t.c.learner_id, _attainments_t.c.item_id).where(
+    _attainments_t.c.programme_id.in_(_in("programmes")),
+    _attainments_t.c.learner_id.in_(_in("learners")),
+    _attainments_t.c.item_id.in_(_in("items")),
+)
+_ASSESSED_BY = select(_mappings.c.programme_id, _mappings.c.item_id, _mappings.c.activity_id).where(
+    _mappings.c.item_id.in_(_in("items")),
+    _mappings.c.depth == Depth.ASSESSED.value,
+    _mappings.c.programme_id.in_(_in("programmes")),
+    _mappings.c.activity_id.is_not(None),
+)
+_FIRST_SUCCESS = (
+    select(_completions.c.learner_id, _completions.c.activity_id, func.min(_completions.c.occurred_at))
+    .where(
+        _completions.c.learner_id.in_(_in("learners")),
+        _completions.c.success.is_(True),
+        _completions.c.voided_at.is_(None),
+        _completions.c.activity_id.in_(_in("activities")),
+    )
+    .group_by(_completions.c.learner_id, _completions.c.activity_id)
+)
+_STORED_IDS = select(_statements.c.id).where(_statements.c.id.in_(_in("ids")))
+_OUTBOX_INSERT = insert(OutboxEntry.__table__)
+#: ``INSERT … ON CONFLICT DO NOTHING [RETURNING …]`` per (dialect, table, conflict, returning).
+_INSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
 @dataclass
@@ -150,11 +240,17 @@ def insert_new(
     """
     if not rows:
         return []
-    statement = insert_for(session, model).on_conflict_do_nothing(index_elements=list(conflict))
+    dialect = session.get_bind().dialect.name
+    cache_key = (dialect, model.__table__.name, tuple(conflict), tuple(returning))
+    statement = _INSERTS.get(cache_key)
+    if statement is None:
+        statement = insert_for(session, model).on_conflict_do_nothing(index_elements=list(conflict))
+        if returning:
+            statement = statement.returning(*(model.__table__.c[name] for name in returning))
+        _INSERTS[cache_key] = statement
+    result = session.execute(statement, list(rows))
     if not returning:
-        session.execute(statement, list(rows))
         return []
-    result = session.execute(statement.returning(*(model.__table__.c[name] for name in returning)), list(rows))
     return list(result.scalars() if len(returning) == 1 else result)
 
 
@@ -183,18 +279,11 @@ def _match(session: Session, refs: Iterable[str]) -> dict[str, list[uuid.UUID]]:
                 by_iri[ref] = uuid.UUID(found.group(1))
             except ValueError:
                 continue
-    existing = (
-        set(session.scalars(select(Activity.id).where(Activity.id.in_(set(by_iri.values()))))) if by_iri else set()
-    )
+    existing = set(session.scalars(_KNOWN_ACTIVITIES, {"ids": list(set(by_iri.values()))})) if by_iri else set()
     matched: dict[str, list[uuid.UUID]] = {ref: [i] for ref, i in by_iri.items() if i in existing}
     rest = refs - matched.keys()
     if rest:
-        rows = session.execute(
-            select(ExternalId.value, ExternalId.activity_id)
-            .where(ExternalId.value.in_(rest), ExternalId.activity_id.is_not(None))
-            .order_by(ExternalId.id)
-        )
-        for value, activity_id in rows:
+        for value, activity_id in session.execute(_EXTERNAL_ACTIVITIES, {"values": list(rest)}):
             assert activity_id is not None  # filtered above
             ids = matched.setdefault(value, [])
             if activity_id not in ids:
@@ -225,9 +314,7 @@ def learners_for(session: Session, agents: Iterable[Mapping[str, Any]]) -> dict[
 def _learners(session: Session, keys: Sequence[str]) -> dict[str, tuple[int, dict[str, Any]]]:
     found: dict[str, tuple[int, dict[str, Any]]] = {}
     for chunk in _chunks(keys):
-        for learner_id, key, agent in session.execute(
-            select(Learner.id, Learner.agent_key, Learner.agent).where(Learner.agent_key.in_(chunk))
-        ):
+        for learner_id, key, agent in session.execute(_LEARNERS, {"keys": list(chunk)}):
             found[key] = (learner_id, agent)
     return found
 
@@ -275,7 +362,7 @@ def store_statements(
         for d in destinations
     ]
     if outbox:
-        session.execute(insert(OutboxEntry.__table__), outbox)
+        session.execute(_OUTBOX_INSERT, outbox)
     if STORED_HOOKS and stored:
         fresh = [(stored[key], s) for s in statements if (key := str(uuid.UUID(s["id"]))) in stored]
         for hook in STORED_HOOKS:
@@ -362,14 +449,7 @@ def record_batch(
 def _recorded_keys(session: Session, keys: Sequence[str]) -> set[str]:
     seen: set[str] = set()
     for chunk in _chunks(list(set(keys))):
-        seen.update(
-            session.scalars(
-                union_all(
-                    select(Completion.idempotency_key).where(Completion.idempotency_key.in_(chunk)),
-                    select(PendingRecord.idempotency_key).where(PendingRecord.idempotency_key.in_(chunk)),
-                )
-            )
-        )
+        seen.update(session.scalars(_RECORDED_KEYS, {"keys": list(chunk), "pending_keys": list(chunk)}))
     return seen
 
 
@@ -473,15 +553,7 @@ def _record(
 
 
 def _targets(session: Session, activity_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, _Target]:
-    rows = session.execute(
-        select(
-            Activity.id, Activity.title, Module.id, Module.title, Course.id, Course.title, Programme.id, Programme.title
-        )
-        .join(Module, Module.id == Activity.module_id)
-        .join(Course, Course.id == Module.course_id)
-        .join(Programme, Programme.id == Course.programme_id)
-        .where(Activity.id.in_(set(activity_ids)))
-    )
+    rows = session.execute(_TARGETS, {"ids": list(set(activity_ids))})
     return {row[0]: _Target(*row) for row in rows}
 
 
@@ -489,20 +561,7 @@ def _mapped(
     session: Session, base_url: str, activity_ids: Iterable[uuid.UUID], module_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, list[_Mapped]]:
     """Items mapped to each of these activities and modules, in the order they were mapped."""
-    rows = session.execute(
-        select(
-            ItemMapping.activity_id,
-            ItemMapping.module_id,
-            ItemMapping.item_id,
-            ItemMapping.depth,
-            Item.uri,
-            Item.abbreviated_statement,
-            Item.full_statement,
-        )
-        .join(Item, Item.id == ItemMapping.item_id)
-        .where(or_(ItemMapping.activity_id.in_(set(activity_ids)), ItemMapping.module_id.in_(set(module_ids))))
-        .order_by(ItemMapping.created_at, ItemMapping.id)
-    )
+    rows = session.execute(_MAPPED, {"activities": list(set(activity_ids)), "modules": list(set(module_ids))})
     mapped: dict[uuid.UUID, list[_Mapped]] = {}
     for activity_id, module_id, item_id, depth, uri, abbreviated, full in rows:
         target = activity_id or module_id
@@ -615,11 +674,7 @@ def _attainments(
     attained = {
         (programme_id, learner_id, item_id)
         for programme_id, learner_id, item_id in session.execute(
-            select(Attainment.programme_id, Attainment.learner_id, Attainment.item_id).where(
-                Attainment.programme_id.in_(programmes),
-                Attainment.learner_id.in_(learner_ids),
-                Attainment.item_id.in_(item_ids),
-            )
+            _ATTAINED, {"programmes": list(programmes), "learners": list(learner_ids), "items": list(item_ids)}
         )
     }
     candidates = {key: row for key, row in candidates.items() if key not in attained}
@@ -630,13 +685,7 @@ def _attainments(
     first_success: dict[tuple[int, uuid.UUID], datetime] = {
         (learner_id, activity_id): when
         for learner_id, activity_id, when in session.execute(
-            select(Completion.learner_id, Completion.activity_id, func.min(Completion.occurred_at))
-            .where(
-                Completion.learner_id.in_(learner_ids),
-                Completion.counts(),
-                Completion.activity_id.in_(activities),
-            )
-            .group_by(Completion.learner_id, Completion.activity_id)
+            _FIRST_SUCCESS, {"learners": list(learner_ids), "activities": list(activities)}
         )
     }
     rows: list[dict[str, Any]] = []
@@ -708,7 +757,7 @@ def _attainments(
 def _stored_ids(session: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     found: set[uuid.UUID] = set()
     for chunk in _chunks(list(ids)):
-        found.update(session.scalars(select(StoredStatement.id).where(StoredStatement.id.in_(chunk))))
+        found.update(session.scalars(_STORED_IDS, {"ids": list(chunk)}))
     return found
 
 
@@ -969,12 +1018,7 @@ def _assessed_by(
     """(programme, item) → the activities mapped to the item at depth ``assessed``: what attaining it takes."""
     required: dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]] = {}
     for programme_id, item_id, activity_id in session.execute(
-        select(ItemMapping.programme_id, ItemMapping.item_id, ItemMapping.activity_id).where(
-            ItemMapping.item_id.in_(set(item_ids)),
-            ItemMapping.depth == Depth.ASSESSED,
-            ItemMapping.programme_id.in_(set(programmes)),
-            ItemMapping.activity_id.is_not(None),
-        )
+        _ASSESSED_BY, {"items": list(set(item_ids)), "programmes": list(set(programmes))}
     ):
         assert activity_id is not None  # filtered above
         required.setdefault((programme_id, item_id), set()).add(activity_id)

@@ -79,6 +79,25 @@ def test_agents_are_normalised_to_one_key_per_person() -> None:
         xapi.agent_key({"name": "nobody"})
 
 
+@pytest.mark.parametrize(
+    ("agent", "key"),
+    [
+        ({"mbox": "MAILTO: Ada@Example.org "}, "mbox_sha1sum:d714b8a95bd857a37405a7b56db9108b60ae42bd"),
+        ({"mbox": "ada@example.org"}, "mbox_sha1sum:d714b8a95bd857a37405a7b56db9108b60ae42bd"),
+        ({"mbox_sha1sum": " ABC "}, "mbox_sha1sum:abc"),
+        ({"openid": " http://id.example/ada "}, "openid:http://id.example/ada"),
+        ({"account": {"homePage": " https://lms.example// ", "name": 42}}, "account:https://lms.example|42"),
+        ({"account": {"name": "x"}}, "account:|x"),
+        ({"mbox": 5, "openid": "o"}, "openid:o"),
+    ],
+)
+def test_agent_keys_are_pinned(agent: dict[str, Any], key: str) -> None:
+    # Learners are stored under these keys: the same person must keep the same key
+    # across releases, and agree with the normalised form's key.
+    assert xapi.agent_key(agent) == key
+    assert xapi.agent_key(xapi.normalise_agent(agent)) == key
+
+
 def test_attainment_statement_follows_the_competency_profile() -> None:
     evidence = xapi.statement_id("completion", "42")
     built = xapi.statement(
