@@ -43,6 +43,7 @@ DOMAINS = (
     "case",
     "demo",
     "lti",
+    "suggest",
     "ops",
 )
 

@@ -36,6 +36,7 @@ from capcourse.records.models import (
     PendingRecord,
     StoredStatement,
 )
+from capcourse.suggest.models import SuggestionDecision
 
 __all__ = [
     "Activity",
@@ -77,5 +78,6 @@ __all__ = [
     "ProgrammeMember",
     "StatementIndex",
     "StoredStatement",
+    "SuggestionDecision",
     "User",
 ]

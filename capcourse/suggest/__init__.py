@@ -1,0 +1,18 @@
+"""Suggested mappings, equivalents and curriculum areas, and what people decided about them.
+
+Text ranking (BM25F over stemmed words) with relevance feedback from recorded
+confirmations and rejections; see :mod:`capcourse.suggest.ranking` and
+``docs/suggestions.md``. Suggestions are never applied without a person.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register this domain's API, pages and commands with ``app``."""
+    from capcourse.extensions import register_api
+    from capcourse.suggest.views import blp
+
+    register_api(app, blp)
