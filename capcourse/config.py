@@ -32,6 +32,7 @@ ENVIRONMENT = {
     "CAPCOURSE_WEB_THREADS": "CAPCOURSE_WEB_THREADS",
     "CAPCOURSE_READY_MAX_BACKLOG": "CAPCOURSE_READY_MAX_BACKLOG",
     "CAPCOURSE_METRICS_TOKEN": "CAPCOURSE_METRICS_TOKEN",
+    "CAPCOURSE_METRICS_PUBLIC": "CAPCOURSE_METRICS_PUBLIC",
     "CAPCOURSE_LOG_FORMAT": "CAPCOURSE_LOG_FORMAT",
     "CAPCOURSE_LOG_LEVEL": "CAPCOURSE_LOG_LEVEL",
     "CAPCOURSE_TRUSTED_PROXIES": "CAPCOURSE_TRUSTED_PROXIES",
@@ -158,10 +159,12 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         # The CSRF token lives as long as the sign-in session.
         "WTF_CSRF_TIME_LIMIT": None,
         # Operations (capcourse.ops): /readyz answers 503 from this many statements
-        # waiting for delivery (0: never); /metrics needs this Bearer token if set;
+        # waiting for delivery (0: never); /metrics needs this Bearer token if set, and
+        # without one answers only requests from this machine unless made public;
         # logs as JSON lines (or text) at this level.
         "CAPCOURSE_READY_MAX_BACKLOG": 100_000,
         "CAPCOURSE_METRICS_TOKEN": "",
+        "CAPCOURSE_METRICS_PUBLIC": "",
         "CAPCOURSE_LOG_FORMAT": "json",
         "CAPCOURSE_LOG_LEVEL": "INFO",
         # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (0: none,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 from functools import cache
 from typing import Any
@@ -16,7 +17,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import func, select, text
 from werkzeug.wrappers import Response
 
-from capcourse.errors import UnauthorizedError
+from capcourse.errors import ForbiddenError, UnauthorizedError
 from capcourse.extensions import db
 from capcourse.paths import MIGRATIONS_DIR
 
@@ -108,19 +109,58 @@ class Ready(MethodView):
         return response
 
 
+#: Headers a reverse proxy adds: a request carrying one came through a proxy, whatever its peer address.
+FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def _from_loopback() -> bool:
+    """The request came straight from this machine: its socket peer is loopback and no proxy forwarded it.
+
+    Behind a reverse proxy on the same machine every request's peer is loopback,
+    so a forwarded request never counts as local, with or without ProxyFix.
+    """
+    peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR") or request.remote_addr or ""
+    try:
+        loopback = ipaddress.ip_address(peer.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+    return loopback and not any(request.headers.get(name) for name in FORWARDING_HEADERS)
+
+
+def metrics_allowed() -> None:
+    """Who may read the metrics: the token's bearer if one is set, else local scrapers unless opened to all.
+
+    :raises UnauthorizedError: a token is set and the request does not carry it.
+    :raises ForbiddenError: no token is set, and the request is not local (nor are metrics public).
+    """
+    token = str(current_app.config.get("CAPCOURSE_METRICS_TOKEN") or "")
+    if token:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            raise UnauthorizedError("Send CAPCOURSE_METRICS_TOKEN as a Bearer token to read the metrics.")
+        return
+    public = str(current_app.config.get("CAPCOURSE_METRICS_PUBLIC") or "").strip().lower()
+    if public in ("1", "true", "yes", "on") or _from_loopback():
+        return
+    raise ForbiddenError(
+        "The metrics are served to this machine only: scrape from it, or set CAPCOURSE_METRICS_TOKEN "
+        "(or CAPCOURSE_METRICS_PUBLIC=true)."
+    )
+
+
 @blp.route("/metrics")
 class Metrics(MethodView):
     @blp.doc(
         summary="Prometheus metrics",
-        description="Text exposition format. With CAPCOURSE_METRICS_TOKEN set, send it as a Bearer token.",
+        description=(
+            "Text exposition format. With CAPCOURSE_METRICS_TOKEN set, send it as a Bearer token (401 without it); "
+            "without a token, only requests from this machine that no proxy forwarded are answered (403 for others), "
+            "unless CAPCOURSE_METRICS_PUBLIC=true."
+        ),
         responses={"200": {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}},
     )
     def get(self) -> Response:
-        token = str(current_app.config.get("CAPCOURSE_METRICS_TOKEN") or "")
-        if token:
-            sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(sent.encode(), token.encode()):
-                raise UnauthorizedError("Send CAPCOURSE_METRICS_TOKEN as a Bearer token to read the metrics.")
+        metrics_allowed()
         from capcourse.ops.metrics import exposition
 
         body, content_type = exposition(current_app._get_current_object())  # type: ignore[attr-defined]

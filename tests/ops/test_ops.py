@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.test import Client
 
 import xapi
 from capcourse.extensions import db
@@ -113,12 +115,49 @@ def test_ingest_counts_rows_once_committed_only(database: ScratchDatabase) -> No
     assert counter._value.get() - before == 2
 
 
+def test_metrics_are_served_to_this_machine_only_by_default(app: Flask, client: FlaskClient) -> None:
+    """No token set: a direct local scrape is answered; remote callers and anything a proxy forwarded are not."""
+    assert app.config["CAPCOURSE_METRICS_TOKEN"] == "" and not app.config["CAPCOURSE_METRICS_PUBLIC"]
+    assert client.get("/metrics").status_code == 200  # the test client's peer is 127.0.0.1
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+    for address in ("192.0.2.7", "10.0.0.5", "2001:db8::1", "not-an-address"):
+        refused = client.get("/metrics", environ_base={"REMOTE_ADDR": address})
+        assert refused.status_code == 403, address
+        assert "this machine only" in refused.get_data(as_text=True)
+    # Through a reverse proxy on this machine the peer is loopback: the forwarding header gives it away.
+    for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+        assert client.get("/metrics", headers={header: "127.0.0.1"}).status_code == 403, header
+
+
+def test_metrics_behind_a_trusted_proxy_are_not_local(app: Flask) -> None:
+    """With ProxyFix (CAPCOURSE_TRUSTED_PROXIES=1) the request still counts as forwarded, whatever it claims."""
+    client = Client(ProxyFix(app, x_for=1, x_proto=1, x_host=1))
+    local = {"REMOTE_ADDR": "127.0.0.1"}  # the proxy on this machine
+    for forwarded in ("203.0.113.9", "127.0.0.1"):
+        answer = client.get("/metrics", headers={"X-Forwarded-For": forwarded}, environ_base=local)
+        assert answer.status_code == 403, forwarded
+    assert client.get("/metrics", environ_base=local).status_code == 200
+
+
+def test_metrics_opened_to_all_explicitly(app: Flask, client: FlaskClient) -> None:
+    app.config["CAPCOURSE_METRICS_PUBLIC"] = "true"
+    try:
+        assert client.get("/metrics", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 200
+    finally:
+        app.config["CAPCOURSE_METRICS_PUBLIC"] = ""
+
+
 def test_metrics_token(app: Flask, client: FlaskClient) -> None:
     app.config["CAPCOURSE_METRICS_TOKEN"] = "s3cret-token"
     try:
         assert client.get("/metrics").status_code == 401
         assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+        # With a token, the token decides, from anywhere: no local pass without it.
+        remote = {"REMOTE_ADDR": "192.0.2.7"}
+        authorised = client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"}, environ_base=remote)
+        assert authorised.status_code == 200
+        assert client.get("/metrics", environ_base=remote).status_code == 401
     finally:
         app.config["CAPCOURSE_METRICS_TOKEN"] = ""
 
