@@ -18,6 +18,7 @@ refuse with a precise message.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import math
 import posixpath
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import etree
@@ -323,7 +324,7 @@ def package_path(url: str) -> str | None:
 
     None for an absolute URL (``http://…``), which is not in the package.
     """
-    if _PLAIN_PATH.match(url):
+    if url and not _NOT_PLAIN.search(url):
         return url  # the usual case, "folder/page.html": nothing to split, decode or normalise
     parts = urlsplit(url)
     if parts.scheme or parts.netloc:
@@ -338,27 +339,29 @@ def package_path(url: str) -> str | None:
 # Parsing ---------------------------------------------------------------------
 
 
-# A relative path with nothing to resolve: no scheme, query, fragment, escape, "." or ".." part, "//" or "\\".
-_PLAIN_PATH = re.compile(r"^(?![./])(?!.*(?:^|/)\.{1,2}(?:/|$))(?!.*//)[^:?#%\\]+(?<!/)$")
+# What makes a relative path need resolving: a scheme, query, fragment or escape (":?#%"), a backslash, "//",
+# a "." or ".." part (or a hidden file: "/." and a leading "." also send those the long way), a leading or
+# trailing "/". One scan; the paths of nearly every manifest have none of them.
+_NOT_PLAIN = re.compile(r"[:?#%\\]|//|/\.|^[./]|/$")
+
+
+_T = TypeVar("_T")
+
+
+def _build(cls: type[_T], **values: object) -> _T:
+    """An instance of the frozen dataclass ``cls`` with ``values`` for every one of its fields.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, about four times the
+    cost of filling the instance's dictionary at once, and a big manifest has tens of thousands of items,
+    resources and files. Every field must be given (tests compare with instances ``__init__`` built).
+    """
+    instance = object.__new__(cls)
+    instance.__dict__.update(values)
+    return instance
 
 
 def _str(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-def _cp_children(element: etree._Element, name: str) -> Iterator[etree._Element]:
-    # Content-packaging elements: in any IMS CP namespace, in their parent's
-    # namespace (a CP version we do not list), or in none (hand-written
-    # manifests sometimes leave the default namespace out).
-    # lxml filters by local name in C ("{*}name"); only the few matches are checked here.
-    for child in element.iterchildren(f"{{*}}{name}"):
-        namespace = ns.namespace(child)
-        if namespace in ns.IMSCP or namespace == "" or namespace == ns.namespace(element):
-            yield child
-
-
-def _cp_child(element: etree._Element, name: str) -> etree._Element | None:
-    return next(_cp_children(element, name), None)
 
 
 #: Every element of an ADL CP namespace, as lxml's tag filter takes it.
@@ -374,16 +377,23 @@ def _adlcp_children(element: etree._Element, name: str) -> Iterator[etree._Eleme
             yield child
 
 
-def _adlcp_index(element: etree._Element) -> dict[str, etree._Element]:
-    """The ADL extension children of ``element`` by lower-case local name (the first of each), in one pass."""
-    found: dict[str, etree._Element] = {}
-    for child in element.iterchildren(*_ADLCP_ANY):
-        found.setdefault(ns.local(child).lower(), child)
-    return found
-
-
 def _adlcp_child(element: etree._Element, name: str) -> etree._Element | None:
     return next(_adlcp_children(element, name), None)
+
+
+#: ``adlcp:scormType`` / ``adlcp:scormtype`` as written by ADL's schemas, in each ADL CP namespace.
+_SCORM_TYPE_NAMES = tuple(
+    f"{{{namespace}}}{name}" for namespace in sorted(ns.ADLCP) for name in ("scormType", "scormtype")
+)
+
+
+def _scorm_type(element: etree._Element) -> tuple[str | None, str | None]:
+    """``adlcp:scormType`` in any ADL CP namespace and any case, and its name when it is one of the usual ones."""
+    for name in _SCORM_TYPE_NAMES:
+        value = element.get(name)
+        if value is not None:
+            return str(value), name
+    return _adlcp_attribute(element, "scormtype"), None
 
 
 def _adlcp_attribute(element: etree._Element, name: str) -> str | None:
@@ -398,6 +408,8 @@ def _adlcp_attribute(element: etree._Element, name: str) -> str | None:
 def _text(element: etree._Element | None) -> str | None:
     if element is None:
         return None
+    if not len(element):
+        return (element.text or "").strip()  # the usual case, and much cheaper than itertext()
     return "".join(element.itertext()).strip()
 
 
@@ -420,10 +432,56 @@ def _join_base(base: str, addition: str | None) -> str:
 
 
 class _Parser:
-    def __init__(self, metadata_loader: MetadataLoader | None) -> None:
+    def __init__(self, metadata_loader: MetadataLoader | None, root_namespace: str = "", xml_base: bool = True) -> None:
         self.metadata_loader = metadata_loader
+        #: Whether any element has an xml:base (most manifests have none: then no element is asked).
+        self.xml_base = xml_base
+        #: The attribute name that last gave a resource's scormType: the next resource most likely uses it too.
+        self.scorm_type_name = _SCORM_TYPE_NAMES[0]
         self.problems: list[Problem] = []
         self.identifiers: dict[tuple[str, str], int | None] = {}
+        # Content-packaging elements are in an IMS CP namespace, in none, or in the root's (a CP version we
+        # do not list): every element reached from the root is in one of these, so "in its parent's namespace"
+        # comes to the same. lxml filters children by these names in C; no Python work per child.
+        self.cp_namespaces = tuple(sorted(ns.IMSCP | {"", root_namespace}))
+        self.cp_tags: dict[str, tuple[str, ...]] = {}
+        #: Tag → what the element is (see :meth:`kind`); a manifest repeats a few dozen tags.
+        self.kinds: dict[object, str] = {}
+        # The manifest being read: its dependencies to check, what its items may name, their dangling names.
+        self.references: list[tuple[str, etree._Element]] = []
+        self.scope: Mapping[str, Resource] = {}
+        self.submanifests: Mapping[str, Manifest] = {}
+        self.dangling: list[Problem] = []
+
+    def cp_children(self, element: etree._Element, name: str) -> Iterator[etree._Element]:
+        """The content-packaging children of ``element`` called ``name``, in document order."""
+        tags = self.cp_tags.get(name)
+        if tags is None:
+            tags = self.cp_tags[name] = tuple(f"{{{namespace}}}{name}" for namespace in self.cp_namespaces)
+        children: Iterator[etree._Element] = element.iterchildren(*tags)
+        return children
+
+    def cp_child(self, element: etree._Element, name: str) -> etree._Element | None:
+        return next(self.cp_children(element, name), None)
+
+    def kind(self, tag: object) -> str:
+        """What an element with this tag is: a content-packaging local name (``"item"``), ``"adlcp:"`` and the
+        lower-case local name of an ADL extension, ``"imsss:"`` and the local name of a sequencing element, or
+        ``""`` (anything else, comments included). Items and resources sort their children with it in one pass.
+        """
+        found = self.kinds.get(tag)
+        if found is None:
+            found = ""
+            if isinstance(tag, str):
+                namespace, local = ns.split(tag)
+                if namespace in self.cp_namespaces:
+                    found = local
+                elif namespace in ns.ADLCP:
+                    found = "adlcp:" + local.lower()
+                elif namespace == ns.IMSSS:
+                    found = "imsss:" + local
+            self.kinds[tag] = found
+        return found
 
     def problem(self, reason: ManifestReason, message: str, element: etree._Element | None) -> None:
         line = element.sourceline if element is not None else None
@@ -454,7 +512,10 @@ class _Parser:
     def metadata(self, parent: etree._Element) -> Metadata | None:
         if not len(parent):
             return None  # most <file>s: no children to look through
-        element = _cp_child(parent, "metadata")
+        return self.metadata_of(self.cp_child(parent, "metadata"))
+
+    def metadata_of(self, element: etree._Element | None) -> Metadata | None:
+        """What a ``<metadata>`` element says (None for None)."""
         if element is None:
             return None
         lom_element = find_lom(element)
@@ -464,8 +525,8 @@ class _Parser:
         if location and lom is None:
             lom = self.load_metadata(location, location_element)
         return Metadata(
-            schema=_text(_cp_child(element, "schema")) or None,
-            schemaversion=_text(_cp_child(element, "schemaversion")) or None,
+            schema=_text(self.cp_child(element, "schema")) or None,
+            schemaversion=_text(self.cp_child(element, "schemaversion")) or None,
             lom=lom,
             location=location,
         )
@@ -497,9 +558,9 @@ class _Parser:
 
     def resources(self, manifest: etree._Element, base: str) -> dict[str, Resource]:
         found: dict[str, Resource] = {}
-        for container in _cp_children(manifest, "resources"):
+        for container in self.cp_children(manifest, "resources"):
             container_base = _join_base(base, _str(container.get(ns.XML_BASE)))
-            for element in _cp_children(container, "resource"):
+            for element in self.cp_children(container, "resource"):
                 resource = self.resource(element, container_base)
                 if resource.identifier and resource.identifier not in found:
                     found[resource.identifier] = resource
@@ -509,10 +570,15 @@ class _Parser:
         identifier = self.required(element, "identifier")
         if identifier:
             self.claim("target", identifier, element)
-        base = _join_base(base, _str(element.get(ns.XML_BASE)))
+        if self.xml_base:
+            base = _join_base(base, _str(element.get(ns.XML_BASE)))
         href = _str(element.get("href"))
         url = _join_base(base, href) if href else None
-        scorm_type_value = _adlcp_attribute(element, "scormtype")
+        scorm_type_value = _str(element.get(self.scorm_type_name))
+        if scorm_type_value is None:
+            scorm_type_value, name = _scorm_type(element)
+            if name is not None:
+                self.scorm_type_name = name
         scorm_type: ScormType | None = None
         if scorm_type_value is not None:
             normal = scorm_type_value.strip().lower()
@@ -523,19 +589,31 @@ class _Parser:
             else:
                 self.problem("invalid-value", f"scormType {scorm_type_value!r} is neither 'sco' nor 'asset'", element)
         files = []
-        for file_element in _cp_children(element, "file"):
-            file_href = _str(file_element.get("href"))
-            if not file_href:
-                self.problem("missing", "<file> has no href", file_element)
-                continue
-            file_url = _join_base(base, file_href)
-            files.append(File(file_href, package_path(file_url), self.metadata(file_element)))
         dependencies = []
-        for dependency in _cp_children(element, "dependency"):
-            reference = self.required(dependency, "identifierref")
-            if reference:
-                dependencies.append(reference)
-        return Resource(
+        metadata_element = None
+        kinds = self.kinds
+        for child in element:
+            tag = child.tag
+            kind = kinds.get(tag)
+            if kind is None:
+                kind = self.kind(tag)
+            if kind == "file":
+                file_href = child.get("href")
+                if not file_href:
+                    self.problem("missing", "<file> has no href", child)
+                    continue
+                file_url = urljoin(base, file_href) if base else file_href
+                metadata = self.metadata(child) if len(child) else None
+                files.append(_build(File, href=file_href, path=package_path(file_url), metadata=metadata))
+            elif kind == "dependency":
+                reference = self.required(child, "identifierref")
+                if reference:
+                    dependencies.append(reference)
+                    self.references.append((reference, child))
+            elif kind == "metadata" and metadata_element is None:
+                metadata_element = child
+        return _build(
+            Resource,
             identifier=identifier,
             type=_str(element.get("type")) or "",
             scorm_type=scorm_type,
@@ -545,7 +623,7 @@ class _Parser:
             path=package_path(url) if url else None,
             files=tuple(files),
             dependencies=tuple(dependencies),
-            metadata=self.metadata(element),
+            metadata=self.metadata_of(metadata_element),
             line=element.sourceline,
         )
 
@@ -562,10 +640,10 @@ class _Parser:
                             found[key] = sequencing
         return found
 
-    def objectives(self, item: etree._Element, collection: Mapping[str, etree._Element]) -> tuple[Objective, ...]:
-        sequencing = next(
-            (child for child in item if ns.namespace(child) == ns.IMSSS and ns.local(child) == "sequencing"), None
-        )
+    def objectives(
+        self, sequencing: etree._Element | None, collection: Mapping[str, etree._Element]
+    ) -> tuple[Objective, ...]:
+        """The objectives of an item's ``<imsss:sequencing>``."""
         if sequencing is None:
             return ()
         container = self.imsss_child(sequencing, "objectives")
@@ -679,6 +757,7 @@ class _Parser:
     # organizations
 
     def item(self, element: etree._Element, collection: Mapping[str, etree._Element]) -> Item:
+        """The item and its children, their ``identifierref`` resolved against :attr:`scope` as they are read."""
         identifier = self.required(element, "identifier")
         if identifier:
             self.claim("item", identifier, element)
@@ -686,7 +765,31 @@ class _Parser:
         if isvisible is None:
             self.problem("invalid-value", f"isvisible {element.get('isvisible')!r} is neither true nor false", element)
             isvisible = True
-        adl = _adlcp_index(element)  # one pass over the children for all six ADL elements
+        # One pass over the children: title, child items, metadata, the ADL elements and sequencing.
+        title_element = None
+        metadata_element = None
+        sequencing = None
+        children = []
+        adl: dict[str, etree._Element] = {}
+        kinds = self.kinds
+        for child in element:
+            tag = child.tag
+            kind = kinds.get(tag)
+            if kind is None:
+                kind = self.kind(tag)
+            if kind == "item":
+                children.append(child)
+            elif kind == "title":
+                if title_element is None:
+                    title_element = child
+            elif kind == "metadata":
+                if metadata_element is None:
+                    metadata_element = child
+            elif kind == "imsss:sequencing":
+                if sequencing is None:
+                    sequencing = child
+            elif kind.startswith("adlcp:"):
+                adl.setdefault(kind[6:], child)
         prerequisites = None
         prerequisites_element = adl.get("prerequisites")
         if prerequisites_element is not None:
@@ -697,21 +800,40 @@ class _Parser:
         masteryscore = None
         if masteryscore_element is not None:
             masteryscore = self.number(_text(masteryscore_element), masteryscore_element, "masteryscore", 0.0, 100.0)
-        return Item(
+        identifierref = (_str(element.get("identifierref")) or "").strip() or None
+        resource = None
+        submanifest = None
+        if identifierref is not None:
+            resource = self.scope.get(identifierref)
+            submanifest = self.submanifests.get(identifierref) if resource is None else None
+            if resource is None and submanifest is None:
+                # Reported after the manifest's other checks, where a reader looks for it.
+                self.dangling.append(
+                    Problem(
+                        "dangling-reference",
+                        f"identifierref {identifierref!r} names no resource or sub-manifest",
+                        element.sourceline,
+                        f'<item identifier="{identifier}">',
+                    )
+                )
+        return _build(
+            Item,
             identifier=identifier,
-            title=_text(_cp_child(element, "title")) or "",
-            identifierref=(_str(element.get("identifierref")) or "").strip() or None,
+            title=_text(title_element) or "",
+            identifierref=identifierref,
+            resource=resource,
+            submanifest=submanifest,
             parameters=_str(element.get("parameters")),
             isvisible=isvisible,
-            children=tuple(self.item(child, collection) for child in _cp_children(element, "item")),
-            metadata=self.metadata(element),
+            children=tuple([self.item(child, collection) for child in children]),
+            metadata=self.metadata_of(metadata_element),
             prerequisites=prerequisites,
             masteryscore=masteryscore,
             max_time_allowed=_text(adl.get("maxtimeallowed")) or None,
             time_limit_action=_text(adl.get("timelimitaction")) or None,
             data_from_lms=_text(adl.get("datafromlms")),
             completion_threshold=self.completion_threshold(adl.get("completionthreshold")),
-            objectives=self.objectives(element, collection),
+            objectives=self.objectives(sequencing, collection),
             line=element.sourceline,
         )
 
@@ -721,8 +843,8 @@ class _Parser:
             self.claim("organization", identifier, element)
         return Organization(
             identifier=identifier,
-            title=_text(_cp_child(element, "title")) or "",
-            items=tuple(self.item(child, collection) for child in _cp_children(element, "item")),
+            title=_text(self.cp_child(element, "title")) or "",
+            items=tuple(self.item(child, collection) for child in self.cp_children(element, "item")),
             metadata=self.metadata(element),
             line=element.sourceline,
         )
@@ -745,21 +867,27 @@ class _Parser:
         schemaversion = metadata.schemaversion if metadata else None
         if version is None or version_source is None:
             version, version_source = detect_version(element, schemaversion)
+        references: list[tuple[str, etree._Element]] = []
+        self.references = references
         resources = self.resources(element, base)
         visible = {**scope, **resources}
         submanifests = tuple(
-            self.manifest(child, version, version_source, base, visible) for child in _cp_children(element, "manifest")
+            self.manifest(child, version, version_source, base, visible)
+            for child in self.cp_children(element, "manifest")
         )
         by_identifier = {submanifest.identifier: submanifest for submanifest in submanifests}
         collection = self.sequencing_collection(element)
-        organizations_element = _cp_child(element, "organizations")
+        dangling: list[Problem] = []
+        self.scope, self.submanifests, self.dangling = visible, by_identifier, dangling
+        organizations_element = self.cp_child(element, "organizations")
         organizations: tuple[Organization, ...] = ()
         default = None
         if organizations_element is None:
             self.problem("missing", "the manifest has no <organizations>", element)
         else:
             organizations = tuple(
-                self.organization(child, collection) for child in _cp_children(organizations_element, "organization")
+                self.organization(child, collection)
+                for child in self.cp_children(organizations_element, "organization")
             )
             default = (_str(organizations_element.get("default")) or "").strip() or None
             if default is not None and default not in {organization.identifier for organization in organizations}:
@@ -769,10 +897,12 @@ class _Parser:
                     f"default {default!r} names no organization of this manifest (organizations: {known})",
                     organizations_element,
                 )
-        if _cp_child(element, "resources") is None:
+        if self.cp_child(element, "resources") is None:
             self.problem("missing", "the manifest has no <resources>", element)
-        self.check_dependencies(element, visible)
-        organizations = tuple(self.resolve(organization, visible, by_identifier) for organization in organizations)
+        for reference, dependency in references:
+            if reference not in visible:
+                self.problem("dangling-reference", f"identifierref {reference!r} names no resource", dependency)
+        self.problems.extend(dangling)
         return Manifest(
             identifier=identifier,
             version=version,
@@ -788,37 +918,14 @@ class _Parser:
             line=element.sourceline,
         )
 
-    def check_dependencies(self, manifest: etree._Element, visible: Mapping[str, Resource]) -> None:
-        for container in _cp_children(manifest, "resources"):
-            for resource in _cp_children(container, "resource"):
-                for dependency in _cp_children(resource, "dependency"):
-                    reference = (_str(dependency.get("identifierref")) or "").strip()
-                    if reference and reference not in visible:
-                        self.problem("dangling-reference", f"identifierref {reference!r} names no resource", dependency)
 
-    def resolve(
-        self, organization: Organization, resources: Mapping[str, Resource], submanifests: Mapping[str, Manifest]
-    ) -> Organization:
-        items = tuple(self.resolve_item(item, resources, submanifests) for item in organization.items)
-        return replace(organization, items=items)
-
-    def resolve_item(self, item: Item, resources: Mapping[str, Resource], submanifests: Mapping[str, Manifest]) -> Item:
-        resource = None
-        submanifest = None
-        if item.identifierref is not None:
-            resource = resources.get(item.identifierref)
-            submanifest = submanifests.get(item.identifierref) if resource is None else None
-            if resource is None and submanifest is None:
-                self.problems.append(
-                    Problem(
-                        "dangling-reference",
-                        f"identifierref {item.identifierref!r} names no resource or sub-manifest",
-                        item.line,
-                        f'<item identifier="{item.identifier}">',
-                    )
-                )
-        children = tuple(self.resolve_item(child, resources, submanifests) for child in item.children)
-        return replace(item, resource=resource, submanifest=submanifest, children=children)
+def _may_have_xml_base(data: bytes) -> bool:
+    """False only when no element can have an ``xml:base``: the document is in an ASCII-compatible encoding
+    (it starts with ``<`` as one byte) and ``xml:base`` is nowhere in it (the ``xml`` prefix cannot be rebound)."""
+    if b"xml:base" in data:
+        return True
+    head = data.removeprefix(codecs.BOM_UTF8).lstrip()[:2]
+    return not (head[:1] == b"<" and head[1:2] not in (b"", b"\x00"))
 
 
 def parse_manifest(data: bytes, metadata_loader: MetadataLoader | None = None, *, strict: bool = True) -> Manifest:
@@ -847,7 +954,7 @@ def parse_manifest(data: bytes, metadata_loader: MetadataLoader | None = None, *
         logger.warning(
             "manifest in namespace %r, which is no IMS CP namespace we know; reading it as one", ns.namespace(root)
         )
-    parser = _Parser(metadata_loader)
+    parser = _Parser(metadata_loader, ns.namespace(root), xml_base=_may_have_xml_base(data))
     manifest = parser.manifest(root, None, None, "", {})
     problems = tuple(parser.problems)
     if problems:

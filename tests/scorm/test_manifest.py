@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -473,3 +474,31 @@ def test_package_paths() -> None:
     assert package_path("content/a%20b.html?x=1#y") == "content/a b.html"
     assert package_path("./a/../b.html") == "b.html"
     assert package_path("http://example.org/a.html") is None
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_xml_base_is_read_in_any_encoding(encoding: str) -> None:
+    """The parser skips xml:base lookups in documents without one; a UTF-16 one still has it read."""
+    text = (
+        minimal_manifest()
+        .decode("utf-8")
+        .replace('identifier="R"', 'identifier="R" xml:base="lessons/"', 1)
+        .replace('encoding="UTF-8"', f'encoding="{encoding.upper()}"')
+    )
+    manifest = parse_manifest(text.encode(encoding))
+    resource = manifest.resources["R"]
+    assert resource.base == "lessons/" and resource.path is not None and resource.path.startswith("lessons/")
+    assert all(file.path and file.path.startswith("lessons/") for file in resource.files)
+
+
+def test_parsed_objects_are_whole_dataclasses() -> None:
+    """Items, resources and files are built without __init__ for speed: each has every field, and equals the
+    instance __init__ builds from the same values."""
+    manifest = parse_manifest(adl_manifest("CM-01").read_bytes())
+    objects: list[Any] = [*manifest.walk(), *manifest.resources.values()]
+    objects += [file for resource in manifest.resources.values() for file in resource.files]
+    assert len(objects) > 10
+    for value in objects:
+        assert set(vars(value)) == {field.name for field in dataclasses.fields(value)}
+        assert dataclasses.replace(value) == value
+        assert hash(dataclasses.replace(value)) == hash(value)
