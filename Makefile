@@ -91,6 +91,7 @@ bench: $(VENV)/.installed-run learning-locker
 	$(BIN)/python bench/coverage.py
 	$(BIN)/python bench/case.py
 	$(BIN)/python bench/scorm.py
+	$(BIN)/python bench/suggest.py
 
 clean:
 	rm -rf $(VENV) .venv-ralph .learning-locker .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules

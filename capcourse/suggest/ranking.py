@@ -15,10 +15,10 @@ both rank with the same code.
   rank single-field documents only, and the corpora here are a few hundred
   items, so the formula is written out here.
 * **Decisions.** A confirmation or a rejection records the text it was made
-  for. A later query that resembles the text of a confirmation raises that item;
-  one that resembles a rejection lowers it (Rocchio-style relevance feedback:
-  cosine similarity of TF-IDF vectors under the same idf). An item rejected for
-  this very subject is not offered again.
+  for. A later query whose text closely resembles a confirmation's raises that
+  item; one that resembles a rejection's lowers it (Rocchio-style relevance
+  feedback: cosine similarity of TF-IDF vectors under the same idf). An item
+  rejected for this very subject is not offered again.
 
 The weights below were set from what the fields mean before anything was
 measured, and ``bench/suggest.py`` measures them (and each ablation) on labelled
@@ -52,10 +52,14 @@ FIELD_WEIGHTS: Mapping[str, float] = {
 }
 
 #: How much resemblance to earlier confirmations raises, and to rejections lowers, a
-#: candidate's score (the BM25 score is first scaled so the best candidate has 1): a decision
-#: made for the very same text counts as much as the best text match.
+#: candidate's score (the BM25F score is first scaled so the best candidate has 1): a
+#: decision for the very same text counts as much as the best text match.
 CONFIRMED_WEIGHT = 1.0
 REJECTED_WEIGHT = 1.0
+#: A confirmation raises a candidate only for text that resembles its own by more than this
+#: (TF-IDF cosine), by the part above it: texts of one domain share many words, and a
+#: confirmation for merely related text misled more than it taught (docs/suggestions.md).
+RESEMBLES = 0.5
 
 #: English function words that carry no topic (a short list: the texts are formal prose).
 STOP_WORDS = frozenset(
@@ -158,7 +162,9 @@ class Index:
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._default_idf)
 
-    def _bm25f(self, query: Counter[str], per_field: Mapping[str, Counter[str]]) -> tuple[float, set[str]]:
+    def _bm25f(
+        self, query: Counter[str], per_field: Mapping[str, Counter[str]], average: Mapping[str, float]
+    ) -> tuple[float, set[str]]:
         weights = self.settings.field_weights
         score = 0.0
         matched: set[str] = set()
@@ -168,7 +174,7 @@ class Index:
                 tf = counts.get(term, 0)
                 if tf:
                     length = sum(counts.values())
-                    pseudo += weights.get(name, 0) * tf / (1 - B + B * length / self._average[name])
+                    pseudo += weights.get(name, 0) * tf / (1 - B + B * length / average[name])
             if pseudo:
                 matched.add(term)
                 score += query_count * self.idf(term) * pseudo * (K1 + 1) / (K1 + pseudo)
@@ -192,8 +198,10 @@ class Index:
     ) -> list[Ranked]:
         """Candidates best first for ``query`` (a text, or texts with weights such as a title twice).
 
-        :param feedback: earlier decisions; they move candidates whose confirmed (or rejected)
-            subjects resemble this query, and drop candidates rejected for ``subject`` itself.
+        :param feedback: earlier decisions. A confirmation raises its candidate for a
+            query that resembles its text closely; a rejection lowers its candidate by
+            the query's resemblance to the rejected text; a candidate rejected for
+            ``subject`` itself is not offered.
         :param exclude: candidates never to offer (the item itself, items already mapped).
         """
         parts = [(query, 1.0)] if isinstance(query, str) else list(query)
@@ -206,37 +214,33 @@ class Index:
         skip.update(
             d.candidate_id for d in decisions if subject is not None and d.subject == subject and not d.confirmed
         )
+        others = [d for d in decisions if subject is None or d.subject != subject]
         raw: list[tuple[Candidate, float, set[str]]] = []
         for candidate, per_field in zip(self.candidates, self._fields, strict=True):
             if candidate.id in skip:
                 continue
-            score, matched = self._bm25f(weighted, per_field)
+            score, matched = self._bm25f(weighted, per_field, self._average)
             raw.append((candidate, score, matched))
         top = max((score for _, score, _ in raw), default=0.0) or 1.0
-        adjust = self._feedback_adjustments(" ".join(text for text, _ in parts), decisions, subject)
+        adjust = self._resemblance(" ".join(text for text, _ in parts), others)
         results = []
         for candidate, score, matched in raw:
             up, down = adjust.get(candidate.id, (0.0, 0.0))
+            up = max(0.0, up - RESEMBLES) / (1 - RESEMBLES)
             final = score / top + CONFIRMED_WEIGHT * up - REJECTED_WEIGHT * down
-            if final <= 0 and not matched:
+            if score <= 0 and up <= 0:
                 continue
-            results.append(
-                Ranked(candidate.id, round(final, 4), tuple(sorted(matched)), boosted=up > 0.05, lowered=down > 0.05)
-            )
+            results.append(Ranked(candidate.id, round(final, 4), tuple(sorted(matched)), up > 0, down > 0.05))
         results.sort(key=lambda r: -r.score)
         return results[:limit] if limit is not None else results
 
-    def _feedback_adjustments(
-        self, text: str, decisions: Sequence[Feedback], subject: Hashable | None
-    ) -> dict[Hashable, tuple[float, float]]:
-        """Per candidate: the best resemblance of ``text`` to its confirmations, and to its rejections."""
+    def _resemblance(self, text: str, decisions: Sequence[Feedback]) -> dict[Hashable, tuple[float, float]]:
+        """Per candidate: the best resemblance (TF-IDF cosine) of ``text`` to its confirmations, and to its rejections."""
         if not decisions:
             return {}
         query = self.vector(text)
         adjust: dict[Hashable, tuple[float, float]] = {}
         for decision in decisions:
-            if subject is not None and decision.subject == subject:
-                continue  # this subject's own decisions: confirmed ones are already mapped, rejected ones skipped
             other = self.vector(decision.text)
             similarity = sum(v * other.get(t, 0.0) for t, v in query.items())
             up, down = adjust.get(decision.candidate_id, (0.0, 0.0))

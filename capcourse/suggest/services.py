@@ -36,7 +36,7 @@ from capcourse.mapping import services as mapping
 from capcourse.mapping.models import Mapping, MappingProvenance
 from capcourse.mapping.screen import screen_frameworks
 from capcourse.suggest.models import Decision, Kind, SubjectKind, SuggestionDecision
-from capcourse.suggest.ranking import Candidate, Feedback, Index, Ranked, stem_words
+from capcourse.suggest.ranking import FIELD_WEIGHTS, Candidate, Feedback, Index, Ranked, stem_words
 
 Target = Module | Activity
 
@@ -193,10 +193,8 @@ def equivalents(
         raise NotFoundError(f"No framework has the identifier {target_framework_id}.")
     pool, by_id = candidates(session, [framework], item_types=[item_type] if item_type else None)
     index = Index(pool)
-    own = dict(candidates(session, [item.framework])[1])
-    context = " ".join(item_text(a) for a in _ancestors(item, own))
     ranked = index.rank(
-        [(item_text(item), 1.0), (context, 0.3)],
+        item_query(session, item, framework),
         feedback=_feedback(session, Kind.EQUIVALENT, by_id),
         subject=item.id,
         exclude=[item.id],
@@ -216,6 +214,20 @@ def equivalents(
         Suggestion(s.item, s.rank, s.score, s.matched, s.boosted, s.lowered, sorted(links.get(s.item.id, [])))
         for s in found
     ]
+
+
+def item_query(session: Session, item: Item, target: Framework) -> list[tuple[str, float]]:
+    """What an item is asked with: its own words, and its ancestors' at a lower weight.
+
+    The ancestors only when looking in another framework: within its own
+    framework an item's ancestors are among the candidates (an indicator's
+    theme), and asking with their words would answer with them.
+    """
+    parts = [(item_text(item), 1.0)]
+    if target.id != item.framework_id:
+        own = {i.id: i for i in session.scalars(select(Item).where(Item.framework_id == item.framework_id))}
+        parts.append((" ".join(item_text(a) for a in _ancestors(item, own)), FIELD_WEIGHTS["context"]))
+    return parts
 
 
 # --- items for a module or an activity ------------------------------------------------------
