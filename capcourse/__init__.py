@@ -37,6 +37,7 @@ DOMAINS = (
     "lrs",
     "delivery",
     "coverage",
+    "versions",
     "cohorts",
     "launches",
     "packages",

@@ -37,6 +37,7 @@ from capcourse.records.models import (
     StoredStatement,
 )
 from capcourse.suggest.models import SuggestionDecision
+from capcourse.versions.models import MovedMapping, RetiredMapping, VersionMove
 
 __all__ = [
     "Activity",
@@ -71,13 +72,16 @@ __all__ = [
     "Mapping",
     "MappingEvent",
     "Module",
+    "MovedMapping",
     "OutboxEntry",
     "PackageItem",
     "PendingRecord",
     "Programme",
     "ProgrammeMember",
+    "RetiredMapping",
     "StatementIndex",
     "StoredStatement",
     "SuggestionDecision",
     "User",
+    "VersionMove",
 ]

@@ -44,6 +44,7 @@ from capcourse.cohorts.models import Cohort, CohortMember
 from capcourse.demo.services import TITLE, load_demo
 from capcourse.extensions import db
 from capcourse.frameworks.models import Item
+from capcourse.identifiers import framework_id
 from capcourse.mapping.models import Mapping
 from tests.conftest import scratch_app
 from tests.factories import PASSWORD
@@ -173,6 +174,10 @@ def fill(rule: Rule, world: World) -> str:
     if rule.endpoint.split(".")[0] == "coverage" and "programme_id" in rule.arguments:
         # Coverage and evidence are measured against a framework: without it every caller gets 422.
         return f"{path[1]}?framework={world.ids['framework_id']}"
+    if rule.endpoint.split(".")[0] in ("versions", "version_pages") and "programme_id" in rule.arguments:
+        # A drift report is between two versions, its evidence on one: without them every caller gets 422.
+        old, new = framework_id("dfe-kss-practice-supervisors-2015"), framework_id("dfe-kss-practice-supervisors-2018")
+        return f"{path[1]}?from={old}&to={new}&framework={new}"
     return path[1]
 
 

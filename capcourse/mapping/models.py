@@ -26,6 +26,8 @@ class MappingProvenance(enum.StrEnum):
     AUTHORED = "authored"
     IMPORTED = "imported"
     SUGGESTED_THEN_CONFIRMED = "suggested-then-confirmed"
+    #: Made by moving the programme to another version of the framework (capcourse.versions).
+    MOVED = "moved"
 
 
 class Mapping(db.Model):  # type: ignore[name-defined,misc]

@@ -11,7 +11,7 @@ unmapping recomputes the rows of that item from the completions, in SQL.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,15 @@ from capcourse.catalogue.models import Activity, Module
 from capcourse.frameworks.models import Item
 from capcourse.mapping.models import Mapping
 from capcourse.records.models import Completion, Evidence
+
+#: More paths to evidence, registered by higher layers: each is called like
+#: :func:`evidence_paths` and returns a select of the same four columns
+#: (``capcourse.versions``: a mapping moved to another version of its framework
+#: keeps the evidence recorded before the move).
+EXTRA_PATHS: list[Callable[[uuid.UUID, Sequence[ColumnElement[bool]], uuid.UUID | None], Select]] = []  # type: ignore[type-arg]
+#: Conditions on :class:`Mapping` and :class:`Completion` every mapping path must meet, registered by higher
+#: layers (``capcourse.versions``: a moved mapping counts completions from the move on).
+MAPPING_CONDITIONS: list[Callable[[], ColumnElement[bool]]] = []
 
 
 def evidence_paths(
@@ -63,13 +72,22 @@ def evidence_paths(
             .join(Activity, Activity.id == Completion.activity_id)
             .join(Module, Module.id == Activity.module_id)
             .join(Mapping, and_(Mapping.programme_id == programme_id, on_mapping))
-            .where(Completion.programme_id == programme_id, Completion.is_evidence(), *conditions)
+            .where(
+                Completion.programme_id == programme_id,
+                Completion.is_evidence(),
+                *conditions,
+                *(condition() for condition in MAPPING_CONDITIONS),
+            )
         )
         if framework_id is not None:
             query = query.join(Item, Item.id == Mapping.item_id).where(Item.framework_id == framework_id)
         return query
 
-    return union_all(path(Mapping.activity_id == Completion.activity_id), path(Mapping.module_id == Activity.module_id))
+    return union_all(
+        path(Mapping.activity_id == Completion.activity_id),
+        path(Mapping.module_id == Activity.module_id),
+        *(extra(programme_id, conditions, framework_id) for extra in EXTRA_PATHS),
+    )
 
 
 def refresh_items(session: Session, programme_id: uuid.UUID, item_ids: Iterable[uuid.UUID] | None = None) -> None:
