@@ -11,7 +11,8 @@ tokens of NRPS and AGS. capcourse supplies where things are kept:
   blocks third-party cookies); a nonce is consumed by its one check;
 - :class:`ToolLaunch`: checks the state it issued (once) and that the token's
   nonce is the one issued with that state, after the signature, so a forged
-  token consumes nothing.
+  token consumes nothing; the platform's key set comes through the outbound
+  guard and a cache (:mod:`capcourse.lti.jwks`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from capcourse.frameworks.models import utcnow
+from capcourse.lti.jwks import platform_key_set
 from capcourse.lti.keys import active_key
 from capcourse.lti.models import LtiDeployment, LtiPlatform, LtiStoredValue
 
@@ -244,6 +246,20 @@ class ToolLaunch(FlaskMessageLaunch):
             self._validated = False
             raise
         return self
+
+    def fetch_public_key(self, key_set_url: str) -> t.Any:
+        # Never pylti1p3's plain fetch: through the outbound guard, cached.
+        return platform_key_set(key_set_url, None)
+
+    def get_public_key(self) -> t.Tuple[str, str]:  # noqa: UP006 (pylti1p3's signature)
+        registration = self._registration
+        assert registration is not None
+        url = registration.get_key_set_url()
+        if not registration.get_key_set() and url and url.startswith(("http://", "https://")):
+            kid = self._jwt.get("header", {}).get("kid")
+            # The cached set, or a fresh one when it lacks the token's key (the platform rotated its keys).
+            registration.set_key_set(t.cast(t.Any, platform_key_set(url, str(kid) if kid else None)))
+        return super().get_public_key()
 
     def _validate_audience(self) -> None:
         body = self._jwt.get("body", {})

@@ -78,6 +78,8 @@ class PlatformState:
     #: Errors the platform saw (a deep link it refused, a bad token …).
     errors: list[str] = field(default_factory=list)
     fail_scores: int = 0
+    #: How many times the tool fetched the platform's key set.
+    jwks_requests: int = 0
 
     @property
     def issuer(self) -> str:
@@ -161,6 +163,7 @@ def build_platform(state: PlatformState) -> Flask:
 
     @app.get("/jwks")
     def jwks() -> Response:
+        state.jwks_requests += 1
         platform = conf()
         platform.get_registration()
         return jsonify(platform.get_jwks())
