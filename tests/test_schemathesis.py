@@ -35,10 +35,7 @@ pytestmark = pytest.mark.db
 
 EXAMPLES = int(os.environ.get("CAPCOURSE_FUZZ_EXAMPLES", "1"))
 #: Documentation gaps owned elsewhere, skipped until fixed (remove an entry when its operation documents its answers).
-KNOWN_GAPS = {
-    # The xAPI views (capcourse/statements/views.py) document no 200 response yet.
-    "GET /xapi/about",
-}
+KNOWN_GAPS: set[str] = set()
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -115,25 +112,8 @@ def test_every_operation_as_each_role(app: Flask, session: Session, role: str) -
     assert not failures, f"{len(failures)} operations failed as {role}:\n\n" + "\n\n".join(failures)
 
 
-#: Operations that document no success answer yet (the xAPI resources: capcourse/statements and
-#: capcourse/lrs); remove an entry when its operation documents its 2xx.
-UNDOCUMENTED_SUCCESS = {
-    f"{method} /xapi/{path}"
-    for method, path in [
-        ("GET", "about"),
-        *[(m, "statements") for m in ("GET", "POST", "PUT")],
-        *[
-            (m, f"{resource}")
-            for resource in ("activities/state", "activities/profile", "agents/profile")
-            for m in ("GET", "POST", "PUT", "DELETE")
-        ],
-        ("GET", "activities"),
-        ("GET", "agents"),
-    ]
-}
-
-
 def test_every_operation_documents_its_success_answer(app: Flask) -> None:
+    """Each operation of the OpenAPI document says what it answers when it succeeds (a 2xx or 3xx)."""
     spec = app.test_client().get("/api/openapi.json").json
     missing = {
         f"{method.upper()} {path}"
@@ -141,5 +121,4 @@ def test_every_operation_documents_its_success_answer(app: Flask) -> None:
         for method, operation in operations.items()
         if method != "parameters" and not any(str(code)[0] in "23" for code in operation.get("responses", {}))
     }
-    assert missing <= UNDOCUMENTED_SUCCESS, f"document the success answer of {sorted(missing - UNDOCUMENTED_SUCCESS)}"
-    assert UNDOCUMENTED_SUCCESS - missing == set(), f"now documented, remove: {sorted(UNDOCUMENTED_SUCCESS - missing)}"
+    assert not missing, f"document the success answer of {sorted(missing)}"

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from capcourse.errors import BadRequestError
 from capcourse.extensions import db
-from capcourse.lrs import documents, http, retrieval
+from capcourse.lrs import documents, http, openapi, retrieval
 from capcourse.lrs.documents import Preconditions, Scope
 from capcourse.lrs.models import Document, DocumentKind
 
@@ -130,22 +130,30 @@ def _delete(scope: Scope, key_name: str, *, one_required: bool) -> Response:
 
 @blp.route("/activities/state")
 class State(MethodView):
-    @blp.doc(**DOC, summary="One state document (stateId), or the stateIds stored (since)")
+    @blp.doc(
+        **DOC,
+        summary="One state document (stateId), or the stateIds stored (since)",
+        responses=openapi.document_get("state", "stateId"),
+    )
     def get(self) -> Response:
         _begin(STATE_PARAMS, http.READERS, ("since",))
         return _get(_state_scope(), "stateId")
 
-    @blp.doc(**DOC, summary="Store a state document")
+    @blp.doc(**DOC, summary="Store a state document", responses=openapi.document_stored("state"))
     def put(self) -> Response:
         _begin(STATE_PARAMS, http.WRITERS)
         return _put(_state_scope(), "stateId", must_say=False)
 
-    @blp.doc(**DOC, summary="Merge a JSON object into a state document")
+    @blp.doc(**DOC, summary="Merge a JSON object into a state document", responses=openapi.document_stored("state"))
     def post(self) -> Response:
         _begin(STATE_PARAMS, http.WRITERS)
         return _post(_state_scope(), "stateId")
 
-    @blp.doc(**DOC, summary="Delete a state document, or all of an activity and agent (and registration)")
+    @blp.doc(
+        **DOC,
+        summary="Delete a state document, or all of an activity and agent (and registration)",
+        responses=openapi.document_deleted("state"),
+    )
     def delete(self) -> Response:
         _begin(STATE_PARAMS, http.WRITERS)
         return _delete(_state_scope(), "stateId", one_required=False)
@@ -153,22 +161,36 @@ class State(MethodView):
 
 @blp.route("/activities/profile")
 class ActivityProfile(MethodView):
-    @blp.doc(**DOC, summary="One activity profile document (profileId), or the profileIds stored (since)")
+    @blp.doc(
+        **DOC,
+        summary="One activity profile document (profileId), or the profileIds stored (since)",
+        responses=openapi.document_get("activity profile", "profileId"),
+    )
     def get(self) -> Response:
         _begin(ACTIVITY_PROFILE_PARAMS, http.READERS, ("since",))
         return _get(_activity_scope(), "profileId")
 
-    @blp.doc(**DOC, summary="Store an activity profile document (If-Match or If-None-Match to overwrite)")
+    @blp.doc(
+        **DOC,
+        summary="Store an activity profile document (If-Match or If-None-Match to overwrite)",
+        responses=openapi.document_stored("activity profile"),
+    )
     def put(self) -> Response:
         _begin(ACTIVITY_PROFILE_PARAMS, http.WRITERS)
         return _put(_activity_scope(), "profileId", must_say=True)
 
-    @blp.doc(**DOC, summary="Merge a JSON object into an activity profile document")
+    @blp.doc(
+        **DOC,
+        summary="Merge a JSON object into an activity profile document",
+        responses=openapi.document_stored("activity profile"),
+    )
     def post(self) -> Response:
         _begin(ACTIVITY_PROFILE_PARAMS, http.WRITERS)
         return _post(_activity_scope(), "profileId")
 
-    @blp.doc(**DOC, summary="Delete an activity profile document")
+    @blp.doc(
+        **DOC, summary="Delete an activity profile document", responses=openapi.document_deleted("activity profile")
+    )
     def delete(self) -> Response:
         _begin(ACTIVITY_PROFILE_PARAMS, http.WRITERS)
         return _delete(_activity_scope(), "profileId", one_required=True)
@@ -176,22 +198,34 @@ class ActivityProfile(MethodView):
 
 @blp.route("/agents/profile")
 class AgentProfile(MethodView):
-    @blp.doc(**DOC, summary="One agent profile document (profileId), or the profileIds stored (since)")
+    @blp.doc(
+        **DOC,
+        summary="One agent profile document (profileId), or the profileIds stored (since)",
+        responses=openapi.document_get("agent profile", "profileId"),
+    )
     def get(self) -> Response:
         _begin(AGENT_PROFILE_PARAMS, http.READERS, ("since",))
         return _get(_agent_scope(), "profileId")
 
-    @blp.doc(**DOC, summary="Store an agent profile document (If-Match or If-None-Match to overwrite)")
+    @blp.doc(
+        **DOC,
+        summary="Store an agent profile document (If-Match or If-None-Match to overwrite)",
+        responses=openapi.document_stored("agent profile"),
+    )
     def put(self) -> Response:
         _begin(AGENT_PROFILE_PARAMS, http.WRITERS)
         return _put(_agent_scope(), "profileId", must_say=True)
 
-    @blp.doc(**DOC, summary="Merge a JSON object into an agent profile document")
+    @blp.doc(
+        **DOC,
+        summary="Merge a JSON object into an agent profile document",
+        responses=openapi.document_stored("agent profile"),
+    )
     def post(self) -> Response:
         _begin(AGENT_PROFILE_PARAMS, http.WRITERS)
         return _post(_agent_scope(), "profileId")
 
-    @blp.doc(**DOC, summary="Delete an agent profile document")
+    @blp.doc(**DOC, summary="Delete an agent profile document", responses=openapi.document_deleted("agent profile"))
     def delete(self) -> Response:
         _begin(AGENT_PROFILE_PARAMS, http.WRITERS)
         return _delete(_agent_scope(), "profileId", one_required=True)
@@ -199,7 +233,7 @@ class AgentProfile(MethodView):
 
 @blp.route("/activities")
 class Activities(MethodView):
-    @blp.doc(**DOC, summary="An Activity with every definition statements gave it, merged")
+    @blp.doc(**DOC, summary="An Activity with every definition statements gave it, merged", responses=openapi.ACTIVITY)
     def get(self) -> Response:
         _begin(("activityId",), http.READERS)
         activity_id = http.iri_param(request.args, "activityId")
@@ -208,7 +242,9 @@ class Activities(MethodView):
 
 @blp.route("/agents")
 class Agents(MethodView):
-    @blp.doc(**DOC, summary="The Person object for an Agent: its names and identifiers as arrays")
+    @blp.doc(
+        **DOC, summary="The Person object for an Agent: its names and identifiers as arrays", responses=openapi.AGENT
+    )
     def get(self) -> Response:
         _begin(("agent",), http.READERS)
         http.required(request.args, "agent")

@@ -29,7 +29,7 @@ from capcourse.accounts.models import Role
 from capcourse.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 from capcourse.extensions import db
 from capcourse.frameworks.models import utcnow
-from capcourse.lrs import http, multipart, retrieval, signatures
+from capcourse.lrs import http, multipart, openapi, retrieval, signatures
 from capcourse.lrs.models import Attachment
 from capcourse.records.models import StoredStatement
 from capcourse.records.services import insert_for
@@ -73,7 +73,7 @@ def _headers(response: Response) -> Response:
 
 @blp.route("/about")
 class About(MethodView):
-    @blp.doc(summary="The xAPI versions this LRS speaks")
+    @blp.doc(summary="The xAPI versions this LRS speaks", responses=openapi.ABOUT)
     def get(self) -> Response:
         return jsonify({"version": [VERSION], "extensions": {}})
 
@@ -177,7 +177,11 @@ def _store(statements: list[Any], attachments: dict[str, bytes], key: Any) -> li
 
 @blp.route("/statements")
 class Statements(MethodView):
-    @blp.doc(**XAPI_DOC, summary="Store one statement or an array (JSON, or multipart/mixed with attachments)")
+    @blp.doc(
+        **XAPI_DOC,
+        summary="Store one statement or an array (JSON, or multipart/mixed with attachments)",
+        responses=openapi.STATEMENTS_POST,
+    )
     def post(self) -> Response:
         http.check_version()
         key = http.api_key(http.WRITERS)
@@ -188,7 +192,9 @@ class Statements(MethodView):
             raise PayloadTooLargeError(f"At most {MAX_BATCH} statements per request; this one has {len(statements)}.")
         return jsonify(_store(statements, attachments, key))
 
-    @blp.doc(**XAPI_DOC, summary="Store one statement under the statementId parameter")
+    @blp.doc(
+        **XAPI_DOC, summary="Store one statement under the statementId parameter", responses=openapi.STATEMENTS_PUT
+    )
     def put(self) -> Response:
         http.check_version()
         key = http.api_key(http.WRITERS)
@@ -204,7 +210,11 @@ class Statements(MethodView):
         _store([{**body, "id": body.get("id", str(statement_id))}], attachments, key)
         return Response(status=204)
 
-    @blp.doc(**XAPI_DOC, summary="One statement by statementId, or a filtered page of statements with `more`")
+    @blp.doc(
+        **XAPI_DOC,
+        summary="One statement by statementId, or a filtered page of statements with `more`",
+        responses=openapi.STATEMENTS_GET,
+    )
     def get(self) -> Response:
         http.check_version()
         key = http.api_key(http.READERS)
