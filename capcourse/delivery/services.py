@@ -12,10 +12,12 @@ resend by its id.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -225,6 +227,18 @@ def deliver_batch(session: Session, destination: str, client: LrsClient, policy:
     return report
 
 
+def release(session: Session, claimed: Sequence[Claimed], now: datetime) -> None:
+    """Give back a claimed batch that will not be sent now: its entries are due again at once. Only flushes."""
+    if claimed:
+        session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.id.in_([c.id for c in claimed]), OutboxEntry.state == DeliveryState.PENDING)
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.flush()
+
+
 def drain(
     session_factory: Callable[[], Session],
     destinations: Mapping[str, LrsEndpoint],
@@ -232,18 +246,77 @@ def drain(
     client_factory: Callable[[LrsEndpoint], LrsClient] = LrsClient,
     max_batches: int = 1000,
 ) -> Report:
-    """Deliver everything that is due, batch after batch, one transaction per batch."""
+    """Deliver everything that is due, batch after batch, one transaction per claim and per settlement.
+
+    The database work is pipelined with the network: while one batch is with the
+    LRS, a thread of its own settles the batch before and claims the next, so
+    the LRS is kept busy. Batches are still sent one at a time and in the
+    outbox's order (a voiding statement never overtakes the statement it voids).
+    """
     total = Report()
     for name, endpoint in destinations.items():
-        with client_factory(endpoint) as client:
-            for _ in range(max_batches):
-                with session_factory() as session:
-                    report = deliver_batch(session, name, client, policy)
-                total += report
-                if not (report.delivered or report.retried or report.dead):
-                    break
-                if report.retried and not report.delivered:
-                    break  # the LRS is failing: wait for the backoff
+        with (
+            client_factory(endpoint) as client,
+            ThreadPoolExecutor(1, thread_name_prefix="capcourse-outbox") as db_thread,
+        ):
+            total += _drain_destination(session_factory, name, client, policy, max_batches, db_thread)
+    return total
+
+
+def _drain_destination(
+    session_factory: Callable[[], Session],
+    destination: str,
+    client: LrsClient,
+    policy: Policy,
+    max_batches: int,
+    db_thread: ThreadPoolExecutor,
+) -> Report:
+    def in_db_thread(work: Callable[..., Any], *args: Any) -> Future[Any]:
+        # The caller's context (the Flask app, the write intent) goes with the work.
+        return db_thread.submit(contextvars.copy_context().run, work, *args)
+
+    def claimed() -> list[Claimed]:
+        with session_factory() as session:
+            batch = claim(session, destination, policy, utcnow())
+            session.commit()
+            return batch
+
+    def settled(outcome: Outcome) -> Report:
+        with session_factory() as session:
+            report = settle(session, outcome, policy, utcnow())
+            session.commit()
+            return report
+
+    def released(batch: list[Claimed]) -> None:
+        with session_factory() as session:
+            release(session, batch, utcnow())
+            session.commit()
+
+    settling: list[Future[Report]] = []
+    upcoming: Future[list[Claimed]] | None = in_db_thread(claimed)
+    sent = 0
+    try:
+        while upcoming is not None:
+            batch = upcoming.result()
+            upcoming = None
+            if not batch:
+                break
+            sent += 1
+            if sent < max_batches:
+                upcoming = in_db_thread(claimed)
+            outcome = send(client, batch)
+            settling.append(in_db_thread(settled, outcome))
+            if outcome.failed and not outcome.delivered and any(retryable for _, _, retryable in outcome.failed):
+                break  # the LRS is failing: wait for the backoff
+    finally:
+        if upcoming is not None:
+            # Claimed for a send that will not happen now: due again at once, not after the lease.
+            unsent = upcoming.result()
+            if unsent:
+                in_db_thread(released, unsent).result()
+    total = Report()
+    for report in settling:
+        total += report.result()
     return total
 
 

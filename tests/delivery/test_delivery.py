@@ -27,7 +27,7 @@ from capcourse.records.models import DeliveryState, OutboxEntry, StoredStatement
 from capcourse.records.services import store_statement
 from tests.browser import live_server
 from tests.conftest import TEST_DATABASE_URL, scratch_app
-from xapi.client import LrsClient, LrsEndpoint
+from xapi.client import LrsClient, LrsEndpoint, LrsError
 
 pytestmark = pytest.mark.db
 
@@ -233,3 +233,53 @@ def test_cli_run_once_and_status(lrs: Lrs, source: Flask) -> None:
     assert ran.exit_code == 0, ran.output
     assert "delivered 3" in ran.output
     assert "lrs: 0 pending, 3 delivered, 0 dead" in runner.invoke(args=["delivery", "status"]).output
+
+
+class RecordingClient:
+    """An LRS client that keeps what it is sent, and fails (retryably) while ``down``."""
+
+    def __init__(self, endpoint: LrsEndpoint, down: bool = False) -> None:
+        self.batches: list[list[str]] = []
+        self.down = down
+
+    def __enter__(self) -> RecordingClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def post_statements(self, statements: list[dict[str, Any]]) -> list[str]:
+        if self.down:
+            raise LrsError("Could not reach the LRS: down", None, retryable=True)
+        self.batches.append([s["id"] for s in statements])
+        return self.batches[-1]
+
+
+def test_batches_go_one_at_a_time_in_outbox_order(source: Flask) -> None:
+    ids = queue(source, 23)
+    client = RecordingClient(LrsEndpoint("http://lrs.invalid/xapi"))
+    with source.app_context():
+        report = drain(lambda: Session(db.engine), {"lrs": client_endpoint()}, Policy(batch_size=5), lambda _: client)
+    assert report.delivered == 23
+    assert [len(b) for b in client.batches] == [5, 5, 5, 5, 3]
+    assert [i for batch in client.batches for i in batch] == ids
+    assert states(source) == {"delivered": 23}
+
+
+def test_a_batch_claimed_ahead_is_given_back_when_the_lrs_fails(source: Flask) -> None:
+    queue(source, 12)
+    client = RecordingClient(LrsEndpoint("http://lrs.invalid/xapi"), down=True)
+    with source.app_context():
+        report = drain(lambda: Session(db.engine), {"lrs": client_endpoint()}, Policy(batch_size=5), lambda _: client)
+    assert (report.delivered, report.retried) == (0, 5)
+    with source.app_context(), Session(db.engine) as session:
+        entries = session.scalars(select(OutboxEntry).order_by(OutboxEntry.id)).all()
+    now = datetime.now(UTC)
+    # The first batch waits for its backoff; the one claimed while it was sent is due at once, untried.
+    assert [e.attempts for e in entries] == [1] * 5 + [0] * 7
+    assert all(e.next_attempt_at.replace(tzinfo=UTC) > now for e in entries[:5])
+    assert all(e.next_attempt_at.replace(tzinfo=UTC) <= now for e in entries[5:])
+
+
+def client_endpoint() -> LrsEndpoint:
+    return LrsEndpoint("http://lrs.invalid/xapi")
