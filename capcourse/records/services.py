@@ -77,12 +77,6 @@ def _in(name: str) -> Any:
     return bindparam(name, expanding=True)
 
 
-_KNOWN_ACTIVITIES = select(_activities.c.id).where(_activities.c.id.in_(_in("ids")))
-_EXTERNAL_ACTIVITIES = (
-    select(_external.c.value, _external.c.activity_id)
-    .where(_external.c.value.in_(_in("values")), _external.c.activity_id.is_not(None))
-    .order_by(_external.c.id)
-)
 _RECORDED_KEYS = union_all(
     select(_completions.c.idempotency_key).where(_completions.c.idempotency_key.in_(_in("keys"))),
     select(_pending.c.idempotency_key).where(_pending.c.idempotency_key.in_(_in("pending_keys"))),
@@ -90,21 +84,32 @@ _RECORDED_KEYS = union_all(
 _LEARNERS = select(_learners_t.c.id, _learners_t.c.agent_key, _learners_t.c.agent).where(
     _learners_t.c.agent_key.in_(_in("keys"))
 )
+_TARGET_COLUMNS = (
+    _activities.c.id,
+    _activities.c.title,
+    _modules.c.id,
+    _modules.c.title,
+    _courses.c.id,
+    _courses.c.title,
+    _programmes.c.id,
+    _programmes.c.title,
+)
 _TARGETS = (
-    select(
-        _activities.c.id,
-        _activities.c.title,
-        _modules.c.id,
-        _modules.c.title,
-        _courses.c.id,
-        _courses.c.title,
-        _programmes.c.id,
-        _programmes.c.title,
-    )
+    select(*_TARGET_COLUMNS)
     .join_from(_activities, _modules, _modules.c.id == _activities.c.module_id)
     .join(_courses, _courses.c.id == _modules.c.course_id)
     .join(_programmes, _programmes.c.id == _courses.c.programme_id)
     .where(_activities.c.id.in_(_in("ids")))
+)
+#: The activities LMS identifiers name, with where each sits: matching and its targets in one query.
+_EXTERNAL_TARGETS = (
+    select(_external.c.value, *_TARGET_COLUMNS)
+    .join_from(_external, _activities, _activities.c.id == _external.c.activity_id)
+    .join(_modules, _modules.c.id == _activities.c.module_id)
+    .join(_courses, _courses.c.id == _modules.c.course_id)
+    .join(_programmes, _programmes.c.id == _courses.c.programme_id)
+    .where(_external.c.value.in_(_in("values")))
+    .order_by(_external.c.id)
 )
 _MAPPED = (
     select(
@@ -269,7 +274,15 @@ def match_activities(session: Session, activity_ref: str) -> list[Activity]:
 
 
 def _match(session: Session, refs: Iterable[str]) -> dict[str, list[uuid.UUID]]:
-    """Activity ids for each of ``refs``, in two queries: our IRIs, then external identifiers."""
+    """Activity ids for each of ``refs``: our IRIs, then external identifiers."""
+    return _resolve(session, refs)[0]
+
+
+def _resolve(session: Session, refs: Iterable[str]) -> tuple[dict[str, list[uuid.UUID]], dict[uuid.UUID, _Target]]:
+    """Activity ids for each of ``refs`` (our IRIs, then external identifiers), and where each activity sits.
+
+    A query for the IRIs (when there are any) and one for the external identifiers.
+    """
     refs = set(refs)
     by_iri: dict[str, uuid.UUID] = {}
     for ref in refs:
@@ -279,24 +292,25 @@ def _match(session: Session, refs: Iterable[str]) -> dict[str, list[uuid.UUID]]:
                 by_iri[ref] = uuid.UUID(found.group(1))
             except ValueError:
                 continue
-    existing = set(session.scalars(_KNOWN_ACTIVITIES, {"ids": list(set(by_iri.values()))})) if by_iri else set()
-    matched: dict[str, list[uuid.UUID]] = {ref: [i] for ref, i in by_iri.items() if i in existing}
+    targets = _targets(session, by_iri.values()) if by_iri else {}
+    matched: dict[str, list[uuid.UUID]] = {ref: [i] for ref, i in by_iri.items() if i in targets}
     rest = refs - matched.keys()
     if rest:
-        for value, activity_id in session.execute(_EXTERNAL_ACTIVITIES, {"values": list(rest)}):
-            assert activity_id is not None  # filtered above
+        for value, *row in session.execute(_EXTERNAL_TARGETS, {"values": list(rest)}):
+            target = _Target(*row)
+            targets[target.activity_id] = target
             ids = matched.setdefault(value, [])
-            if activity_id not in ids:
-                ids.append(activity_id)
-    return matched
+            if target.activity_id not in ids:
+                ids.append(target.activity_id)
+    return matched, targets
 
 
 def learners_for(session: Session, agents: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, dict[str, Any]]]:
     """Learner id and stored agent for each agent key, creating the learners first seen.
 
     The known ones are read first; the others are inserted with ``INSERT … ON
-    CONFLICT DO NOTHING`` and read back, so two requests that see a new learner
-    at once both get the one row.
+    CONFLICT DO NOTHING RETURNING``, and any a concurrent request inserted first
+    are read back, so two requests that see a new learner at once both get the one row.
     """
     normal: dict[str, dict[str, Any]] = {}
     for agent in agents:
@@ -306,8 +320,14 @@ def learners_for(session: Session, agents: Iterable[Mapping[str, Any]]) -> dict[
     if missing:
         now = utcnow()
         rows = [{"agent_key": k, "agent": normal[k], "name": normal[k].get("name"), "created_at": now} for k in missing]
-        insert_new(session, Learner, rows, ["agent_key"])
-        found.update(_learners(session, missing))
+        for learner_id, key, agent in insert_new(
+            session, Learner, rows, ["agent_key"], returning=("id", "agent_key", "agent")
+        ):
+            found[key] = (learner_id, agent)
+        # Those a concurrent request inserted first are read back.
+        taken = [key for key in missing if key not in found]
+        if taken:
+            found.update(_learners(session, taken))
     return found
 
 
@@ -437,12 +457,12 @@ def record_batch(
         else:
             seen.add(key)
             fresh.append(index)
-    matched = _match(session, {inputs[i].activity_ref for i in fresh})
+    matched, targets = _resolve(session, {inputs[i].activity_ref for i in fresh})
     pending = [i for i in fresh if not matched.get(inputs[i].activity_ref)]
     _keep_pending(session, [inputs[i] for i in pending], results, pending)
     recording = [i for i in fresh if matched.get(inputs[i].activity_ref)]
     if recording:
-        _record(session, inputs, recording, matched, results, base_url, destinations)
+        _record(session, inputs, recording, matched, targets, results, base_url, destinations)
     return [r if r is not None else RecordResult("duplicate") for r in results]
 
 
@@ -479,12 +499,12 @@ def _record(
     inputs: Sequence[CompletionInput],
     indexes: Sequence[int],
     matched: Mapping[str, list[uuid.UUID]],
+    targets: Mapping[uuid.UUID, _Target],
     results: list[RecordResult | None],
     base_url: str,
     destinations: Sequence[str],
 ) -> None:
     activity_ids = {a for i in indexes for a in matched[inputs[i].activity_ref]}
-    targets = _targets(session, activity_ids)
     mapped = _mapped(session, base_url, activity_ids, {t.module_id for t in targets.values()})
     learners = learners_for(session, [inputs[i].agent for i in indexes])
     now = utcnow()
