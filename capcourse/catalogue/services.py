@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -307,6 +308,66 @@ def create_activity(session: Session, principal: Principal, module: Module, fiel
     access.require_content_editor(session, principal, module.course.programme)
     position = _next_position(session, Activity.module_id, module.id)
     return _add_content(session, Activity(module=module, position=position, **_basics(fields)), fields)
+
+
+def create_activities(
+    session: Session, principal: Principal, module: Module, many: Sequence[Mapping[str, Any]]
+) -> list[Activity]:
+    """Add activities at the end of the module, in the order given, as a set: what an import of many does.
+
+    One position query, one check of all the external identifiers, one flush (not two flushes and a
+    query per activity, as :func:`create_activity` one at a time would take).
+
+    :raises InvalidInputError: the same external identifier twice among them.
+    :raises ConflictError: something else in the programme has one of their external identifiers.
+    """
+    programme = module.course.programme
+    access.require_content_editor(session, principal, programme)
+    if not many:
+        return []
+    wanted = [[(e["system"].strip(), e["value"].strip()) for e in f.get("external_ids", [])] for f in many]
+    pairs = [pair for ids in wanted for pair in ids]
+    duplicates = sorted(pair for pair, count in Counter(pairs).items() if count > 1)
+    if duplicates:
+        raise InvalidInputError(
+            "The same external identifier is given twice.",
+            {"external_ids": [f"{system}: {value}" for system, value in duplicates]},
+        )
+    values = sorted({value for _, value in pairs})
+    taken: set[tuple[str, str]] = set()
+    for start in range(0, len(values), _CHUNK):
+        taken.update(
+            (system, value)
+            for system, value in session.execute(
+                select(ExternalId.system, ExternalId.value).where(
+                    ExternalId.programme_id == programme.id, ExternalId.value.in_(values[start : start + _CHUNK])
+                )
+            )
+        )
+    clash = next((pair for pair in pairs if pair in taken), None)
+    if clash is not None:
+        system, value = clash
+        raise ConflictError(
+            f"The external identifier {system}: {value} already belongs to something else in this programme.",
+            {"external_ids": [f"{system}: {value} is taken."]},
+        )
+    position = _next_position(session, Activity.module_id, module.id)
+    activities = [
+        Activity(
+            module=module,
+            position=position + n,
+            external_ids=[ExternalId(programme_id=programme.id, system=system, value=value) for system, value in ids],
+            **_basics(fields),
+        )
+        for n, (fields, ids) in enumerate(zip(many, wanted, strict=True))
+    ]
+    session.add_all(activities)
+    session.flush()
+    return activities
+
+
+#: How many values go in one IN list (SQLite's bound-parameter limit is far above).
+_CHUNK = 500
 
 
 def update_content(

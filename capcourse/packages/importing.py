@@ -462,20 +462,25 @@ def _apply(
         entry.position, position = position, position + 1
         seen.add(planned.key)
         _map(session, principal, module, planned.competencies, report)
-        for activity_plan in planned.activities:
+        entries = [entry_for(activity_plan.item.identifier) for activity_plan in planned.activities]
+        # The module's new activities are created as a set (one flush), in the package's order.
+        new = [(plan, entry) for plan, entry in zip(planned.activities, entries, strict=True) if entry.activity is None]
+        created = catalogue.create_activities(
+            session,
+            principal,
+            module,
+            [{"title": plan.title, "external_ids": [_external(manifest, plan.item.identifier)]} for plan, _ in new],
+        )
+        for (_, entry), new_activity in zip(new, created, strict=True):
+            entry.activity, entry.module = new_activity, None
+        report.activities_created.extend(created)
+        fresh = set(created)
+        for activity_plan, entry in zip(planned.activities, entries, strict=True):
             item = activity_plan.item
-            entry = entry_for(item.identifier)
-            activity = entry.activity
-            if activity is None:
-                activity = catalogue.create_activity(
-                    session,
-                    principal,
-                    module,
-                    {"title": activity_plan.title, "external_ids": [_external(manifest, item.identifier)]},
-                )
-                report.activities_created.append(activity)
-                entry.activity, entry.module = activity, None
-            elif _update(activity, activity_plan.title):
+            existing = entry.activity
+            assert existing is not None  # created above when it had none
+            activity = existing
+            if activity not in fresh and _update(activity, activity_plan.title):
                 report.activities_updated.append(activity)
             _launch_data(entry, manifest, item)
             entry.position, position = position, position + 1
