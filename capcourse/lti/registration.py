@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 REGISTRATION_LIFETIME = timedelta(days=7)
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+#: Canvas's extension of the tool configuration: which personal data launches carry (developerdocs.instructure.com, Registration).
+CANVAS_PRIVACY_LEVEL = "https://canvas.instructure.com/lti/privacy_level"
 
 
 class RegistrationError(CapcourseError):
@@ -111,15 +113,29 @@ class CapcourseRegistration(DynamicRegistration):
     def get_claims(self) -> list[str]:
         return ["iss", "sub", "name", "given_name", "family_name", "email"]
 
-    def get_messages(self) -> list[dict[str, str]]:
+    def get_messages(self) -> list[dict[str, t.Any]]:
+        # Canvas reads the placements (where a message can start); other platforms ignore them.
         return [
-            {"type": "LtiResourceLinkRequest", "target_link_uri": self.urls["launch_url"], "label": "capcourse"},
+            {
+                "type": "LtiResourceLinkRequest",
+                "target_link_uri": self.urls["launch_url"],
+                "label": "capcourse",
+                "placements": ["course_navigation"],
+            },
             {
                 "type": "LtiDeepLinkingRequest",
                 "target_link_uri": self.urls["launch_url"],
                 "label": "capcourse: add views and capabilities",
+                "placements": ["link_selection", "assignment_selection"],
             },
         ]
+
+    def lti_registration_data(self) -> dict[str, t.Any]:
+        data = super().lti_registration_data()
+        # Canvas sends no name or email unless the tool asks for its "public" privacy level
+        # (it defaults to anonymous); capcourse names learners and authors after them.
+        data[TOOL_CONFIGURATION][CANVAS_PRIVACY_LEVEL] = "public"
+        return data
 
 
 def _json(client: httpx.Client, method: str, url: str, token: str | None, body: t.Any = None) -> dict[str, t.Any]:

@@ -59,8 +59,16 @@ def test_an_lms_registers_capcourse_and_an_instructor_launches_it(world: LtiWorl
         assert sent["redirect_uris"] == [f"{world.tool_url}/lti/launch"]
         assert "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly" in sent["scope"]
         assert "https://purl.imsglobal.org/spec/lti-ags/scope/score" in sent["scope"]
-        messages = sent["https://purl.imsglobal.org/spec/lti-tool-configuration"]["messages"]
+        tool = sent["https://purl.imsglobal.org/spec/lti-tool-configuration"]
+        messages = tool["messages"]
         assert {m["type"] for m in messages} == {"LtiResourceLinkRequest", "LtiDeepLinkingRequest"}
+        # What Canvas reads: where each message starts, and that launches carry name and email.
+        assert {m["type"]: m["placements"][0] for m in messages} == {
+            "LtiResourceLinkRequest": "course_navigation",
+            "LtiDeepLinkingRequest": "link_selection",
+        }
+        assert tool["https://canvas.instructure.com/lti/privacy_level"] == "public"
+        assert {"name", "email"} <= set(tool["claims"])
         with world.app.app_context(), Session(db.engine) as session:
             platform = session.scalar(select(LtiPlatform).where(LtiPlatform.client_id == "dynamic-client"))
             assert platform is not None and platform.registered_by == "dynamic"
