@@ -128,3 +128,33 @@ def test_no_model_prints_a_secret_column(app_context: None) -> None:
             if marker in repr(row) or marker in str(row):
                 leaking.append(f"{model.__name__}.{name}")
     assert not leaking, f"secret columns in a repr: {leaking}"
+
+
+def test_the_secret_key_file_is_never_readable_by_others(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generated key is put in place whole and 0600 (never written first and chmod-ed after), once."""
+    import os
+    import stat
+    from pathlib import Path
+
+    from capcourse.config import _instance_secret_key
+
+    seen: list[tuple[int, str]] = []
+    link = os.link
+
+    def checked_link(source: Any, target: Any) -> None:
+        # The moment the key becomes visible under its name: it must be complete and private already.
+        seen.append((stat.S_IMODE(os.stat(source).st_mode), Path(source).read_text()))
+        link(source, target)
+
+    monkeypatch.setattr(os, "link", checked_link)
+    old_umask = os.umask(0)  # the most permissive umask must not widen it
+    try:
+        key = _instance_secret_key(str(tmp_path / "instance"))
+    finally:
+        os.umask(old_umask)
+    path = tmp_path / "instance" / "secret_key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert seen == [(0o600, key)] and len(key) >= 64
+    assert [p.name for p in path.parent.iterdir()] == ["secret_key"]  # no draft left behind
+    assert _instance_secret_key(str(tmp_path / "instance")) == key  # read, not made again
+    assert len(seen) == 1
