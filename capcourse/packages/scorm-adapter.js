@@ -66,6 +66,39 @@
     return null;
   }
 
+  /* Interactions: 1.2 and 2004 name a few elements differently and write responses in other forms.
+     2004 delimits with [,] [.] [:] and may lead with {lang=…} / {case_matters=…}; 1.2 uses , and . */
+  function responseTo12(type, value) {
+    value = String(value).replace(/^(\{[a-z_]+=[^}]*\})+/, "");
+    if (type === "true-false") { return value === "true" ? "t" : value === "false" ? "f" : value; }
+    return value.split("[,]").join(",").split("[.]").join(".").split("[:]").join(":");
+  }
+  function responseTo2004(type, value) {
+    value = String(value);
+    if (type === "true-false") {
+      return /^(t|1|true)$/i.test(value) ? "true" : /^(f|0|false)$/i.test(value) ? "false" : value;
+    }
+    if (type === "choice" || type === "sequencing") {
+      return value.replace(/^\{(.*)\}$/, "$1").split(",").join("[,]");
+    }
+    if (type === "matching") {
+      return value.replace(/^\{(.*)\}$/, "$1").split(",").map(function (pair) { return pair.split(".").join("[.]"); })
+        .join("[,]");
+    }
+    return value;
+  }
+  function today() {
+    var now = new Date();
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    return now.getFullYear() + "-" + two(now.getMonth() + 1) + "-" + two(now.getDate());
+  }
+  function interaction(element) {
+    var m = /^cmi\.interactions\.(\d+)\.(.+)$/.exec(element);
+    return m ? { index: m[1], rest: m[2], key: "cmi.interactions." + m[1] + "." } : null;
+  }
+  var INTERACTION_CHILDREN_2004 =
+    "id,type,objectives,timestamp,correct_responses,weighting,learner_response,result,latency,description";
+
   /* ---- 2004 content, 1.2 LMS ---- */
   function api2004Over12(lms) {
     var local = {};
@@ -97,6 +130,37 @@
       var m = /^cmi\.objectives\.(\d+)\.(.+)$/.exec(element);
       return m ? { index: m[1], rest: m[2] } : null;
     }
+    /* The learner's comments so far, in order: 1.2 keeps them as one cmi.comments string. */
+    function learnerComments() {
+      var found = [];
+      for (var n = 0; ("cmi.comments_from_learner." + n + ".comment") in local; n += 1) {
+        found.push(local["cmi.comments_from_learner." + n + ".comment"]);
+      }
+      return found;
+    }
+    /* An interaction element in 1.2's name and form (null: 1.2 has no place for it). */
+    function interactionTo12(i, value) {
+      var type = local[i.key + "type"];
+      if (i.rest === "id" || i.rest === "weighting" || /^objectives\.\d+\.id$/.test(i.rest)) {
+        return [i.key + i.rest, value];
+      }
+      if (i.rest === "type") {
+        if (value === "long-fill-in") { return [i.key + "type", "fill-in"]; }
+        return value === "other" ? null : [i.key + "type", value];
+      }
+      if (i.rest === "timestamp") {
+        var time = /T(\d{2}:\d{2}:\d{2})/.exec(value);
+        return time ? [i.key + "time", time[1]] : null;
+      }
+      if (i.rest === "learner_response") { return [i.key + "student_response", responseTo12(type, value)]; }
+      if (/^correct_responses\.\d+\.pattern$/.test(i.rest)) { return [i.key + i.rest, responseTo12(type, value)]; }
+      if (i.rest === "result") { return [i.key + "result", value === "incorrect" ? "wrong" : value]; }
+      if (i.rest === "latency") {
+        var clock = isoToClock(value);
+        return clock ? [i.key + "latency", clock] : null;
+      }
+      return null; /* description: 1.2 has none */
+    }
     return {
       Initialize: function () {
         var answer = fromLms(lms.LMSInitialize(""));
@@ -127,6 +191,18 @@
         }
         if (element === "cmi.objectives._count") { return String(lms.LMSGetValue("cmi.objectives._count") || "0"); }
         if (element === "cmi.interactions._count") { return String(lms.LMSGetValue("cmi.interactions._count") || "0"); }
+        if (element === "cmi.interactions._children") { return INTERACTION_CHILDREN_2004; }
+        if (element === "cmi.comments_from_learner._children" || element === "cmi.comments_from_lms._children") {
+          return "comment,location,timestamp";
+        }
+        if (element === "cmi.comments_from_learner._count") { return String(learnerComments().length); }
+        if (element === "cmi.comments_from_lms._count" || element === "cmi.comments_from_lms.0.comment") {
+          /* 1.2 has one comments_from_lms string: one comment, or none. */
+          var fromLms = String(lms.LMSGetValue("cmi.comments_from_lms") || "");
+          lastError = "0";
+          if (element === "cmi.comments_from_lms._count") { return fromLms ? "1" : "0"; }
+          return fromLms ? fromLms : (lastError = "301", "");
+        }
         var o = objective(element);
         if (o && (o.rest === "id" || /^score\./.test(o.rest))) { return String(fromLms(lms.LMSGetValue(element))); }
         if (o && (o.rest === "success_status" || o.rest === "completion_status")) {
@@ -175,8 +251,19 @@
           return "true";
         }
         if (simple[element]) { return String(fromLms(lms.LMSSetValue(simple[element], value))); }
-        /* adl.nav.*, progress, comments, interactions: kept here (1.2 has no place for them, or takes them
-           in other forms); the content goes on as under a 2004 LMS. */
+        var i = interaction(element);
+        if (i) {
+          /* Forwarded in 1.2's form; what 1.2 cannot take stays here, and the content goes on as under 2004. */
+          var forwarded = interactionTo12(i, value);
+          if (forwarded) { lms.LMSSetValue(forwarded[0], forwarded[1]); }
+          return "true";
+        }
+        if (/^cmi\.comments_from_learner\.\d+\.comment$/.test(element)) {
+          /* 1.2 has one comments string (at most 4096 characters): the learner's comments, one a line. */
+          lms.LMSSetValue("cmi.comments", learnerComments().join("\n").slice(0, 4096));
+          return "true";
+        }
+        /* adl.nav.*, progress, comments' location and timestamp: kept here (1.2 has no place for them). */
         return "true";
       }
     };
@@ -234,6 +321,24 @@
       var m = /^cmi\.objectives\.(\d+)\.(.+)$/.exec(element);
       return m ? { index: m[1], rest: m[2] } : null;
     }
+    /* An interaction element in 2004's name and form (null: nothing to forward). */
+    function interactionTo2004(i, value) {
+      var type = local[i.key + "type"];
+      if (i.rest === "id" || i.rest === "type" || i.rest === "weighting" || /^objectives\.\d+\.id$/.test(i.rest)) {
+        return [i.key + i.rest, value];
+      }
+      if (i.rest === "time") {
+        return /^\d{2}:\d{2}:\d{2}/.test(value) ? [i.key + "timestamp", today() + "T" + value.slice(0, 8)] : null;
+      }
+      if (i.rest === "student_response") { return [i.key + "learner_response", responseTo2004(type, value)]; }
+      if (/^correct_responses\.\d+\.pattern$/.test(i.rest)) { return [i.key + i.rest, responseTo2004(type, value)]; }
+      if (i.rest === "result") { return [i.key + "result", value === "wrong" ? "incorrect" : value]; }
+      if (i.rest === "latency") {
+        var iso = clockToIso(value);
+        return iso ? [i.key + "latency", iso] : null;
+      }
+      return null;
+    }
     return {
       LMSInitialize: function () { return String(fromLms(lms.Initialize(""))); },
       LMSFinish: function () {
@@ -259,6 +364,14 @@
           return status || "not attempted";
         }
         if (element === "cmi.core.total_time") { return isoToClock(lms.GetValue("cmi.total_time")) || "0000:00:00.00"; }
+        if (element === "cmi.comments_from_lms") {
+          /* 2004 keeps the LMS's comments apart; 1.2 reads them as one string, one a line. */
+          var comments = [];
+          var count = parseInt(lms.GetValue("cmi.comments_from_lms._count"), 10) || 0;
+          for (var n = 0; n < count; n += 1) { comments.push(String(lms.GetValue("cmi.comments_from_lms." + n + ".comment"))); }
+          lastError = "0";
+          return comments.join("\n");
+        }
         if (element === "cmi.student_data.mastery_score") {
           var passing = parseFloat(lms.GetValue("cmi.scaled_passing_score"));
           lastError = "0";
@@ -312,7 +425,22 @@
           if (/^cmi\.core\.score\./.test(element)) { scaled(); }
           return result;
         }
-        /* comments, interactions: kept here (their 1.2 forms differ from 2004's). */
+        var i = interaction(element);
+        if (i) {
+          /* Forwarded in 2004's form; the content's own values stay here for its reads (1.2 makes most of
+             an interaction write-only). */
+          var forwarded = interactionTo2004(i, value);
+          if (forwarded) { lms.SetValue(forwarded[0], forwarded[1]); }
+          lastError = "0";
+          return "true";
+        }
+        if (element === "cmi.comments") {
+          /* Each comment the SCO writes becomes one of 2004's comments from the learner. */
+          var next = parseInt(lms.GetValue("cmi.comments_from_learner._count"), 10) || 0;
+          lms.SetValue("cmi.comments_from_learner." + next + ".comment", value);
+          lastError = "0";
+          return "true";
+        }
         return "true";
       }
     };
