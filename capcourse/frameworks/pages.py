@@ -28,6 +28,16 @@ def plural(noun: str, count: int) -> str:
     return noun if noun.endswith("s") else noun + "s"
 
 
+@pages.app_template_filter("code")
+def versioned_code(item: Item) -> str:
+    """An item's code with its framework's version, ``KSS-PS.7.3 (2015)``: codes repeat across versions with
+    other text. Empty for an item without a code."""
+    if not item.code:
+        return ""
+    version = item.framework.version
+    return f"{item.code} ({version})" if version else item.code
+
+
 @pages.get("/frameworks")
 def framework_list() -> str:
     summaries = services.list_frameworks(db.session())

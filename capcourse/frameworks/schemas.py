@@ -21,6 +21,10 @@ class ItemRefSchema(Schema):
     abbreviated_statement = fields.String(allow_none=True)
     framework_id = fields.UUID(required=True)
     framework_title = fields.String(required=True)
+    framework_version = fields.String(
+        allow_none=True,
+        metadata={"description": "The version of the item's framework: a code may name other text in another version."},
+    )
 
 
 class ItemSchema(ItemRefSchema):
@@ -134,6 +138,7 @@ def item_ref(item: Item, base_url: str) -> dict[str, Any]:
         "abbreviated_statement": item.abbreviated_statement,
         "framework_id": item.framework_id,
         "framework_title": item.framework.title,
+        "framework_version": item.framework.version,
     }
 
 

@@ -42,6 +42,10 @@ class MappedItemSchema(Schema):
     abbreviated_statement = fields.String(allow_none=True)
     framework_id = fields.UUID(required=True)
     framework_title = fields.String(required=True)
+    framework_version = fields.String(
+        allow_none=True,
+        metadata={"description": "The version of the item's framework: a code may name other text in another version."},
+    )
 
 
 class MappingSchema(Schema):
@@ -86,6 +90,7 @@ def mapping_dict(mapping: Mapping) -> dict[str, Any]:
             "abbreviated_statement": item.abbreviated_statement,
             "framework_id": item.framework_id,
             "framework_title": item.framework.title,
+            "framework_version": item.framework.version,
         },
         "depth": mapping.depth,
         "provenance": mapping.provenance,

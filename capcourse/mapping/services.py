@@ -37,7 +37,10 @@ class BulkResult:
 
 def _item_label(item: Item) -> str:
     name = item.abbreviated_statement or item.full_statement
-    return (f"{item.code} {name}" if item.code else name)[:500]
+    # With the version: a code may name other text in another version of the framework.
+    version = item.framework.version
+    code = f"{item.code} ({version})" if item.code and version else item.code
+    return (f"{code} {name}" if code else name)[:500]
 
 
 def _record(

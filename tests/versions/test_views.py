@@ -173,3 +173,22 @@ def test_the_command_line_prints_the_report_and_applies_it(
     assert "Moved 4 mappings" in applied.output and "1 kept" in applied.output
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(MappingEvent).where(MappingEvent.action == "moved")) == 4
+
+
+def test_codes_carry_their_version_on_pages_and_in_the_api(
+    client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    """KSS-PS.7.3 of 2015 is not KSS-PS.7.3 of 2018: wherever a code is shown, its version is too."""
+    session.commit()
+    framework_page = client.get(f"/frameworks/{framework_id(OLD)}").get_data(as_text=True)
+    assert "KSS-PS.7.3 (2015)" in framework_page
+    item_page = client.get(f"/items/{old('7.2')}").get_data(as_text=True)
+    assert "KSS-PS.7.2 (2015)" in item_page
+    assert "KSS-PS.7.2 (2018)" in item_page and "KSS-PS.7.3 (2018)" in item_page  # its successors
+    item = client.get(f"/api/v1/items/{new('7.3')}").get_json()
+    assert (item["code"], item["framework_version"]) == ("KSS-PS.7.3", "2018")
+    headers = lead_key(session, world)
+    mappings = client.get(f"/api/v1/modules/{world['module'].id}/mappings", headers=headers).get_json()
+    assert [(m["item"]["code"], m["item"]["framework_version"]) for m in mappings] == [("KSS-PS.7.2", "2015")]
+    history = client.get(f"/api/v1/programmes/{world['programme'].id}/mapping-history", headers=headers).get_json()
+    assert any(e["item_label"].startswith("KSS-PS.7.2 (2015)") for e in history)
