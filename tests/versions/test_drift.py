@@ -209,3 +209,13 @@ def test_a_change_after_the_review_needs_a_new_review(session: Session, world: d
         services.apply_drift(
             session, world["lead"], world["programme"], world["source"], world["target"], drift.confirm_token
         )
+
+
+def test_bullet_mappings_imply_coverage_of_the_2015_paragraphs(session: Session, world: dict[str, Any]) -> None:
+    """The demo maps 2018 bullets: through the paragraph-level links its KSS 2015 view is no longer empty."""
+    admin = principal_for_user(factories.user(session, Role.ADMIN))
+    map_items(session, admin, world["module"], [new("7.3"), new("8.5")], Depth.ASSESSED)
+    report_2015 = coverage(session, world["programme"], world["source"])
+    assert [link.via.key for link in report_2015.implied[old("7.2")]] == ["7.3"]
+    assert [link.via.key for link in report_2015.implied[old("8.3")]] == ["8.5"]
+    assert report_2015.implied[old("8.3")][0].association_type == "replacedBy"
