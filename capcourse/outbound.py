@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import socket
+import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,13 +190,32 @@ class GuardedBackend(httpcore.SyncBackend):
         raise last or httpcore.ConnectError(f"{host!r}: no address to connect to")
 
 
+def tls_context() -> ssl.SSLContext:
+    """The certificates outbound https trusts: the public ones, and an institution's own CA.
+
+    The environment's proxies are ignored (they would connect where the guard cannot
+    look), but ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``, OpenSSL's usual settings, add
+    the certificate authority of hosts inside the institution (listed in
+    ``CAPCOURSE_OUTBOUND_ALLOW``): trust, not routing.
+    """
+    context = httpx.create_ssl_context(trust_env=False)
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cafile or capath:
+        try:
+            context.load_verify_locations(cafile=cafile or None, capath=capath or None)
+        except (OSError, ssl.SSLError):
+            # A wrong setting leaves the public authorities, and hosts inside fail to verify.
+            logger.warning("SSL_CERT_FILE %r / SSL_CERT_DIR %r could not be read", cafile, capath, exc_info=True)
+    return context
+
+
 class _GuardedTransport(httpx.HTTPTransport):
     def __init__(self, backend: GuardedBackend) -> None:
         super().__init__(trust_env=False)
         # httpx builds its httpcore pool without a way to name the network
         # backend, so the pool is rebuilt with ours (same defaults otherwise).
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=tls_context(),
             max_connections=10,
             max_keepalive_connections=5,
             network_backend=backend,

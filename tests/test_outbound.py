@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +21,14 @@ from flask import Flask
 from capcourse import create_app
 from capcourse.case.fetch import UNREACHABLE, fetch_package
 from capcourse.errors import InvalidInputError
-from capcourse.outbound import GuardedBackend, OutboundRefusedError, is_public, parse_allow, permitted_addresses
+from capcourse.outbound import (
+    GuardedBackend,
+    OutboundRefusedError,
+    is_public,
+    parse_allow,
+    permitted_addresses,
+    tls_context,
+)
 from tests.factories import api_key, bearer
 
 
@@ -218,3 +226,13 @@ def test_the_api_refuses_an_inside_url_with_the_generic_message(app: Flask, clie
     assert answer.status_code == 422
     assert "could not be reached" in answer.json["message"]
     assert "169.254" not in str(answer.json["errors"])
+
+
+def test_an_unreadable_ca_setting_keeps_the_public_authorities(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
+    context = tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.cert_store_stats()["x509_ca"] > 0
+    assert "could not be read" in caplog.text

@@ -1,17 +1,20 @@
-"""Real LMS traffic on ``capcourse serve``: concurrent clients and a slow upload, no 5xx, nothing lost or doubled.
+"""Real LMS traffic on ``capcourse serve``: concurrent clients, a slow upload and a slow URL import, no 5xx, nothing lost or doubled.
 
 capcourse is served as ``make run`` serves it (gunicorn, several worker processes
 with threads) on a database of its own: a SQLite file, or a PostgreSQL schema
 when the ``db`` tests run there. Eight client threads post xAPI statements and
 JSON completions at once, all of them first post for one brand-new learner at
-the same moment, and an upload trickles in meanwhile. Every answer must be
+the same moment, an upload trickles in meanwhile, and a CASE package is imported
+from a publisher that trickles it out over seconds. Every answer must be
 below 500, and what the clients were told was stored must be in the database
 exactly once. Bounded: a fixed number of requests, on loopback only.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -20,12 +23,14 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+import trustme
 from sqlalchemy.orm import Session
 
 import xapi
@@ -33,10 +38,11 @@ from capcourse.accounts.models import Role
 from capcourse.accounts.services import create_api_key
 from capcourse.catalogue.models import ExternalId
 from capcourse.extensions import db
-from capcourse.frameworks.models import Item
+from capcourse.frameworks.models import Framework, Item
 from capcourse.mapping.models import Depth, Mapping, MappingProvenance
 from capcourse.records.models import Completion, Learner, StoredStatement
 from tests import factories
+from tests.case.standards import third_party_package
 from tests.conftest import drop_database, free_port, make_app, make_database, migrate_and_sync
 from tests.scorm.archives import minimal_manifest, package_around
 
@@ -48,6 +54,10 @@ ROUNDS = 12
 XAPI = {"X-Experience-API-Version": "1.0.3"}
 
 
+#: A certificate authority of the test's own: the slow publisher's certificate, trusted by the served app.
+AUTHORITY = trustme.CA()
+
+
 class Served:
     """``capcourse serve`` on a prepared database, with the keys and ids the clients need."""
 
@@ -57,6 +67,8 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
+    authority = tmp_path / "authority.pem"
+    AUTHORITY.cert_pem.write_to_path(str(authority))
     database = make_database(tmp_path, "concurrency")
     app = make_app(database, TESTING=False)
     migrate_and_sync(app)
@@ -86,6 +98,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
         "CAPCOURSE_DATABASE_URL": database.url,
         "CAPCOURSE_SECRET_KEY": "concurrency-test",
         "CAPCOURSE_PACKAGE_DIR": str(tmp_path / "packages"),
+        # The slow CASE publisher is on loopback, which outbound requests may not reach otherwise,
+        # and serves https with a certificate of the test's own authority.
+        "CAPCOURSE_OUTBOUND_ALLOW": "127.0.0.1",
+        "SSL_CERT_FILE": str(authority),
     }
     if database.schema:
         environment["PGOPTIONS"] = f"-csearch_path={database.schema}"
@@ -152,13 +168,47 @@ def _slow_body(data: bytes, pieces: int, pause: float) -> Iterator[bytes]:
         yield data[start : start + size]
 
 
+class SlowPublisher:
+    """A CASE publisher on loopback (https) that sends its package in pieces over about four seconds."""
+
+    def __init__(self, body: bytes) -> None:
+        payload = body
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                for piece in _slow_body(payload, 20, 0.2):
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        AUTHORITY.issue_cert("127.0.0.1").configure_cert(context)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}/CFPackages/slow"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> SlowPublisher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_concurrent_clients_and_a_slow_upload_get_no_5xx_and_lose_nothing(served: Served) -> None:
     statuses: Counter[int] = Counter()
     stored_ids: list[str] = []
     recorded_keys: list[str] = []
     failures: list[str] = []
     lock = threading.Lock()
-    start = threading.Barrier(CLIENTS + 1)
     newcomer = f"newcomer-{uuid.uuid4().hex[:8]}@example.org"
 
     def note(response: httpx.Response) -> bool:
@@ -212,14 +262,31 @@ def test_concurrent_clients_and_a_slow_upload_get_no_5xx_and_lose_nothing(served
             )
             note(response)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    uploader = threading.Thread(target=slow_upload)
-    for thread in [*threads, uploader]:
-        thread.start()
-    for thread in [*threads, uploader]:
-        thread.join(timeout=300)
+    package = third_party_package("Slowly published framework")
+
+    def slow_import(publisher: SlowPublisher) -> None:
+        with httpx.Client(base_url=served.url, timeout=120) as http:
+            start.wait()
+            response = http.post(
+                "/api/v1/case/imports", params={"url": publisher.url}, headers=_bearer(served.admin_key)
+            )
+            note(response)
+            imported.append(response.status_code)
+            details.append(response.text[:500])
+
+    imported: list[int] = []
+    details: list[str] = []
+    with SlowPublisher(json.dumps(package).encode()) as publisher:
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+        others = [threading.Thread(target=slow_upload), threading.Thread(target=slow_import, args=(publisher,))]
+        start = threading.Barrier(CLIENTS + len(others))
+        for thread in [*threads, *others]:
+            thread.start()
+        for thread in [*threads, *others]:
+            thread.join(timeout=300)
     assert not failures, failures
-    assert sum(statuses.values()) == CLIENTS * (1 + 2 * ROUNDS) + 1
+    assert sum(statuses.values()) == CLIENTS * (1 + 2 * ROUNDS) + 2
+    assert imported and imported[0] in (200, 201), details
     assert set(statuses) <= {200, 201}, statuses  # no refusal either: every request was fine
 
     with served.app.app_context(), Session(db.engine) as session:
@@ -240,6 +307,8 @@ def test_concurrent_clients_and_a_slow_upload_get_no_5xx_and_lose_nothing(served
         key = xapi.agent_key(xapi.agent_from_email(newcomer))
         newcomers = session.scalars(sa.select(Learner.id).where(Learner.agent_key == key)).all()
         assert len(newcomers) == 1
+        # The slowly published package was imported, after its last byte arrived.
+        assert session.scalar(sa.select(Framework.id).where(Framework.title == "Slowly published framework"))
 
 
 def _bearer(key: str) -> dict[str, str]:
