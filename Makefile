@@ -6,6 +6,11 @@ PORT ?= 5000
 HOST ?= 127.0.0.1
 # URIs and the sign-in link name the address the service is really on.
 export CAPCOURSE_BASE_URL ?= http://$(HOST):$(PORT)
+# Test processes (pytest-xdist): one per core; TEST_WORKERS=0 runs the tests in one process.
+# A test file stays on one worker (--dist loadfile), so its module fixtures (a live server,
+# Chromium) start once.
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: run test fuzz lint format browser ralph scorm-again learning-locker conformance bench clean
 
@@ -31,7 +36,7 @@ run: $(VENV)/.installed-run
 
 ## Lint, type-check and run the whole test suite.
 test: $(VENV)/.installed-test browser ralph scorm-again learning-locker lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 ## Fuzz every API operation as every role at length with schemathesis (make test runs a short pass).
 fuzz: $(VENV)/.installed-test

@@ -5,11 +5,17 @@ by ``CAPCOURSE_TEST_DATABASE_URL`` (CI runs the ``db`` tests again that way).
 On PostgreSQL each run works in a schema of its own, dropped at the end, so
 runs never see each other's rows. Every test runs inside a transaction that
 is rolled back, so tests may commit freely and still leave nothing behind.
+
+Under pytest-xdist (``make test`` runs ``-n``), each worker is a process with
+its own temporary folders (so its own SQLite files) and, on PostgreSQL, its own
+database (``test_gw0``, ``test_gw1``… beside the one named), created when first
+needed. Servers a test starts listen on :func:`free_port`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import tempfile
@@ -25,6 +31,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_sqlalchemy.session import _app_ctx_id
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -34,7 +41,80 @@ from capcourse.frameworks.seed_data import load_seed_data
 from capcourse.frameworks.sync import sync_frameworks
 from tests.shared import REQUIRED, SHARED, missing
 
-TEST_DATABASE_URL = os.environ.get("CAPCOURSE_TEST_DATABASE_URL", "")
+#: The pytest-xdist worker this process is ("gw0", "gw1"…), or "" when the run is not distributed.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_database_url(url: str) -> str:
+    """``url`` with the database name suffixed by the xdist worker (``test`` → ``test_gw0``).
+
+    Each worker then has a database of its own, so nothing one does at the level
+    of a database (connections, locks, catalogue queries) meets the other's.
+    """
+    if not (WORKER and url.startswith("postgresql")):
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{WORKER}").render_as_string(hide_password=False)
+
+
+#: The PostgreSQL URL the tests use (this worker's database), or "" for SQLite.
+TEST_DATABASE_URL = _worker_database_url(os.environ.get("CAPCOURSE_TEST_DATABASE_URL", ""))
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """A test id without the random UUIDs a parameter holds (``/items/<uuid4>`` → ``/items/uuid``).
+
+    pytest-xdist's workers collect separately and must agree on every test id; a
+    ``uuid.uuid4()`` in a parameter would give each its own. The value itself is unchanged.
+    """
+    if isinstance(val, str) and _UUID.search(val):
+        return _UUID.sub("uuid", val)
+    return None
+
+
+#: The slowest test files (``--durations`` of a full run), longest first: under pytest-xdist
+#: they are handed out before everything else, so no worker is left with one at the end while
+#: the others idle. ``True``: its tests share nothing costly (no module fixture) and each may
+#: go to a different worker.
+SLOW_FIRST: dict[str, bool] = {
+    "tests/test_schemathesis.py": True,
+    "tests/delivery/test_faults.py": True,
+    "tests/test_access_matrix.py": False,
+    "tests/packages/test_playing.py": False,
+    "tests/test_accessibility.py": False,
+    "tests/case/test_provider.py": False,
+    "tests/records/test_concurrency.py": True,
+    "tests/delivery/test_serve.py": True,
+    "tests/accounts/test_sessions.py": True,
+    "tests/delivery/test_third_party_lrs.py": True,
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's ``loadfile`` scheduling (a file's tests on one worker, so a module fixture
+    such as a live server or Chromium starts once), with :data:`SLOW_FIRST` handed out first."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class SlowFirst(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid if SLOW_FIRST.get(path) else path
+
+        def schedule(self) -> None:
+            if self.collection is None and self.collection_is_completed and self.registered_collections:
+                # The queue keeps the order keys are first added in; the base class fills in the rest.
+                scopes = {
+                    self._split_scope(nodeid): None for nodeid in next(iter(self.registered_collections.values()))
+                }
+                for path in SLOW_FIRST:
+                    for scope in scopes:
+                        if scope.split("::", 1)[0] == path:
+                            self.workqueue[scope] = {}
+            super().schedule()
+
+    return SlowFirst(config, log)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -97,7 +177,36 @@ def make_database(tmp_path: Path, name: str) -> ScratchDatabase:
     return ScratchDatabase(f"sqlite:///{tmp_path / (name + '.db')}")
 
 
+_created: set[str] = set()
+
+
+def _ensure_worker_database() -> None:
+    """Create this worker's database on the server named by ``CAPCOURSE_TEST_DATABASE_URL``, once."""
+    if not WORKER or TEST_DATABASE_URL in _created:
+        return
+    name = make_url(TEST_DATABASE_URL).database
+    engine = sa.create_engine(
+        os.environ["CAPCOURSE_TEST_DATABASE_URL"], poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with engine.connect() as connection:
+
+            def exists() -> bool:
+                return bool(connection.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).first())
+
+            if not exists():
+                try:
+                    connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+                except sa.exc.DBAPIError:
+                    if not exists():  # not another run creating it at the same moment
+                        raise
+    finally:
+        engine.dispose()
+    _created.add(TEST_DATABASE_URL)
+
+
 def _run_sql(statement: str) -> None:
+    _ensure_worker_database()
     # NullPool: the connection is really closed on exit, not kept in a pool.
     engine = sa.create_engine(TEST_DATABASE_URL, poolclass=NullPool)
     with engine.begin() as connection:
