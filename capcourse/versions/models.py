@@ -35,7 +35,7 @@ class VersionMove(db.Model):  # type: ignore[name-defined,misc]
     to_label: Mapped[str] = mapped_column(String(600))
     actor: Mapped[str] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    #: Counts: moved, created, kept (left on the older version), dropped, merged into an existing mapping.
+    #: Counts: moved, created, deepened and already (mapped to the newer item before), kept, dropped.
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 

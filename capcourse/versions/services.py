@@ -412,7 +412,9 @@ def apply_drift(
         )
     chosen = _check_decisions(report, decisions)
     now = utcnow()
-    summary = {"moved": 0, "created": 0, "deepened": 0, "unchanged": 0, "kept": 0, "dropped": 0}
+    # moved: mappings taken off the older version; created: new mappings; deepened / already: the module or
+    # activity was mapped to the newer item already (at a shallower depth / as deep); kept; dropped.
+    summary = {"moved": 0, "created": 0, "deepened": 0, "already": 0, "kept": 0, "dropped": 0}
     move = VersionMove(
         programme_id=programme.id,
         from_framework_id=source.id,
@@ -488,7 +490,7 @@ def apply_drift(
                     )
                     summary["deepened"] += 1
                 else:
-                    summary["unchanged"] += 1
+                    summary["already"] += 1
                 continue
             created = Mapping(
                 programme_id=programme.id,

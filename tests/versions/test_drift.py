@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from capcourse.accounts.access import principal_for_user
 from capcourse.accounts.models import Role
 from capcourse.coverage.services import coverage
 from capcourse.errors import ConflictError, ForbiddenError, InvalidInputError
-from capcourse.frameworks.models import Framework
+from capcourse.frameworks.models import Association, Framework, Item
 from capcourse.identifiers import framework_id
 from capcourse.mapping.models import Depth, Mapping, MappingEvent
 from capcourse.mapping.services import map_items
@@ -64,7 +65,7 @@ def test_applying_moves_every_mapping_and_keeps_every_learners_evidence(
     move = services.apply_drift(
         session, world["lead"], programme, world["source"], world["target"], drift.confirm_token
     )
-    assert move.summary == {"moved": 5, "created": 7, "deepened": 0, "unchanged": 0, "kept": 0, "dropped": 0}
+    assert move.summary == {"moved": 5, "created": 7, "deepened": 0, "already": 0, "kept": 0, "dropped": 0}
     session.flush()
     session.expire(move)
     assert move.summary["created"] == 7  # stored, not only in memory
@@ -219,3 +220,67 @@ def test_bullet_mappings_imply_coverage_of_the_2015_paragraphs(session: Session,
     assert [link.via.key for link in report_2015.implied[old("7.2")]] == ["7.3"]
     assert [link.via.key for link in report_2015.implied[old("8.3")]] == ["8.5"]
     assert report_2015.implied[old("8.3")][0].association_type == "replacedBy"
+
+
+def _framework(session: Session, key: str, version: str, statements: dict[str, str]) -> Framework:
+    framework = Framework(id=uuid.uuid4(), key=key, family="test-family", title="Test framework", creator="Test")
+    framework.version = version
+    session.add(framework)
+    for position, (code, text) in enumerate(statements.items()):
+        session.add(
+            Item(
+                id=uuid.uuid4(),
+                framework=framework,
+                key=code,
+                code=code,
+                item_type="Statement",
+                position=position,
+                full_statement=text,
+            )
+        )
+    session.flush()
+    return framework
+
+
+def test_merged_changed_and_removed_items(session: Session) -> None:
+    older = _framework(
+        session, "test-v1", "v1", {"A": "Listen well.", "B": "Listen often.", "C": "Lead.", "D": "Gone."}
+    )
+    newer = _framework(session, "test-v2", "v2", {"X": "Listen well and often.", "Y": "Lead others."})
+    items = {
+        (i.framework.version, i.key): i
+        for i in session.scalars(select(Item).where(Item.framework_id.in_([older.id, newer.id])))
+    }
+    for origin, destination in (("A", "X"), ("B", "X"), ("C", "Y")):
+        session.add(
+            Association(
+                id=uuid.uuid4(),
+                framework_id=older.id,
+                association_type="replacedBy",
+                origin_item_id=items["v1", origin].id,
+                destination_item_id=items["v2", destination].id,
+                provenance="confirmed",
+                notes=f"{origin} became {destination}.",
+            )
+        )
+    programme = factories.programme(session)
+    module = factories.module(session, factories.course(session, programme))
+    admin = principal_for_user(factories.user(session, Role.ADMIN))
+    map_items(session, admin, module, [items["v1", k].id for k in "ABCD"], Depth.DEVELOPED)
+
+    drift = services.drift_report(session, admin, programme, older, newer)
+    changes = {e.item.key: (e.change, [p.item.key for p in e.proposals]) for e in drift.entries}
+    assert changes == {
+        "A": (Change.MERGED, ["X"]),
+        "B": (Change.MERGED, ["X"]),
+        "C": (Change.CHANGED, ["Y"]),
+        "D": (Change.REMOVED, []),
+    }
+    move = services.apply_drift(session, admin, programme, older, newer, drift.confirm_token)
+    # A and B land on one mapping to X; D, with nothing to go to, stays where it was.
+    assert move.summary == {"moved": 3, "created": 2, "deepened": 0, "already": 1, "kept": 1, "dropped": 0}
+    mapped = set(session.scalars(select(Mapping.item_id).where(Mapping.module_id == module.id)))
+    assert mapped == {items["v2", "X"].id, items["v2", "Y"].id, items["v1", "D"].id}
+    # Moving back follows the replacedBy links backwards.
+    back = services.drift_report(session, admin, programme, newer, older)
+    assert {e.item.key: [p.item.key for p in e.proposals] for e in back.entries} == {"X": ["A", "B"], "Y": ["C"]}
