@@ -208,7 +208,7 @@ def _classify(item: Item, proposals: Sequence[Proposal], predecessors: MappingTy
             Change.REMOVED,
             "No item of the newer version replaces it: keep the mapping on this version or choose a new item.",
         )
-    codes = ", ".join(p.item.code or p.item.full_statement[:40] for p in proposals)
+    codes = ", ".join(code_label(p.item) for p in proposals)
     if len(proposals) > 1:
         return (
             Change.SPLIT,
