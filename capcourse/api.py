@@ -17,11 +17,12 @@ from capcourse.guards import INT64_MAX
 AUTH_DOC: dict[str, Any] = {"security": [{"apiKey": []}]}
 
 
-def select_pager(serialise: Callable[[Any], Any]) -> type[Page]:
+def select_pager(serialise: Callable[[Any], Any], *, rows: bool = False) -> type[Page]:
     """A flask-smorest pager for views that return a SQLAlchemy select.
 
     Counting and slicing happen in the database; ``serialise`` turns each row
-    into what the response schema dumps.
+    into what the response schema dumps: the first column's value, or (``rows``)
+    the whole row, for a select of several columns.
     """
 
     class SelectPage(Page):  # type: ignore[misc]
@@ -34,7 +35,8 @@ def select_pager(serialise: Callable[[Any], Any]) -> type[Page]:
             if self.page_params.first_item > INT64_MAX:
                 return []  # a page past any table's end, and past what OFFSET can hold
             query = self.collection.offset(self.page_params.first_item).limit(self.page_params.page_size)
-            return [serialise(row) for row in db.session.scalars(query)]
+            found = db.session.execute(query) if rows else db.session.scalars(query)
+            return [serialise(row) for row in found]
 
     return SelectPage
 

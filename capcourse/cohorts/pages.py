@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import cast
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
@@ -15,11 +14,9 @@ from capcourse.accounts.access import Principal
 from capcourse.accounts.pages import page_principal
 from capcourse.catalogue.pages import FormError, allowed, load_form, refuse
 from capcourse.cohorts import services
-from capcourse.cohorts.names import names_in
 from capcourse.cohorts.schemas import CohortCreateSchema, parse_learner_lines
 from capcourse.errors import CapcourseError
 from capcourse.extensions import db
-from capcourse.records.models import Learner
 
 pages = Blueprint("cohort_pages", __name__)
 
@@ -63,13 +60,13 @@ def cohort_create(programme_id: uuid.UUID) -> Response | tuple[str, int]:
 
 def _cohort_page(principal: Principal, cohort_id: uuid.UUID) -> str:
     cohort = services.cohort_for_read(db.session(), principal, cohort_id)
-    learners = cast(Sequence[Learner], db.session().scalars(services.members_query(cohort)).all())
+    members: list[Any] = list(db.session.execute(services.members_query(cohort)))
     return render_template(
         "cohorts/detail.html",
         cohort=cohort,
         programme=cohort.programme,
-        learners=learners,
-        names=names_in(db.session(), cohort.programme_id, learners),
+        learners=[learner for learner, _ in members],
+        names={learner.id: name for learner, name in members},
         can_manage=allowed(access.require_programme_manager, db.session(), principal, cohort.programme),
     )
 

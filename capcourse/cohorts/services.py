@@ -114,13 +114,14 @@ def delete_cohort(session: Session, principal: Principal, cohort: Cohort) -> Non
     session.flush()
 
 
-def members_query(cohort: Cohort) -> Select[tuple[Learner]]:
-    """The cohort's learners by the names their programme knows them by, as a query to page."""
+def members_query(cohort: Cohort) -> Select[Learner, str | None]:
+    """The cohort's learners, each with the name their programme knows them by (and in its order), to page."""
+    name = name_column(cohort.programme_id)
     return (
-        select(Learner)
+        select(Learner, name.label("name"))
         .join(CohortMember, CohortMember.learner_id == Learner.id)
         .where(CohortMember.cohort_id == cohort.id)
-        .order_by(name_column(cohort.programme_id), Learner.id)
+        .order_by(name, Learner.id)
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -13,7 +12,7 @@ from capcourse.accounts import access
 from capcourse.accounts.auth import PEOPLE, current_principal, require_role
 from capcourse.api import AUTH_DOC, select_pager
 from capcourse.cohorts import services
-from capcourse.cohorts.names import name_in, names_in
+from capcourse.cohorts.names import names_in
 from capcourse.cohorts.schemas import (
     CohortCreateSchema,
     CohortLearnerSchema,
@@ -78,12 +77,10 @@ class CohortLearners(MethodView):
     @require_role(*PEOPLE)
     @blp.doc(**AUTH_DOC)
     @blp.response(200, CohortLearnerSchema(many=True))
-    @blp.paginate(select_pager(lambda learner: learner_dict(learner, name_in(db.session(), g.programme_id, learner))))
+    @blp.paginate(select_pager(lambda row: learner_dict(row[0], row[1]), rows=True))
     def get(self, cohort_id: uuid.UUID) -> Any:
         """The cohort's learners by the names the programme knows them by (paged; totals in ``X-Pagination``)."""
-        cohort = services.cohort_for_read(db.session(), current_principal(), cohort_id)
-        g.programme_id = cohort.programme_id  # the pager serialises after this returns
-        return services.members_query(cohort)
+        return services.members_query(services.cohort_for_read(db.session(), current_principal(), cohort_id))
 
     @require_role(*PEOPLE)
     @blp.doc(**AUTH_DOC)
