@@ -65,7 +65,7 @@ class Suggestion:
     def why(self) -> str:
         parts = [f"shares {', '.join(self.matched[:8])}" if self.matched else "no shared words"]
         if self.boosted:
-            parts.append("people confirmed it for similar text")
+            parts.append("mapped or confirmed before for similar text")
         if self.lowered:
             parts.append("people rejected it for similar text")
         return "; ".join(parts)
@@ -144,7 +144,10 @@ def _feedback(session: Session, kind: Kind, item_ids: Iterable[uuid.UUID]) -> li
     ]
 
 
-def _suggestions(ranked: Sequence[Ranked], by_id: dict[uuid.UUID, Item]) -> list[Suggestion]:
+def _suggestions(
+    ranked: Sequence[Ranked], by_id: dict[uuid.UUID, Item], described: dict[uuid.UUID, str] | None = None
+) -> list[Suggestion]:
+    """Ranked candidates as suggestions; ``described`` is the text their shared words are shown from."""
     result = []
     for position, r in enumerate(ranked, start=1):
         assert isinstance(r.id, uuid.UUID)
@@ -154,7 +157,7 @@ def _suggestions(ranked: Sequence[Ranked], by_id: dict[uuid.UUID, Item]) -> list
                 item=item,
                 rank=position,
                 score=r.score,
-                matched=stem_words(item_text(item), r.matched),
+                matched=stem_words((described or {}).get(item.id, item_text(item)), r.matched),
                 boosted=r.boosted,
                 lowered=r.lowered,
             )
@@ -370,7 +373,9 @@ def areas_for_item(session: Session, item_id: uuid.UUID, limit: int = 3) -> list
         exclude=mine,
         limit=limit,
     )
-    return _suggestions(ranked, by_id)
+    # An area's own name is short: its shared words are shown from the items linked to it too.
+    described = {area: " ".join([item_text(by_id[area]), *texts.get(area, [])]) for area in by_id}
+    return _suggestions(ranked, by_id, described)
 
 
 # --- decisions ------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def test_a_similar_module_learns_from_the_programmes_earlier_mappings(session: S
     services.confirm_mapping(session, ADMIN, earlier, target, "introduced")
     found = {s.item.id: s for s in services.for_target(session, ADMIN, later, 10)}
     assert target in found and found[target].boosted
-    assert "confirmed it for similar text" in found[target].why
+    assert "confirmed before for similar text" in found[target].why
 
 
 def test_extra_text_such_as_a_document_counts(session: Session) -> None:
