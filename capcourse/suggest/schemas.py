@@ -18,19 +18,13 @@ LIMIT = fields.Integer(
 )
 
 
-class SuggestedItemSchema(ItemRefSchema):
-    framework_version = fields.String(
-        allow_none=True, metadata={"description": "Codes repeat across versions: the version tells them apart."}
-    )
-
-
 class SuggestionSchema(Schema):
     rank = fields.Integer(required=True, metadata={"description": "1 for the best."})
     score = fields.Float(
         required=True,
         metadata={"description": "Text score scaled so the best text match is 1, moved by earlier decisions."},
     )
-    item = fields.Nested(SuggestedItemSchema, required=True)
+    item = fields.Nested(ItemRefSchema, required=True)
     matched = fields.List(fields.String(), required=True, metadata={"description": "The item's words the text shares."})
     boosted = fields.Boolean(required=True, metadata={"description": "Raised: confirmed before for similar text."})
     lowered = fields.Boolean(required=True, metadata={"description": "Lowered: rejected before for similar text."})
@@ -47,7 +41,7 @@ def suggestion_dict(suggestion: Suggestion, base_url: str) -> dict[str, Any]:
     return {
         "rank": suggestion.rank,
         "score": suggestion.score,
-        "item": item_ref(item, base_url) | {"framework_version": item.framework.version},
+        "item": item_ref(item, base_url),
         "matched": suggestion.matched,
         "boosted": suggestion.boosted,
         "lowered": suggestion.lowered,
