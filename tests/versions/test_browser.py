@@ -26,6 +26,7 @@ from tests.browser import CHROMIUM_ARGS, live_server, require_chromium
 from tests.conftest import scratch_app
 from tests.factories import PASSWORD
 from tests.records.test_evidence import complete
+from tests.test_accessibility import _axe, require_axe
 
 pytestmark = pytest.mark.browser
 
@@ -123,3 +124,26 @@ def test_a_lead_reviews_edits_and_applies_the_drift_report(served: tuple[str, An
             == evidence_before
         )
         assert db.session.scalar(select(func.count()).select_from(Evidence)) == len(evidence_before)
+
+
+def test_the_version_pages_have_no_serious_accessibility_violation(served: tuple[str, Any]) -> None:
+    """axe-core (WCAG 2.2 A/AA) on the versions page, with a move and carried evidence, and on a drift report."""
+    url, _ = served
+    executable = require_chromium()
+    script = require_axe()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page: Any = browser.new_context(base_url=url, bypass_csp=True).new_page()
+        page.goto("/login")
+        page.get_by_label("Email").fill(LEAD)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("link", name=TITLE).click()
+        page.get_by_role("link", name="Framework versions and drift").click()
+        found = {"versions": _axe(page, script)}
+        page.get_by_role("button", name="Show the drift report").first.click()
+        found["drift"] = _axe(page, script)
+        browser.close()
+    assert found == {"versions": [], "drift": []}
