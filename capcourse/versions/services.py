@@ -179,18 +179,13 @@ def _links(
     return links
 
 
-def successors(
-    session: Session, source: Framework, target: Framework
-) -> dict[uuid.UUID, list[tuple[Item, str, str, str | None, int | None]]]:
-    """Per item of ``source``: its counterparts in ``target`` through the strongest kind of link it has.
+Counterpart = tuple[Item, str, str, str | None, int | None]
 
-    A ``replacedBy`` link is read in either direction (moving back to an older
-    version follows it backwards); ``exactMatchOf`` and ``isRelatedTo`` are used
-    only for an item that has no ``replacedBy`` link.
-    """
+
+def _direct(session: Session, source: Framework, target: Framework) -> dict[uuid.UUID, list[Counterpart]]:
     links = _links(session, source, target)
     items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_({t for *_, t in links})))}
-    found: dict[uuid.UUID, list[tuple[Item, str, str, str | None, int | None]]] = defaultdict(list)
+    found: dict[uuid.UUID, list[Counterpart]] = defaultdict(list)
     for kind in VERSION_LINKS:
         for link_kind, provenance, sequence, notes, ours, theirs in links:
             if link_kind != kind or (ours in found and found[ours][0][1] != kind):
@@ -200,6 +195,46 @@ def successors(
     for entries in found.values():
         entries.sort(key=lambda e: (e[4] is None, e[4] or 0, e[0].position))
     return dict(found)
+
+
+def successors(session: Session, source: Framework, target: Framework) -> dict[uuid.UUID, list[Counterpart]]:
+    """Per item of ``source``: its counterparts in ``target`` through the strongest kind of link it has.
+
+    A ``replacedBy`` link is read in either direction (moving back to an older
+    version follows it backwards); ``exactMatchOf`` and ``isRelatedTo`` are used
+    only for an item that has no ``replacedBy`` link. Two versions with no link
+    between them are bridged through a version between them (2015 → 2018 → 2022):
+    the links are followed one after the other and their reasons joined.
+    """
+    found = _direct(session, source, target)
+    if found:
+        return found
+    for middle in versions_of(session, source):
+        if middle.id == target.id:
+            continue
+        first = _direct(session, source, middle)
+        second = _direct(session, middle, target) if first else {}
+        if not second:
+            continue
+        bridged: dict[uuid.UUID, list[Counterpart]] = {}
+        for origin, steps in first.items():
+            chain: list[Counterpart] = []
+            for step, kind, provenance, notes, _ in steps:
+                for end, kind2, provenance2, notes2, sequence in second.get(step.id, []):
+                    if all(c[0].id != end.id for c in chain):
+                        weakest = kind if VERSION_LINKS.index(kind) > VERSION_LINKS.index(kind2) else kind2
+                        reason = f"{code_label(step, middle)}: {notes or kind} Then: {notes2 or kind2}"
+                        chain.append((end, weakest, _weaker(provenance, provenance2), reason, sequence))
+            if chain:
+                bridged[origin] = chain
+        return bridged
+    return {}
+
+
+def _weaker(a: str, b: str) -> str:
+    """The provenance of a chain of two links: the less certain of the two."""
+    order = ("published", "confirmed", "inferred", "suggested")
+    return max(a, b, key=lambda p: order.index(p) if p in order else len(order))
 
 
 def _classify(item: Item, proposals: Sequence[Proposal], predecessors: MappingType[uuid.UUID, int]) -> tuple[str, str]:

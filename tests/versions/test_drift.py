@@ -284,3 +284,31 @@ def test_merged_changed_and_removed_items(session: Session) -> None:
     # Moving back follows the replacedBy links backwards.
     back = services.drift_report(session, admin, programme, newer, older)
     assert {e.item.key: [p.item.key for p in e.proposals] for e in back.entries} == {"X": ["A", "B"], "Y": ["C"]}
+
+
+def test_versions_with_no_link_between_them_are_bridged_through_the_one_between(session: Session) -> None:
+    older = _framework(session, "test-v1", "v1", {"A": "Listen.", "B": "Lead."})
+    middle = _framework(session, "test-v2", "v2", {"X": "Listen well."})
+    newer = _framework(session, "test-v3", "v3", {"P": "Listen well.", "Q": "Listen often."})
+    items = {
+        (i.framework.version, i.key): i
+        for i in session.scalars(select(Item).where(Item.framework_id.in_([older.id, middle.id, newer.id])))
+    }
+    for framework, origin, destination in ((older, "v1A", "v2X"), (middle, "v2X", "v3P"), (middle, "v2X", "v3Q")):
+        session.add(
+            Association(
+                id=uuid.uuid4(),
+                framework_id=framework.id,
+                association_type="replacedBy",
+                origin_item_id=items[origin[:2], origin[2:]].id,
+                destination_item_id=items[destination[:2], destination[2:]].id,
+                provenance="inferred" if destination == "v3Q" else "published",
+                notes=f"{origin} became {destination}.",
+            )
+        )
+    session.flush()
+    found = services.successors(session, older, newer)
+    (chain,) = found.values()
+    assert [(end.key, provenance) for end, _, provenance, _, _ in chain] == [("P", "published"), ("Q", "inferred")]
+    assert chain[0][3] == "X (v2): v1A became v2X. Then: v2X became v3P."
+    assert items["v1", "B"].id not in found
