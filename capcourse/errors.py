@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 #: Requests under these prefixes get JSON errors; pages get HTML.
 API_PREFIXES = ("/api/", "/ims/", "/xapi/")
+#: Operations endpoints, asked by probes and scrapers: JSON errors too.
+MACHINE_PATHS = ("/healthz", "/readyz", "/metrics")
 #: The CASE provider API: its errors are imsx_StatusInfo payloads.
 CASE_PREFIX = "/ims/case/"
 
@@ -164,7 +166,11 @@ def imsx_status_info(
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(API_PREFIXES) or request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith(API_PREFIXES)
+        or request.path in MACHINE_PATHS
+        or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def _respond(
