@@ -24,19 +24,23 @@ exports again as it came.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+import orjson
+from psycopg import sql as psycopg_sql
+from sqlalchemy import JSON, DateTime, Table, Text, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from capcourse.accounts.access import Principal
-from capcourse.case.export import item_title
-from capcourse.case.models import CaseDefinition
+from capcourse.case.export import ASSOCIATION_COLUMNS, V1P1, FrameworkExport, item_title
+from capcourse.case.models import CaseDefinition, DefinitionKind
 from capcourse.case.planning import (
     MAX_LISTED,
     AffectedMapping,
@@ -48,7 +52,7 @@ from capcourse.case.planning import (
     plan_import,
     slug,
 )
-from capcourse.case.reading import MAX_PROBLEMS, PackageError, ParsedPackage, parse_package, refuse
+from capcourse.case.reading import MAX_PROBLEMS, PackageError, ParsedPackage, gc_paused, parse_package, refuse
 from capcourse.errors import ConflictError
 from capcourse.frameworks.models import Association, Framework, Item, utcnow
 from capcourse.mapping.models import Mapping
@@ -77,6 +81,114 @@ logger = logging.getLogger(__name__)
 # Step 3: writing.
 
 
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer past 64 bits, which json.loads read and orjson does not write
+        return json.dumps(value, ensure_ascii=False)
+
+
+def _insert_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (dicts with the same keys), set-based, straight to the driver.
+
+    PostgreSQL gets one ``COPY … FROM STDIN`` (psycopg writes each value as
+    its type's text); other databases one executemany per chunk of a
+    statement SQLAlchemy compiled once. Each value goes through its column
+    type's own bind processor (remembered per value for the few distinct
+    timestamps), so what reaches the database is what SQLAlchemy would send;
+    what is skipped is SQLAlchemy's per-row bookkeeping, which cost more than
+    the database's own work. JSON columns are written by orjson.
+    """
+    if not rows:
+        return
+    table = table if isinstance(table, Table) else table.__table__
+    connection = session.connection()
+    dialect = connection.dialect
+    names = list(rows[0])
+    values: dict[str, Any] = {}
+    converters: list[Callable[[Any], Any] | None] = []
+    for name in names:
+        column_type = table.c[name].type
+        if isinstance(column_type, JSON):
+            parameter = bindparam(name, type_=Text)
+            values[name] = parameter if dialect.name == "sqlite" else cast(parameter, JSON)
+            converters.append(_json_text)
+            continue
+        values[name] = bindparam(name, type_=column_type)
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None and isinstance(column_type, DateTime):
+            process = functools.lru_cache(maxsize=1024)(process)
+        converters.append(process)
+    plan = list(zip(names, converters, strict=True))
+
+    def converted(chunk: Sequence[dict[str, Any]]) -> list[list[Any]]:
+        return [
+            [row[name] if convert is None or row[name] is None else convert(row[name]) for name, convert in plan]
+            for row in chunk
+        ]
+
+    if dialect.name == "postgresql":
+        target = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+            psycopg_sql.Identifier(*([table.schema] if table.schema else []), table.name),
+            psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(name) for name in names),
+        )
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor, cursor.copy(target) as copy:
+            for chunk in _chunked(rows):
+                for row_values in converted(chunk):
+                    copy.write_row(row_values)
+        return
+    compiled = insert(table).values(values).compile(dialect=dialect)
+    order = [names.index(name) for name in compiled.positiontup or ()] if compiled.positional else None
+    for chunk in _chunked(rows):
+        if order is not None:
+            parameters: list[Any] = [tuple(row_values[i] for i in order) for row_values in converted(chunk)]
+        else:
+            parameters = [dict(zip(names, row_values, strict=True)) for row_values in converted(chunk)]
+        connection.exec_driver_sql(compiled.string, parameters)
+
+
+def _keep_associations_from(session: Session, framework_id: uuid.UUID, removed: Sequence[uuid.UUID]) -> None:
+    """Other imported frameworks' associations that start at removed items: kept as they came from now on.
+
+    The removal's cascade would take them; their package still carries them,
+    so they go back to being kept verbatim (as when their origin was never
+    held), and are linked again if the item comes back.
+    """
+    kind = str(DefinitionKind.ASSOCIATION)
+    for chunk in _chunked(removed):
+        rows = session.execute(
+            select(*ASSOCIATION_COLUMNS).where(
+                Association.origin_item_id.in_(chunk), Association.framework_id != framework_id
+            )
+        ).all()
+        for row in rows:
+            owner = session.get(Framework, row.framework_id)
+            if owner is None or owner.imported_at is None:
+                continue  # capcourse's own links go with the item, as they always did
+            content = FrameworkExport(session, owner, "", V1P1).association(row)
+            if content is None:
+                continue
+            last = session.scalar(
+                select(func.max(CaseDefinition.position)).where(
+                    CaseDefinition.framework_id == owner.id, CaseDefinition.kind == kind
+                )
+            )
+            session.add(
+                CaseDefinition(
+                    framework_id=owner.id,
+                    kind=kind,
+                    identifier=row.id,
+                    position=(last if last is not None else -1) + 1,
+                    content=content,
+                    last_change=row.last_change,
+                )
+            )
+    session.flush()
+
+
+@gc_paused()
 def apply_import(
     session: Session, plan: ImportPlan, principal: Principal, source: str, now: datetime | None = None
 ) -> Framework:
@@ -133,6 +245,7 @@ def apply_import(
                 .where(Association.id == row.id)
                 .values(destination_item_id=None, destination_uri=uri, case_data=data)
             )
+    _keep_associations_from(session, plan.framework_id, removed)
     # Changed associations are written anew after the items: one whose item is removed and replaced
     # (an identifier the publisher changed) would otherwise go with the item's cascade.
     for chunk in _chunked([*plan.associations_removed, *plan.associations_changed]):
@@ -146,23 +259,24 @@ def apply_import(
         session.execute(update(Item), [{"id": i, "key": f"~{i}"} for i in chunk])
 
     new_items = set(plan.items_added)
-    added = [row for i, row in plan.items.items() if i in new_items]
-    for chunk in _chunked(added):
-        session.execute(insert(Item), list(chunk))
+    _insert_rows(session, Item, [row for i, row in plan.items.items() if i in new_items])
     rewritten = [plan.items[i] for i in (*plan.items_changed, *plan.items_moved)]
     for chunk in _chunked(rewritten):
         session.execute(update(Item), list(chunk))
 
-    new_associations = [plan.associations[i] for i in (*plan.associations_added, *plan.associations_changed)]
-    for chunk in _chunked(new_associations):
-        session.execute(insert(Association), list(chunk))
+    _insert_rows(
+        session, Association, [plan.associations[i] for i in (*plan.associations_added, *plan.associations_changed)]
+    )
 
     if plan.definitions_changed:
         session.execute(delete(CaseDefinition).where(CaseDefinition.framework_id == plan.framework_id))
-        if plan.definitions:
-            session.execute(
-                insert(CaseDefinition), [{"framework_id": plan.framework_id, **row} for row in plan.definitions]
-            )
+        _insert_rows(session, CaseDefinition, [{"framework_id": plan.framework_id, **row} for row in plan.definitions])
+
+    if plan.adopted:
+        # Kept associations whose origin arrived: rows of their own framework now, linked to the items.
+        for chunk in _chunked([kept_id for kept_id, _ in plan.adopted]):
+            session.execute(delete(CaseDefinition).where(CaseDefinition.id.in_(chunk)))
+        _insert_rows(session, Association, [row for _, row in plan.adopted])
 
     for identifier in plan.relinks:
         association = session.get(Association, identifier)
@@ -206,6 +320,7 @@ class ConfirmationRequiredError(ConflictError):
     """The update touches a framework programmes map to: it needs the preview's token."""
 
 
+@gc_paused()
 def import_package(
     session: Session,
     raw: bytes | Any,
@@ -226,6 +341,7 @@ def import_package(
     return run_import(session, plan_import(session, parse_package(raw)), principal, source, confirm, dry_run)
 
 
+@gc_paused()
 def run_import(
     session: Session,
     plan: ImportPlan,
@@ -242,6 +358,7 @@ def run_import(
     if dry_run:
         return ImportOutcome("preview", plan, key, title, source)
     if not plan.changed:
+        plan.release()
         return ImportOutcome("unchanged", plan, key, title, source)
     confirmed = confirm is True or (isinstance(confirm, str) and confirm == plan.confirm_token)
     if plan.needs_confirmation and not confirmed:
@@ -258,6 +375,7 @@ def run_import(
             },
         )
     apply_import(session, plan, principal, source)
+    plan.release()
     return ImportOutcome("updated" if plan.exists else "created", plan, key, title, source)
 
 

@@ -19,6 +19,7 @@ kind ``CFAssociations`` and exported again as they came.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -29,14 +30,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from anyascii import anyascii
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from capcourse.case.export import CHUNK, EXTENSION
 from capcourse.case.models import CaseDefinition, DefinitionKind
-from capcourse.case.reading import ParsedPackage, case_id, json_path, jsonable, kept_identifier, refuse
-from capcourse.case.schemas import format_datetime
+from capcourse.case.reading import (
+    ParsedPackage,
+    case_id,
+    datetime_text,
+    flat_jsonable,
+    gc_paused,
+    json_path,
+    jsonable,
+    kept_identifier,
+    refuse,
+)
+from capcourse.case.schemas import format_datetime, parse_datetime
 from capcourse.errors import ConflictError
 from capcourse.frameworks.models import Association, Framework, Item, Provenance
 from capcourse.frameworks.seed_data import load_seed_data
@@ -178,6 +190,9 @@ class ImportPlan:
     orphaned_references: int = 0
     #: Other frameworks' external references that this package's items now resolve.
     relinks: list[uuid.UUID] = field(default_factory=list)
+    #: Associations other packages carried that start at this package's items, kept as they came until now:
+    #: (the kept row's id, the association row they become).
+    adopted: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     #: Every association of the package, the tree's links and those kept verbatim included: added, changed, removed.
     association_counts: dict[str, int] = field(default_factory=lambda: {"added": 0, "changed": 0, "removed": 0})
     #: What the plan found (the package's normalisations are in ``parsed.notes``).
@@ -198,7 +213,22 @@ class ImportPlan:
             or self.associations_changed
             or self.associations_removed
             or self.relinks
+            or self.adopted
         )
+
+    def release(self) -> None:
+        """Let go of the package's rows once they are written: keep what the report shows.
+
+        A 20,000-item plan is a few million objects; an outcome kept until the
+        answer is sent would keep them all (and the collector walking them).
+        """
+        listed = {*self.items_added[:MAX_LISTED], *self.items_changed[:MAX_LISTED]}
+        self.items = {i: row for i, row in self.items.items() if i in listed}
+        self.associations = {}
+        self.definitions = []
+        parsed = self.parsed
+        parsed.items, parsed.associations, parsed.rubrics = [], [], []
+        parsed.definitions = {}
 
     @property
     def needs_confirmation(self) -> bool:
@@ -218,8 +248,10 @@ def key_for(title: str, identifier: uuid.UUID) -> str:
     return key if re.search(r"[a-z]", key) else f"framework-{identifier.hex[:8]}"
 
 
-def _seed_keys() -> set[str]:
-    return {f.key for f in load_seed_data().frameworks}
+@functools.cache
+def _seed_keys() -> frozenset[str]:
+    # The shipped data files do not change while capcourse runs; reading them took longer than planning.
+    return frozenset(f.key for f in load_seed_data().frameworks)
 
 
 def _choose_key(session: Session, framework_id: uuid.UUID, wanted: str | None, fallback: str) -> str:
@@ -264,7 +296,12 @@ def _case_data(**parts: Any) -> dict[str, Any] | None:
 def _properties(loaded: dict[str, Any], modelled: set[str]) -> dict[str, Any]:
     """What the export must lay over the columns: unmodelled properties, and the identifier if no UUID spells it."""
     _, theirs = _ours(loaded.get("extensions"))
-    properties = {k: jsonable(v) for k, v in loaded.items() if k not in modelled and k != "extensions"}
+    # Date-times are properties of the object itself, never deeper (see flat_jsonable).
+    properties = {
+        k: datetime_text(v) if type(v) is datetime else v
+        for k, v in loaded.items()
+        if k not in modelled and k != "extensions"
+    }
     if theirs:
         properties["extensions"] = theirs
     properties.update(kept_identifier(loaded["identifier"], case_id(loaded["identifier"])))
@@ -324,12 +361,34 @@ def _chunked(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + CHUNK]
 
 
-def _held_items(session: Session, identifiers: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    """Item identifier → its framework, for those of ``identifiers`` capcourse holds."""
+def _held_by(
+    session: Session, column: Any, owner: Any, identifiers: Iterable[uuid.UUID], other_than: uuid.UUID | None = None
+) -> dict[uuid.UUID, uuid.UUID]:
+    """``column`` value → ``owner`` value, for those of ``identifiers`` that rows (of frameworks other than ``other_than``) hold.
+
+    Set-based either way: when the rows to look through are fewer than the
+    identifiers asked about (a big package into a database of a few
+    frameworks), all of them are read at once; otherwise the identifiers are
+    looked up in chunks.
+    """
+    wanted = identifiers if isinstance(identifiers, set | frozenset) else set(identifiers)
+    if not wanted:
+        return {}
+    where = [column.is_not(None)] if other_than is None else [column.is_not(None), owner != other_than]
+    rows = int(session.scalar(select(func.count()).select_from(column.table).where(*where)) or 0)
+    if rows <= len(wanted):
+        return {key: value for key, value in session.execute(select(column, owner).where(*where)) if key in wanted}
     found: dict[uuid.UUID, uuid.UUID] = {}
-    for chunk in _chunked(sorted(set(identifiers))):
-        found.update(session.execute(select(Item.id, Item.framework_id).where(Item.id.in_(chunk))).all())
+    for chunk in _chunked(list(wanted)):
+        found.update(session.execute(select(column, owner).where(column.in_(chunk), *where)).all())
     return found
+
+
+def _held_items(
+    session: Session, identifiers: Iterable[uuid.UUID], other_than: uuid.UUID | None = None
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Item identifier → its framework, for those of ``identifiers`` capcourse holds (in frameworks other than ``other_than``)."""
+    return _held_by(session, Item.id, Item.framework_id, identifiers, other_than)
 
 
 def _tree(
@@ -373,7 +432,11 @@ def _tree(
 def _tree_link(association: dict[str, Any]) -> dict[str, Any]:
     """An item's ``isChildOf`` link as it came (both ends, URI, dates …), but for what the item's columns hold."""
     _, theirs = _ours(association.get("extensions"))
-    link = {k: jsonable(v) for k, v in association.items() if k not in ("identifier", "associationType", "extensions")}
+    link = {
+        k: datetime_text(v) if type(v) is datetime else v
+        for k, v in association.items()
+        if k not in ("identifier", "associationType", "extensions")
+    }
     if theirs:
         link["extensions"] = theirs
     link.update(kept_identifier(association["identifier"], case_id(association["identifier"])))
@@ -488,7 +551,7 @@ def _association_rows(
                     "identifier": identifier,
                     # Their order among themselves: the export lists them after the others.
                     "position": len(verbatim),
-                    "content": jsonable(association),
+                    "content": flat_jsonable(association),
                     "last_change": association["lastChangeDateTime"],
                 }
             )
@@ -497,11 +560,6 @@ def _association_rows(
             ):
                 external += 1
             continue
-        ours, _ = _ours(association.get("extensions"))
-        properties = _properties(association, _ASSOCIATION_MODELLED)
-        # Both ends as the publisher wrote them (title, URI, targetType …), whatever capcourse holds.
-        properties["originNodeURI"] = jsonable(origin_link)
-        properties["destinationNodeURI"] = jsonable(destination_link)
         destination_item_id = None
         destination_uri = None
         if destination in item_ids or destination in held:
@@ -511,23 +569,43 @@ def _association_rows(
             destination_uri = uri if len(uri) <= 500 else f"urn:uuid:{destination}"
             if destination != document_id:
                 external += 1
-        provenance = ours.get("provenance")
-        rows[identifier] = {
-            "id": identifier,
-            "framework_id": framework_id,
-            "association_type": _fit(association, "associationType", 100, properties),
-            "origin_item_id": origin,
-            "destination_item_id": destination_item_id,
-            "destination_uri": destination_uri,
-            "sequence": association.get("sequenceNumber"),
-            "provenance": provenance if provenance in _PROVENANCES else Provenance.PUBLISHED,
-            "qualifier": _text(ours.get("qualifier"), 200),
-            "notes": association.get("notes"),
-            "managed_by": _text(ours.get("managedBy"), 20),
-            "last_change": association["lastChangeDateTime"],
-            "case_data": _case_data(properties=properties, capcourse=bool(ours)),
-        }
+        rows[identifier] = association_values(association, framework_id, destination_item_id, destination_uri)
     return rows, verbatim, external
+
+
+def association_values(
+    association: dict[str, Any],
+    framework_id: uuid.UUID,
+    destination_item_id: uuid.UUID | None,
+    destination_uri: str | None,
+) -> dict[str, Any]:
+    """The ``framework_associations`` row of a CASE association (read, or as JSON) whose origin capcourse holds.
+
+    Both ends are kept as the publisher wrote them (title, URI, ``targetType``
+    …), whatever capcourse holds, so the association exports as it came.
+    """
+    ours, _ = _ours(association.get("extensions"))
+    properties = _properties(association, _ASSOCIATION_MODELLED)
+    properties["originNodeURI"] = association["originNodeURI"]
+    properties["destinationNodeURI"] = association["destinationNodeURI"]
+    provenance = ours.get("provenance")
+    last_change = association["lastChangeDateTime"]
+    identifier = case_id(association["identifier"])
+    return {
+        "id": identifier,
+        "framework_id": framework_id,
+        "association_type": _fit(association, "associationType", 100, properties),
+        "origin_item_id": case_id(association["originNodeURI"]["identifier"]),
+        "destination_item_id": destination_item_id,
+        "destination_uri": destination_uri,
+        "sequence": association.get("sequenceNumber"),
+        "provenance": provenance if provenance in _PROVENANCES else Provenance.PUBLISHED,
+        "qualifier": _text(ours.get("qualifier"), 200),
+        "notes": association.get("notes"),
+        "managed_by": _text(ours.get("managedBy"), 20),
+        "last_change": parse_datetime(last_change) if isinstance(last_change, str) else last_change,
+        "case_data": _case_data(properties=properties, capcourse=bool(ours)),
+    }
 
 
 def _definition_rows(parsed: ParsedPackage) -> list[dict[str, Any]]:
@@ -551,7 +629,41 @@ def _definition_rows(parsed: ParsedPackage) -> list[dict[str, Any]]:
 
 
 def _differs(desired: dict[str, Any], existing: Any, columns: Sequence[str]) -> list[str]:
+    if isinstance(existing, _Current):
+        # Compared whole first: a re-import mostly changes nothing.
+        if tuple(desired[c] for c in columns) == existing.values:
+            return []
+        return [c for c, value in zip(columns, existing.values, strict=True) if desired[c] != value]
     return [c for c in columns if _aware(desired[c]) != _aware(getattr(existing, c))]
+
+
+@dataclass(slots=True)
+class _Current:
+    """A row as the database has it, for comparing with the plan: ``values`` in the order of the columns compared."""
+
+    id: uuid.UUID
+    values: tuple[Any, ...]
+    columns: Sequence[str]
+
+    def __getattr__(self, name: str) -> Any:
+        return self.values[self.columns.index(name)]
+
+
+def _current_rows(session: Session, model: Any, columns: Sequence[str], where: Any) -> dict[uuid.UUID, _Current]:
+    """The rows a plan compares with, by identifier; ``case_data`` read as text and decoded by orjson.
+
+    Timestamps come back aware (UTC) on every database (:mod:`capcourse.timestamps`).
+    """
+    selected = [cast(getattr(model, c), Text) if c == "case_data" else getattr(model, c) for c in columns]
+    json_at = columns.index("case_data") if "case_data" in columns else None
+    rows: dict[uuid.UUID, _Current] = {}
+    for row in session.connection().execute(select(model.id, *selected).where(where)):
+        values = tuple(row[1:])
+        if json_at is not None:
+            text = values[json_at]
+            values = (*values[:json_at], orjson.loads(text) if text is not None else None, *values[json_at + 1 :])
+        rows[row[0]] = _Current(row[0], values, columns)
+    return rows
 
 
 def _label(code: str | None, abbreviated: str | None, full: str) -> str:
@@ -559,6 +671,7 @@ def _label(code: str | None, abbreviated: str | None, full: str) -> str:
     return (f"{code} {name}" if code else name)[:300]
 
 
+@gc_paused()
 def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
     """Compare the package with the database; write nothing.
 
@@ -579,7 +692,7 @@ def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
     conflicts: list[tuple[str, str]] = []
     # Identifiers the framework already has need no lookup: a re-import names the same ones.
     own_items = set(session.scalars(select(Item.id).where(Item.framework_id == document_id)))
-    held = _held_items(session, item_ids - own_items)
+    held = _held_items(session, item_ids - own_items, other_than=document_id)
     titles = dict(session.execute(select(Framework.id, Framework.title)).all())
     for index, item in enumerate(parsed.items):
         owner = held.get(case_id(item["identifier"]))
@@ -596,16 +709,10 @@ def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
             )
         )
     )
-    owners: dict[uuid.UUID, uuid.UUID] = {}
-    for chunk in _chunked([i for i in association_ids if i not in own_associations]):
-        owners.update(
-            session.execute(select(Association.id, Association.framework_id).where(Association.id.in_(chunk))).all()
-        )
-        # An imported item's place in its tree is an association too.
-        rows = session.execute(
-            select(Item.parent_association_id, Item.framework_id).where(Item.parent_association_id.in_(chunk))
-        )
-        owners.update((link, owner) for link, owner in rows if link is not None)
+    others = {i for i in association_ids if i not in own_associations}
+    owners = _held_by(session, Association.id, Association.framework_id, others, other_than=document_id)
+    # An imported item's place in its tree is an association too.
+    owners.update(_held_by(session, Item.parent_association_id, Item.framework_id, others, other_than=document_id))
     for index, identifier in enumerate(association_ids):
         if owners.get(identifier, document_id) != document_id:
             conflicts.append(
@@ -651,6 +758,7 @@ def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
     else:
         _compare(session, plan)
     _resolve_references(session, plan)
+    _adopt_kept(session, plan)
     plan.confirm_token = _token(plan, existing)
     return plan
 
@@ -658,12 +766,7 @@ def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
 def _compare(session: Session, plan: ImportPlan) -> None:
     """Fill the plan's added, changed and removed lists against the framework in the database."""
     framework_id = plan.framework_id
-    current = {
-        row.id: row
-        for row in session.execute(
-            select(Item.id, *(getattr(Item, c) for c in _ITEM_COLUMNS)).where(Item.framework_id == framework_id)
-        )
-    }
+    current = _current_rows(session, Item, _ITEM_COLUMNS, Item.framework_id == framework_id)
     removed_ids = set(current) - set(plan.items)
     plan.lifted = [i for i in plan.items if i in current and current[i].parent_id in removed_ids]
     # The tree's links count as associations in the report, as the package has them.
@@ -694,14 +797,9 @@ def _compare(session: Session, plan: ImportPlan) -> None:
         (row.id, _label(row.code, row.abbreviated_statement, row.full_statement)) for row in current.values()
     ]
 
-    existing_associations = {
-        row.id: row
-        for row in session.execute(
-            select(Association.id, *(getattr(Association, c) for c in _ASSOCIATION_COLUMNS_COMPARED)).where(
-                Association.framework_id == framework_id
-            )
-        )
-    }
+    existing_associations = _current_rows(
+        session, Association, _ASSOCIATION_COLUMNS_COMPARED, Association.framework_id == framework_id
+    )
     existing_ids = set(existing_associations)
     for identifier, desired in plan.associations.items():
         row = existing_associations.pop(identifier, None)
@@ -782,6 +880,55 @@ def _resolve_references(session: Session, plan: ImportPlan) -> None:
         target = case_id(str(node.get("identifier", "")))
         if target in plan.items:
             plan.relinks.append(identifier)
+
+
+def _adopt_kept(session: Session, plan: ImportPlan) -> None:
+    """Associations other packages carried from items capcourse did not hold, which this package brings.
+
+    They were kept as they came (a crosswalk-only package imported before the
+    framework it starts from); now their origin is here they become the
+    crosswalk framework's associations, linked at both ends where capcourse
+    holds them, and are kept no more (so never twice). One this package
+    carries itself (the same identifier) stays where it was.
+    """
+    kept = session.execute(
+        select(CaseDefinition.id, CaseDefinition.framework_id, CaseDefinition.content).where(
+            CaseDefinition.kind == str(DefinitionKind.ASSOCIATION), CaseDefinition.framework_id != plan.framework_id
+        )
+    ).all()
+    if not kept:
+        return
+    carried = set(plan.associations)
+    carried.update(row["parent_association_id"] for row in plan.items.values() if row["parent_association_id"])
+    carried.update(d["identifier"] for d in plan.definitions if d["kind"] == str(DefinitionKind.ASSOCIATION))
+    candidates = []
+    for kept_id, owner, content in kept:
+        origin = case_id(str(content["originNodeURI"]["identifier"]))
+        identifier = case_id(str(content["identifier"]))
+        if origin in plan.items and identifier not in carried:
+            candidates.append((kept_id, owner, content, identifier))
+    if not candidates:
+        return
+    # An association row with that identifier already (anywhere) stays the one.
+    taken = _held_by(session, Association.id, Association.framework_id, {c[3] for c in candidates})
+    destinations = {case_id(str(c[2]["destinationNodeURI"]["identifier"])) for c in candidates}
+    held = _held_items(session, destinations - set(plan.items))
+    for kept_id, owner, content, identifier in candidates:
+        if identifier in taken:
+            continue
+        destination_link = content["destinationNodeURI"]
+        destination = case_id(str(destination_link["identifier"]))
+        if destination in plan.items or destination in held:
+            row = association_values(content, owner, destination, None)
+        else:
+            uri = str(destination_link["uri"])
+            row = association_values(content, owner, None, uri if len(uri) <= 500 else f"urn:uuid:{destination}")
+        plan.adopted.append((kept_id, row))
+    if plan.adopted:
+        plan.warnings.append(
+            f"{len(plan.adopted)} association(s) other packages carried from items capcourse did not hold start at "
+            "this package's items: they are now linked to them (and kept as they came no more)."
+        )
 
 
 def _token(plan: ImportPlan, existing: Framework | None) -> str | None:

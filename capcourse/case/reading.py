@@ -23,15 +23,19 @@ an end …), with the JSON path of each problem.
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import json
 import re
+import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from marshmallow import Schema, ValidationError, validate
 from marshmallow import fields as ma_fields
 
@@ -149,6 +153,37 @@ class ParsedPackage:
     digest: str
 
 
+# Whole packages in memory.
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a whole package is read, planned, written or built.
+
+    A package of 20,000 items is a few million small dicts and strings, none
+    of them in a cycle; every collection the allocations set off walks all of
+    them again, which took 40 % of an import. Reference counting still frees
+    everything as usual. Nested and concurrent pauses end when the last one does.
+    """
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 # Identifiers.
 
 
@@ -223,8 +258,17 @@ def _error_parts(messages: Any, parts: tuple[str | int, ...] = ()) -> Iterable[t
 def decode_package(raw: bytes | bytearray) -> Any:
     """The JSON value of ``raw``.
 
-    :raises PackageError: not UTF-8 JSON, with the line and column of the mistake.
+    orjson reads it (three to four times faster than :func:`json.loads`); what
+    orjson refuses goes to :func:`json.loads`, which takes a little more
+    (UTF-16 and UTF-32 with a byte order mark, lone surrogates, integers past
+    64 bits) and words the refusal (line and column).
+
+    :raises PackageError: not JSON, with the line and column of the mistake.
     """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(raw)
     except UnicodeDecodeError as error:
@@ -235,6 +279,22 @@ def decode_package(raw: bytes | bytearray) -> Any:
         ) from error
     except RecursionError as error:
         raise refuse([("$", "Nested too deeply.")], "The package is not valid JSON") from error
+
+
+@functools.lru_cache(maxsize=4096)
+def datetime_text(moment: datetime) -> str:
+    """:func:`format_datetime`, remembered: a package's objects share a handful of change times."""
+    return format_datetime(moment)
+
+
+def flat_jsonable(obj: dict[str, Any]) -> dict[str, Any]:
+    """A CFDocument, CFItem or CFAssociation as read, back to JSON.
+
+    Their date-times are their own properties (links and extensions hold
+    none), so only the top level needs looking at; :func:`jsonable` walks
+    every depth.
+    """
+    return {k: datetime_text(v) if type(v) is datetime else v for k, v in obj.items()}
 
 
 def jsonable(value: Any) -> Any:
@@ -434,19 +494,44 @@ def lenient(value: dict[str, Any], schema: Schema, parts: tuple[str | int, ...],
     plain = _plain(schema)
     out: dict[str, Any] = {}
     for key, inner in value.items():
-        # The bulk of a package: plain strings and well-formed identifiers and date-times, read as they are.
+        # The bulk of a package: plain strings, well-formed identifiers, date-times, numbers, lists of
+        # strings and links, read as they are.
         kind = plain.get(key)
-        if kind is not None and type(inner) is str:
-            if kind == "str" or (kind == "nonempty" and inner):
-                out[key] = inner
-                continue
-            if kind == "id" and _identifier_kind(inner) == "uuid":
-                out[key] = inner
-                continue
-            if kind == "datetime":
-                moment = _moment(inner)
-                if moment is not None:
-                    out[key] = moment
+        if kind is not None:
+            kind_of = type(inner)
+            if kind_of is str:
+                if kind == "str" or (kind == "nonempty" and inner):
+                    out[key] = inner
+                    continue
+                if kind == "id" and _identifier_kind(inner) == "uuid":
+                    out[key] = inner
+                    continue
+                if kind == "datetime":
+                    moment = _moment(inner)
+                    if moment is not None:
+                        out[key] = moment
+                        continue
+                if kind == "type" and inner in _ASSOCIATION_TYPE_SET:
+                    out[key] = inner
+                    continue
+            elif kind_of is int:
+                if kind == "int" or kind == "number":
+                    out[key] = inner
+                    continue
+            elif kind_of is float:
+                if kind == "number":
+                    out[key] = inner
+                    continue
+            elif kind_of is list:
+                if kind == "strings" and all(type(v) is str for v in inner):
+                    out[key] = inner
+                    continue
+            elif kind_of is dict:
+                if kind == "link" and _plain_link(inner):
+                    out[key] = inner
+                    continue
+                if kind == "genlink" and _plain_gen_link(inner):
+                    out[key] = inner
                     continue
         path = (*parts, key)
         if inner is None:
@@ -492,16 +577,23 @@ _PLAIN: dict[type[Schema], dict[str, str]] = {}
 
 
 def _plain(schema: Schema) -> dict[str, str]:
-    """The properties :func:`lenient` reads on its fast path, by kind: plain strings, identifiers, date-times."""
+    """The properties :func:`lenient` reads on its fast path, by kind.
+
+    Plain strings, identifiers, date-times, numbers, lists of strings, CASE's
+    association types, and links (LinkURI, LinkGenURI) that need nothing done.
+    """
     key = type(schema)
     if key not in _PLAIN:
         kinds = {}
         for name, field_ in declared(schema).items():
+            nested = _nested(field_)
             if isinstance(field_, CaseIdentifier):
                 kinds[name] = "id"
             elif isinstance(field_, CaseDateTime):
                 kinds[name] = "datetime"
-            elif type(field_) is ma_fields.String and not field_.validators and name != "associationType":
+            elif name == "associationType":
+                kinds[name] = "type"
+            elif type(field_) is ma_fields.String and not field_.validators:
                 kinds[name] = "str"
             elif (
                 type(field_) is ma_fields.String
@@ -511,8 +603,44 @@ def _plain(schema: Schema) -> dict[str, str]:
                 and field_.validators[0].max is None
             ):
                 kinds[name] = "nonempty"
+            elif type(field_) is ma_fields.Integer and not field_.validators:
+                kinds[name] = "int"
+            elif type(field_) is CaseNumber:
+                kinds[name] = "number"
+            elif type(field_) is StringList:
+                kinds[name] = "strings"
+            elif nested is not None and type(nested).__name__ == "LinkURISchema":
+                kinds[name] = "link"
+            elif nested is not None and type(nested).__name__ == "LinkGenURISchema":
+                kinds[name] = "genlink"
         _PLAIN[key] = kinds
     return _PLAIN[key]
+
+
+_ASSOCIATION_TYPE_SET = frozenset(ASSOCIATION_TYPES)
+
+
+def _plain_link(link: dict[str, Any]) -> bool:
+    """A LinkURI with its three properties, as CASE 1.1 has them (nothing to note or fill in)."""
+    if len(link) != 3:
+        return False
+    title, identifier, uri = link.get("title"), link.get("identifier"), link.get("uri")
+    return (
+        type(title) is str
+        and type(uri) is str
+        and uri != ""
+        and type(identifier) is str
+        and _identifier_kind(identifier) == "uuid"
+    )
+
+
+def _plain_gen_link(link: dict[str, Any]) -> bool:
+    """A LinkGenURI (an association's end) with title, identifier, URI and perhaps ``targetType: CASE``."""
+    size = len(link)
+    if size != 3 and not (size == 4 and link.get("targetType") == "CASE"):
+        return False
+    title, identifier, uri = link.get("title"), link.get("identifier"), link.get("uri")
+    return type(title) is str and type(uri) is str and uri != "" and type(identifier) is str and identifier != ""
 
 
 @functools.lru_cache(maxsize=262_144)
@@ -643,6 +771,7 @@ def _drop(data: Any, parts: tuple[str | int, ...], schema: Schema) -> bool:
     return True
 
 
+@gc_paused()
 def parse_package(raw: bytes | Any) -> ParsedPackage:
     """Read a package (bytes as read, or an already decoded JSON value), leniently.
 

@@ -22,11 +22,11 @@ from capcourse.accounts.auth import current_principal, require_role
 from capcourse.accounts.models import Role
 from capcourse.api import AUTH_DOC
 from capcourse.case import provider
-from capcourse.case.export import V1P0, V1P1, VERSION_PATHS, export_package
+from capcourse.case.export import V1P0, V1P1, VERSION_PATHS, dumps, export_json
 from capcourse.case.fetch import fetch_package, too_large
 from capcourse.case.importing import import_package, report
 from capcourse.case.models import DefinitionKind
-from capcourse.case.reading import case_id
+from capcourse.case.reading import case_id, gc_paused
 from capcourse.case.schemas import (
     CFAssociationGroupingSchema,
     CFAssociationSchema,
@@ -92,12 +92,12 @@ class PackageExport(MethodView):
         sends it as a file to save.
         """
         framework = get_framework(db.session(), framework_id)
-        package = export_package(db.session(), framework, _base_url(), args["version"])
         headers = {}
         if args["download"]:
             filename = f"{framework.key}.case-{args['version']}.json"
             headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return _body(package, headers)
+        body = export_json(db.session(), framework, _base_url(), args["version"])
+        return current_app.response_class(body, mimetype="application/json", headers=headers)
 
 
 @blp.route("/case/imports")
@@ -160,7 +160,7 @@ def _body(body: Any, headers: dict[str, str] | None = None) -> Response:
     properties an imported package carried that CASE does not define, turn whole
     numbers into floats, and add what the version asked for does not have.
     """
-    return current_app.response_class(current_app.json.dumps(body), mimetype="application/json", headers=headers or {})
+    return current_app.response_class(dumps(body), mimetype="application/json", headers=headers or {})
 
 
 def discovery_document(prefix: str, version: str) -> dict[str, Any]:
@@ -192,9 +192,11 @@ def _found(lookup: Callable[..., Any], sourced_id: str, version: str) -> Respons
     text that is no UUID is ``invalid_uuid``, as the binding wants.
     """
     try:
-        return _body(
-            lookup(session=db.session(), identifier=case_id(sourced_id), base_url=_base_url(), version=version)
-        )
+        # Built and written with the collector paused, so a package's objects are gone before it runs again.
+        with gc_paused():
+            return _body(
+                lookup(session=db.session(), identifier=case_id(sourced_id), base_url=_base_url(), version=version)
+            )
     except NotFoundError:
         provider.sourced_id(sourced_id)  # raises invalid_uuid for what is no UUID
         raise

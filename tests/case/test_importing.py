@@ -436,3 +436,119 @@ def test_a_cycle_in_the_tree_is_kept_outside_the_tree(session: Session) -> None:
     exported = {a["identifier"]: a for a in export_package(session, framework, BASE_URL)["CFAssociations"]}
     for association in package["CFAssociations"][:2]:
         assert exported[association["identifier"]]["destinationNodeURI"] == association["destinationNodeURI"]
+
+
+def _registry(*codes: str) -> dict[str, Any]:
+    """A national registry's framework, with the items named."""
+    return {
+        "CFDocument": {
+            "identifier": ident("registry"),
+            "uri": "https://registry.example.net/doc",
+            "creator": "Registry",
+            "title": "National registry",
+            "lastChangeDateTime": "2025-01-01T00:00:00Z",
+        },
+        "CFItems": [
+            {
+                "identifier": ident(f"national-{code}"),
+                "uri": f"https://registry.example.net/items/{ident(f'national-{code}')}",
+                "fullStatement": f"National statement {code}",
+                "humanCodingScheme": code,
+                "lastChangeDateTime": "2025-01-01T00:00:00Z",
+            }
+            for code in codes
+        ],
+    }
+
+
+def _crosswalk() -> dict[str, Any]:
+    """Associations from the registry's items (not held yet) to a shipped item and to another registry item."""
+    supervisor = item_id("dfe-kss-practice-supervisors-2018", "1")
+
+    def end(title: str, identifier: str, uri: str) -> dict[str, str]:
+        return {"title": title, "identifier": identifier, "uri": uri}
+
+    national = {code: ident(f"national-{code}") for code in ("4.2", "4.3")}
+    return {
+        "CFDocument": {
+            "identifier": ident("crosswalk-later"),
+            "uri": "https://crosswalk.example.org/doc",
+            "creator": "Example Crosswalk Service",
+            "title": "Crosswalk: the registry and KSS",
+            "lastChangeDateTime": "2025-02-01T00:00:00Z",
+        },
+        "CFAssociations": [
+            {
+                "identifier": ident("later-1"),
+                "uri": "https://crosswalk.example.org/associations/1",
+                "associationType": "exactMatchOf",
+                "originNodeURI": end("National 4.2", national["4.2"], f"https://registry.example.net/items/{national['4.2']}"),
+                "destinationNodeURI": end("PS 1", str(supervisor), f"https://kss.example/{supervisor}"),
+                "lastChangeDateTime": "2025-02-01T00:00:00Z",
+            },
+            {
+                "identifier": ident("later-2"),
+                "uri": "https://crosswalk.example.org/associations/2",
+                "associationType": "isRelatedTo",
+                "originNodeURI": end("National 4.2", national["4.2"], f"https://registry.example.net/items/{national['4.2']}"),
+                "destinationNodeURI": end("National 4.3", national["4.3"], f"local:{national['4.3']}"),
+                "lastChangeDateTime": "2025-02-01T00:00:00Z",
+                "sequenceNumber": 2,
+            },
+        ],
+    }  # fmt: skip
+
+
+def test_kept_associations_are_linked_when_their_origin_framework_arrives_and_kept_again_when_it_goes(
+    session: Session,
+) -> None:
+    crosswalk = _crosswalk()
+    first = run(session, crosswalk)
+    framework = session.get(Framework, first.plan.framework_id)
+    assert framework is not None
+    before = export_package(session, framework, BASE_URL)
+    assert (
+        session.scalar(select(func.count()).select_from(Association).where(Association.framework_id == framework.id))
+        == 0
+    )
+
+    # The registry arrives with the origin (4.2) but not yet 4.3: both associations now start at its item.
+    summary = report(run(session, _registry("4.2")))
+    assert summary["status"] == "created"
+    assert any("now linked to them" in w for w in summary["warnings"])
+    session.expire_all()
+    exact = session.get(Association, uuid.UUID(ident("later-1")))
+    related = session.get(Association, uuid.UUID(ident("later-2")))
+    assert exact is not None and related is not None
+    assert exact.framework_id == related.framework_id == framework.id
+    assert exact.origin_item_id == related.origin_item_id == uuid.UUID(ident("national-4.2"))
+    assert exact.destination_item_id == item_id("dfe-kss-practice-supervisors-2018", "1")
+    assert related.destination_item_id is None and related.destination_uri == f"local:{ident('national-4.3')}"
+    national = session.get(Item, uuid.UUID(ident("national-4.2")))
+    assert national is not None
+    outgoing = sorted(v.association_type for v in item_associations(session, national) if v.direction == "outgoing")
+    assert outgoing == ["exactMatchOf", "isRelatedTo"]
+    # Not duplicated: the crosswalk exports each association once, as it came.
+    after = export_package(session, framework, BASE_URL)
+    assert sorted(a["identifier"] for a in after["CFAssociations"]) == sorted([ident("later-1"), ident("later-2")])
+    assert unordered(after) == unordered(before)
+    assert run(session, crosswalk).status == "unchanged"
+
+    # 4.3 arrives too: the reference becomes a link.
+    run(session, _registry("4.2", "4.3"))
+    session.expire_all()
+    related = session.get(Association, uuid.UUID(ident("later-2")))
+    assert related is not None and related.destination_item_id == uuid.UUID(ident("national-4.3"))
+
+    # The registry drops 4.2: the crosswalk's associations are kept as they came again, not lost.
+    run(session, _registry("4.3"))
+    session.expire_all()
+    assert session.get(Association, uuid.UUID(ident("later-1"))) is None
+    assert unordered(export_package(session, framework, BASE_URL)) == unordered(before)
+    assert run(session, crosswalk).status == "unchanged"
+    # … and linked again when it comes back.
+    run(session, _registry("4.2", "4.3"))
+    session.expire_all()
+    exact = session.get(Association, uuid.UUID(ident("later-1")))
+    assert exact is not None and exact.framework_id == framework.id
+    assert unordered(export_package(session, framework, BASE_URL)) == unordered(before)
