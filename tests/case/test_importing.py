@@ -246,7 +246,7 @@ def test_an_update_of_a_mapped_framework_needs_confirmation_and_keeps_the_histor
         select(MappingEvent).where(MappingEvent.mapping_id == mapping.id, MappingEvent.action == "deleted")
     ).one()
     assert event.actor == ADMIN_PRINCIPAL.name
-    assert event.item_label == "DS.1.2 Keeps personal data secure."
+    assert event.item_label == "DS.1.2 (2) Keeps personal data secure."  # the code with its framework version
 
     # A token is only good for the state it previewed.
     source_again = run(session, source, dry_run=True)

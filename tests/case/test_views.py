@@ -168,7 +168,9 @@ def test_an_update_of_a_mapped_framework_is_confirmed_with_the_preview_token(
     session.expire_all()
     assert session.get(Mapping, mapping.id) is None
     history = client.get(f"/api/v1/programmes/{mapping.programme_id}/mapping-history", headers=admin).json
-    assert [(e["action"], e["item_label"]) for e in history][:1] == [("deleted", "DS.1.2 Keeps personal data secure.")]
+    assert [(e["action"], e["item_label"]) for e in history][:1] == [
+        ("deleted", "DS.1.2 (2) Keeps personal data secure.")
+    ]
 
 
 def test_a_url_is_fetched_before_any_transaction_opens(
