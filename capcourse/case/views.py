@@ -150,6 +150,8 @@ class PackageImport(MethodView):
 _ERRORS = {
     "400": "A parameter is invalid (imsx_codeMinor invalid_selection_field or invalid_sort_field).",
     "404": "Unknown identifier (unknownobject), or not a UUID (invalid_uuid).",
+    # CFDocumentSet has minItems 1 in 1EdTech's schema: an empty page is "nothing found".
+    "404-list": "No document in this selection (unknownobject): the filter matches none, or offset is past them.",
 }
 
 
@@ -234,7 +236,7 @@ def provider_blueprint(version: str) -> Blueprint:
     def errors(*codes: str) -> dict[str, Any]:
         return {
             "responses": {
-                code: {
+                code.split("-")[0]: {
                     "description": _ERRORS[code],
                     "content": {"application/json": {"schema": ImsxStatusInfoSchema}},
                 }
@@ -267,7 +269,7 @@ def provider_blueprint(version: str) -> Blueprint:
                 "Link": {"description": "first, prev, next and last pages.", "schema": {"type": "string"}},
             },
         )
-        @bp.doc(**errors("400"))
+        @bp.doc(**errors("400", "404-list"))
         def get(self, args: dict[str, Any]) -> Any:
             """Every framework document: paged (limit, offset), sorted (sort, orderBy), filtered, fields selected."""
             page = provider.list_documents(
