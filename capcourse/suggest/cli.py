@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from capcourse.accounts.access import command_line_principal
@@ -16,6 +17,7 @@ from capcourse.errors import CapcourseError
 from capcourse.extensions import db
 from capcourse.frameworks.services import get_framework_by_key_or_id
 from capcourse.mapping.models import Depth
+from capcourse.packages.settings import settings_from
 from capcourse.suggest import services
 from capcourse.suggest.documents import document_text
 
@@ -102,7 +104,9 @@ def _target_command(kind: str) -> None:
         principal = command_line_principal()
         try:
             extra = document_text(document.name, document.read_bytes()) if document else None
-            found = services.for_target(db.session(), principal, target, limit, extra_text=extra)
+            found = services.for_target(
+                db.session(), principal, target, limit, extra_text=extra, package_dir=package_dir()
+            )
             by_rank = {str(s.rank): s for s in found}
 
             def pick(value: str) -> tuple[uuid.UUID, services.Suggestion | None]:
@@ -178,3 +182,8 @@ def area_command(item_id: str, limit: int, as_json: bool) -> None:
     except CapcourseError as error:
         raise click.ClickException(error.message) from error
     _print(found, as_json)
+
+
+def package_dir() -> Path:
+    """Where this app stores SCORM packages: the services read their metadata there."""
+    return settings_from(current_app.config).folder

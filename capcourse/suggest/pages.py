@@ -9,8 +9,9 @@ pages simply have no panel.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from werkzeug.wrappers import Response
@@ -26,6 +27,7 @@ from capcourse.extensions import db
 from capcourse.frameworks.models import Item
 from capcourse.frameworks.services import get_item
 from capcourse.mapping.models import Depth
+from capcourse.packages.settings import settings_from
 from capcourse.suggest import services
 from capcourse.suggest.documents import KINDS, document_text
 
@@ -40,7 +42,7 @@ def suggestion_panel(kind: str, target: Module | Activity, can_edit: bool) -> Ma
     principal = page_principal()
     extra = g.get("suggestion_text")
     try:
-        found = services.for_target(db.session(), principal, target, SHOWN, extra_text=extra)
+        found = services.for_target(db.session(), principal, target, SHOWN, extra_text=extra, package_dir=package_dir())
     except CapcourseError as error:
         return Markup(render_template("suggest/_panel.html", error=error.message, kind=kind, target=target))
     return Markup(
@@ -194,3 +196,8 @@ def area_decision(item_id: uuid.UUID, action: str) -> Response | tuple[str, int]
     return redirect(
         url_for("framework_pages.area_links", framework_id=item.framework_id, _anchor=f"item-{item.id}"), 303
     )
+
+
+def package_dir() -> Path:
+    """Where this app stores SCORM packages: the services read their metadata there."""
+    return settings_from(current_app.config).folder

@@ -20,6 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -236,31 +237,68 @@ def item_query(session: Session, item: Item, target: Framework) -> list[tuple[st
 # --- items for a module or an activity ------------------------------------------------------
 
 
-def target_text(session: Session, target: Target) -> list[tuple[str, float]]:
-    """What a module or activity says about itself, weighted: its title counts twice."""
+def target_text(session: Session, target: Target, package_dir: Path | None = None) -> list[tuple[str, float]]:
+    """What a module or activity says about itself, weighted: its title counts twice.
+
+    With ``package_dir`` (the setting ``CAPCOURSE_PACKAGE_DIR``), the LOM metadata
+    of the SCORM packages it came from counts too: their titles, descriptions and
+    keywords, the package's and the item's own.
+    """
     parts: list[tuple[str, float]] = [(target.title, 2.0), (target.description or "", 1.0)]
     if isinstance(target, Module):
         for activity in target.activities:
             parts.append((f"{activity.title} {activity.description or ''}", 0.5))
     else:
         parts.append((target.module.title, 0.5))
-    parts.extend((title, 1.0) for title in _package_titles(session, target))
+    parts.extend((text, 1.0) for text in _package_texts(session, target, package_dir))
     return [(text, weight) for text, weight in parts if text.strip()]
 
 
-def _package_titles(session: Session, target: Target) -> list[str]:
-    """The titles of the SCORM packages the target's content came from (the manifest's metadata)."""
+def _package_texts(session: Session, target: Target, package_dir: Path | None) -> list[str]:
+    """The SCORM metadata of the packages the target's content came from (titles when the files are not at hand)."""
     from capcourse.packages.models import ContentPackage, PackageItem
 
     column = PackageItem.module_id if isinstance(target, Module) else PackageItem.activity_id
-    return list(
-        session.scalars(
-            select(ContentPackage.title)
-            .join(PackageItem, PackageItem.package_id == ContentPackage.id)
-            .where(column == target.id)
-            .distinct()
-        )
-    )
+    rows = session.execute(
+        select(ContentPackage.title, ContentPackage.storage_path, PackageItem.item_identifier)
+        .join(PackageItem, PackageItem.package_id == ContentPackage.id)
+        .where(column == target.id)
+    ).all()
+    texts: list[str] = []
+    for title, storage, identifier in rows:
+        texts.append(title)
+        if package_dir is not None:
+            texts.extend(_lom_texts(package_dir, storage, identifier))
+    return list(dict.fromkeys(texts))
+
+
+def _lom_texts(package_dir: Path, storage: str, identifier: str) -> list[str]:
+    """Titles, descriptions and keywords of a stored package's LOM records: the manifest's and the item's."""
+    import scorm
+
+    root = (package_dir / storage).resolve()
+
+    def load(location: str) -> bytes:
+        path = (root / location).resolve()
+        if not path.is_relative_to(root):
+            raise OSError(f"{location} is outside the package")
+        return path.read_bytes()
+
+    try:
+        manifest = scorm.parse_manifest((root / "imsmanifest.xml").read_bytes(), load, strict=False)
+    except (OSError, ValueError, scorm.ScormError):
+        return []  # a package whose files are gone still has its title
+    records = [manifest.lom]
+    item = manifest.item(identifier)
+    if item is not None and item.metadata is not None:
+        records.append(item.metadata.lom)
+    texts: list[str] = []
+    for lom in records:
+        if lom is None:
+            continue
+        texts.extend(s.value for s in (*lom.title, *lom.description))
+        texts.extend(s.value for keyword in lom.keywords for s in keyword)
+    return texts
 
 
 def _flatten(parts: Sequence[tuple[str, float]]) -> str:
@@ -275,6 +313,7 @@ def for_target(
     *,
     extra_text: str | None = None,
     framework_ids: Sequence[uuid.UUID] | None = None,
+    package_dir: Path | None = None,
 ) -> list[Suggestion]:
     """Framework items most likely to apply to ``target``, best first; items it maps already are left out.
 
@@ -284,6 +323,7 @@ def for_target(
     text resembles this one ranks higher.
 
     :param extra_text: more text about the target, such as an uploaded document's.
+    :param package_dir: where SCORM packages are stored, to read their metadata.
     """
     _check_limit(limit)
     programme = programme_of(target)
@@ -291,7 +331,7 @@ def for_target(
     frameworks = _frameworks(session, programme, framework_ids)
     pool, by_id = candidates(session, frameworks)
     index = Index(pool)
-    parts = target_text(session, target)
+    parts = target_text(session, target, package_dir)
     if extra_text:
         parts.append((extra_text[:MAX_EXTRA_TEXT], 1.0))
     mapped = {m.item_id for m in mapping.mappings_of(session, target)}

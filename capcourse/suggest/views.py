@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -16,6 +17,7 @@ from capcourse.catalogue import services as catalogue
 from capcourse.catalogue.models import Activity, Module
 from capcourse.extensions import db
 from capcourse.mapping.schemas import MappingSchema, mapping_dict
+from capcourse.packages.settings import settings_from
 from capcourse.suggest import services
 from capcourse.suggest.models import Decision, Kind
 from capcourse.suggest.schemas import (
@@ -83,7 +85,12 @@ class TargetSuggestions(MethodView):
         target = _target(ids)
         return _serialise(
             services.for_target(
-                db.session(), current_principal(), target, args["limit"], framework_ids=args["framework_id"]
+                db.session(),
+                current_principal(),
+                target,
+                args["limit"],
+                framework_ids=args["framework_id"],
+                package_dir=package_dir(),
             )
         )
 
@@ -102,6 +109,7 @@ class TargetSuggestions(MethodView):
                 body["limit"],
                 extra_text=body["text"],
                 framework_ids=body["framework_ids"],
+                package_dir=package_dir(),
             )
         )
 
@@ -228,3 +236,8 @@ class Decisions(MethodView):
         """Every confirmation and rejection of a suggestion, newest first."""
         kind = args.get("kind")
         return services.decisions_query(Kind(kind) if kind else None)
+
+
+def package_dir() -> Path:
+    """Where this app stores SCORM packages: the services read their metadata there."""
+    return settings_from(current_app.config).folder

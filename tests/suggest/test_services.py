@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -153,3 +154,50 @@ def test_area_suggestions_learn_what_an_area_is_from_its_links(session: Session)
     link = services.confirm_area(session, "Ada", attribute, found[1].item.id)
     assert link.provenance == "confirmed"
     assert services.decision_for(session, Kind.AREA, attribute, found[1].item.id).decision == "confirmed"
+
+
+MANIFEST = """<?xml version="1.0"?>
+<manifest identifier="budgets" version="1" xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3" xmlns:lom="http://ltsc.ieee.org/xsd/LOM">
+  <metadata><schema>ADL SCORM</schema><schemaversion>2004 4th Edition</schemaversion>
+    <lom:lom><lom:general>
+      <lom:description><lom:string language="en">Managing budgets and commissioning services</lom:string></lom:description>
+      <lom:keyword><lom:string language="en">commissioning</lom:string></lom:keyword>
+    </lom:general></lom:lom>
+  </metadata>
+  <organizations default="org"><organization identifier="org"><title>Session 5</title>
+    <item identifier="i1" identifierref="r1"><title>Session 5</title></item></organization></organizations>
+  <resources><resource identifier="r1" type="webcontent" adlcp:scormType="sco" href="index.html"><file href="index.html"/></resource></resources>
+</manifest>"""
+
+
+def test_a_modules_scorm_metadata_counts(session: Session, tmp_path: Path) -> None:
+    from capcourse.packages.models import ContentPackage, PackageItem
+
+    programme = factories.programme(session)
+    course = factories.course(session, programme)
+    module = factories.module(session, course, "Session 5")
+    (tmp_path / "p1").mkdir()
+    (tmp_path / "p1" / "imsmanifest.xml").write_text(MANIFEST)
+    package = ContentPackage(
+        programme_id=programme.id,
+        course_id=course.id,
+        identifier="budgets",
+        title="Session 5 package",
+        scorm_version="2004-4th",
+        revision=1,
+        storage_path="p1",
+        file_count=1,
+        unpacked_bytes=1,
+        sha256="0" * 64,
+        imported_by="test",
+    )
+    session.add(package)
+    session.flush()
+    session.add(PackageItem(package_id=package.id, item_identifier="i1", position=0, module_id=module.id))
+    session.flush()
+    assert services.for_target(session, ADMIN, module, 3) == []  # "Session 5" shares nothing
+    found = services.for_target(session, ADMIN, module, 3, package_dir=tmp_path)
+    assert found and {"commissioning", "budgets"} & set(found[0].matched)
+    # Files gone: the package's title still counts, nothing breaks.
+    assert services.target_text(session, module, tmp_path / "elsewhere")[-1] == ("Session 5 package", 1.0)
