@@ -32,13 +32,19 @@ def case_cli() -> None:
 @click.argument("framework")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE, not stdout.")
 @click.option("--case-version", type=click.Choice([V1P1, V1P0]), default=V1P1, show_default=True, help="CASE version.")
-def export(framework: str, output: str | None, case_version: str) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Properties CASE does not define, which an imported package carried, go into extensions (1.1) or are "
+    "left out (1.0), so 1EdTech's schema accepts the export; without it they stay where they were.",
+)
+def export(framework: str, output: str | None, case_version: str, strict: bool) -> None:
     """Export FRAMEWORK (key or identifier) as a CASE CFPackage (JSON)."""
     try:
         found = get_framework_by_key_or_id(db.session(), framework)
     except CapcourseError as error:
         raise click.ClickException(error.message) from error
-    package = export_package(db.session(), found, current_app.config["CAPCOURSE_BASE_URL"], case_version)
+    package = export_package(db.session(), found, current_app.config["CAPCOURSE_BASE_URL"], case_version, strict=strict)
     text = json.dumps(package, indent=2, ensure_ascii=False) + "\n"
     if output:
         Path(output).write_text(text, encoding="utf-8")

@@ -24,7 +24,9 @@ CASE 1.1 packages carry ``caseVersion`` and never ``CFPackageURI``,
 items, no ``notes`` on associations nor ``targetType`` on their ends, and
 associations of the types 1.0 does not know are left out. Properties that no
 CASE version defines, which an imported package carried, are exported where
-they were in either version. Identifiers and URIs do not depend on the version
+they were in either version, unless the export is strict
+(:func:`strict_package`, and always for the provider API): then they go into
+the objects' ``extensions`` (1.1) or are left out (1.0). Identifiers and URIs do not depend on the version
 asked for.
 
 Shipped frameworks that name the same licence URI share one CFLicense (its
@@ -45,6 +47,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from marshmallow import Schema
+from marshmallow import fields as ma_fields
 from sqlalchemy import ColumnElement, Row, String, Text, Uuid, bindparam, cast, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -52,8 +56,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from capcourse.case.models import CaseDefinition, DefinitionKind
-from capcourse.case.reading import gc_paused
-from capcourse.case.schemas import ASSOCIATION_TYPES_1P0, format_datetime
+from capcourse.case.reading import declared, gc_paused
+from capcourse.case.schemas import ASSOCIATION_TYPES_1P0, CFPackageSchema, format_datetime
 from capcourse.frameworks.models import Association, Framework, Item, ManagedBy, Provenance
 from capcourse.frameworks.uris import node_uri
 from capcourse.identifiers import NAMESPACE, association_id
@@ -831,23 +835,92 @@ class FrameworkExport:
         return package
 
 
-def export_package(session: Session, framework: Framework, base_url: str, version: str = V1P1) -> dict[str, Any]:
+def export_package(
+    session: Session, framework: Framework, base_url: str, version: str = V1P1, strict: bool = False
+) -> dict[str, Any]:
     """The framework as a CASE CFPackage.
 
     :param base_url: the service's base URL, for the URIs of objects without one of their own.
     :param version: ``"1.1"`` (default) or ``"1.0"``.
+    :param strict: properties no CASE version defines, which an imported package
+        carried, go into the objects' ``extensions`` (1.1) or are left out (1.0)
+        instead of where they were (:func:`strict_package`).
     """
-    return FrameworkExport(session, framework, base_url, version).package()
+    package = FrameworkExport(session, framework, base_url, version).package()
+    return strict_package(package, version) if strict else package
+
+
+#: What CASE 1.0 packages carry besides the 1.1 classes' properties (the export adds them in 1.0).
+_ONLY_1P0 = frozenset({"CFDocumentURI", "CFPackageURI"})
+
+
+def _strict(obj: dict[str, Any], schema: Schema, version: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``obj`` with only the properties its CASE class defines, and the others.
+
+    The others go into the object's own ``extensions`` in CASE 1.1 when the
+    class has them; what is left (a link's, or anything in 1.0, which has no
+    extensions) is handed back for the enclosing object to keep.
+    """
+    fields_ = declared(schema)
+    out: dict[str, Any] = {}
+    others: dict[str, Any] = {}
+    for key, value in obj.items():
+        field_ = fields_.get(key)
+        if field_ is None:
+            if version == V1P0 and key in _ONLY_1P0:
+                out[key] = value
+            else:
+                others[key] = value
+            continue
+        inner = field_.inner if isinstance(field_, ma_fields.List) else field_
+        nested = inner.schema if isinstance(inner, ma_fields.Nested) and isinstance(inner.schema, Schema) else None
+        if nested is not None and isinstance(value, dict):
+            value, below = _strict(value, nested, version)
+            if below:
+                others[key] = below
+        elif nested is not None and isinstance(value, list):
+            members, below_list = [], []
+            for member in value:
+                if isinstance(member, dict):
+                    member, below = _strict(member, nested, version)
+                    below_list.append(below)
+                members.append(member)
+            value = members
+            if any(below_list):
+                others[key] = below_list
+        out[key] = value
+    if others and version == V1P1 and isinstance(fields_.get("extensions"), ma_fields.Dict):
+        theirs = out.get("extensions")
+        out["extensions"] = {**others, **(theirs if isinstance(theirs, dict) else {})}
+        others = {}
+    return out, others
+
+
+def strict_package(package: dict[str, Any], version: str = V1P1) -> dict[str, Any]:
+    """The package with only what CASE defines where it is, so 1EdTech's schema accepts it.
+
+    Properties no CASE version defines, which an imported package carried, go
+    into the ``extensions`` of the object that had them (a link's into its
+    association's, under the link's name; the package's and CFDefinitions'
+    into their own) in CASE 1.1, and are left out of CASE 1.0, which has no
+    extensions. Everything CASE defines is untouched.
+    """
+    out, _ = _strict(package, CFPackageSchema(), version)
+    return out
 
 
 @gc_paused()
-def export_json(session: Session, framework: Framework, base_url: str, version: str = V1P1) -> bytes:
+def export_json(
+    session: Session, framework: Framework, base_url: str, version: str = V1P1, strict: bool = False
+) -> bytes:
     """The framework as a CASE CFPackage, written as JSON (what the API and the provider send).
 
     Built and written with the collector paused throughout, so the package's
     objects are freed (by reference counting) before it runs again.
+
+    :param strict: see :func:`export_package`.
     """
-    return dumps(FrameworkExport(session, framework, base_url, version).package())
+    return dumps(export_package(session, framework, base_url, version, strict=strict))
 
 
 def item_row(session: Session, item_id: uuid.UUID) -> Row[Any] | None:

@@ -21,7 +21,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from capcourse.case.export import FrameworkExport, association_row, associations_touching, children_rows, item_row
+from capcourse.case.export import (
+    FrameworkExport,
+    association_row,
+    associations_touching,
+    children_rows,
+    item_row,
+    strict_package,
+)
 from capcourse.case.models import CaseDefinition, DefinitionKind
 from capcourse.case.schemas import UUID_PATTERN, parse_datetime
 from capcourse.errors import BadRequestError, NotFoundError
@@ -103,8 +110,13 @@ def cf_document(session: Session, identifier: uuid.UUID, base_url: str, version:
 
 
 def cf_package(session: Session, identifier: uuid.UUID, base_url: str, version: str) -> dict[str, Any]:
-    """``CFPackages/{id}``: the document with all its items, associations and definitions."""
-    return FrameworkExport(session, get_framework(session, identifier), base_url, version).package()
+    """``CFPackages/{id}``: the document with all its items, associations and definitions.
+
+    Strict (:func:`~capcourse.case.export.strict_package`): a provider answers as
+    the OpenAPI says, which allows no property CASE does not define.
+    """
+    package = FrameworkExport(session, get_framework(session, identifier), base_url, version).package()
+    return strict_package(package, version)
 
 
 def _item_export(session: Session, identifier: uuid.UUID, base_url: str, version: str) -> tuple[FrameworkExport, Any]:

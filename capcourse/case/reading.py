@@ -81,7 +81,8 @@ KINDS: dict[str, str] = {
     "wants RFC 4122)",
     "tree_cycle": "isChildOf link that would make an item its own ancestor: kept as a plain association, "
     "outside the tree",
-    "unknown_property": "property CASE does not define: kept, and exported where it was",
+    "unknown_property": "property CASE does not define: kept and exported where it was (so the export is only as "
+    "valid as the package was); a strict export (and the provider API) moves it into the object's extensions",
 }
 
 
@@ -127,8 +128,7 @@ class Notes:
             for n in self.report()
             if n["kind"] != "unknown_property"
         ] + [
-            f"{n['count']} × {n['description']} (e.g. {'; '.join(n['examples'][:2])}); the export is only as "
-            "valid as the package was."
+            f"{n['count']} × {n['description']} (e.g. {'; '.join(n['examples'][:2])})."
             for n in self.report()
             if n["kind"] == "unknown_property"
         ]

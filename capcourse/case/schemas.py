@@ -473,6 +473,14 @@ class PackageArgsSchema(Schema):
         load_default="1.1", validate=validate.OneOf(["1.1", "1.0"]), metadata={"description": "CASE version."}
     )
     download = fields.Boolean(load_default=False, metadata={"description": "Send as a file to save."})
+    strict = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Properties no CASE version defines, which an imported package carried, go into the "
+            "objects' extensions (CASE 1.1) or are left out (1.0), so 1EdTech's package schema accepts the export. "
+            "Without it they are exported where they were, as the package came."
+        },
+    )
 
 
 class ImportArgsSchema(Schema):

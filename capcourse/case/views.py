@@ -96,7 +96,7 @@ class PackageExport(MethodView):
         if args["download"]:
             filename = f"{framework.key}.case-{args['version']}.json"
             headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-        body = export_json(db.session(), framework, _base_url(), args["version"])
+        body = export_json(db.session(), framework, _base_url(), args["version"], strict=args["strict"])
         return current_app.response_class(body, mimetype="application/json", headers=headers)
 
 

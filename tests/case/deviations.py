@@ -27,8 +27,10 @@ class Deviation:
     version: str = "1.1"
     #: Whether the package has items a programme can map to.
     mappable: bool = True
-    #: Whether 1EdTech's 1.1 schema accepts the export (not when the package carries non-CASE properties).
+    #: Whether 1EdTech's schema accepts the export as it came (not when the package carries non-CASE properties).
     valid_export: bool = True
+    #: Whether it accepts the strict export (not when identifiers are no UUIDs: they are kept, being referred to).
+    valid_strict_export: bool = True
 
 
 def nulls() -> dict[str, Any]:
@@ -295,7 +297,10 @@ DEVIATIONS: dict[str, Deviation] = {
     "local, urn and relative URIs": Deviation(other_uris, frozenset()),
     # Kept as they came: 1EdTech's schema wants UUIDs, so the export is as (in)valid as the package.
     "loose identifiers": Deviation(
-        loose_identifiers, frozenset({"identifier_not_uuid", "identifier_not_rfc4122"}), valid_export=False
+        loose_identifiers,
+        frozenset({"identifier_not_uuid", "identifier_not_rfc4122"}),
+        valid_export=False,
+        valid_strict_export=False,
     ),
     "missing descriptions": Deviation(missing_descriptions, frozenset({"default"})),
     "associations at documents": Deviation(document_ends, frozenset()),

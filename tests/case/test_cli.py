@@ -15,6 +15,7 @@ from capcourse.frameworks.models import Framework
 from capcourse.mapping.models import Depth, Mapping, MappingEvent
 from capcourse.mapping.services import map_items
 from tests import factories
+from tests.case.deviations import DEVIATIONS
 from tests.case.standards import (
     ADMIN_PRINCIPAL,
     FIXTURES,
@@ -106,3 +107,15 @@ def test_bad_input_is_explained(runner: FlaskCliRunner, tmp_path: Path) -> None:
     assert "Nothing was imported" in result.output
     assert "https only" in runner.invoke(args=["case", "import", "http://case.example.org/p.json"]).output
     assert "No file" in runner.invoke(args=["case", "import", str(tmp_path / "missing.json")]).output
+
+
+def test_export_strict_moves_what_case_does_not_define_into_extensions(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    package = DEVIATIONS["unknown properties"].build()
+    path = tmp_path / "extra.json"
+    path.write_text(json.dumps(package), encoding="utf-8")
+    assert runner.invoke(args=["case", "import", str(path)]).exit_code == 0
+    identifier = package["CFDocument"]["identifier"]
+    as_came = json.loads(runner.invoke(args=["case", "export", identifier]).output)
+    strict = json.loads(runner.invoke(args=["case", "export", identifier, "--strict"]).output)
+    assert as_came["generatedBy"] == "Example Tool 4.1"
+    assert "generatedBy" not in strict and strict["extensions"]["generatedBy"] == "Example Tool 4.1"

@@ -80,10 +80,17 @@ def test_each_deviation_imports_maps_and_exports_again_as_it_came(session: Sessi
     again = _import(session, went, name)
     assert again["status"] == "unchanged", again
 
-    if deviation.valid_export:
+    # The strict export differs only in where non-CASE properties are: in the objects' extensions (1.1), or gone.
+    strict = export_package(session, framework, BASE_URL, deviation.version, strict=True)
+    if name != "unknown properties":
+        assert strict == went
+    if deviation.valid_export or deviation.valid_strict_export:
         shared_path("standards", "case")  # 1EdTech's schemas: skips here without ../shared
         validator = official_1p1() if deviation.version == "1.1" else package_1p0()
-        assert problems(validator, went) == []
+        if deviation.valid_export:
+            assert problems(validator, went) == []
+        if deviation.valid_strict_export:
+            assert problems(validator, strict) == []
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
@@ -117,3 +124,34 @@ def test_a_crosswalk_only_package_links_the_frameworks_capcourse_holds(session: 
     assert framework is not None
     went = export_package(session, framework, BASE_URL)
     assert {a["identifier"] for a in went["CFAssociations"]} == {a["identifier"] for a in came["CFAssociations"]}
+
+
+def test_a_strict_export_moves_non_case_properties_into_extensions(session: Session) -> None:
+    came = DEVIATIONS["unknown properties"].build()
+    summary = _import(session, came, "extra")
+    framework = session.get(Framework, uuid.UUID(summary["framework_id"]))
+    assert framework is not None
+    as_came = export_package(session, framework, BASE_URL)
+    strict = export_package(session, framework, BASE_URL, strict=True)
+    items = {i["identifier"]: i for i in strict["CFItems"]}
+    first, second = (items[i["identifier"]] for i in came["CFItems"][:2])
+    assert "educationalLevel" not in first and first["extensions"]["educationalLevel"] == ["KS4"]
+    # A link's extra property goes to the extensions of the object holding the link, under the link's name.
+    assert "typeCode" not in second["CFItemTypeURI"]
+    assert second["extensions"]["CFItemTypeURI"] == {"typeCode": "skill"}
+    association = next(
+        a for a in strict["CFAssociations"] if a["identifier"] == came["CFAssociations"][3]["identifier"]
+    )
+    assert association["extensions"]["CFItemAssociationURI"]["title"] == "Crosswalk"
+    assert strict["CFDocument"]["extensions"]["publisherURI"] == "https://example.org/"
+    assert strict["CFDefinitions"]["CFItemTypes"][0]["extensions"] == {"color": "#004488"}
+    assert strict["extensions"]["generatedBy"] == "Example Tool 4.1" and "generatedBy" not in strict
+    # Where they were, by default.
+    assert as_came["generatedBy"] == "Example Tool 4.1"
+    # CASE 1.0 has no extensions: a strict 1.0 export leaves them out.
+    strict_1p0 = export_package(session, framework, BASE_URL, "1.0", strict=True)
+    assert "generatedBy" not in strict_1p0 and "extensions" not in strict_1p0
+    assert all("educationalLevel" not in i and "extensions" not in i for i in strict_1p0["CFItems"])
+    shared_path("standards", "case")  # 1EdTech's schemas: skips here without ../shared
+    assert problems(official_1p1(), strict) == []
+    assert problems(package_1p0(), strict_1p0) == []

@@ -290,3 +290,22 @@ def test_an_imported_identifier_that_is_no_uuid_is_served_as_it_came(client: Fla
     replaced = client.get(f"{V1P1}/CFAssociations/{ident('a-replaced')}")
     assert replaced.status_code == 200, replaced.json
     assert replaced.json["originNodeURI"] == kept["CFAssociations"][-2]["originNodeURI"]
+
+
+def test_packages_are_served_strictly_and_exported_as_they_came_unless_asked(
+    client: FlaskClient, session: Session
+) -> None:
+    package = DEVIATIONS["unknown properties"].build()
+    import_package(session, json.dumps(package).encode(), ADMIN_PRINCIPAL, "test")
+    session.commit()
+    identifier = package["CFDocument"]["identifier"]
+    # The provider answers as the OpenAPI says: what CASE does not define is in extensions.
+    served = valid(client, f"{V1P1}/CFPackages/{identifier}", "CFPackageDType")
+    assert "generatedBy" not in served and served["extensions"]["generatedBy"] == "Example Tool 4.1"
+    assert "generatedBy" not in client.get(f"{V1P0}/CFPackages/{identifier}").json
+    # The export gives the package back as it came, or strictly when asked.
+    as_came = client.get(f"/api/v1/frameworks/{identifier}/case").json
+    assert as_came["generatedBy"] == "Example Tool 4.1"
+    strict = client.get(f"/api/v1/frameworks/{identifier}/case?strict=true").json
+    assert strict == served
+    assert problems(official_1p1(), strict) == []
