@@ -43,8 +43,9 @@ from capcourse.catalogue.services import create_programme
 from capcourse.cohorts.models import Cohort, CohortMember
 from capcourse.demo.services import TITLE, load_demo
 from capcourse.extensions import db
+from capcourse.frameworks import crosswalks
 from capcourse.frameworks.models import Item
-from capcourse.identifiers import framework_id
+from capcourse.identifiers import framework_id, item_id
 from capcourse.mapping.models import Mapping
 from tests.conftest import scratch_app
 from tests.factories import PASSWORD
@@ -93,7 +94,20 @@ def build_programme(session: Session, world: World) -> None:
     # Routes about one user (disable, re-role, remove from the programme) act on a
     # bystander, never on a caller, who must stay able to sign in.
     bystander = session.scalar(select(User).where(User.email == _emails("bystander")))
+    # A crosswalk link still to review, made anew each time, so confirming or deleting it works for each caller.
+    left, right = crosswalks.get_pair(
+        session, framework_id("frontline-lcf-pathway-1"), framework_id("dfe-kss-practice-supervisors-2018")
+    )
+    ends = (item_id("frontline-lcf-pathway-1", "EC.6.a"), item_id("dfe-kss-practice-supervisors-2018", "1.1"))
+    old_link = crosswalks._find(session, "isRelatedTo", *ends)
+    if old_link is not None:
+        session.delete(old_link)
+        session.flush()
+    link = crosswalks.create_association(session, left, right, *ends, "isRelatedTo", "matrix", provenance="suggested")
     world.ids = {
+        "left_id": left.id,
+        "right_id": right.id,
+        "association_id": link.id,
         "programme_id": programme.id,
         "course_id": course.id,
         "module_id": module.id,

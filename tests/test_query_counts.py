@@ -25,6 +25,7 @@ from capcourse.accounts.models import MembershipRole, Role
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme
 from capcourse.cohorts.models import Cohort, CohortMember
 from capcourse.extensions import db
+from capcourse.frameworks import crosswalks
 from capcourse.frameworks.models import Framework, Item
 from capcourse.identifiers import framework_id
 from capcourse.lti import services as lti
@@ -38,6 +39,8 @@ from tests.pages import sign_in
 pytestmark = pytest.mark.db
 
 N = 5
+FRONTLINE_ID = framework_id("frontline-lcf-pathway-1")
+KSS_2018_ID = framework_id("dfe-kss-practice-supervisors-2018")
 
 
 @contextmanager
@@ -181,6 +184,39 @@ def add_platforms(world: World, count: int) -> None:
         )
 
 
+def add_crosswalk_links(world: World, count: int) -> None:
+    """Links from Frontline items to KSS 2018 items (beside the shipped suggested ones)."""
+    left, right = crosswalks.get_pair(world.session, FRONTLINE_ID, KSS_2018_ID)
+    taken = {
+        (a.origin_item_id, a.destination_item_id) for a in crosswalks.list_associations(world.session, left, right)
+    }
+    origins = world.session.scalars(select(Item.id).where(Item.framework_id == FRONTLINE_ID)).all()
+    destinations = world.session.scalars(select(Item.id).where(Item.framework_id == KSS_2018_ID)).all()
+    free = [(o, d) for o in origins for d in destinations if (o, d) not in taken][:count]
+    for origin, destination in free:
+        crosswalks.create_association(world.session, left, right, origin, destination, "isRelatedTo", "test")
+
+
+def add_implied(world: World, count: int) -> None:
+    """Mappings to Frontline items whose crosswalk links to KSS 2018 are confirmed: coverage implied through them."""
+    left, right = crosswalks.get_pair(world.session, FRONTLINE_ID, KSS_2018_ID)
+    mapped = set(world.session.scalars(select(Mapping.item_id).where(Mapping.programme_id == world.programme.id)))
+    links = [
+        a
+        for a in crosswalks.list_associations(world.session, left, right, ["suggested"])
+        if a.origin_item_id not in mapped
+    ]
+    chosen = list(dict.fromkeys(a.origin_item_id for a in links))[:count]
+    services.map_items(world.session, Principal(role=Role.ADMIN, name="test"), world.module, chosen, "developed")
+    for link in links:
+        if link.origin_item_id in chosen:
+            crosswalks.confirm_association(world.session, link, "test")
+
+
+def implied_path(world: World) -> str:
+    return f"/api/v1/programmes/{world.programme.id}/coverage?framework={KSS_2018_ID}"
+
+
 def cohort_page(world: World) -> str:
     return cohort_path(world).replace("/api/v1", "").removesuffix("/learners?page_size=100")
 
@@ -225,6 +261,15 @@ CASES = [
     Case("page delivery", add_dead_letters, lambda w: "/admin/delivery", page=True),
     Case("page LTI platforms", add_platforms, lambda w: "/admin/lti", page=True),
     Case("page module with its mappings", add_mappings, lambda w: f"/modules/{w.module.id}", page=True),
+    Case("API crosswalk", add_crosswalk_links, lambda w: f"/api/v1/crosswalks/{FRONTLINE_ID}/{KSS_2018_ID}"),
+    Case("page crosswalk", add_crosswalk_links, lambda w: f"/crosswalks/{FRONTLINE_ID}/{KSS_2018_ID}", page=True),
+    Case("API coverage implied through crosswalks", add_implied, implied_path),
+    Case(
+        "page coverage implied through crosswalks",
+        add_implied,
+        lambda w: implied_path(w).removeprefix("/api/v1"),
+        page=True,
+    ),
 ]
 
 

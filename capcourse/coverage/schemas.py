@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from capcourse.coverage.services import DEPTHS, CoverageReport, GapList, MappedTarget
+from capcourse.frameworks.crosswalks import OPTIONAL
 
 
 class DepthCountsSchema(Schema):
@@ -93,10 +94,30 @@ class CoverageSchema(Schema):
     taught_not_assessed = fields.List(fields.UUID(), required=True)
     matrix = fields.Nested(MatrixSchema, allow_none=True)
     stages = fields.List(fields.Nested(StageSchema), required=True)
+    implied_provenances = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "The provenances of the associations implied coverage went through: published and "
+            "confirmed, plus what ``include`` asked for."
+        },
+    )
 
 
 class CoverageArgsSchema(Schema):
     framework = fields.UUID(required=True, metadata={"description": "The framework to measure against."})
+
+
+class ImpliedCoverageArgsSchema(CoverageArgsSchema):
+    include = fields.List(
+        fields.String(validate=validate.OneOf(OPTIONAL)),
+        load_default=list,
+        metadata={
+            "description": "Also imply coverage through crosswalk links of these provenances (repeat the "
+            "parameter for both: ``include=suggested&include=inferred``). By default only published and "
+            "confirmed links count."
+        },
+    )
 
 
 class ExportArgsSchema(CoverageArgsSchema):
@@ -206,6 +227,7 @@ def coverage_dict(report: CoverageReport) -> dict[str, Any]:
             {"stage": s.stage, "total": s.total, "covered": s.covered, "counts": _counts(s.counts)}
             for s in report.stages
         ],
+        "implied_provenances": sorted(report.implied_provenances),
     }
 
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from capcourse.catalogue.models import Activity, Course, Module, Programme
 from capcourse.frameworks.areas import link_rows as area_link_rows
+from capcourse.frameworks.crosswalks import COUNTED
 from capcourse.frameworks.models import Association, Framework, Item
 from capcourse.frameworks.services import item_tree
 from capcourse.mapping.models import Depth, Mapping
@@ -136,6 +137,8 @@ class CoverageReport:
     stages: list[StageSummary]
     #: item id → coverage implied through crosswalk associations (never added to ``items``' counts).
     implied: dict[uuid.UUID, list[ImpliedLink]] = field(default_factory=dict)
+    #: The provenances of the associations ``implied`` went through (published and confirmed unless asked).
+    implied_provenances: frozenset[str] = COUNTED
 
     @property
     def implied_only(self) -> list[ItemCoverage]:
@@ -215,8 +218,15 @@ def _associated_areas(session: Session, framework: Framework) -> list[tuple[uuid
     return [(origin, destination) for origin, destination in rows if destination is not None]
 
 
-def coverage(session: Session, programme: Programme, framework: Framework) -> CoverageReport:
-    """The programme's coverage of ``framework``: per item, per level, by area, by stage."""
+def coverage(
+    session: Session, programme: Programme, framework: Framework, implied_provenances: Collection[str] = COUNTED
+) -> CoverageReport:
+    """The programme's coverage of ``framework``: per item, per level, by area, by stage.
+
+    :param implied_provenances: the associations coverage is implied through, by provenance: published and
+        confirmed ones unless the caller asks for suggested or inferred ones too
+        (:func:`capcourse.frameworks.crosswalks.coverage_provenances`).
+    """
     items = _flatten(session, framework)
     direct = direct_counts(session, programme, framework)
     by_id = {c.item.id: c for c in items}
@@ -272,17 +282,20 @@ def coverage(session: Session, programme: Programme, framework: Framework) -> Co
         summaries,
         matrix,
         list(stages.values()),
-        implied_coverage(session, programme, framework),
+        implied_coverage(session, programme, framework, implied_provenances),
+        frozenset(implied_provenances),
     )
 
 
 def implied_coverage(
-    session: Session, programme: Programme, framework: Framework
+    session: Session, programme: Programme, framework: Framework, provenances: Collection[str] = COUNTED
 ) -> dict[uuid.UUID, list[ImpliedLink]]:
-    """Per item of ``framework``, the mapped items of other frameworks linked to it (any association but isChildOf).
+    """Per item of ``framework``, the mapped items of other frameworks linked to it (any association but
+    isChildOf) by an association of one of ``provenances``.
 
     Links are read as plain rows, and only the items at their other end that the
-    programme maps are loaded: most links (the icon legend's) imply nothing.
+    programme maps are loaded (with their frameworks, in the same query): most
+    links (the icon legend's) imply nothing.
     """
     origin, destination = aliased(Item), aliased(Item)
     links = session.execute(
@@ -297,6 +310,7 @@ def implied_coverage(
         .join(destination, destination.id == Association.destination_item_id)
         .where(
             Association.association_type != "isChildOf",
+            Association.provenance.in_(sorted(provenances)),
             (origin.framework_id == framework.id) != (destination.framework_id == framework.id),
         )
     ).all()
@@ -313,7 +327,10 @@ def implied_coverage(
         counts[item_id][depth] = count
     if not counts:
         return {}
-    mapped = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_(list(counts))))}
+    mapped = {
+        item.id: item
+        for item in session.scalars(select(Item).where(Item.id.in_(list(counts))).options(joinedload(Item.framework)))
+    }
     implied: dict[uuid.UUID, list[ImpliedLink]] = defaultdict(list)
     for association_type, provenance, origin_id, destination_id, outgoing in links:
         ours, theirs = (origin_id, destination_id) if outgoing else (destination_id, origin_id)

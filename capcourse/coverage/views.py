@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint as PageBlueprint
@@ -33,6 +34,7 @@ from capcourse.coverage.schemas import (
     EvidenceArgsSchema,
     ExportArgsSchema,
     GapListSchema,
+    ImpliedCoverageArgsSchema,
     LearnerEvidenceSchema,
     LearnerExportArgsSchema,
     TargetSchema,
@@ -43,6 +45,7 @@ from capcourse.coverage.schemas import (
 )
 from capcourse.errors import InvalidInputError, NotFoundError
 from capcourse.extensions import db
+from capcourse.frameworks.crosswalks import OPTIONAL, coverage_provenances
 from capcourse.frameworks.models import Framework, Item
 from capcourse.frameworks.services import get_framework
 from capcourse.mapping.screen import screen_frameworks
@@ -57,10 +60,20 @@ EXPORTS = {
 }
 
 
-def report_for(principal: Principal, programme_id: uuid.UUID, framework_id: uuid.UUID) -> services.CoverageReport:
+def report_for(
+    principal: Principal, programme_id: uuid.UUID, framework_id: uuid.UUID, include: Sequence[str] = ()
+) -> services.CoverageReport:
+    """The coverage report, implied coverage through published and confirmed links plus ``include``'s."""
     programme = access.programme_for_read(db.session(), principal, programme_id)
     framework = get_framework(db.session(), framework_id)
-    return services.coverage(db.session(), programme, framework)
+    return services.coverage(db.session(), programme, framework, coverage_provenances(include))
+
+
+def _page_include() -> list[str]:
+    """The crosswalk links a coverage page was asked to include besides published and confirmed ones."""
+    include = request.args.getlist("include")
+    coverage_provenances(include)  # a 4xx naming the bad value
+    return include
 
 
 def _export(report: services.CoverageReport, kind: str, table: str = "items") -> Response:
@@ -73,13 +86,14 @@ def _export(report: services.CoverageReport, kind: str, table: str = "items") ->
 class Coverage(MethodView):
     @require_role(*PEOPLE)
     @blp.doc(**AUTH_DOC)
-    @blp.arguments(CoverageArgsSchema, location="query")
+    @blp.arguments(ImpliedCoverageArgsSchema, location="query")
     @blp.response(200, CoverageSchema)
     def get(self, args: dict[str, Any], programme_id: uuid.UUID) -> Any:
         """Coverage of a framework: per item (direct and with sub-items, by depth), per level, gaps,
         taught-but-never-assessed, the capability × curriculum-area matrix and coverage per stage where the
-        framework has them."""
-        return coverage_dict(report_for(current_principal(), programme_id, args["framework"]))
+        framework has them; and, apart, coverage implied through crosswalk links (published and confirmed ones,
+        plus suggested or inferred ones if ``include`` asks)."""
+        return coverage_dict(report_for(current_principal(), programme_id, args["framework"], args["include"]))
 
 
 @blp.route("/programmes/<uuid:programme_id>/coverage/export.<any(csv, xlsx):kind>")
@@ -267,7 +281,8 @@ def dashboard(programme_id: uuid.UUID) -> str:
     principal = page_principal()
     programme = access.programme_for_read(db.session(), principal, programme_id)
     framework = _page_framework(programme)
-    report = services.coverage(db.session(), programme, framework)
+    include = _page_include()
+    report = services.coverage(db.session(), programme, framework, coverage_provenances(include))
     return render_template(
         "coverage/dashboard.html",
         programme=programme,
@@ -275,6 +290,8 @@ def dashboard(programme_id: uuid.UUID) -> str:
         frameworks=screen_frameworks(db.session(), programme),
         depths=services.DEPTHS,
         first_course=programme.courses[0] if programme.courses else None,
+        include=include,
+        optional=OPTIONAL,
     )
 
 

@@ -49,6 +49,8 @@ def sync(dry_run: bool) -> None:
         click.echo(f"icon legend rows: {_describe(report.legend_rows)}")
     if report.area_links:
         click.echo(f"curriculum-area links of the starting set: {report.area_links} changed")
+    if report.crosswalk_links:
+        click.echo(f"links of the shipped crosswalks: {report.crosswalk_links} changed")
     if dry_run:
         db.session.rollback()
         click.echo("Dry run: nothing was written.")

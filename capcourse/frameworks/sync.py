@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from capcourse.frameworks.areas import sync_seed_links
+from capcourse.frameworks.crosswalks import sync_shipped_crosswalks
 from capcourse.frameworks.legend import Change, rebuild_legend_associations
 from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item, ManagedBy, Provenance, utcnow
 from capcourse.frameworks.seed_data import SeedData, SeedFramework, SeedLegend
@@ -54,10 +55,17 @@ class SyncReport:
     legend_rows: Change = field(default_factory=Change)
     #: Curriculum-area links of the shipped starting set added, updated or dropped.
     area_links: int = 0
+    #: Links of the shipped crosswalks (``capcourse/data/crosswalks/``) added, updated or dropped.
+    crosswalk_links: int = 0
 
     @property
     def changed(self) -> bool:
-        return any(f.changed for f in self.frameworks) or self.legend_rows.changed or bool(self.area_links)
+        return (
+            any(f.changed for f in self.frameworks)
+            or self.legend_rows.changed
+            or bool(self.area_links)
+            or bool(self.crosswalk_links)
+        )
 
 
 def _aware(value: Any) -> Any:
@@ -292,6 +300,7 @@ def sync_frameworks(session: Session, data: SeedData, now: datetime | None = Non
         results[legend.framework_key].associations += derived
     report.legend_rows = legend_rows
     report.area_links = sync_seed_links(session, now)
+    report.crosswalk_links = sync_shipped_crosswalks(session, now)
 
     for seed in data.frameworks:
         if seed.key in frameworks:

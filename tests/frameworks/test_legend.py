@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from capcourse.accounts.models import Role
 from capcourse.errors import InvalidInputError, NotFoundError
 from capcourse.frameworks import legend
-from capcourse.frameworks.models import Association, Framework, Item, Provenance
+from capcourse.frameworks.models import Association, Framework, Item, ManagedBy, Provenance
 from capcourse.identifiers import framework_id, item_id
 from tests.factories import api_key, bearer
 
@@ -30,7 +30,11 @@ def test_changing_an_icon_moves_every_marked_item(session: Session) -> None:
         session, framework, "🧠", [item_id("frontline-curriculum-areas", "MD")], "Decisions.", actor="tester"
     )
     brain_items = session.scalars(select(Item.id).where(Item.framework_id == FRONTLINE, Item.icon == "🧠")).all()
-    links = session.scalars(select(Association).where(Association.origin_item_id.in_(brain_items))).all()
+    links = session.scalars(
+        select(Association).where(
+            Association.origin_item_id.in_(brain_items), Association.managed_by == ManagedBy.ICON_LEGEND
+        )
+    ).all()
     assert len(links) == 3
     assert {a.destination_item_id for a in links} == {item_id("frontline-curriculum-areas", "MD")}
     assert {a.provenance for a in links} == {Provenance.CONFIRMED}
