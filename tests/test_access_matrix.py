@@ -99,7 +99,7 @@ def build_programme(session: Session, world: World) -> None:
         session, framework_id("frontline-lcf-pathway-1"), framework_id("dfe-kss-practice-supervisors-2018")
     )
     ends = (item_id("frontline-lcf-pathway-1", "EC.6.a"), item_id("dfe-kss-practice-supervisors-2018", "1.1"))
-    old_link = crosswalks._find(session, "isRelatedTo", *ends)
+    old_link = crosswalks.find_link(session, "isRelatedTo", *ends)
     if old_link is not None:
         session.delete(old_link)
         session.flush()

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -58,14 +58,18 @@ class SuggestionHooks:
     decide: Callable[[Session, Principal, uuid.UUID, uuid.UUID, str], None]
 
 
-_hooks: SuggestionHooks | None = None
+HOOKS_KEY = "capcourse.crosswalk_suggestions"
 SUGGESTIONS = 5
 
 
-def register_suggestions(hooks: SuggestionHooks) -> None:
-    """Let a suggestion service offer likely equivalents on the editor (see :class:`SuggestionHooks`)."""
-    global _hooks
-    _hooks = hooks
+def register_suggestions(app: Flask, hooks: SuggestionHooks) -> None:
+    """Let a suggestion service offer likely equivalents on ``app``'s editor (see :class:`SuggestionHooks`)."""
+    app.extensions[HOOKS_KEY] = hooks
+
+
+def _hooks() -> SuggestionHooks | None:
+    hooks: SuggestionHooks | None = current_app.extensions.get(HOOKS_KEY)
+    return hooks
 
 
 def _editor() -> str:
@@ -149,19 +153,20 @@ def crosswalk_editor(left_id: uuid.UUID, right_id: uuid.UUID) -> str:
         read_only=crosswalks.READ_ONLY,
         suggesting=suggesting,
         suggestions=suggestions,
-        can_suggest=_hooks is not None,
+        can_suggest=_hooks() is not None,
     )
 
 
 def _suggestions_for(left: Framework, right: Framework, wanted: str | None) -> tuple[Item | None, list[Equivalent]]:
     """The item whose likely equivalents were asked for (``?suggest=``), and them, from the other framework."""
-    if not wanted or _hooks is None:
+    hooks = _hooks()
+    if not wanted or hooks is None:
         return None, []
     item = db.session.get(Item, _uuid(wanted, "suggest"))
     if item is None or item.framework_id not in (left.id, right.id):
         raise InvalidInputError("suggest must name an item of one of the two frameworks.", {"suggest": ["Unknown."]})
     other = right if item.framework_id == left.id else left
-    return item, _hooks.equivalents(db.session(), item.id, other.id, SUGGESTIONS)
+    return item, hooks.equivalents(db.session(), item.id, other.id, SUGGESTIONS)
 
 
 def _back(left_id: uuid.UUID, right_id: uuid.UUID, anchor: str | None = None) -> Response:
@@ -190,24 +195,32 @@ def crosswalk_link(left_id: uuid.UUID, right_id: uuid.UUID) -> Response | tuple[
         origin, destination = (
             (right_item, left_item) if request.form.get("direction") == "right-to-left" else (left_item, right_item)
         )
-        association = crosswalks.create_association(
-            db.session(),
-            left,
-            right,
-            origin,
-            destination,
-            request.form.get("type") or "isRelatedTo",
-            actor,
-            strength=request.form.get("strength"),
-            provenance=request.form.get("provenance") or "confirmed",
-            note=request.form.get("note"),
-        )
-        suggested = request.form.get("suggest")
-        if suggested and _hooks is not None:
-            # Accepting a suggestion: the link is made here, and the suggestion service learns of it.
+        association_type = request.form.get("type") or "isRelatedTo"
+        suggested, hooks = request.form.get("suggest"), _hooks()
+        existing = crosswalks.find_link(db.session(), association_type, origin, destination) if suggested else None
+        if existing is not None:
+            # Accepting a suggestion that is already a link awaiting review confirms that link.
+            association = existing
+            if existing.provenance in crosswalks.OPTIONAL:
+                crosswalks.confirm_association(db.session(), existing, actor)
+        else:
+            association = crosswalks.create_association(
+                db.session(),
+                left,
+                right,
+                origin,
+                destination,
+                association_type,
+                actor,
+                strength=request.form.get("strength"),
+                provenance=request.form.get("provenance") or "confirmed",
+                note=request.form.get("note"),
+            )
+        if suggested and hooks is not None:
+            # Accepting a suggestion: the link is made (or confirmed) here, and the suggestion service learns of it.
             subject = _uuid(suggested, "suggest")
             other = right_item if subject == left_item else left_item
-            _hooks.decide(db.session(), page_principal(), subject, other, "confirmed")
+            hooks.decide(db.session(), page_principal(), subject, other, "confirmed")
     except CapcourseError as error:
         return refuse(error, lambda: crosswalk_editor(left_id, right_id))
     db.session.commit()
@@ -222,7 +235,8 @@ def crosswalk_reject(left_id: uuid.UUID, right_id: uuid.UUID) -> Response | tupl
     _editor()
     try:
         left, right = crosswalks.get_pair(db.session(), left_id, right_id)
-        if _hooks is None:
+        hooks = _hooks()
+        if hooks is None:
             raise InvalidInputError("No suggestion service is running.")
         subject = _uuid(request.form.get("suggest"), "suggest")
         other = _uuid(request.form.get("other"), "other")
@@ -230,7 +244,7 @@ def crosswalk_reject(left_id: uuid.UUID, right_id: uuid.UUID) -> Response | tupl
             found = db.session.get(Item, identifier)
             if found is None or found.framework_id not in (left.id, right.id):
                 raise InvalidInputError("Both items must belong to the two frameworks.")
-        _hooks.decide(db.session(), page_principal(), subject, other, "rejected")
+        hooks.decide(db.session(), page_principal(), subject, other, "rejected")
     except CapcourseError as error:
         return refuse(error, lambda: crosswalk_editor(left_id, right_id))
     db.session.commit()

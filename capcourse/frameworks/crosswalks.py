@@ -284,7 +284,8 @@ def _refuse_read_only(association: Association) -> None:
         raise ConflictError(f"This association cannot be changed here: {reason}.")
 
 
-def _find(session: Session, association_type: str, origin: uuid.UUID, destination: uuid.UUID) -> Association | None:
+def find_link(session: Session, association_type: str, origin: uuid.UUID, destination: uuid.UUID) -> Association | None:
+    """The association of this type from ``origin`` to ``destination``, if there is one."""
     return session.scalars(
         select(Association).where(
             Association.association_type == association_type,
@@ -333,7 +334,7 @@ def create_association(
         "provenance": check_provenance(provenance),
         "notes": check_note(note),
     }
-    if _find(session, association_type, origin, destination) is not None:
+    if find_link(session, association_type, origin, destination) is not None:
         raise ConflictError(
             f"{_label(origin_item)} {association_type} {_label(destination_item)} exists already; edit it instead."
         )
@@ -384,7 +385,7 @@ def update_association(
     new_type = values.get("association_type", association.association_type)
     if new_type != association.association_type:
         assert association.destination_item_id is not None
-        other = _find(session, new_type, association.origin_item_id, association.destination_item_id)
+        other = find_link(session, new_type, association.origin_item_id, association.destination_item_id)
         if other is not None and other.id != association.id:
             raise ConflictError(f"A {new_type} link between these items exists already.")
     changed = {k: v for k, v in values.items() if getattr(association, k) != v}
@@ -564,7 +565,7 @@ def _apply(
         or existing.association_type != wanted["type"]
     ):
         raise ConflictError(f"Association {identifier} exists with other ends or another type.")
-    existing = existing or _find(session, wanted["type"], wanted["origin"], wanted["destination"])
+    existing = existing or find_link(session, wanted["type"], wanted["origin"], wanted["destination"])
     if existing is None:
         create_association(
             session,
@@ -628,7 +629,7 @@ def import_csv(session: Session, left: Framework, right: Framework, text: str, a
             }
             action = (row.get("action") or "set").strip() or "set"
             if action == "remove":
-                found = _find(session, wanted["type"], wanted["origin"], wanted["destination"])
+                found = find_link(session, wanted["type"], wanted["origin"], wanted["destination"])
                 if found is not None:
                     delete_association(session, found, actor)
                     result.removed += 1

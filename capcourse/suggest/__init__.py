@@ -13,7 +13,9 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register this domain's API, pages and commands with ``app``."""
     from capcourse.extensions import register_api
+    from capcourse.frameworks.crosswalk_pages import register_suggestions
     from capcourse.suggest.cli import suggest_cli
+    from capcourse.suggest.crosswalk_editor import HOOKS
     from capcourse.suggest.pages import area_suggestions, pages, suggestion_panel
     from capcourse.suggest.views import blp
 
@@ -23,3 +25,5 @@ def init_app(app: Flask) -> None:
     # The pages below this package show its panels through these (see capcourse.suggest.pages).
     app.jinja_env.globals["suggestion_panel"] = suggestion_panel
     app.jinja_env.globals["area_suggestions"] = area_suggestions
+    # The crosswalk editor (capcourse.frameworks.crosswalk_pages) offers likely equivalents through these.
+    register_suggestions(app, HOOKS)

@@ -120,6 +120,20 @@ def test_a_lead_edits_a_crosswalk_side_by_side_and_coverage_follows(served: tupl
         expect(page.locator(".flash-info")).to_have_text("Link deleted.")
         expect(page.locator("table.crosswalk-links tbody tr")).to_have_count(75)
 
+        # Suggested equivalents of one item: reject one, accept the best; both are recorded.
+        left.get_by_role("link", name="equivalents of LCF.MX.1", exact=True).click()
+        suggestions = page.locator("#suggestions")
+        expect(suggestions.get_by_role("heading")).to_contain_text("Likely equivalents of LCF.MX.1")
+        expect(suggestions.locator("tbody tr").first).to_contain_text("KSS-PS.1.1")
+        second = suggestions.locator("tbody tr").nth(1).locator("td").nth(1).locator(".code").inner_text()
+        suggestions.get_by_role("button", name=f"Reject {second}", exact=True).click()
+        expect(page.locator(".flash-info")).to_have_text("Suggestion rejected: it will rank lower.")
+        expect(page.locator("#suggestions tbody tr").first).to_contain_text("KSS-PS.1.1")
+        page.locator("#suggestions").get_by_role("button", name="Accept KSS-PS.1.1 as an equivalent").click()
+        expect(page.locator(".flash-info")).to_have_text("Link saved.")
+        accepted = page.locator("table.crosswalk-links tr", has_text="LCF.MX.1 ").filter(has_text="KSS-PS.1.1")
+        expect(accepted.first).to_contain_text("confirmed")
+
         # Coverage of KSS 2018: the Frontline mapping shows as implied through the confirmed link.
         page.goto(f"/programmes/{programme}/coverage?framework={framework_id(KSS)}")
         implied = page.locator("section[aria-labelledby=implied-heading]")

@@ -203,7 +203,7 @@ def test_csv_export_imports_again_unchanged_and_a_new_row_is_created(client: Fla
     )
     result = client.post(f"{PATH}.csv", data=text.encode(), headers=lead, content_type="text/csv")
     assert result.get_json() == {"created": 1, "updated": 0, "unchanged": 0, "removed": 1}
-    made = crosswalks._find(session, "isRelatedTo", item_id(KSS, "8.4"), item_id(FRONTLINE, "MC.5.a"))
+    made = crosswalks.find_link(session, "isRelatedTo", item_id(KSS, "8.4"), item_id(FRONTLINE, "MC.5.a"))
     assert made is not None and made.provenance == "confirmed" and made.strength == 0.5
 
 
