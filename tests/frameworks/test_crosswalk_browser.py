@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,9 @@ def test_a_lead_edits_a_crosswalk_side_by_side_and_coverage_follows(served: tupl
         # From the main navigation to the shipped Frontline ↔ KSS 2018 crosswalk.
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Crosswalks").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Crosswalks")
-        page.get_by_role("link", name="Leadership Capability Framework — Pathway 1: Practice Supervisors").first.click()
+        page.get_by_role(
+            "link", name=re.compile(r"Pathway 1.* and Knowledge and skills statement for practice supervisors \(2018\)")
+        ).click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("↔ Knowledge and skills statement")
         expect(page.locator("table.crosswalk-links tbody tr")).to_have_count(75)
 
@@ -101,7 +104,7 @@ def test_a_lead_edits_a_crosswalk_side_by_side_and_coverage_follows(served: tupl
         page.get_by_label("Show").select_option("review")
         page.get_by_role("button", name="Show").click()
         expect(page.locator("table.crosswalk-links tbody tr")).to_have_count(75)
-        page.get_by_role("button", name="Confirm LCF.MX.5.a isRelatedTo KSS-PS.2.2").click()
+        page.get_by_role("button", name="Confirm LCF.MX.5.a isRelatedTo KSS-PS.2.2 (2018)").click()
         expect(page.locator(".flash-info")).to_have_text("Link confirmed: coverage counts it.")
         expect(page.locator("table.crosswalk-links tbody tr")).to_have_count(74)  # still showing what is to review
         page.get_by_label("Show").select_option("all")
@@ -116,7 +119,7 @@ def test_a_lead_edits_a_crosswalk_side_by_side_and_coverage_follows(served: tupl
         page.screenshot(path=str(tmp_path / "crosswalk.png"), full_page=True)
 
         # Delete the link made above.
-        page.get_by_role("button", name="Delete LCF.EC.1.a exactMatchOf KSS-PS.7.3").click()
+        page.get_by_role("button", name="Delete LCF.EC.1.a exactMatchOf KSS-PS.7.3 (2018)").click()
         expect(page.locator(".flash-info")).to_have_text("Link deleted.")
         expect(page.locator("table.crosswalk-links tbody tr")).to_have_count(75)
 
@@ -129,7 +132,7 @@ def test_a_lead_edits_a_crosswalk_side_by_side_and_coverage_follows(served: tupl
         suggestions.get_by_role("button", name=f"Reject {second}", exact=True).click()
         expect(page.locator(".flash-info")).to_have_text("Suggestion rejected: it will rank lower.")
         expect(page.locator("#suggestions tbody tr").first).to_contain_text("KSS-PS.1.1")
-        page.locator("#suggestions").get_by_role("button", name="Accept KSS-PS.1.1 as an equivalent").click()
+        page.locator("#suggestions").get_by_role("button", name="Accept KSS-PS.1.1 (2018) as an equivalent").click()
         expect(page.locator(".flash-info")).to_have_text("Link saved.")
         accepted = page.locator("table.crosswalk-links tr", has_text="LCF.MX.1 ").filter(has_text="KSS-PS.1.1")
         expect(accepted.first).to_contain_text("confirmed")
