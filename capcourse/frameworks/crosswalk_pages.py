@@ -28,7 +28,7 @@ pages = Blueprint("crosswalk_pages", __name__)
 #: What the links table can show.
 SHOW = {
     "all": None,
-    "review": (crosswalks.OPTIONAL),
+    "review": crosswalks.TO_REVIEW,
     "counted": tuple(sorted(crosswalks.COUNTED)),
 }
 
@@ -143,7 +143,7 @@ def crosswalk_editor(left_id: uuid.UUID, right_id: uuid.UUID) -> str:
         right_items=_flat(right),
         associations=[(a, *crosswalks.sides(a, left)) for a in shown],
         total=len(everything),
-        to_review=sum(1 for a in everything if a.provenance in crosswalks.OPTIONAL),
+        to_review=sum(1 for a in everything if a.provenance in crosswalks.TO_REVIEW),
         link_counts=link_counts,
         show=show,
         can_edit=current_user.role in (Role.ADMIN, Role.LEAD),
@@ -201,7 +201,7 @@ def crosswalk_link(left_id: uuid.UUID, right_id: uuid.UUID) -> Response | tuple[
         if existing is not None:
             # Accepting a suggestion that is already a link awaiting review confirms that link.
             association = existing
-            if existing.provenance in crosswalks.OPTIONAL:
+            if existing.provenance in crosswalks.TO_REVIEW:
                 crosswalks.confirm_association(db.session(), existing, actor)
         else:
             association = crosswalks.create_association(

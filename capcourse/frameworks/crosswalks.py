@@ -21,8 +21,10 @@ Who may change what:
   sync does not bring it back;
 - everything else belongs to people.
 
-Coverage counts ``published`` and ``confirmed`` links (:data:`COUNTED`) unless
-asked to include ``suggested`` or ``inferred`` ones too.
+Coverage counts ``published``, ``inferred`` and ``confirmed`` links
+(:data:`COUNTED`: what the sources state, what capcourse concluded from them
+with its reasons, and what a person decided), and ``suggested`` ones only when
+a lead asks (:data:`OPTIONAL`).
 
 Services flush; the caller commits. Bad input raises before anything is
 written, and imports are all or nothing (the caller rolls back).
@@ -69,9 +71,11 @@ SYNC_ACTOR = "capcourse frameworks sync"
 CROSSWALK_TYPES = tuple(t for t in ASSOCIATION_TYPES if t != "isChildOf")
 PROVENANCES = tuple(str(p) for p in Provenance)
 #: What coverage counts through crosswalks unless asked otherwise.
-COUNTED: frozenset[str] = frozenset({Provenance.PUBLISHED, Provenance.CONFIRMED})
+COUNTED: frozenset[str] = frozenset({Provenance.PUBLISHED, Provenance.INFERRED, Provenance.CONFIRMED})
 #: What a lead may ask coverage to count as well.
-OPTIONAL: tuple[str, ...] = (Provenance.SUGGESTED, Provenance.INFERRED)
+OPTIONAL: tuple[str, ...] = (Provenance.SUGGESTED,)
+#: What a person may confirm: links nobody has decided on yet.
+TO_REVIEW: tuple[str, ...] = (Provenance.SUGGESTED, Provenance.INFERRED)
 #: Rows that change only with their source, never in the editor, and why.
 READ_ONLY: dict[str, str] = {
     ManagedBy.SEED: "it is shipped with the framework's data file; it changes with the data",
@@ -412,7 +416,7 @@ def confirm_association(
     :raises ConflictError: it is published or confirmed already, or read-only.
     """
     _refuse_read_only(association)
-    if association.provenance in COUNTED:
+    if association.provenance not in TO_REVIEW:
         raise ConflictError(f"The link is {association.provenance} already: there is nothing to confirm.")
     return update_association(session, association, {"provenance": Provenance.CONFIRMED}, actor, now)
 
@@ -937,7 +941,7 @@ def coverage_provenances(include: Iterable[str] = ()) -> frozenset[str]:
     unknown = extra - set(OPTIONAL)
     if unknown:
         raise InvalidInputError(
-            f"include takes {' and '.join(OPTIONAL)}, not {', '.join(sorted(unknown))}.",
+            f"include takes {' or '.join(OPTIONAL)}, not {', '.join(sorted(unknown))}.",
             {"include": [f"Not one of {', '.join(OPTIONAL)}."]},
         )
     return COUNTED | extra

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 from capcourse.accounts.access import principal_for_user
 from capcourse.accounts.models import MembershipRole, Role
 from capcourse.coverage.services import coverage
-from capcourse.frameworks.crosswalks import COUNTED
 from capcourse.frameworks.models import Framework
 from capcourse.identifiers import association_id, framework_id, item_id
 from capcourse.mapping.models import Depth
@@ -31,8 +30,8 @@ def test_mappings_to_2015_imply_2018_coverage_labelled_as_such(client: FlaskClie
     )
     session.commit()
 
-    # The shipped replacedBy links may be inferred or published: include both kinds.
-    report = coverage(session, programme, session.get(Framework, KSS_2018), COUNTED | {"inferred"})
+    # The shipped replacedBy links are inferred (or published): counted by default.
+    report = coverage(session, programme, session.get(Framework, KSS_2018))
     statement = item_id("dfe-kss-practice-supervisors-2018", "3")
     entry = report.item(statement)
     assert not entry.covered  # direct coverage is untouched
@@ -45,9 +44,9 @@ def test_mappings_to_2015_imply_2018_coverage_labelled_as_such(client: FlaskClie
     lead = factories.user(session, Role.LEAD)
     factories.member(session, programme, lead, MembershipRole.LEAD)
     sign_in(client, lead.email)
-    page = client.get(
-        f"/programmes/{programme.id}/coverage", query_string={"framework": str(KSS_2018), "include": "inferred"}
-    ).get_data(as_text=True)
+    page = client.get(f"/programmes/{programme.id}/coverage", query_string={"framework": str(KSS_2018)}).get_data(
+        as_text=True
+    )
     assert "Implied through crosswalks" in page
     assert "otherwise a gap" in page
     assert "implied: developed" in page
@@ -123,6 +122,6 @@ def test_a_frontline_mapping_shows_as_kss_2018_coverage_once_the_crosswalk_link_
     assert (confirmed["provenance"], confirmed["association_type"]) == ("confirmed", "isRelatedTo")
     assert client.get(path, query_string={"framework": str(KSS_2018)}, headers=auth).get_json()[
         "implied_provenances"
-    ] == ["confirmed", "published"]
+    ] == ["confirmed", "inferred", "published"]
     page = client.get(page_path, query_string={"framework": str(KSS_2018)}).get_data(as_text=True)
     assert "LCF.MX.5.a" in page and "implied: assessed" in page
