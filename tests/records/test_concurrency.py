@@ -134,7 +134,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
         yield Served(url, app, lms_key, admin_key, course_id)
     finally:
         server.terminate()
-        server.wait(timeout=40)
+        # gunicorn waits up to its graceful timeout (30 s) for requests, then stops the delivery and
+        # score processes too: on a busy machine that passes 40 s.
+        server.wait(timeout=90)
         with app.app_context():
             db.engine.dispose()
         drop_database(database)
