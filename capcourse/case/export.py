@@ -294,7 +294,7 @@ class _Context:
     imported: bool
     #: An imported framework exported as CASE 1.1: its objects go out as they came, with nothing of capcourse's
     #: added (but for objects another capcourse exported, which carry capcourse's facts).
-    plain: bool = False
+    as_received: bool = False
     #: Shipped frameworks: CFItemType links by item type title.
     item_type_links: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Shipped frameworks: CFAssociationGrouping links by (managed_by, provenance).
@@ -679,7 +679,7 @@ class FrameworkExport:
         if standalone or context.version == V1P0:
             # CASE 1.0 packages link every item and association to its document.
             out["CFDocumentURI"] = self.document_link()
-        if context.plain and not data.get("capcourse"):
+        if context.as_received and not data.get("capcourse"):
             return out  # a publisher's item, in 1.1: its extensions (if any) came with its properties
         # An imported item's key is its identifier unless a capcourse export named it.
         key = row.key if row.key != str(row.id) else None
@@ -696,7 +696,7 @@ class FrameworkExport:
             if row.parent_association_id is None:
                 return None
             kept = self._data(row).get("treeLink")
-            if context.plain and kept is not None and kept.keys() >= _COMPLETE_LINK:
+            if context.as_received and kept is not None and kept.keys() >= _COMPLETE_LINK:
                 # The link as it came, which has everything the columns would give.
                 return {"identifier": str(row.parent_association_id), "associationType": "isChildOf", **kept}
         destination = row.parent_id or context.framework.id
@@ -723,7 +723,7 @@ class FrameworkExport:
             return None
         data = self._data(row)
         properties: dict[str, Any] = data.get("properties", {})
-        if context.plain and not data.get("capcourse") and properties.keys() >= _COMPLETE_ENDS:
+        if context.as_received and not data.get("capcourse") and properties.keys() >= _COMPLETE_ENDS:
             # A publisher's association, in 1.1: its ends and URI as they came, with its columns.
             kept: dict[str, Any] = {
                 "identifier": str(row.id),

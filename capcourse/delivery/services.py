@@ -42,7 +42,8 @@ class Policy:
     batch_size: int = 100
     base_delay: float = 2.0
     max_delay: float = 3600.0
-    #: How long a claimed batch is a worker's own: longer than sending it can take.
+    #: How long a claimed batch is a worker's own: longer than sending it can take. A batch claimed
+    #: ahead, while the one before it is sent, is leased for twice this.
     lease: float = 120.0
 
 
@@ -90,7 +91,9 @@ def backoff(attempts: int, policy: Policy, rand: Callable[[], float] = random.ra
     return timedelta(seconds=max(policy.base_delay / 2, ceiling * rand()))
 
 
-def claim(session: Session, destination: str, policy: Policy, now: datetime) -> list[Claimed]:
+def claim(
+    session: Session, destination: str, policy: Policy, now: datetime, lease: float | None = None
+) -> list[Claimed]:
     """Lease up to a batch of due entries that no other worker holds.
 
     Their next attempt moves to the end of the lease, so once the caller commits
@@ -116,7 +119,7 @@ def claim(session: Session, destination: str, policy: Policy, now: datetime) -> 
     session.execute(
         update(OutboxEntry)
         .where(OutboxEntry.id.in_(ids))
-        .values(next_attempt_at=now + timedelta(seconds=policy.lease))
+        .values(next_attempt_at=now + timedelta(seconds=policy.lease if lease is None else lease))
         .execution_options(synchronize_session=False)
     )
     rows = session.execute(
@@ -275,9 +278,11 @@ def _drain_destination(
         # The caller's context (the Flask app, the write intent) goes with the work.
         return db_thread.submit(contextvars.copy_context().run, work, *args)
 
-    def claimed() -> list[Claimed]:
+    def claimed(ahead: bool) -> list[Claimed]:
         with session_factory() as session:
-            batch = claim(session, destination, policy, utcnow())
+            # A batch claimed ahead first waits for the one before it to be sent: its lease
+            # covers both sends, so no other worker takes it while it waits.
+            batch = claim(session, destination, policy, utcnow(), policy.lease * (2 if ahead else 1))
             session.commit()
             return batch
 
@@ -293,7 +298,7 @@ def _drain_destination(
             session.commit()
 
     settling: list[Future[Report]] = []
-    upcoming: Future[list[Claimed]] | None = in_db_thread(claimed)
+    upcoming: Future[list[Claimed]] | None = in_db_thread(claimed, False)
     sent = 0
     try:
         while upcoming is not None:
@@ -303,7 +308,7 @@ def _drain_destination(
                 break
             sent += 1
             if sent < max_batches:
-                upcoming = in_db_thread(claimed)
+                upcoming = in_db_thread(claimed, True)
             outcome = send(client, batch)
             settling.append(in_db_thread(settled, outcome))
             if outcome.failed and not outcome.delivered and any(retryable for _, _, retryable in outcome.failed):

@@ -634,12 +634,16 @@ def carried_evidence(session: Session, programme: Programme, framework: Framewor
 
 def targets_in_programme(session: Session, programme: Programme) -> list[tuple[Framework, list[Framework]]]:
     """The programme's frameworks (and those it maps to) that have other versions, each with those versions."""
+    # An IN (subquery), not DISTINCT over the frameworks' columns: PostgreSQL cannot compare
+    # their JSON column (case_data) for DISTINCT.
     mapped = session.scalars(
-        select(Framework)
-        .join(Item, Item.framework_id == Framework.id)
-        .join(Mapping, Mapping.item_id == Item.id)
-        .where(Mapping.programme_id == programme.id)
-        .distinct()
+        select(Framework).where(
+            Framework.id.in_(
+                select(Item.framework_id)
+                .join(Mapping, Mapping.item_id == Item.id)
+                .where(Mapping.programme_id == programme.id)
+            )
+        )
     ).all()
     frameworks = {f.id: f for f in [*programme.frameworks, *mapped]}
     out = []
