@@ -140,8 +140,7 @@ _FIRST_SUCCESS = (
     select(_completions.c.learner_id, _completions.c.activity_id, func.min(_completions.c.occurred_at))
     .where(
         _completions.c.learner_id.in_(_in("learners")),
-        _completions.c.success.is_(True),
-        _completions.c.voided_at.is_(None),
+        Completion.counts(),
         _completions.c.activity_id.in_(_in("activities")),
     )
     .group_by(_completions.c.learner_id, _completions.c.activity_id)
