@@ -98,8 +98,8 @@ class CoverageSchema(Schema):
         fields.String(),
         required=True,
         metadata={
-            "description": "The provenances of the associations implied coverage went through: published, "
-            "inferred and confirmed, plus what ``include`` asked for."
+            "description": "The provenances of the associations implied coverage went through: published "
+            "and confirmed, plus what ``include`` asked for."
         },
     )
 
@@ -113,8 +113,10 @@ class ImpliedCoverageArgsSchema(CoverageArgsSchema):
         fields.String(validate=validate.OneOf(OPTIONAL)),
         load_default=list,
         metadata={
-            "description": "Also imply coverage through crosswalk links of these provenances: ``suggested`` "
-            "(proposed, not yet reviewed). By default published, inferred and confirmed links count."
+            "description": "Also imply coverage through crosswalk links of these provenances, each its own "
+            "value (repeat the parameter for both: ``include=suggested&include=inferred``): ``suggested`` "
+            "(proposed, not yet reviewed), ``inferred`` (concluded by capcourse, such as the icon legend's; "
+            "not yet confirmed by a person). By default only published and confirmed links count."
         },
     )
 

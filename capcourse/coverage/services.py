@@ -137,7 +137,7 @@ class CoverageReport:
     stages: list[StageSummary]
     #: item id → coverage implied through crosswalk associations (never added to ``items``' counts).
     implied: dict[uuid.UUID, list[ImpliedLink]] = field(default_factory=dict)
-    #: The provenances of the associations ``implied`` went through (all but suggested unless asked).
+    #: The provenances of the associations ``implied`` went through (published and confirmed unless asked).
     implied_provenances: frozenset[str] = COUNTED
 
     @property
@@ -223,8 +223,8 @@ def coverage(
 ) -> CoverageReport:
     """The programme's coverage of ``framework``: per item, per level, by area, by stage.
 
-    :param implied_provenances: the associations coverage is implied through, by provenance: published,
-        inferred and confirmed ones unless the caller asks for suggested ones too
+    :param implied_provenances: the associations coverage is implied through, by provenance: published
+        and confirmed ones unless the caller asks for suggested or inferred ones too
         (:func:`capcourse.frameworks.crosswalks.coverage_provenances`).
     """
     items = _flatten(session, framework)

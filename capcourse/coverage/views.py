@@ -63,7 +63,7 @@ EXPORTS = {
 def report_for(
     principal: Principal, programme_id: uuid.UUID, framework_id: uuid.UUID, include: Sequence[str] = ()
 ) -> services.CoverageReport:
-    """The coverage report, implied coverage through published, inferred and confirmed links plus ``include``'s."""
+    """The coverage report, implied coverage through published and confirmed links plus ``include``'s."""
     programme = access.programme_for_read(db.session(), principal, programme_id)
     framework = get_framework(db.session(), framework_id)
     return services.coverage(db.session(), programme, framework, coverage_provenances(include))
@@ -92,7 +92,7 @@ class Coverage(MethodView):
         """Coverage of a framework: per item (direct and with sub-items, by depth), per level, gaps,
         taught-but-never-assessed, the capability × curriculum-area matrix and coverage per stage where the
         framework has them; and, apart, coverage implied through crosswalk links (published and confirmed ones,
-        plus suggested ones if ``include`` asks)."""
+        plus suggested or inferred ones if ``include`` asks)."""
         return coverage_dict(report_for(current_principal(), programme_id, args["framework"], args["include"]))
 
 

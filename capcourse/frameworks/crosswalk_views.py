@@ -58,7 +58,7 @@ class CrosswalkAssociationSchema(Schema):
         required=True, metadata={"description": "False for links shipped with a framework's data or the icon legend."}
     )
     counted = fields.Boolean(
-        required=True, metadata={"description": "Coverage counts it by default (published, inferred or confirmed)."}
+        required=True, metadata={"description": "Coverage counts it by default (published or confirmed)."}
     )
     created_by = fields.String(allow_none=True)
     created_at = fields.DateTime(allow_none=True)

@@ -21,10 +21,11 @@ Who may change what:
   sync does not bring it back;
 - everything else belongs to people.
 
-Coverage counts ``published``, ``inferred`` and ``confirmed`` links
-(:data:`COUNTED`: what the sources state, what capcourse concluded from them
-with its reasons, and what a person decided), and ``suggested`` ones only when
-a lead asks (:data:`OPTIONAL`).
+Coverage counts ``published`` and ``confirmed`` links (:data:`COUNTED`: what
+the sources state or support, such as the KSS 2015 → 2018 links, and what a
+person decided). ``suggested`` and ``inferred`` links (the icon legend's, say)
+count only when a lead asks for them (:data:`OPTIONAL`, each its own value of
+``include``): nobody has decided on them yet.
 
 Services flush; the caller commits. Bad input raises before anything is
 written, and imports are all or nothing (the caller rolls back).
@@ -71,9 +72,9 @@ SYNC_ACTOR = "capcourse frameworks sync"
 CROSSWALK_TYPES = tuple(t for t in ASSOCIATION_TYPES if t != "isChildOf")
 PROVENANCES = tuple(str(p) for p in Provenance)
 #: What coverage counts through crosswalks unless asked otherwise.
-COUNTED: frozenset[str] = frozenset({Provenance.PUBLISHED, Provenance.INFERRED, Provenance.CONFIRMED})
-#: What a lead may ask coverage to count as well.
-OPTIONAL: tuple[str, ...] = (Provenance.SUGGESTED,)
+COUNTED: frozenset[str] = frozenset({Provenance.PUBLISHED, Provenance.CONFIRMED})
+#: What a lead may ask coverage to count as well, one ``include`` value each.
+OPTIONAL: tuple[str, ...] = (Provenance.SUGGESTED, Provenance.INFERRED)
 #: What a person may confirm: links nobody has decided on yet.
 TO_REVIEW: tuple[str, ...] = (Provenance.SUGGESTED, Provenance.INFERRED)
 #: Rows that change only with their source, never in the editor, and why.
@@ -941,7 +942,7 @@ def coverage_provenances(include: Iterable[str] = ()) -> frozenset[str]:
     unknown = extra - set(OPTIONAL)
     if unknown:
         raise InvalidInputError(
-            f"include takes {' or '.join(OPTIONAL)}, not {', '.join(sorted(unknown))}.",
+            f"include takes {' and/or '.join(OPTIONAL)}, not {', '.join(sorted(unknown))}.",
             {"include": [f"Not one of {', '.join(OPTIONAL)}."]},
         )
     return COUNTED | extra

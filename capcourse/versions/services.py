@@ -21,8 +21,8 @@ import re
 import unicodedata
 import uuid
 from collections import defaultdict
+from collections.abc import Collection, Sequence
 from collections.abc import Mapping as MappingType
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,6 +33,7 @@ from capcourse.accounts import access
 from capcourse.accounts.access import Principal
 from capcourse.catalogue.models import Activity, Module, Programme
 from capcourse.errors import ConflictError, InvalidInputError, NotFoundError
+from capcourse.frameworks.crosswalks import COUNTED
 from capcourse.frameworks.models import Association, Framework, Item, utcnow
 from capcourse.mapping.models import Depth, Mapping, MappingEvent, MappingProvenance
 from capcourse.naturalsort import natural_key
@@ -147,11 +148,12 @@ class DriftReport:
 
 
 def _links(
-    session: Session, source: Framework, target: Framework
+    session: Session, source: Framework, target: Framework, provenances: Collection[str] | None = None
 ) -> list[tuple[str, str, int | None, str | None, uuid.UUID, uuid.UUID]]:
-    """(type, provenance, sequence, notes, source item, target item) for every version link between the two."""
+    """(type, provenance, sequence, notes, source item, target item) for every version link between the two
+    (of one of ``provenances`` when given)."""
     origin, destination = aliased(Item), aliased(Item)
-    rows = session.execute(
+    query = (
         select(
             Association.association_type,
             Association.provenance,
@@ -170,7 +172,10 @@ def _links(
                 (origin.framework_id == target.id) & (destination.framework_id == source.id),
             ),
         )
-    ).all()
+    )
+    if provenances is not None:
+        query = query.where(Association.provenance.in_(sorted(provenances)))
+    rows = session.execute(query).all()
     links = []
     for kind, provenance, sequence, notes, origin_id, destination_id, origin_framework in rows:
         assert destination_id is not None  # joined to an item
@@ -182,8 +187,10 @@ def _links(
 Counterpart = tuple[Item, str, str, str | None, int | None]
 
 
-def _direct(session: Session, source: Framework, target: Framework) -> dict[uuid.UUID, list[Counterpart]]:
-    links = _links(session, source, target)
+def _direct(
+    session: Session, source: Framework, target: Framework, provenances: Collection[str] | None = None
+) -> dict[uuid.UUID, list[Counterpart]]:
+    links = _links(session, source, target, provenances)
     items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_({t for *_, t in links})))}
     found: dict[uuid.UUID, list[Counterpart]] = defaultdict(list)
     for kind in VERSION_LINKS:
@@ -197,8 +204,14 @@ def _direct(session: Session, source: Framework, target: Framework) -> dict[uuid
     return dict(found)
 
 
-def successors(session: Session, source: Framework, target: Framework) -> dict[uuid.UUID, list[Counterpart]]:
+def successors(
+    session: Session, source: Framework, target: Framework, provenances: Collection[str] | None = None
+) -> dict[uuid.UUID, list[Counterpart]]:
     """Per item of ``source``: its counterparts in ``target`` through the strongest kind of link it has.
+
+    The drift report reads links of every provenance (the lead reviews each
+    proposal); evidence carried across versions passes ``provenances`` (the
+    ones coverage counts).
 
     A ``replacedBy`` link is read in either direction (moving back to an older
     version follows it backwards); ``exactMatchOf`` and ``isRelatedTo`` are used
@@ -206,14 +219,14 @@ def successors(session: Session, source: Framework, target: Framework) -> dict[u
     between them are bridged through a version between them (2015 → 2018 → 2022):
     the links are followed one after the other and their reasons joined.
     """
-    found = _direct(session, source, target)
+    found = _direct(session, source, target, provenances)
     if found:
         return found
     for middle in versions_of(session, source):
         if middle.id == target.id:
             continue
-        first = _direct(session, source, middle)
-        second = _direct(session, middle, target) if first else {}
+        first = _direct(session, source, middle, provenances)
+        second = _direct(session, middle, target, provenances) if first else {}
         if not second:
             continue
         bridged: dict[uuid.UUID, list[Counterpart]] = {}
@@ -604,14 +617,18 @@ class CarriedEvidence:
     completions: int
 
 
-def carried_evidence(session: Session, programme: Programme, framework: Framework) -> list[CarriedEvidence]:
+def carried_evidence(
+    session: Session, programme: Programme, framework: Framework, provenances: Collection[str] = COUNTED
+) -> list[CarriedEvidence]:
     """Evidence recorded against the other versions of ``framework``, per item of ``framework`` it links to.
 
-    Read straight from the evidence rows, never copied: the older items keep it.
+    Read straight from the evidence rows, never copied: the older items keep it. Only links coverage
+    counts carry it (published and confirmed, :data:`~capcourse.frameworks.crosswalks.COUNTED`, unless
+    the caller passes more).
     """
     rows: list[CarriedEvidence] = []
     for other in versions_of(session, framework):
-        found = successors(session, other, framework)
+        found = successors(session, other, framework, provenances)
         if not found:
             continue
         totals = {

@@ -30,14 +30,14 @@ def test_mappings_to_2015_imply_2018_coverage_labelled_as_such(client: FlaskClie
     )
     session.commit()
 
-    # The shipped replacedBy links are inferred (or published): counted by default.
+    # The shipped replacedBy links are published (successive editions of the same DfE statements): counted by default.
     report = coverage(session, programme, session.get(Framework, KSS_2018))
     statement = item_id("dfe-kss-practice-supervisors-2018", "3")
     entry = report.item(statement)
     assert not entry.covered  # direct coverage is untouched
     (link,) = report.implied[statement]
     assert (link.association_type, link.direction) == ("replacedBy", "incoming")
-    assert link.provenance in ("inferred", "published")
+    assert link.provenance == "published"
     assert link.counts == {"developed": 1}
     assert [e.item.id for e in report.implied_only] == [statement]
 
@@ -122,6 +122,54 @@ def test_a_frontline_mapping_shows_as_kss_2018_coverage_once_the_crosswalk_link_
     assert (confirmed["provenance"], confirmed["association_type"]) == ("confirmed", "isRelatedTo")
     assert client.get(path, query_string={"framework": str(KSS_2018)}, headers=auth).get_json()[
         "implied_provenances"
-    ] == ["confirmed", "inferred", "published"]
+    ] == ["confirmed", "published"]
     page = client.get(page_path, query_string={"framework": str(KSS_2018)}).get_data(as_text=True)
     assert "LCF.MX.5.a" in page and "implied: assessed" in page
+
+
+def test_inferred_links_count_only_when_the_lead_includes_them(client: FlaskClient, session: Session) -> None:
+    """The icon legend's links are inferred (nobody confirmed them): they imply curriculum-area coverage only with
+    ``include=inferred``, a value of its own beside ``include=suggested``."""
+    programme = factories.programme(session)
+    module = factories.module(session, factories.course(session, programme))
+    lead = factories.user(session, Role.LEAD)
+    factories.member(session, programme, lead, MembershipRole.LEAD)
+    _, plain = factories.api_key(session, Role.LEAD, owner=lead)
+    auth = factories.bearer(plain)
+    attribute = item_id(FRONTLINE, "MC.1.a")  # 🎯, inferred to stand for Leadership Essentials
+    area = item_id("frontline-curriculum-areas", "LE")
+    map_items(session, principal_for_user(factories.user(session, Role.ADMIN)), module, [attribute], Depth.DEVELOPED)
+    session.commit()
+    areas = session.get(Framework, framework_id("frontline-curriculum-areas"))
+    assert area not in coverage(session, programme, areas).implied
+    (link,) = coverage(session, programme, areas, {"published", "confirmed", "inferred"}).implied[area]
+    assert (link.via.id, link.provenance, link.association_type) == (attribute, "inferred", "isRelatedTo")
+
+    path = f"/api/v1/programmes/{programme.id}/coverage"
+
+    def answer(*include: str) -> dict[str, object]:
+        query = [("framework", str(areas.id)), *(("include", value) for value in include)]
+        response = client.get(path, query_string=query, headers=auth)
+        assert response.status_code == 200, response.get_json()
+        body: dict[str, object] = response.get_json()
+        return body
+
+    def implied(body: dict[str, object]) -> list[object]:
+        entry = next(i for i in body["items"] if i["id"] == str(area))  # type: ignore[attr-defined]
+        return [link["via_item_id"] for link in entry["implied"]]
+
+    assert implied(answer()) == [] and answer()["implied_provenances"] == ["confirmed", "published"]
+    assert implied(answer("suggested")) == []
+    assert implied(answer("inferred")) == [str(attribute)]
+    assert answer("inferred", "suggested")["implied_provenances"] == ["confirmed", "inferred", "published", "suggested"]
+    bad = client.get(path, query_string={"framework": str(areas.id), "include": "published"}, headers=auth)
+    assert bad.status_code == 422
+
+    sign_in(client, lead.email)
+    page_path = f"/programmes/{programme.id}/coverage"
+    page = client.get(page_path, query_string={"framework": str(areas.id)}).get_data(as_text=True)
+    assert 'name="include" value="inferred"' in page and "LCF.MC.1.a" not in page
+    page = client.get(page_path, query_string={"framework": str(areas.id), "include": "inferred"}).get_data(
+        as_text=True
+    )
+    assert 'value="inferred" checked' in page and "LCF.MC.1.a" in page

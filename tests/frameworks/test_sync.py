@@ -145,3 +145,32 @@ def test_sync_brings_a_database_of_the_earlier_data_up_to_date_once(session: Ses
         item_id("dfe-kss-practice-supervisors-2018", "7.3"),
     }
     assert not sync_frameworks(session, load_seed_data()).changed
+
+
+def test_sync_makes_the_kss_version_links_of_an_earlier_install_published(session: Session) -> None:
+    """An install synced when the KSS 2015 → 2018 links were shipped as inferred gets them as published on its
+    next sync (same rows, same identifiers, reasons kept), and the sync after changes nothing."""
+    links = list(
+        session.scalars(
+            select(Association)
+            .join(Item, Item.id == Association.origin_item_id)
+            .join(Framework, Framework.id == Item.framework_id)
+            .where(Association.association_type == "replacedBy", Framework.family.like("dfe-kss-%"))
+        )
+    )
+    assert len(links) == 52 and {a.provenance for a in links} == {Provenance.PUBLISHED}
+    notes = {a.id: a.notes for a in links}
+    for association in links:
+        association.provenance = Provenance.INFERRED
+    session.flush()
+
+    report = sync_frameworks(session, load_seed_data())
+    assert sorted(r.key for r in report.frameworks if r.changed) == [
+        "dfe-kss-practice-leaders-2015",
+        "dfe-kss-practice-supervisors-2015",
+    ]
+    for association in links:
+        session.refresh(association)
+    assert {a.provenance for a in links} == {Provenance.PUBLISHED}
+    assert {a.id: a.notes for a in links} == notes
+    assert not sync_frameworks(session, load_seed_data()).changed

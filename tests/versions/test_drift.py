@@ -217,13 +217,16 @@ def test_bullet_mappings_imply_coverage_of_the_2015_paragraphs(session: Session,
     """The demo maps 2018 bullets: through the paragraph-level links its KSS 2015 view is no longer empty."""
     admin = principal_for_user(factories.user(session, Role.ADMIN))
     map_items(session, admin, world["module"], [new("7.3"), new("8.5")], Depth.ASSESSED)
-    # The version links are inferred (no DfE text states them, the texts show them): they count by
-    # default, as published and confirmed links do; only suggested links wait for the lead to ask.
-    assert "inferred" in COUNTED
+    # The version links are published (successive editions of the same DfE statements): they count by
+    # default; inferred and suggested links wait for the lead to ask.
+    assert {"published", "confirmed"} == COUNTED
     report_2015 = coverage(session, world["programme"], world["source"])
     assert [link.via.key for link in report_2015.implied[old("7.2")]] == ["7.3"]
     assert [link.via.key for link in report_2015.implied[old("8.3")]] == ["8.5"]
-    assert report_2015.implied[old("8.3")][0].association_type == "replacedBy"
+    assert (report_2015.implied[old("8.3")][0].association_type, report_2015.implied[old("8.3")][0].provenance) == (
+        "replacedBy",
+        "published",
+    )
 
 
 def _framework(session: Session, key: str, version: str, statements: dict[str, str]) -> Framework:
@@ -316,3 +319,29 @@ def test_versions_with_no_link_between_them_are_bridged_through_the_one_between(
     assert [(end.key, provenance) for end, _, provenance, _, _ in chain] == [("P", "published"), ("Q", "inferred")]
     assert chain[0][3] == "X (v2): v1A became v2X. Then: v2X became v3P."
     assert items["v1", "B"].id not in found
+
+
+def test_evidence_is_carried_only_through_links_coverage_counts(session: Session, world: dict[str, Any]) -> None:
+    """Carried evidence follows coverage's rule: published and confirmed links carry it; an inferred one only when
+    asked (a lead's ``include=inferred``)."""
+    programme, source, target = world["programme"], world["source"], world["target"]
+    assert {(r.item.key, r.via.key) for r in services.carried_evidence(session, programme, target)} >= {("7.4", "7.3")}
+    link = session.scalars(
+        select(Association).where(
+            Association.origin_item_id == old("7.3"), Association.destination_item_id == new("7.4")
+        )
+    ).one()
+    link.provenance = "inferred"
+    session.flush()
+    assert ("7.4", "7.3") not in {
+        (r.item.key, r.via.key) for r in services.carried_evidence(session, programme, target)
+    }
+    widened = services.carried_evidence(session, programme, target, COUNTED | {"inferred"})
+    assert ("7.4", "7.3") in {(r.item.key, r.via.key) for r in widened}
+    # The drift report still proposes along every link, whatever its provenance: the lead reviews each.
+    entry = next(
+        e
+        for e in services.drift_report(session, world["lead"], programme, source, target).entries
+        if e.item.key == "7.3"
+    )
+    assert [(p.item.key, p.provenance) for p in entry.proposals] == [("7.4", "inferred")]

@@ -51,7 +51,7 @@ def test_the_api_gives_the_report_and_applies_it_with_its_token(
     assert split["change"] == "split"
     assert [p["item"]["label"] for p in split["proposals"]] == ["KSS-PS.7.2 (2018)", "KSS-PS.7.3 (2018)"]
     assert split["proposals"][0]["association_type"] == "replacedBy"
-    assert split["proposals"][0]["provenance"] == "inferred"
+    assert split["proposals"][0]["provenance"] == "published"
 
     refused = client.post(url, json={**PAIR, "confirm_token": None}, headers=headers)
     assert refused.status_code == 422 and "confirm_token" in refused.get_json()["errors"]
