@@ -24,6 +24,14 @@ class ImpliedSchema(Schema):
     provenance = fields.String(required=True)
     direction = fields.String(required=True)
     counts = fields.Nested(DepthCountsSchema, required=True)
+    also_association_types = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "Other associations joining the same two items (``exactMatchOf`` beside ``replacedBy``): "
+            "one implied link, its mappings counted once."
+        },
+    )
 
 
 class ItemCoverageSchema(Schema):
@@ -215,6 +223,7 @@ def coverage_dict(report: CoverageReport) -> dict[str, Any]:
                         "provenance": link.provenance,
                         "direction": link.direction,
                         "counts": _counts(link.counts),
+                        "also_association_types": link.also,
                     }
                     for link in report.implied.get(entry.item.id, [])
                 ],

@@ -121,6 +121,9 @@ class ImpliedLink:
     #: ``outgoing`` when the association starts at the covered item.
     direction: str
     counts: dict[str, int]
+    #: Other associations joining the same two items (``exactMatchOf`` beside ``replacedBy``): shown, never
+    #: counted again.
+    also: list[str] = field(default_factory=list)
 
     @property
     def deepest(self) -> str | None:
@@ -295,7 +298,10 @@ def implied_coverage(
 
     Links are read as plain rows, and only the items at their other end that the
     programme maps are loaded (with their frameworks, in the same query): most
-    links (the icon legend's) imply nothing.
+    links (the icon legend's) imply nothing. Several associations joining the
+    same two items (a KSS paragraph ``replacedBy`` and ``exactMatchOf`` its
+    successor) are one implied link, named by the strongest type
+    (:data:`LINK_STRENGTH`), the others listed in ``also``: the mappings count once.
     """
     origin, destination = aliased(Item), aliased(Item)
     links = session.execute(
@@ -331,21 +337,36 @@ def implied_coverage(
         item.id: item
         for item in session.scalars(select(Item).where(Item.id.in_(list(counts))).options(joinedload(Item.framework)))
     }
-    implied: dict[uuid.UUID, list[ImpliedLink]] = defaultdict(list)
+    pairs: dict[tuple[uuid.UUID, uuid.UUID], list[tuple[str, str, bool]]] = defaultdict(list)
     for association_type, provenance, origin_id, destination_id, outgoing in links:
         ours, theirs = (origin_id, destination_id) if outgoing else (destination_id, origin_id)
         assert ours is not None and theirs is not None  # both ends joined to items
         if theirs in counts:
-            implied[ours].append(
-                ImpliedLink(
-                    mapped[theirs],
-                    association_type,
-                    provenance,
-                    "outgoing" if outgoing else "incoming",
-                    counts[theirs],
-                )
+            pairs[ours, theirs].append((association_type, provenance, outgoing))
+    implied: dict[uuid.UUID, list[ImpliedLink]] = defaultdict(list)
+    for (ours, theirs), joining in pairs.items():
+        joining.sort(key=lambda link: (_strength(link[0]), link[0], link[1]))
+        association_type, provenance, outgoing = joining[0]
+        implied[ours].append(
+            ImpliedLink(
+                mapped[theirs],
+                association_type,
+                provenance,
+                "outgoing" if outgoing else "incoming",
+                counts[theirs],
+                sorted({kind for kind, *_ in joining[1:]} - {association_type}),
             )
+        )
     return dict(implied)
+
+
+#: Association types in the order that names one implied link when several join the same two items: the
+#: version links' order (:data:`capcourse.versions.services.VERSION_LINKS`), then the rest by name.
+LINK_STRENGTH = ("replacedBy", "exactMatchOf", "isRelatedTo")
+
+
+def _strength(association_type: str) -> int:
+    return LINK_STRENGTH.index(association_type) if association_type in LINK_STRENGTH else len(LINK_STRENGTH)
 
 
 @dataclass

@@ -88,6 +88,11 @@ class DriftProposalSchema(Schema):
     association_type = fields.String(required=True)
     provenance = fields.String(required=True)
     reason = fields.String(required=True, metadata={"description": "The association's own note: why the link exists."})
+    also_association_types = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Other links joining the same two items (exactMatchOf beside replacedBy)."},
+    )
 
 
 class DriftEntrySchema(Schema):
@@ -138,6 +143,12 @@ class CarriedEvidenceSchema(Schema):
         metadata={"description": "The item of the other version the evidence was recorded against."},
     )
     association_type = fields.String(required=True)
+    provenance = fields.String(required=True, metadata={"description": "published or confirmed: the links that carry."})
+    also_association_types = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Other links joining the same two items; the evidence counts once."},
+    )
     learners = fields.Integer(required=True)
     completions = fields.Integer(required=True)
 
@@ -170,6 +181,7 @@ def _proposal_dict(proposal: Proposal, framework: Framework) -> dict[str, Any]:
         "association_type": proposal.association_type,
         "provenance": proposal.provenance,
         "reason": proposal.reason,
+        "also_association_types": list(proposal.also),
     }
 
 
@@ -221,6 +233,8 @@ def carried_dict(row: CarriedEvidence) -> dict[str, Any]:
         "item": item_dict(row.item),
         "via": item_dict(row.via, row.via_framework),
         "association_type": row.association_type,
+        "provenance": row.provenance,
+        "also_association_types": list(row.also),
         "learners": row.learners,
         "completions": row.completions,
     }

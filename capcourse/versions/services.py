@@ -109,6 +109,8 @@ class Proposal:
     association_type: str
     provenance: str
     reason: str
+    #: Weaker links joining the same two items (``exactMatchOf`` beside ``replacedBy``): shown, not followed again.
+    also: tuple[str, ...] = ()
 
 
 @dataclass
@@ -185,6 +187,26 @@ def _links(
 
 
 Counterpart = tuple[Item, str, str, str | None, int | None]
+
+
+def link_kinds(
+    session: Session, source: Framework, target: Framework, provenances: Collection[str] | None = None
+) -> dict[tuple[uuid.UUID, uuid.UUID], set[str]]:
+    """(item of ``source``, item of ``target``) → the types of the version links joining the two directly.
+
+    A KSS paragraph is ``replacedBy`` its successor and, where the text is the same, ``exactMatchOf`` it too;
+    a split paragraph ``isRelatedTo`` each part besides: one pair, several kinds, followed once.
+    """
+    kinds: dict[tuple[uuid.UUID, uuid.UUID], set[str]] = defaultdict(set)
+    for kind, _, _, _, ours, theirs in _links(session, source, target, provenances):
+        kinds[ours, theirs].add(kind)
+    return dict(kinds)
+
+
+def _also(
+    kinds: MappingType[tuple[uuid.UUID, uuid.UUID], set[str]], ours: uuid.UUID, theirs: uuid.UUID, kind: str
+) -> tuple[str, ...]:
+    return tuple(k for k in VERSION_LINKS if k != kind and k in kinds.get((ours, theirs), ()))
 
 
 def _direct(
@@ -323,10 +345,13 @@ def drift_report(
         owner = module_id or activity_id
         assert owner is not None  # a mapping has one target (check constraint)
         target_mapped[owner].add(item_id)
+    kinds = link_kinds(session, source, target)
     entries: list[DriftEntry] = []
     for mapping in mappings:
         proposals = [
-            Proposal(item, kind, provenance, notes or f"{kind} ({provenance})")
+            Proposal(
+                item, kind, provenance, notes or f"{kind} ({provenance})", _also(kinds, mapping.item_id, item.id, kind)
+            )
             for item, kind, provenance, notes, _ in found.get(mapping.item_id, [])
         ]
         change, summary = _classify(mapping.item, proposals, predecessors)
@@ -615,6 +640,10 @@ class CarriedEvidence:
     association_type: str
     learners: int
     completions: int
+    #: The link's provenance (published or confirmed unless more were asked for).
+    provenance: str = "published"
+    #: Other links joining the same two items (``exactMatchOf`` beside ``replacedBy``): the evidence counts once.
+    also: tuple[str, ...] = ()
 
 
 def carried_evidence(
@@ -642,9 +671,21 @@ def carried_evidence(
         if not totals:
             continue
         vias = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(list(totals))))}
+        kinds = link_kinds(session, other, framework, provenances)
         for via_id, (learners, completions) in totals.items():
-            for item, kind, *_ in found[via_id]:
-                rows.append(CarriedEvidence(item, vias[via_id], other, kind, int(learners), int(completions or 0)))
+            for item, kind, provenance, *_ in found[via_id]:
+                rows.append(
+                    CarriedEvidence(
+                        item,
+                        vias[via_id],
+                        other,
+                        kind,
+                        int(learners),
+                        int(completions or 0),
+                        provenance,
+                        _also(kinds, via_id, item.id, kind),
+                    )
+                )
     rows.sort(key=lambda r: (natural_key(r.item.code or ""), natural_key(r.via.code or "")))
     return rows
 

@@ -38,6 +38,7 @@ def test_mappings_to_2015_imply_2018_coverage_labelled_as_such(client: FlaskClie
     (link,) = report.implied[statement]
     assert (link.association_type, link.direction) == ("replacedBy", "incoming")
     assert link.provenance == "published"
+    assert link.also == ["exactMatchOf"]  # the heading is word for word the same: one link, counted once
     assert link.counts == {"developed": 1}
     assert [e.item.id for e in report.implied_only] == [statement]
 

@@ -96,6 +96,10 @@ def test_kss_item_types(data: SeedData, key: str, statements: int, child_type: s
     assert counts(data, key)["Statement"] == statements
 
 
+def _spaced(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def _sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+", text.replace("\u2019", "'")) if s]
 
@@ -128,6 +132,26 @@ def test_kss_versions_are_one_framework_linked_at_every_level(data: SeedData) ->
             if len(keys) > 1:
                 assert _sentences(old_text[origin]) == [s for k in keys for s in _sentences(new_text[k])]
                 assert all("Split" in a.notes for a in links if a.origin_key == origin)  # type: ignore[operator]
+        # Beside replacedBy, from the texts too: exactMatchOf exactly where the successor's text is the same once
+        # whitespace is normalised; isRelatedTo exactly from a split paragraph to each part (it takes only some).
+        same = {
+            (origin, keys[0])
+            for origin, keys in successors.items()
+            if len(keys) == 1 and _spaced(old_text[origin]) == _spaced(new_text[keys[0]])
+        }
+        parts = {(origin, key) for origin, keys in successors.items() if len(keys) > 1 for key in keys}
+        for kind, expected_pairs in (("exactMatchOf", same), ("isRelatedTo", parts)):
+            extra = [a for a in old.associations if a.association_type == kind]
+            assert {(a.origin_key, a.destination.partition(":")[2]) for a in extra} == expected_pairs
+            assert all(a.provenance == "published" and a.notes for a in extra)
+            assert all(a.destination.startswith(f"{new.key}:") for a in extra)
+        assert len(same) == (21 if role == "supervisors" else 12) and len(parts) == (6 if role == "supervisors" else 0)
+        # No 2018 item takes part of a 2015 item other than the split parts: every other 2018 text is no
+        # sentence-for-sentence piece of an older paragraph it does not succeed.
+        for key, text in new_text.items():
+            for origin, older in old_text.items():
+                if key not in successors[origin] and len(_sentences(text)) < len(_sentences(older)):
+                    assert not set(_sentences(text)) <= set(_sentences(older)), (origin, key)
 
 
 def test_titles_are_the_sources_words_and_versions_only_where_the_source_gives_one(data: SeedData) -> None:

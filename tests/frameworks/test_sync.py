@@ -149,7 +149,8 @@ def test_sync_brings_a_database_of_the_earlier_data_up_to_date_once(session: Ses
 
 def test_sync_makes_the_kss_version_links_of_an_earlier_install_published(session: Session) -> None:
     """An install synced when the KSS 2015 → 2018 links were shipped as inferred gets them as published on its
-    next sync (same rows, same identifiers, reasons kept), and the sync after changes nothing."""
+    next sync (same rows, same identifiers, reasons kept) and the exactMatchOf and isRelatedTo links beside them;
+    the sync after changes nothing."""
     links = list(
         session.scalars(
             select(Association)
@@ -162,6 +163,21 @@ def test_sync_makes_the_kss_version_links_of_an_earlier_install_published(sessio
     notes = {a.id: a.notes for a in links}
     for association in links:
         association.provenance = Provenance.INFERRED
+    # Nor had it the exactMatchOf and isRelatedTo links shipped beside them since.
+    beside = {
+        a.id
+        for a in session.scalars(
+            select(Association)
+            .join(Item, Item.id == Association.origin_item_id)
+            .join(Framework, Framework.id == Item.framework_id)
+            .where(
+                Association.association_type.in_(["exactMatchOf", "isRelatedTo"]), Framework.family.like("dfe-kss-%")
+            )
+        )
+    }
+    assert len(beside) == 21 + 12 + 6
+    for identifier in beside:
+        session.delete(session.get(Association, identifier))
     session.flush()
 
     report = sync_frameworks(session, load_seed_data())
@@ -173,4 +189,5 @@ def test_sync_makes_the_kss_version_links_of_an_earlier_install_published(sessio
         session.refresh(association)
     assert {a.provenance for a in links} == {Provenance.PUBLISHED}
     assert {a.id: a.notes for a in links} == notes
+    assert all(session.get(Association, identifier) is not None for identifier in beside)
     assert not sync_frameworks(session, load_seed_data()).changed

@@ -326,12 +326,14 @@ def test_evidence_is_carried_only_through_links_coverage_counts(session: Session
     asked (a lead's ``include=inferred``)."""
     programme, source, target = world["programme"], world["source"], world["target"]
     assert {(r.item.key, r.via.key) for r in services.carried_evidence(session, programme, target)} >= {("7.4", "7.3")}
-    link = session.scalars(
+    links = session.scalars(
         select(Association).where(
             Association.origin_item_id == old("7.3"), Association.destination_item_id == new("7.4")
         )
-    ).one()
-    link.provenance = "inferred"
+    ).all()
+    assert sorted(a.association_type for a in links) == ["exactMatchOf", "replacedBy"]
+    for link in links:
+        link.provenance = "inferred"
     session.flush()
     assert ("7.4", "7.3") not in {
         (r.item.key, r.via.key) for r in services.carried_evidence(session, programme, target)
@@ -345,3 +347,70 @@ def test_evidence_is_carried_only_through_links_coverage_counts(session: Session
         if e.item.key == "7.3"
     )
     assert [(p.item.key, p.provenance) for p in entry.proposals] == [("7.4", "inferred")]
+
+
+def test_two_links_joining_one_pair_count_once(session: Session, world: dict[str, Any]) -> None:
+    """KSS 1.1 is replacedBy and exactMatchOf its successor; split 7.2 is replacedBy and isRelatedTo each part.
+    Coverage, carried evidence and the drift report follow each pair once and name the other link beside it."""
+    programme, source, target = world["programme"], world["source"], world["target"]
+    kinds = services.link_kinds(session, source, target)
+    assert kinds[old("1.1"), new("1.1")] == {"replacedBy", "exactMatchOf"}
+    assert kinds[old("7.2"), new("7.3")] == {"replacedBy", "isRelatedTo"}
+    assert kinds[old("2.2"), new("2.2")] == {"replacedBy"}  # "Practice Supervisor" became lower case: not exact
+
+    implied = coverage(session, programme, target).implied
+    (same,) = implied[new("1.1")]  # the observed activity maps 2015 1.1: one implied link, counted once
+    assert (same.association_type, same.also, same.counts) == ("replacedBy", ["exactMatchOf"], {"assessed": 1})
+    (part,) = implied[new("7.3")]
+    assert (part.association_type, part.also, part.counts) == ("replacedBy", ["isRelatedTo"], {"developed": 1})
+    assert [link.via.key for link in implied[new("7.2")]] == ["7.2"]
+
+    carried = [r for r in services.carried_evidence(session, programme, target) if r.item.key == "1.1"]
+    assert [(r.via.key, r.association_type, r.also, r.learners, r.completions) for r in carried] == [
+        ("1.1", "replacedBy", ("exactMatchOf",), 2, 2)
+    ]
+
+    entries = {e.item.key: e for e in services.drift_report(session, world["lead"], programme, source, target).entries}
+    assert [(p.item.key, p.association_type, p.also) for p in entries["1.1"].proposals] == [
+        ("1.1", "replacedBy", ("exactMatchOf",))
+    ]
+    assert entries["1.1"].change == Change.UNCHANGED
+    assert [(p.item.key, p.also) for p in entries["7.2"].proposals] == [
+        ("7.2", ("isRelatedTo",)),
+        ("7.3", ("isRelatedTo",)),
+    ]
+
+
+def test_exact_matches_and_related_items_alone_link_two_versions(session: Session) -> None:
+    """Without replacedBy, exactMatchOf proposes the same item and isRelatedTo the related ones."""
+    older = _framework(session, "test-v1", "v1", {"A": "Listen well.", "B": "Lead and listen."})
+    newer = _framework(session, "test-v2", "v2", {"X": "Listen well.", "Y": "Lead.", "Z": "Listen."})
+    items = {
+        (i.framework.version, i.key): i
+        for i in session.scalars(select(Item).where(Item.framework_id.in_([older.id, newer.id])))
+    }
+    for kind, origin, destination in (("exactMatchOf", "A", "X"), ("isRelatedTo", "B", "Y"), ("isRelatedTo", "B", "Z")):
+        session.add(
+            Association(
+                id=uuid.uuid4(),
+                framework_id=older.id,
+                association_type=kind,
+                origin_item_id=items["v1", origin].id,
+                destination_item_id=items["v2", destination].id,
+                provenance="published",
+                notes=f"{origin} {kind} {destination}.",
+            )
+        )
+    programme = factories.programme(session)
+    module = factories.module(session, factories.course(session, programme))
+    admin = principal_for_user(factories.user(session, Role.ADMIN))
+    map_items(session, admin, module, [items["v1", "A"].id, items["v1", "B"].id], Depth.DEVELOPED)
+    drift = services.drift_report(session, admin, programme, older, newer)
+    assert {e.item.key: (e.change, [(p.item.key, p.association_type) for p in e.proposals]) for e in drift.entries} == {
+        "A": (Change.UNCHANGED, [("X", "exactMatchOf")]),
+        "B": (Change.SPLIT, [("Y", "isRelatedTo"), ("Z", "isRelatedTo")]),
+    }
+    implied = coverage(session, programme, newer).implied
+    assert [(link.via.key, link.association_type, link.also) for link in implied[items["v2", "X"].id]] == [
+        ("A", "exactMatchOf", [])
+    ]

@@ -52,6 +52,7 @@ def test_the_api_gives_the_report_and_applies_it_with_its_token(
     assert [p["item"]["label"] for p in split["proposals"]] == ["KSS-PS.7.2 (2018)", "KSS-PS.7.3 (2018)"]
     assert split["proposals"][0]["association_type"] == "replacedBy"
     assert split["proposals"][0]["provenance"] == "published"
+    assert [p["also_association_types"] for p in split["proposals"]] == [["isRelatedTo"], ["isRelatedTo"]]
 
     refused = client.post(url, json={**PAIR, "confirm_token": None}, headers=headers)
     assert refused.status_code == 422 and "confirm_token" in refused.get_json()["errors"]
@@ -77,9 +78,17 @@ def test_the_api_gives_the_report_and_applies_it_with_its_token(
         query_string={"framework": PAIR["to"]},
         headers=headers,
     ).get_json()
-    assert {"item": "KSS-PS.7.4 (2018)", "via": "KSS-PS.7.3 (2015)", "learners": 2} in [
-        {"item": r["item"]["label"], "via": r["via"]["label"], "learners": r["learners"]} for r in carried
+    assert {"item": "KSS-PS.7.4 (2018)", "via": "KSS-PS.7.3 (2015)", "learners": 2, "also": ["exactMatchOf"]} in [
+        {
+            "item": r["item"]["label"],
+            "via": r["via"]["label"],
+            "learners": r["learners"],
+            "also": r["also_association_types"],
+        }
+        for r in carried
     ]
+    # One row per pair of items, however many links join them.
+    assert len({(r["item"]["id"], r["via"]["id"]) for r in carried}) == len(carried)
 
 
 def test_bad_requests_get_a_clear_4xx_and_change_nothing(
