@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from lxml import etree
 
 from scorm import namespaces as ns
+from scorm import safexml
 
 #: The LOM vocabulary source of purpose values.
 LOM_VOCABULARY = "LOMv1.0"
@@ -229,10 +230,10 @@ def _text(element: etree._Element | None) -> Text:
     for child in element:
         if ns.local(child).lower() in {"langstring", "string"}:
             language = child.get(ns.XML_LANG) or child.get("language") or child.get("lang")
-            strings.append(LangString(_string("".join(child.itertext())), _string(language) or None))
+            strings.append(LangString(_string(safexml.text(child)), _string(language) or None))
     if not strings:
         # Some tools write the text directly into the container.
-        direct = _string("".join(element.itertext()))
+        direct = _string(safexml.text(element))
         if direct:
             strings.append(LangString(direct))
     return tuple(strings)
@@ -273,7 +274,7 @@ def _classification(element: etree._Element) -> Classification:
 
 def _child_text(element: etree._Element, name: str) -> str | None:
     child = _child(element, name)
-    return None if child is None else "".join(child.itertext())
+    return None if child is None else safexml.text(child)
 
 
 def find_lom(metadata: etree._Element) -> etree._Element | None:

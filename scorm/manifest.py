@@ -345,19 +345,38 @@ def package_path(url: str) -> str | None:
 _NOT_PLAIN = re.compile(r"[:?#%\\]|//|/\.|^[./]|/$")
 
 
+def _all_plain(urls: list[str]) -> bool:
+    """True when none of ``urls`` is empty and :data:`_NOT_PLAIN` finds none of them needs resolving.
+
+    The same test as one scan per URL, done as a dozen substring searches over all of them joined by NUL
+    (which no XML document can hold), each at C speed: a big manifest has tens of thousands of URLs, and a
+    regular expression with alternatives tries each of them at every character.
+    """
+    joined = "\0".join(urls)
+    if "\0\0" in joined or joined.startswith("\0") or joined.endswith("\0") or urls == [""]:
+        return False  # an empty URL: not a path
+    if any(character in joined for character in ":?#%\\"):
+        return False
+    if "//" in joined or "/." in joined:
+        return False
+    # "^[./]": a URL starting with "." or "/".
+    if joined.startswith((".", "/")) or "\0." in joined or "\0/" in joined:
+        return False
+    # "/$": a URL ending with "/", or with "/" and the newline that "$" also matches before.
+    return not (joined.endswith(("/", "/\n")) or "/\0" in joined or "/\n\0" in joined)
+
+
 _T = TypeVar("_T")
 
 
-def _build(cls: type[_T], **values: object) -> _T:
-    """An instance of the frozen dataclass ``cls`` with ``values`` for every one of its fields.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, about four times the
-    cost of filling the instance's dictionary at once, and a big manifest has tens of thousands of items,
-    resources and files. Every field must be given (tests compare with instances ``__init__`` built).
-    """
-    instance = object.__new__(cls)
-    instance.__dict__.update(values)
-    return instance
+# Building items, resources and files: a frozen dataclass's ``__init__`` sets each field through
+# ``object.__setattr__``; filling the new instance's dictionary directly (``object.__new__(cls).__dict__``)
+# costs a fraction of that, and a big manifest has tens of thousands of them. A field left out reads as its
+# default, which the dataclass keeps as a class attribute (every field with a default in this module has a
+# plain one, never a ``default_factory``; the tests check), so equality, hashing, ``repr`` and
+# ``dataclasses.replace`` see every field, and an instance holds only the fields set: most items and files
+# leave most of theirs at the default.
+_new = object.__new__
 
 
 def _str(value: object) -> str | None:
@@ -410,7 +429,7 @@ def _text(element: etree._Element | None) -> str | None:
         return None
     if not len(element):
         return (element.text or "").strip()  # the usual case, and much cheaper than itertext()
-    return "".join(element.itertext()).strip()
+    return safexml.text(element).strip()
 
 
 def _boolean(value: str | None, default: bool) -> bool | None:
@@ -432,14 +451,26 @@ def _join_base(base: str, addition: str | None) -> str:
 
 
 class _Parser:
-    def __init__(self, metadata_loader: MetadataLoader | None, root_namespace: str = "", xml_base: bool = True) -> None:
+    def __init__(
+        self,
+        metadata_loader: MetadataLoader | None,
+        root_namespace: str = "",
+        xml_base: bool = True,
+        item_options: bool = True,
+    ) -> None:
         self.metadata_loader = metadata_loader
-        #: Whether any element has an xml:base (most manifests have none: then no element is asked).
+        #: Whether any element may have an xml:base (most manifests have none: then no element is asked).
         self.xml_base = xml_base
+        #: Whether any item may have an ``isvisible`` or ``parameters`` attribute (likewise).
+        self.item_options = item_options
         #: The attribute name that last gave a resource's scormType: the next resource most likely uses it too.
         self.scorm_type_name = _SCORM_TYPE_NAMES[0]
         self.problems: list[Problem] = []
-        self.identifiers: dict[tuple[str, str], int | None] = {}
+        #: Kind (``item``, ``organization``, ``target``) → identifier → the line of its first use.
+        self.identifiers: dict[str, dict[str, int | None]] = {"item": {}, "organization": {}, "target": {}}
+        #: Those of items, and of identifierref targets (resources, sub-manifests), looked up the most.
+        self.item_identifiers = self.identifiers["item"]
+        self.targets = self.identifiers["target"]
         # Content-packaging elements are in an IMS CP namespace, in none, or in the root's (a CP version we
         # do not list): every element reached from the root is in one of these, so "in its parent's namespace"
         # comes to the same. lxml filters children by these names in C; no Python work per child.
@@ -488,17 +519,19 @@ class _Parser:
         self.problems.append(Problem(reason, message, line, ns.describe(element) if element is not None else None))
 
     def claim(self, kind: str, identifier: str, element: etree._Element) -> None:
+        """Record ``identifier`` as used by a ``kind`` (``item``, ``organization``, ``target``) at ``element``;
+        a second use of it is a problem."""
         # XML Schema wants every identifier unique in the document, but LMSs
         # accept an item named like its resource; only clashes that make a
         # reference or a tracked item ambiguous are problems: two items, two
         # organizations, or two identifierref targets (resources, manifests).
-        key = (kind, identifier)
-        if key in self.identifiers:
-            first = self.identifiers[key]
+        seen = self.identifiers[kind]
+        if identifier in seen:
+            first = seen[identifier]
             where = f" (first used on line {first})" if first else ""
             self.problem("duplicate-identifier", f"identifier {identifier!r} is used twice{where}", element)
         else:
-            self.identifiers[key] = element.sourceline
+            seen[identifier] = element.sourceline
 
     def required(self, element: etree._Element, attribute: str) -> str:
         value = _str(element.get(attribute))
@@ -558,29 +591,56 @@ class _Parser:
 
     def resources(self, manifest: etree._Element, base: str) -> dict[str, Resource]:
         found: dict[str, Resource] = {}
+        # Every package path is first taken to be the URL as written (nearly always true), then all the URLs
+        # are checked at once (see _all_plain); only when one needs resolving are the paths worked out one by
+        # one, from the URL each path holds until then.
+        urls: list[str] = []
         for container in self.cp_children(manifest, "resources"):
             container_base = _join_base(base, _str(container.get(ns.XML_BASE)))
             for element in self.cp_children(container, "resource"):
-                resource = self.resource(element, container_base)
+                resource = self.resource(element, container_base, urls)
                 if resource.identifier and resource.identifier not in found:
                     found[resource.identifier] = resource
+        if not _all_plain(urls):
+            for resource in found.values():
+                if resource.path is not None:
+                    resource.__dict__["path"] = package_path(resource.path)
+                for file in resource.files:
+                    if file.path is not None:
+                        file.__dict__["path"] = package_path(file.path)
         return found
 
-    def resource(self, element: etree._Element, base: str) -> Resource:
-        identifier = self.required(element, "identifier")
-        if identifier:
+    def resource(self, element: etree._Element, base: str, urls: list[str]) -> Resource:
+        """The resource, its files and dependencies; the URL of each file and of the resource goes on ``urls``,
+        and is its path until :meth:`resources` has checked them.
+
+        The hot path of a big manifest with the item's (one call per resource, one turn of the loop per file):
+        each attribute is read once, and the usual absent parts cost one test each.
+        """
+        line: int | None = element.sourceline
+        identifier: str | None = element.get("identifier")
+        if identifier is not None:
+            identifier = identifier.strip()
+        if not identifier:
+            self.problem("missing", "<resource> has no identifier", element)
+            identifier = ""
+        elif identifier in self.targets:
             self.claim("target", identifier, element)
+        else:
+            self.targets[identifier] = line
         if self.xml_base:
             base = _join_base(base, _str(element.get(ns.XML_BASE)))
-        href = _str(element.get("href"))
-        url = _join_base(base, href) if href else None
-        scorm_type_value = _str(element.get(self.scorm_type_name))
+        href: str | None = element.get("href")
+        url = (urljoin(base, href) if base else href) if href else None
+        scorm_type_value: str | None = element.get(self.scorm_type_name)
         if scorm_type_value is None:
             scorm_type_value, name = _scorm_type(element)
             if name is not None:
                 self.scorm_type_name = name
         scorm_type: ScormType | None = None
-        if scorm_type_value is not None:
+        if scorm_type_value == "sco":
+            scorm_type = "sco"
+        elif scorm_type_value is not None:
             normal = scorm_type_value.strip().lower()
             if normal == "sco":
                 scorm_type = "sco"
@@ -589,7 +649,7 @@ class _Parser:
             else:
                 self.problem("invalid-value", f"scormType {scorm_type_value!r} is neither 'sco' nor 'asset'", element)
         files = []
-        dependencies = []
+        dependencies: list[str] | None = None
         metadata_element = None
         kinds = self.kinds
         for child in element:
@@ -598,34 +658,46 @@ class _Parser:
             if kind is None:
                 kind = self.kind(tag)
             if kind == "file":
-                file_href = child.get("href")
+                file_href: str | None = child.get("href")
                 if not file_href:
                     self.problem("missing", "<file> has no href", child)
                     continue
                 file_url = urljoin(base, file_href) if base else file_href
-                metadata = self.metadata(child) if len(child) else None
-                files.append(_build(File, href=file_href, path=package_path(file_url), metadata=metadata))
+                file = _new(File)
+                fields = file.__dict__
+                fields["href"] = file_href
+                fields["path"] = file_url
+                if len(child):
+                    fields["metadata"] = self.metadata(child)
+                files.append(file)
+                urls.append(file_url)
             elif kind == "dependency":
                 reference = self.required(child, "identifierref")
                 if reference:
+                    if dependencies is None:
+                        dependencies = []
                     dependencies.append(reference)
                     self.references.append((reference, child))
             elif kind == "metadata" and metadata_element is None:
                 metadata_element = child
-        return _build(
-            Resource,
-            identifier=identifier,
-            type=_str(element.get("type")) or "",
-            scorm_type=scorm_type,
-            href=href,
-            base=base,
-            url=url,
-            path=package_path(url) if url else None,
-            files=tuple(files),
-            dependencies=tuple(dependencies),
-            metadata=self.metadata_of(metadata_element),
-            line=element.sourceline,
-        )
+        resource = _new(Resource)
+        fields = resource.__dict__
+        fields["identifier"] = identifier
+        fields["type"] = element.get("type") or ""
+        fields["scorm_type"] = scorm_type
+        fields["href"] = href
+        fields["base"] = base
+        fields["url"] = url
+        fields["path"] = url
+        fields["files"] = tuple(files)
+        if dependencies is not None:
+            fields["dependencies"] = tuple(dependencies)
+        if metadata_element is not None:
+            fields["metadata"] = self.metadata_of(metadata_element)
+        fields["line"] = line
+        if url is not None:
+            urls.append(url)
+        return resource
 
     # sequencing
 
@@ -757,31 +829,55 @@ class _Parser:
     # organizations
 
     def item(self, element: etree._Element, collection: Mapping[str, etree._Element]) -> Item:
-        """The item and its children, their ``identifierref`` resolved against :attr:`scope` as they are read."""
-        identifier = self.required(element, "identifier")
-        if identifier:
+        """The item and its children, their ``identifierref`` resolved against :attr:`scope` as they are read.
+
+        The hot path of a big manifest (one call per item): attributes are read once each, the usual absent
+        parts (metadata, sequencing, ADL elements) cost one test each, and the item is built as :func:`_new`
+        says.
+        """
+        line: int | None = element.sourceline
+        identifier: str | None = element.get("identifier")
+        if identifier is not None:
+            identifier = identifier.strip()
+        if not identifier:
+            self.problem("missing", "<item> has no identifier", element)
+            identifier = ""
+        elif identifier in self.item_identifiers:
             self.claim("item", identifier, element)
-        isvisible = _boolean(_str(element.get("isvisible")), True)
-        if isvisible is None:
-            self.problem("invalid-value", f"isvisible {element.get('isvisible')!r} is neither true nor false", element)
-            isvisible = True
+        else:
+            self.item_identifiers[identifier] = line
+        isvisible_value: str | None = None
+        parameters: str | None = None
+        if self.item_options:
+            isvisible_value = element.get("isvisible")
+            parameters = element.get("parameters")
+        isvisible: bool | None = True
+        if isvisible_value is not None:
+            isvisible = _boolean(isvisible_value, True)
+            if isvisible is None:
+                self.problem("invalid-value", f"isvisible {isvisible_value!r} is neither true nor false", element)
+                isvisible = True
         # One pass over the children: title, child items, metadata, the ADL elements and sequencing.
         title_element = None
         metadata_element = None
         sequencing = None
-        children = []
-        adl: dict[str, etree._Element] = {}
+        # Made when needed: most items have neither child items nor ADL elements.
+        children: list[etree._Element] | None = None
+        adl: dict[str, etree._Element] | None = None
         kinds = self.kinds
         for child in element:
             tag = child.tag
             kind = kinds.get(tag)
             if kind is None:
                 kind = self.kind(tag)
-            if kind == "item":
-                children.append(child)
-            elif kind == "title":
+            if kind == "title":
                 if title_element is None:
                     title_element = child
+            elif kind == "item":
+                if children is None:
+                    children = [child]
+                else:
+                    children.append(child)
             elif kind == "metadata":
                 if metadata_element is None:
                     metadata_element = child
@@ -789,20 +885,27 @@ class _Parser:
                 if sequencing is None:
                     sequencing = child
             elif kind.startswith("adlcp:"):
+                if adl is None:
+                    adl = {}
                 adl.setdefault(kind[6:], child)
         prerequisites = None
-        prerequisites_element = adl.get("prerequisites")
-        if prerequisites_element is not None:
-            expression = _text(prerequisites_element)
-            if expression:
-                prerequisites = Prerequisites(expression, _str(prerequisites_element.get("type")) or "aicc_script")
-        masteryscore_element = adl.get("masteryscore")
         masteryscore = None
-        if masteryscore_element is not None:
-            masteryscore = self.number(_text(masteryscore_element), masteryscore_element, "masteryscore", 0.0, 100.0)
-        identifierref = (_str(element.get("identifierref")) or "").strip() or None
+        if adl:
+            prerequisites_element = adl.get("prerequisites")
+            if prerequisites_element is not None:
+                expression = _text(prerequisites_element)
+                if expression:
+                    prerequisites = Prerequisites(expression, _str(prerequisites_element.get("type")) or "aicc_script")
+            masteryscore_element = adl.get("masteryscore")
+            if masteryscore_element is not None:
+                masteryscore = self.number(
+                    _text(masteryscore_element), masteryscore_element, "masteryscore", 0.0, 100.0
+                )
+        identifierref: str | None = element.get("identifierref")
         resource = None
         submanifest = None
+        if identifierref is not None:
+            identifierref = identifierref.strip() or None
         if identifierref is not None:
             resource = self.scope.get(identifierref)
             submanifest = self.submanifests.get(identifierref) if resource is None else None
@@ -812,30 +915,46 @@ class _Parser:
                     Problem(
                         "dangling-reference",
                         f"identifierref {identifierref!r} names no resource or sub-manifest",
-                        element.sourceline,
+                        line,
                         f'<item identifier="{identifier}">',
                     )
                 )
-        return _build(
-            Item,
-            identifier=identifier,
-            title=_text(title_element) or "",
-            identifierref=identifierref,
-            resource=resource,
-            submanifest=submanifest,
-            parameters=_str(element.get("parameters")),
-            isvisible=isvisible,
-            children=tuple([self.item(child, collection) for child in children]),
-            metadata=self.metadata_of(metadata_element),
-            prerequisites=prerequisites,
-            masteryscore=masteryscore,
-            max_time_allowed=_text(adl.get("maxtimeallowed")) or None,
-            time_limit_action=_text(adl.get("timelimitaction")) or None,
-            data_from_lms=_text(adl.get("datafromlms")),
-            completion_threshold=self.completion_threshold(adl.get("completionthreshold")),
-            objectives=self.objectives(sequencing, collection),
-            line=element.sourceline,
-        )
+        if title_element is None:
+            title = ""
+        elif len(title_element):
+            title = safexml.text(title_element).strip()
+        else:
+            title = (title_element.text or "").strip()
+        item = _new(Item)
+        fields = item.__dict__
+        fields["identifier"] = identifier
+        fields["title"] = title
+        if identifierref is not None:
+            fields["identifierref"] = identifierref
+            if resource is not None:
+                fields["resource"] = resource
+            elif submanifest is not None:
+                fields["submanifest"] = submanifest
+        if parameters is not None:
+            fields["parameters"] = parameters
+        if not isvisible:
+            fields["isvisible"] = False
+        if children:
+            fields["children"] = tuple([self.item(child, collection) for child in children])
+        fields["line"] = line
+        # The rest in the order the checks report their problems: metadata, completion threshold, objectives.
+        if metadata_element is not None:
+            fields["metadata"] = self.metadata_of(metadata_element)
+        if adl:
+            fields["prerequisites"] = prerequisites
+            fields["masteryscore"] = masteryscore
+            fields["max_time_allowed"] = _text(adl.get("maxtimeallowed")) or None
+            fields["time_limit_action"] = _text(adl.get("timelimitaction")) or None
+            fields["data_from_lms"] = _text(adl.get("datafromlms"))
+            fields["completion_threshold"] = self.completion_threshold(adl.get("completionthreshold"))
+        if sequencing is not None:
+            fields["objectives"] = self.objectives(sequencing, collection)
+        return item
 
     def organization(self, element: etree._Element, collection: Mapping[str, etree._Element]) -> Organization:
         identifier = self.required(element, "identifier")
@@ -919,13 +1038,18 @@ class _Parser:
         )
 
 
-def _may_have_xml_base(data: bytes) -> bool:
-    """False only when no element can have an ``xml:base``: the document is in an ASCII-compatible encoding
-    (it starts with ``<`` as one byte) and ``xml:base`` is nowhere in it (the ``xml`` prefix cannot be rebound)."""
-    if b"xml:base" in data:
-        return True
+def _may_contain(data: bytes) -> Callable[[bytes], bool]:
+    """Whether a name can occur in the document ``data``: false only when the document is in an
+    ASCII-compatible encoding (it starts with ``<`` as one byte) and the name's bytes are nowhere in it.
+
+    Names cannot be written with character references, so an attribute or prefixed name absent from the
+    bytes is absent from the document: most manifests have no ``xml:base``, ``isvisible`` or ``parameters``,
+    and then no element is asked for them.
+    """
     head = data.removeprefix(codecs.BOM_UTF8).lstrip()[:2]
-    return not (head[:1] == b"<" and head[1:2] not in (b"", b"\x00"))
+    if head[:1] == b"<" and head[1:2] not in (b"", b"\x00"):
+        return data.__contains__
+    return lambda name: True
 
 
 def parse_manifest(data: bytes, metadata_loader: MetadataLoader | None = None, *, strict: bool = True) -> Manifest:
@@ -942,7 +1066,10 @@ def parse_manifest(data: bytes, metadata_loader: MetadataLoader | None = None, *
         not a manifest, or (when ``strict``) the checks' problems, all of them in
         :attr:`ManifestError.problems`, the first one's line and element on the error.
     """
-    root = safexml.parse(data, "manifest")
+    # A tree without the whitespace-only text between elements is built, read and freed in much less time, and
+    # the texts the parser reads (titles, LOM strings, ADL values) hold no elements, so none can have lost any;
+    # one that does (markup in a title) sends the parser back to a tree that keeps it.
+    root = safexml.parse(data, "manifest", keep_blank_text=False)
     if ns.local(root) != "manifest":
         raise ManifestError(
             f"the root element is {root.tag!r}, not an IMS content-packaging <manifest>",
@@ -954,8 +1081,18 @@ def parse_manifest(data: bytes, metadata_loader: MetadataLoader | None = None, *
         logger.warning(
             "manifest in namespace %r, which is no IMS CP namespace we know; reading it as one", ns.namespace(root)
         )
-    parser = _Parser(metadata_loader, ns.namespace(root), xml_base=_may_have_xml_base(data))
-    manifest = parser.manifest(root, None, None, "", {})
+    may_contain = _may_contain(data)
+    options = {
+        "xml_base": may_contain(b"xml:base"),
+        "item_options": may_contain(b"isvisible") or may_contain(b"parameters"),
+    }
+    parser = _Parser(metadata_loader, ns.namespace(root), **options)
+    try:
+        manifest = parser.manifest(root, None, None, "", {})
+    except safexml.BlankTextDroppedError:
+        root = safexml.parse(data, "manifest", keep_blank_text=True)
+        parser = _Parser(metadata_loader, ns.namespace(root), **options)
+        manifest = parser.manifest(root, None, None, "", {})
     problems = tuple(parser.problems)
     if problems:
         logger.info("manifest %r: %d problem(s), first: %s", manifest.identifier, len(problems), problems[0])

@@ -5,14 +5,15 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import etree
 
-from scorm import ManifestError, ScormVersion, parse_manifest
-from scorm.manifest import Item, Manifest, Prerequisites, append_parameters, package_path
+from scorm import ManifestError, ScormVersion, parse_manifest, safexml
+from scorm.manifest import File, Item, Manifest, Prerequisites, Resource, append_parameters, package_path
 from tests.scorm.archives import ADL_MANIFESTS, ADL_PARAMS, EDGE_CASES, NEEDS_ADL, adl_manifest, minimal_manifest
 
 Tree = list[tuple[str, str, str | None, Any]]
@@ -492,13 +493,131 @@ def test_xml_base_is_read_in_any_encoding(encoding: str) -> None:
 
 
 def test_parsed_objects_are_whole_dataclasses() -> None:
-    """Items, resources and files are built without __init__ for speed: each has every field, and equals the
-    instance __init__ builds from the same values."""
+    """Items, resources and files are built without __init__ for speed, with only the fields that differ from
+    their defaults set: each reads every field, and equals the instance __init__ builds from the same values."""
     manifest = parse_manifest(adl_manifest("CM-01").read_bytes())
     objects: list[Any] = [*manifest.walk(), *manifest.resources.values()]
     objects += [file for resource in manifest.resources.values() for file in resource.files]
     assert len(objects) > 10
     for value in objects:
-        assert set(vars(value)) == {field.name for field in dataclasses.fields(value)}
+        fields = {field.name: field for field in dataclasses.fields(value)}
+        assert set(vars(value)) <= set(fields)
+        for name in set(fields) - set(vars(value)):
+            # Left out: it reads as the field's default, which the class holds as an attribute.
+            assert fields[name].default is not dataclasses.MISSING
+            assert getattr(value, name) == fields[name].default
+        rebuilt = type(value)(**{name: getattr(value, name) for name in fields})
+        assert rebuilt == value
+        assert hash(rebuilt) == hash(value)
+        assert repr(rebuilt) == repr(value)
         assert dataclasses.replace(value) == value
-        assert hash(dataclasses.replace(value)) == hash(value)
+
+
+@pytest.mark.parametrize("cls", [Item, Resource, File])
+def test_built_classes_keep_plain_defaults(cls: type) -> None:
+    """The parser leaves fields at their default out of the instance: every default must be a plain class
+    attribute, never a default_factory (which leaves none)."""
+    for field in dataclasses.fields(cls):
+        assert field.default_factory is dataclasses.MISSING, field.name
+        if field.default is not dataclasses.MISSING:
+            assert cls.__dict__[field.name] == field.default, field.name
+
+
+# The parser's shortcuts read the same as the long way ---------------------------------------------------------
+
+
+def _real_manifests() -> list[bytes]:
+    """The manifests of the playable real packages in ../shared (none without it)."""
+    found = []
+    for archive in sorted((EDGE_CASES.parent / "real").glob("*.zip")):
+        with zipfile.ZipFile(archive) as package:
+            found.append(package.read("imsmanifest.xml"))
+    return found
+
+
+def _keeping_blank_text(monkeypatch: pytest.MonkeyPatch, data: bytes) -> Manifest:
+    """``data`` parsed from a tree that keeps the whitespace between elements (the parser drops it)."""
+    parse = safexml.parse
+    with monkeypatch.context() as patch:
+        patch.setattr(safexml, "parse", lambda data, what="manifest", **_: parse(data, what, keep_blank_text=True))
+        return parse_manifest(data, strict=False)
+
+
+def test_dropping_blank_text_changes_nothing_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every manifest at hand (ADL's 189, the edge cases, the real packages, and ones with markup in their
+    texts and xml:space) reads as from a tree that keeps the whitespace between elements."""
+    documents = [path.read_bytes() for path in ADL_MANIFESTS]
+    documents += [path.read_bytes() for path in sorted(EDGE_CASES.glob("*.xml")) if "malformed" not in path.name]
+    documents += _real_manifests()
+    lesson = "<title>Lesson</title>"
+    documents += [
+        minimal_manifest().replace(lesson.encode(), text.encode())
+        for text in (
+            "<title> <!-- note --> Lesson <b>one</b> <i>two</i> </title>",
+            '<title xml:space="preserve">  </title>',
+            "<title>\n  </title>",
+            "<title><b>one</b> <i>two</i></title>",
+        )
+    ]
+    lom = b"<lom><general><title><string language='en'><b>one</b> <i>two</i></string></title></general></lom>"
+    documents.append(minimal_manifest().replace(b"</metadata>", lom + b"</metadata>"))
+    assert len(documents) >= 5
+    for data in documents:
+        assert parse_manifest(data, strict=False) == _keeping_blank_text(monkeypatch, data)
+
+
+URL_CASES = [
+    "index.html", "a/b/c.js", "a b.html", "x", "a.b/c", "a/", "a/\n", "a/\nb", "/a", ".a", "./a", "../a", "a/./b",
+    "a//b", "a/.b", "a?x=1", "a#top", "a%20b", "http://h/a", "a\\b", "", "a:b", "é/ü.html", "a/b.", "a..b",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("first", URL_CASES)
+def test_all_urls_checked_at_once_as_one_by_one(first: str) -> None:
+    """manifest._all_plain says of a list of URLs exactly what the one-URL test says of each of them."""
+    from scorm.manifest import _NOT_PLAIN, _all_plain
+
+    def plain(url: str) -> bool:
+        return bool(url) and not _NOT_PLAIN.search(url)
+
+    for others in ([], ["index.html"], ["a/b.js", "c.png"], URL_CASES):
+        for urls in ([first, *others], [*others, first], [*others[:1], first, *others[1:]]):
+            assert _all_plain(urls) == all(plain(url) for url in urls), urls
+
+
+def test_one_url_to_resolve_among_plain_ones() -> None:
+    """Paths are the URLs as written until one needs resolving: then each is worked out, the plain ones too."""
+    data = minimal_manifest(extra_files=("lib/app.js", "media/a%20b.mp4", "./css/../site.css", "img/logo.png"))
+    manifest = parse_manifest(data)
+    assert [file.path for file in manifest.resources["R"].files] == [
+        "index.html", "lib/app.js", "media/a b.mp4", "site.css", "img/logo.png"
+    ]  # fmt: skip
+    assert manifest.resources["R"].path == "index.html"
+    plain = parse_manifest(minimal_manifest(extra_files=("lib/app.js",)))
+    assert [file.path for file in plain.resources["R"].files] == ["index.html", "lib/app.js"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_item_options_are_read_in_any_encoding(encoding: str) -> None:
+    """The parser asks no item for isvisible or parameters when the document never names them; a document in
+    UTF-16 (where the bytes cannot tell) still has them read."""
+    text = (
+        minimal_manifest()
+        .decode("utf-8")
+        .replace('identifierref="R"', 'identifierref="R" isvisible="false" parameters="?page=2"', 1)
+        .replace('encoding="UTF-8"', f'encoding="{encoding.upper()}"')
+    )
+    item = get_item(parse_manifest(text.encode(encoding)), "I")
+    assert (item.isvisible, item.parameters, item.launch_url) == (False, "?page=2", "index.html?page=2")
+    plain = get_item(parse_manifest(minimal_manifest().decode().encode(encoding)), "I")
+    assert (plain.isvisible, plain.parameters) == (True, None)
+
+
+def test_markup_in_a_title_keeps_its_spaces() -> None:
+    """The parser drops blank text between elements; a title with markup (outside the schema, but seen) is
+    read again from a tree that keeps it."""
+    data = minimal_manifest().replace(b"<title>Lesson</title>", b"<title><b>one</b> <i>two</i></title>")
+    assert get_item(parse_manifest(data), "I").title == "one two"
+    lom = b"<lom><general><title><string language='en'><b>A</b> <i>B</i></string></title></general></lom>"
+    manifest = parse_manifest(minimal_manifest().replace(b"</metadata>", lom + b"</metadata>"))
+    assert manifest.lom is not None and [string.value for string in manifest.lom.title] == ["A B"]
