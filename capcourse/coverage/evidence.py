@@ -3,6 +3,12 @@
 A learner has evidence for an item when they succeeded in an activity mapped to
 it, or in any activity of a module mapped to it. Completions are never loaded
 into Python: counts come back grouped by learner and top-level item.
+
+Evidence recorded against another version of the framework (KSS 2015, seen in
+the 2018 view) is *carried*: shown beside the framework's own, marked with the
+version it was recorded against and the link it came through, never added to
+the framework's own counts. Only the links coverage counts carry it (published
+and confirmed, :data:`capcourse.frameworks.crosswalks.COUNTED`).
 """
 
 from __future__ import annotations
@@ -22,10 +28,11 @@ from capcourse.cohorts.names import name_column
 from capcourse.coverage.attainment import cohort_attainment
 from capcourse.coverage.services import CoverageReport
 from capcourse.errors import NotFoundError
-from capcourse.frameworks.models import Item
+from capcourse.frameworks.models import Framework, Item
 from capcourse.naturalsort import natural_key
 from capcourse.records.evidence import evidence_paths
 from capcourse.records.models import Completion, Evidence, Learner
+from capcourse.versions.services import link_kinds, successors, versions_of
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,53 @@ def _completion_conditions(filters: EvidenceFilter) -> list[ColumnElement[bool]]
     return conditions
 
 
+@dataclass(frozen=True)
+class CarriedLink:
+    """An item of the report's framework and the item of another version whose evidence it shows."""
+
+    item: Item
+    via: Item
+    via_framework: Framework
+    association_type: str
+    provenance: str
+    #: Other links joining the same two items (``exactMatchOf`` beside ``replacedBy``): counted once.
+    also: tuple[str, ...] = ()
+
+
+def _version_links(
+    session: Session, report: CoverageReport
+) -> list[tuple[Framework, dict[uuid.UUID, list[tuple[Item, str, str, tuple[str, ...]]]]]]:
+    """Per other version of the report's framework: its item id → (item of this version, type, provenance,
+    other types), through the links the report counts."""
+    found = []
+    for other in versions_of(session, report.framework):
+        links = successors(session, other, report.framework, report.implied_provenances)
+        if not links:
+            continue
+        kinds = link_kinds(session, other, report.framework, report.implied_provenances)
+        found.append(
+            (
+                other,
+                {
+                    via: [
+                        (item, kind, provenance, tuple(sorted(kinds.get((via, item.id), set()) - {kind})))
+                        for item, kind, provenance, *_ in counterparts
+                    ]
+                    for via, counterparts in links.items()
+                },
+            )
+        )
+    return found
+
+
+@dataclass
+class CarriedRate:
+    """Learners with evidence for an item of another version, shown on the item it links to."""
+
+    link: CarriedLink
+    learners: int
+
+
 @dataclass
 class CohortRow:
     learner: Learner
@@ -62,6 +116,8 @@ class CohortRow:
     evidenced: dict[uuid.UUID, int] = field(default_factory=dict)
     #: top-level item id → items achieved under it (itself included).
     achieved: dict[uuid.UUID, int] = field(default_factory=dict)
+    #: top-level item id → items under it with evidence only from another version (carried, never in ``evidenced``).
+    carried: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,6 +133,8 @@ class CohortReport:
     item_achievers: dict[uuid.UUID, int] = field(default_factory=dict)
     #: Items some activity assesses (the only ones that can be achieved).
     achievable: set[uuid.UUID] = field(default_factory=set)
+    #: Evidence recorded against other versions of the framework, per pair of linked items (not in the rates).
+    carried: list[CarriedRate] = field(default_factory=list)
 
     def rate(self, item_id: uuid.UUID) -> float:
         return round(100 * self.item_learners.get(item_id, 0) / self.learner_total, 1) if self.learner_total else 0.0
@@ -190,9 +248,69 @@ def cohort(
     attained = cohort_attainment(session, report, page_ids, filters.cohort_id, filters.since, filters.until)
     for row in rows:
         row.achieved = attained.by_learner.get(row.learner.id, {})
-    return CohortReport(
+    result = CohortReport(
         columns, dict(sizes), rows, learner_total, item_learners, attained.item_achievers, attained.achievable
     )
+    _carry_to_cohort(session, report, filters, result, by_learner, top_of)
+    return result
+
+
+def _carry_to_cohort(
+    session: Session,
+    report: CoverageReport,
+    filters: EvidenceFilter,
+    result: CohortReport,
+    by_learner: dict[int, CohortRow],
+    top_of: dict[uuid.UUID, uuid.UUID],
+) -> None:
+    """Evidence of the other versions, with the same filters: learners per linked pair of items, and per learner
+    of the page the items evidenced only that way, by top-level item."""
+    if not by_learner:
+        own: set[tuple[int, uuid.UUID]] = set()
+    else:
+        own_rows = _evidence(report.programme, report.framework.id, filters)
+        own = {
+            (learner_id, item_id)
+            for learner_id, item_id in session.execute(
+                select(own_rows.c.learner_id, own_rows.c.item_id)
+                .where(own_rows.c.learner_id.in_(list(by_learner)))
+                .distinct()
+            )
+        }
+    carried_items: dict[int, set[uuid.UUID]] = defaultdict(set)
+    for other, links in _version_links(session, report):
+        rows = _evidence(report.programme, other.id, filters)
+        counts: dict[uuid.UUID, int] = {
+            item_id: int(learners)
+            for item_id, learners in session.execute(
+                select(rows.c.item_id, func.count(func.distinct(rows.c.learner_id)))
+                .where(rows.c.item_id.in_(list(links)))
+                .group_by(rows.c.item_id)
+            )
+        }
+        if not counts:
+            continue
+        vias = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(list(counts))))}
+        for via_id, learners in counts.items():
+            for item, kind, provenance, also in links[via_id]:
+                link = CarriedLink(item, vias[via_id], other, kind, provenance, also)
+                result.carried.append(CarriedRate(link, learners))
+        if by_learner:
+            for learner_id, via_id in session.execute(
+                select(rows.c.learner_id, rows.c.item_id)
+                .where(rows.c.learner_id.in_(list(by_learner)), rows.c.item_id.in_(list(counts)))
+                .distinct()
+            ):
+                carried_items[learner_id].update(
+                    item.id for item, *_ in links[via_id] if (learner_id, item.id) not in own
+                )
+    for learner_id, items in carried_items.items():
+        for item_id in items:
+            top = top_of.get(item_id)
+            if top is not None:
+                counts_by_top = by_learner[learner_id].carried
+                counts_by_top[top] = counts_by_top.get(top, 0) + 1
+    result.carried.sort(key=lambda r: (natural_key(r.link.item.code or ""), natural_key(r.link.via.code or "")))
 
 
 def learner_in_programme(session: Session, programme: Programme, learner_id: int) -> Learner:
@@ -252,3 +370,48 @@ def learner_evidence(
     evidenced = {e.item.id for e in found}
     open_items = [c.item for c in report.items if c.is_leaf and c.item.id not in evidenced]
     return found, open_items
+
+
+@dataclass
+class CarriedEvidence:
+    """A completion recorded as evidence of another version's item, shown on the item it links to."""
+
+    link: CarriedLink
+    activity_title: str
+    occurred_at: datetime
+    outcome: str
+    score_scaled: float | None
+
+
+def learner_carried(
+    session: Session, report: CoverageReport, learner: Learner, filters: EvidenceFilter = EvidenceFilter()
+) -> list[CarriedEvidence]:
+    """A learner's evidence recorded against other versions of the report's framework, per item it links to.
+
+    Read from the other version's items, as it was recorded, never copied; one row per completion and linked
+    pair of items, however many links join the pair.
+    """
+    programme = report.programme
+    conditions = [Completion.learner_id == learner.id, *_completion_conditions(filters)]
+    found: list[CarriedEvidence] = []
+    for other, links in _version_links(session, report):
+        pairs = (
+            select(*evidence_paths(programme.id, conditions, other.id).subquery().c["item_id", "completion_id"])
+            .distinct()
+            .subquery()
+        )
+        rows = session.execute(
+            select(Item, Activity.title, Completion.occurred_at, Completion.outcome, Completion.score_scaled)
+            .select_from(pairs)
+            .join(Completion, Completion.id == pairs.c.completion_id)
+            .join(Activity, Activity.id == Completion.activity_id)
+            .join(Item, Item.id == pairs.c.item_id)
+            .where(pairs.c.item_id.in_(list(links)))
+        )
+        for via, title, when, outcome, score in rows:
+            for item, kind, provenance, also in links[via.id]:
+                found.append(
+                    CarriedEvidence(CarriedLink(item, via, other, kind, provenance, also), title, when, outcome, score)
+                )
+    found.sort(key=lambda e: (natural_key(e.link.item.code or ""), e.occurred_at, natural_key(e.link.via.code or "")))
+    return found

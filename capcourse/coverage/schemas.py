@@ -6,8 +6,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from capcourse.coverage.evidence import CarriedEvidence, CarriedLink
 from capcourse.coverage.services import DEPTHS, CoverageReport, GapList, MappedTarget
 from capcourse.frameworks.crosswalks import OPTIONAL
+from capcourse.versions.services import code_label
 
 
 class DepthCountsSchema(Schema):
@@ -295,6 +297,49 @@ class CohortRowSchema(Schema):
         required=True,
         metadata={"description": "Top-level item id → items achieved under it."},
     )
+    carried = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={
+            "description": "Top-level item id → items under it with evidence only from another version of the "
+            "framework (carried through the links between the versions; not in ``evidenced``)."
+        },
+    )
+
+
+class CarriedLinkSchema(Schema):
+    """An item of this framework showing evidence recorded against an item of another version."""
+
+    item_id = fields.UUID(required=True)
+    code = fields.String(allow_none=True)
+    carried_from = fields.String(
+        required=True,
+        metadata={"description": "The item it was recorded against, with its version: KSS-PS.7.3 (2015)."},
+    )
+    via_item_id = fields.UUID(required=True)
+    via_code = fields.String(allow_none=True)
+    via_framework_id = fields.UUID(required=True)
+    via_framework_version = fields.String(allow_none=True)
+    association_type = fields.String(required=True)
+    provenance = fields.String(required=True, metadata={"description": "published or confirmed: the links that carry."})
+    also_association_types = fields.List(
+        fields.String(), required=True, metadata={"description": "Other links joining the two items; counted once."}
+    )
+
+
+class CarriedRateSchema(CarriedLinkSchema):
+    learners = fields.Integer(
+        required=True,
+        metadata={"description": "Learners (of the filtered population) with evidence for the other item."},
+    )
+
+
+class CarriedCompletionSchema(CarriedLinkSchema):
+    activity = fields.String(required=True)
+    occurred_at = fields.DateTime(required=True)
+    outcome = fields.String(required=True)
+    score_scaled = fields.Float(allow_none=True)
 
 
 class ItemRateSchema(Schema):
@@ -315,6 +360,14 @@ class CohortHeatMapSchema(Schema):
     columns = fields.List(fields.Nested(CohortColumnSchema), required=True)
     rows = fields.List(fields.Nested(CohortRowSchema), required=True)
     item_rates = fields.List(fields.Nested(ItemRateSchema), required=True)
+    carried = fields.List(
+        fields.Nested(CarriedRateSchema),
+        required=True,
+        metadata={
+            "description": "Evidence recorded against other versions of the framework, shown on the items it links "
+            "to through published and confirmed links; never in ``item_rates``."
+        },
+    )
 
 
 class EvidenceSchema(Schema):
@@ -350,6 +403,14 @@ class LearnerEvidenceSchema(Schema):
     learner_id = fields.Integer(required=True)
     name = fields.String(allow_none=True)
     evidence = fields.List(fields.Nested(EvidenceSchema), required=True)
+    carried = fields.List(
+        fields.Nested(CarriedCompletionSchema),
+        required=True,
+        metadata={
+            "description": "Evidence recorded against other versions of the framework, on the items it links to "
+            "through published and confirmed links; not in ``evidence`` nor in ``open_items``' reckoning."
+        },
+    )
     open_items = fields.List(fields.Nested(RefSchema), required=True)
     achieved = fields.List(fields.Nested(AchievedItemSchema), required=True)
     pending = fields.List(fields.Nested(PendingItemSchema), required=True)
@@ -382,9 +443,11 @@ def cohort_dict(report: Any, cohort: Any, page: int) -> dict[str, Any]:
                 "name": r.name,
                 "evidenced": {str(k): v for k, v in r.evidenced.items()},
                 "achieved": {str(k): v for k, v in r.achieved.items()},
+                "carried": {str(k): v for k, v in r.carried.items()},
             }
             for r in cohort.rows
         ],
+        "carried": [{**carried_link_dict(r.link), "learners": r.learners} for r in cohort.carried],
         "item_rates": [
             {
                 "item_id": entry.item.id,
@@ -398,4 +461,29 @@ def cohort_dict(report: Any, cohort: Any, page: int) -> dict[str, Any]:
             }
             for entry in report.items
         ],
+    }
+
+
+def carried_link_dict(link: CarriedLink) -> dict[str, Any]:
+    return {
+        "item_id": link.item.id,
+        "code": link.item.code,
+        "carried_from": code_label(link.via, link.via_framework),
+        "via_item_id": link.via.id,
+        "via_code": link.via.code,
+        "via_framework_id": link.via_framework.id,
+        "via_framework_version": link.via_framework.version,
+        "association_type": link.association_type,
+        "provenance": link.provenance,
+        "also_association_types": list(link.also),
+    }
+
+
+def carried_evidence_dict(row: CarriedEvidence) -> dict[str, Any]:
+    return {
+        **carried_link_dict(row.link),
+        "activity": row.activity_title,
+        "occurred_at": row.occurred_at,
+        "outcome": row.outcome,
+        "score_scaled": row.score_scaled,
     }

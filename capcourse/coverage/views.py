@@ -24,7 +24,13 @@ from capcourse.cohorts.names import label_in, name_in
 from capcourse.cohorts.services import cohort_in, list_cohorts
 from capcourse.coverage import exports, services
 from capcourse.coverage.attainment import attainment_rows, learner_attainment
-from capcourse.coverage.evidence import EvidenceFilter, cohort, learner_evidence, learner_in_programme
+from capcourse.coverage.evidence import (
+    EvidenceFilter,
+    cohort,
+    learner_carried,
+    learner_evidence,
+    learner_in_programme,
+)
 from capcourse.coverage.schemas import (
     CohortArgsSchema,
     CohortExportArgsSchema,
@@ -38,6 +44,7 @@ from capcourse.coverage.schemas import (
     LearnerEvidenceSchema,
     LearnerExportArgsSchema,
     TargetSchema,
+    carried_evidence_dict,
     cohort_dict,
     coverage_dict,
     gap_list_dict,
@@ -49,6 +56,7 @@ from capcourse.frameworks.crosswalks import OPTIONAL, coverage_provenances
 from capcourse.frameworks.models import Framework, Item
 from capcourse.frameworks.services import get_framework
 from capcourse.mapping.screen import screen_frameworks
+from capcourse.versions.services import code_label
 
 blp = Blueprint("coverage", __name__, url_prefix="/api/v1", description="Curriculum coverage of programmes.")
 pages = PageBlueprint("coverage_pages", __name__)
@@ -151,7 +159,8 @@ class Cohort(MethodView):
     @blp.response(200, CohortHeatMapSchema)
     def get(self, args: dict[str, Any], programme_id: uuid.UUID) -> Any:
         """The cohort heat map: for a page of learners, the items evidenced under each top-level item;
-        and, for the whole cohort, the share of learners with evidence for each item."""
+        and, for the whole cohort, the share of learners with evidence for each item. Evidence recorded
+        against other versions of the framework is apart (``carried``, and per learner ``rows[].carried``)."""
         report = report_for(current_principal(), programme_id, args["framework"])
         filters = evidence_filter(report.programme, args)
         size = args["page_size"]
@@ -167,10 +176,13 @@ class Evidence(MethodView):
     @blp.response(200, LearnerEvidenceSchema)
     def get(self, args: dict[str, Any], programme_id: uuid.UUID, learner_id: int) -> Any:
         """A learner's evidence per item (which activity, when, result) and the items still open,
-        optionally from one course or a date range."""
+        optionally from one course or a date range; apart, the evidence recorded against other versions of
+        the framework, on the items it links to (``carried``)."""
         report = report_for(current_principal(), programme_id, args["framework"])
         learner = learner_in_programme(db.session(), report.programme, learner_id)
-        found, open_items = learner_evidence(db.session(), report, learner, evidence_filter(report.programme, args))
+        filters = evidence_filter(report.programme, args)
+        found, open_items = learner_evidence(db.session(), report, learner, filters)
+        carried = learner_carried(db.session(), report, learner, filters)
         attainment = learner_attainment(db.session(), report, learner)
         return {
             "learner_id": learner.id,
@@ -186,6 +198,7 @@ class Evidence(MethodView):
                 }
                 for e in found
             ],
+            "carried": [carried_evidence_dict(e) for e in carried],
             "open_items": [
                 {"id": i.id, "code": i.code, "statement": i.abbreviated_statement or i.full_statement}
                 for i in open_items
@@ -327,6 +340,7 @@ def cohort_page(programme_id: uuid.UUID) -> str:
         raise InvalidInputError(f"show must be evidenced or achieved, not {show!r}.")
     return render_template(
         "coverage/cohort.html",
+        code_label=code_label,
         show=show,
         programme=programme,
         report=report,
@@ -374,8 +388,12 @@ def learner_page(programme_id: uuid.UUID, learner_id: int) -> str:
     report = services.coverage(db.session(), programme, _page_framework(programme))
     learner = learner_in_programme(db.session(), programme, learner_id)
     found, open_items = learner_evidence(db.session(), report, learner)
+    carried = learner_carried(db.session(), report, learner)
     return render_template(
         "coverage/learner.html",
+        carried=carried,
+        carried_items={e.link.item.id for e in carried},
+        code_label=code_label,
         attainment=learner_attainment(db.session(), report, learner),
         programme=programme,
         report=report,

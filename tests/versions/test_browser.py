@@ -147,3 +147,46 @@ def test_the_version_pages_have_no_serious_accessibility_violation(served: tuple
         found["drift"] = _axe(page, script)
         browser.close()
     assert found == {"versions": [], "drift": []}
+
+
+def test_cohort_and_learner_pages_show_evidence_carried_from_2015(served: tuple[str, Any], tmp_path: Path) -> None:
+    """Ada's 2015 work shows in the 2018 cohort and learner views, marked as carried from its 2015 item, and the
+    pages keep no serious accessibility violation."""
+    url, app = served
+    executable = require_chromium()
+    script = require_axe()
+    from playwright.sync_api import expect, sync_playwright
+
+    with app.app_context():
+        programme = db.session.scalar(select(Programme).where(Programme.title == TITLE))
+        assert programme is not None
+        cohort_path = f"/programmes/{programme.id}/cohort?framework={framework_id(NEW)}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page: Any = browser.new_context(base_url=url, bypass_csp=True).new_page()
+        page.goto("/login")
+        page.get_by_label("Email").fill(LEAD)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(cohort_path)
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Cohort evidence")
+        section = page.get_by_role("region", name="Evidence carried from other versions")
+        expect(section).to_be_visible()
+        renumbered = section.locator("tr", has_text="carried from KSS-PS.7.3 (2015)")
+        expect(renumbered).to_contain_text("KSS-PS.7.4 (2018)")
+        expect(renumbered).to_contain_text("published")
+        expect(page.locator("table.cohort .carried-mark").first).to_be_visible()
+        found = {"cohort": _axe(page, script)}
+        page.screenshot(path=str(tmp_path / "cohort-carried.png"), full_page=True)
+
+        page.locator("table.cohort th a").first.click()
+        carried = page.get_by_role("region", name="Evidence carried from other versions")
+        expect(carried).to_be_visible()
+        row = carried.locator("tr", has_text="carried from KSS-PS.7.3 (2015)")
+        expect(row).to_contain_text("KSS-PS.7.4 (2018)")
+        expect(row).to_contain_text("Observed supervision")
+        expect(page.locator("ul.gaps")).to_contain_text("evidence carried from another version")
+        found["learner"] = _axe(page, script)
+        page.screenshot(path=str(tmp_path / "learner-carried.png"), full_page=True)
+        browser.close()
+    assert found == {"cohort": [], "learner": []}
