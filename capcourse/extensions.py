@@ -82,6 +82,10 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
         # In WAL mode NORMAL loses no committed transaction when the process dies,
         # only (at worst) the last ones on a power cut, and spares an fsync per commit.
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # 64 MiB of page cache (SQLite's default is 2 MiB), used only as pages are read: a CASE package of
+        # 20,000 items updates indexes all over the file, and with the default cache the pages went out and
+        # back in again (a third of the import's writing).
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
 

@@ -130,11 +130,29 @@ def _id_text_sqlite(element: _IdText, compiler: SQLCompiler, **kw: Any) -> str:
 _COMPLETE_ENDS = frozenset({"uri", "originNodeURI", "destinationNodeURI"})
 _COMPLETE_LINK = _COMPLETE_ENDS | {"lastChangeDateTime"}
 
-#: The framework a whole-framework statement reads (see :meth:`FrameworkExport._rows`).
-_FRAMEWORK = bindparam("framework", type_=Uuid())
+#: The framework a whole-framework statement reads (see :func:`framework_rows`).
+FRAMEWORK = bindparam("framework", type_=Uuid())
 
 
-def _id_text(column: Any, name: str) -> ColumnElement[str]:
+def framework_rows(session: Session, statement: Any, framework_id: uuid.UUID) -> Sequence[Any]:
+    """The rows of a statement about one framework (``:framework``, :data:`FRAMEWORK`), run as the driver's own SQL.
+
+    For statements whose columns need no conversion (text and numbers):
+    SQLAlchemy's result processing of tens of thousands of rows cost three
+    times the fetch.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect)
+    process = Uuid().dialect_impl(dialect).bind_processor(dialect)
+    value = process(framework_id) if process is not None else framework_id
+    names = compiled.positiontup if compiled.positional else None
+    parameters: Any = tuple(value for _ in names) if names is not None else {"framework": value}
+    return connection.exec_driver_sql(compiled.string, parameters).all()
+
+
+def id_text(column: Any, name: str) -> ColumnElement[str]:
+    """An identifier column read as its text ``8-4-4-4-12``, labelled ``name``."""
     return _IdText(column).label(name)
 
 
@@ -150,12 +168,12 @@ def _text(column: Any, name: str) -> ColumnElement[str]:
 
 #: An item as the export of a whole framework reads it: identifiers and ``case_data`` as text.
 _ITEM_TEXT_COLUMNS = (
-    _id_text(Item.id, "id"),
+    id_text(Item.id, "id"),
     Item.key,
     Item.uri,
     Item.code,
     Item.item_type,
-    _id_text(Item.parent_id, "parent_id"),
+    id_text(Item.parent_id, "parent_id"),
     Item.position,
     Item.full_statement,
     Item.abbreviated_statement,
@@ -164,14 +182,14 @@ _ITEM_TEXT_COLUMNS = (
     Item.icon,
     Item.notes,
     _text(Item.last_change, "last_change"),
-    _id_text(Item.parent_association_id, "parent_association_id"),
+    id_text(Item.parent_association_id, "parent_association_id"),
     _json_text(Item.case_data, "case_data"),
 )
 _ASSOCIATION_TEXT_COLUMNS = (
-    _id_text(Association.id, "id"),
+    id_text(Association.id, "id"),
     Association.association_type,
-    _id_text(Association.origin_item_id, "origin_item_id"),
-    _id_text(Association.destination_item_id, "destination_item_id"),
+    id_text(Association.origin_item_id, "origin_item_id"),
+    id_text(Association.destination_item_id, "destination_item_id"),
     Association.destination_uri,
     Association.sequence,
     Association.provenance,
@@ -184,17 +202,17 @@ _ASSOCIATION_TEXT_COLUMNS = (
 
 
 @functools.lru_cache(maxsize=4096)
-def _when(moment: datetime | str) -> datetime:
+def row_moment(value: datetime | str) -> datetime:
     """A row's ``last_change``, read as a datetime or (a whole framework) as the database's text: aware, in UTC."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return _utc(moment).astimezone(UTC)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return _utc(value).astimezone(UTC)
 
 
 @functools.lru_cache(maxsize=4096)
 def _stamp(moment: datetime | str) -> str:
     """A row's ``last_change`` as CASE writes it (remembered: a framework's rows share a handful of change times)."""
-    return format_datetime(_when(moment))
+    return format_datetime(row_moment(moment))
 
 
 def dumps(value: Any, indent: bool = False) -> bytes:
@@ -337,7 +355,7 @@ class FrameworkExport:
         if self._items is None:
             # Siblings come by position; the few that share one are sorted by code and identifier below.
             all_rows = self._rows(
-                select(*_ITEM_TEXT_COLUMNS).where(Item.framework_id == _FRAMEWORK).order_by(Item.position)
+                select(*_ITEM_TEXT_COLUMNS).where(Item.framework_id == FRAMEWORK).order_by(Item.position)
             )
             children: dict[str | None, list[Row[Any]]] = defaultdict(list)
             by_id = {row.id: row for row in all_rows}
@@ -364,7 +382,7 @@ class FrameworkExport:
         if self._associations is None:
             rows = self._rows(
                 select(*_ASSOCIATION_TEXT_COLUMNS)
-                .where(Association.framework_id == _FRAMEWORK)
+                .where(Association.framework_id == FRAMEWORK)
                 .order_by(Association.association_type, Association.origin_item_id, Association.id)
             )
             self.items  # noqa: B018  (fills the links of this framework's items)
@@ -374,20 +392,7 @@ class FrameworkExport:
         return self._associations
 
     def _rows(self, statement: Any) -> Sequence[Any]:
-        """The rows of a statement about this framework (``:framework``), run as the driver's own SQL.
-
-        The columns need no conversion (text and numbers), and SQLAlchemy's
-        result processing of an ORM statement cost three times the fetch.
-        """
-        connection = self.session.connection()
-        dialect = connection.dialect
-        compiled = statement.compile(dialect=dialect)
-        process = Uuid().dialect_impl(dialect).bind_processor(dialect)
-        identifier = self.context.framework.id
-        value = process(identifier) if process is not None else identifier
-        names = compiled.positiontup if compiled.positional else None
-        parameters: Any = tuple(value for _ in names) if names is not None else {"framework": value}
-        return connection.exec_driver_sql(compiled.string, parameters).all()
+        return framework_rows(self.session, statement, self.context.framework.id)
 
     def _load_links(self, item_ids: Iterable[uuid.UUID | str]) -> None:
         missing = sorted(uuid.UUID(str(i)) for i in item_ids)
@@ -541,7 +546,7 @@ class FrameworkExport:
             depth[row.id] = depth[row.parent_id] + 1 if row.parent_id in depth else 1
         types: dict[str, dict[str, Any]] = {}
         for row in self.items:
-            moment = _when(row.last_change)
+            moment = row_moment(row.last_change)
             entry = types.setdefault(row.item_type, {"depth": depth[row.id], "last": moment})
             entry["depth"] = min(entry["depth"], depth[row.id])
             entry["last"] = max(entry["last"], moment)
@@ -574,7 +579,7 @@ class FrameworkExport:
             if row.managed_by is None:
                 continue
             key = (row.managed_by, row.provenance)
-            moment = _when(row.last_change)
+            moment = row_moment(row.last_change)
             latest[key] = max(latest.get(key, moment), moment)
         groupings = []
         for key in sorted(latest):

@@ -25,17 +25,17 @@ import re
 import unicodedata
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from anyascii import anyascii
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import String, Text, cast, func, select
 from sqlalchemy.orm import Session
 
-from capcourse.case.export import CHUNK, EXTENSION
+from capcourse.case.export import CHUNK, EXTENSION, FRAMEWORK, framework_rows, id_text, row_moment
 from capcourse.case.models import CaseDefinition, DefinitionKind
 from capcourse.case.reading import (
     ParsedPackage,
@@ -533,7 +533,8 @@ def _association_rows(
             identifier = case_id(association[end]["identifier"])
             if identifier not in item_ids:
                 candidates.add(identifier)
-    held = _held_items(session, candidates)
+    # Items of this framework the package no longer has are removed by the import: not held.
+    held = _held_items(session, candidates, other_than=framework_id)
     rows: dict[uuid.UUID, dict[str, Any]] = {}
     verbatim: list[dict[str, Any]] = []
     external = 0
@@ -631,38 +632,83 @@ def _definition_rows(parsed: ParsedPackage) -> list[dict[str, Any]]:
 def _differs(desired: dict[str, Any], existing: Any, columns: Sequence[str]) -> list[str]:
     if isinstance(existing, _Current):
         # Compared whole first: a re-import mostly changes nothing.
-        if tuple(desired[c] for c in columns) == existing.values:
+        spell = existing.spell
+        wanted = tuple(
+            spell(desired[c]) if c in _ID_COLUMNS and desired[c] is not None else desired[c] for c in columns
+        )
+        if wanted == existing.values:
             return []
-        return [c for c, value in zip(columns, existing.values, strict=True) if desired[c] != value]
+        return [c for c, want, value in zip(columns, wanted, existing.values, strict=True) if want != value]
     return [c for c in columns if _aware(desired[c]) != _aware(getattr(existing, c))]
+
+
+#: Identifier columns a plan compares as the database spells them (see :func:`_current_rows`).
+_ID_COLUMNS = frozenset({"parent_id", "parent_association_id", "origin_item_id", "destination_item_id"})
+
+
+def _hex(identifier: uuid.UUID) -> str:
+    return identifier.hex
+
+
+def _spelling(session: Session) -> Callable[[uuid.UUID], str]:
+    """How the database's text spells an identifier: SQLite keeps 32 hex digits, PostgreSQL reads ``8-4-4-4-12``."""
+    return _hex if session.connection().dialect.name == "sqlite" else str
 
 
 @dataclass(slots=True)
 class _Current:
-    """A row as the database has it, for comparing with the plan: ``values`` in the order of the columns compared."""
+    """A row as the database has it, for comparing with the plan: ``values`` in the order of the columns compared.
 
-    id: uuid.UUID
+    Its identifiers (``id`` and :data:`_ID_COLUMNS`) are text, as ``spell`` writes them.
+    """
+
+    id: str
     values: tuple[Any, ...]
     columns: Sequence[str]
+    spell: Callable[[uuid.UUID], str]
 
     def __getattr__(self, name: str) -> Any:
         return self.values[self.columns.index(name)]
 
 
-def _current_rows(session: Session, model: Any, columns: Sequence[str], where: Any) -> dict[uuid.UUID, _Current]:
-    """The rows a plan compares with, by identifier; ``case_data`` read as text and decoded by orjson.
+def _current_rows(session: Session, model: Any, columns: Sequence[str], framework_id: uuid.UUID) -> dict[str, _Current]:
+    """The rows a plan compares with, by identifier (text, see :func:`_spelling`).
 
-    Timestamps come back aware (UTC) on every database (:mod:`capcourse.timestamps`).
+    Identifiers are read as the database's text (SQLite's own, PostgreSQL's
+    cast) and timestamps as the database's text (read by
+    :func:`~capcourse.case.export.row_moment`, once per distinct value), all
+    through the driver: making a ``uuid.UUID`` of every identifier of a whole
+    framework only to compare it, and SQLAlchemy's handling of each row, were
+    most of a re-import's reading. ``case_data`` is read as text and decoded by
+    orjson. Timestamps come back aware (UTC).
     """
-    selected = [cast(getattr(model, c), Text) if c == "case_data" else getattr(model, c) for c in columns]
+    spell = _spelling(session)
+
+    def identifier(column: Any, name: str) -> Any:
+        return column.label(name) if spell is _hex else id_text(column, name)
+
+    selected = []
+    for c in columns:
+        column = getattr(model, c)
+        if c == "case_data":
+            selected.append(cast(column, Text))
+        elif c in _ID_COLUMNS:
+            selected.append(identifier(column, c))
+        elif c == "last_change":
+            selected.append(cast(column, String))
+        else:
+            selected.append(column)
     json_at = columns.index("case_data") if "case_data" in columns else None
-    rows: dict[uuid.UUID, _Current] = {}
-    for row in session.connection().execute(select(model.id, *selected).where(where)):
-        values = tuple(row[1:])
-        if json_at is not None:
-            text = values[json_at]
-            values = (*values[:json_at], orjson.loads(text) if text is not None else None, *values[json_at + 1 :])
-        rows[row[0]] = _Current(row[0], values, columns)
+    stamp_at = columns.index("last_change") if "last_change" in columns else None
+    rows: dict[str, _Current] = {}
+    statement = select(identifier(model.id, "id"), *selected).where(model.framework_id == FRAMEWORK)
+    for row in framework_rows(session, statement, framework_id):
+        values = list(row[1:])
+        if json_at is not None and values[json_at] is not None:
+            values[json_at] = orjson.loads(values[json_at])
+        if stamp_at is not None and values[stamp_at] is not None:
+            values[stamp_at] = row_moment(values[stamp_at])
+        rows[row[0]] = _Current(row[0], tuple(values), columns, spell)
     return rows
 
 
@@ -691,29 +737,33 @@ def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
 
     conflicts: list[tuple[str, str]] = []
     # Identifiers the framework already has need no lookup: a re-import names the same ones.
-    own_items = set(session.scalars(select(Item.id).where(Item.framework_id == document_id)))
+    # (Read through Core: the ORM's handling of tens of thousands of rows cost more than the query.)
+    connection = session.connection()
+    own_items = set(connection.execute(select(Item.id).where(Item.framework_id == document_id)).scalars())
     held = _held_items(session, item_ids - own_items, other_than=document_id)
     titles = dict(session.execute(select(Framework.id, Framework.title)).all())
-    for index, item in enumerate(parsed.items):
+    for index, item in enumerate(parsed.items if held else ()):
         owner = held.get(case_id(item["identifier"]))
         if owner is not None and owner != document_id:
             conflicts.append(
                 (json_path(("CFItems", index, "identifier")), f"Already an item of {titles.get(owner)!r}.")
             )
     association_ids = [case_id(a["identifier"]) for a in parsed.associations]
-    own_associations = set(session.scalars(select(Association.id).where(Association.framework_id == document_id)))
+    own_associations: set[uuid.UUID | None] = set(
+        connection.execute(select(Association.id).where(Association.framework_id == document_id)).scalars()
+    )
     own_associations.update(
-        session.scalars(
+        connection.execute(
             select(Item.parent_association_id).where(
                 Item.framework_id == document_id, Item.parent_association_id.is_not(None)
             )
-        )
+        ).scalars()
     )
     others = {i for i in association_ids if i not in own_associations}
     owners = _held_by(session, Association.id, Association.framework_id, others, other_than=document_id)
     # An imported item's place in its tree is an association too.
     owners.update(_held_by(session, Item.parent_association_id, Item.framework_id, others, other_than=document_id))
-    for index, identifier in enumerate(association_ids):
+    for index, identifier in enumerate(association_ids if owners else ()):
         if owners.get(identifier, document_id) != document_id:
             conflicts.append(
                 (
@@ -766,48 +816,59 @@ def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
 def _compare(session: Session, plan: ImportPlan) -> None:
     """Fill the plan's added, changed and removed lists against the framework in the database."""
     framework_id = plan.framework_id
-    current = _current_rows(session, Item, _ITEM_COLUMNS, Item.framework_id == framework_id)
-    removed_ids = set(current) - set(plan.items)
-    plan.lifted = [i for i in plan.items if i in current and current[i].parent_id in removed_ids]
+    # Rows as the database has them, by identifier as text (see _current_rows).
+    spell = _spelling(session)
+    current = _current_rows(session, Item, _ITEM_COLUMNS, framework_id)
+    wanted_items = {spell(i): i for i in plan.items}
+    removed_ids = set(current) - set(wanted_items)
+    plan.lifted = [i for t, i in wanted_items.items() if t in current and current[t].parent_id in removed_ids]
     # The tree's links count as associations in the report, as the package has them.
     links_before = {row.parent_association_id: row for row in current.values() if row.parent_association_id}
-    links_after = {row["parent_association_id"]: row for row in plan.items.values() if row["parent_association_id"]}
-    links_changed = sum(
-        1
-        for link, row in links_after.items()
-        if link in links_before
-        and (
-            (row["case_data"] or {}).get("treeLink") != (links_before[link].case_data or {}).get("treeLink")
-            or row["parent_id"] != links_before[link].parent_id
-        )
-    )
-    for item_id, desired in plan.items.items():
-        row = current.pop(item_id, None)
+    links_after = {
+        spell(row["parent_association_id"]): row for row in plan.items.values() if row["parent_association_id"]
+    }
+    #: Items whose row stays as it is (so do their link's ends and their parent).
+    same: set[str] = set()
+    for text, item_id in wanted_items.items():
+        desired = plan.items[item_id]
+        row = current.pop(text, None)
         if row is None:
             plan.items_added.append(item_id)
             continue
         differences = _differs(desired, row, _ITEM_COLUMNS)
+        if not differences:
+            same.add(text)
+            continue
         if desired["key"] != row.key:
             plan.rekeyed.append(item_id)
         if set(differences) - {"position"}:
             plan.items_changed.append(item_id)
-        elif differences:
+        else:
             plan.items_moved.append(item_id)
+    links_changed = sum(
+        1
+        for link, row in links_after.items()
+        if link in links_before
+        and not (links_before[link].id in same and links_before[link].id == spell(row["id"]))
+        and (
+            (row["case_data"] or {}).get("treeLink") != (links_before[link].case_data or {}).get("treeLink")
+            or (spell(row["parent_id"]) if row["parent_id"] else None) != links_before[link].parent_id
+        )
+    )
     plan.items_removed = [
-        (row.id, _label(row.code, row.abbreviated_statement, row.full_statement)) for row in current.values()
+        (uuid.UUID(row.id), _label(row.code, row.abbreviated_statement, row.full_statement)) for row in current.values()
     ]
 
-    existing_associations = _current_rows(
-        session, Association, _ASSOCIATION_COLUMNS_COMPARED, Association.framework_id == framework_id
-    )
+    existing_associations = _current_rows(session, Association, _ASSOCIATION_COLUMNS_COMPARED, framework_id)
     existing_ids = set(existing_associations)
-    for identifier, desired in plan.associations.items():
-        row = existing_associations.pop(identifier, None)
+    wanted_associations = {spell(i): i for i in plan.associations}
+    for text, identifier in wanted_associations.items():
+        row = existing_associations.pop(text, None)
         if row is None:
             plan.associations_added.append(identifier)
-        elif _differs(desired, row, _ASSOCIATION_COLUMNS_COMPARED):
+        elif _differs(plan.associations[identifier], row, _ASSOCIATION_COLUMNS_COMPARED):
             plan.associations_changed.append(identifier)
-    plan.associations_removed = list(existing_associations)
+    plan.associations_removed = [uuid.UUID(text) for text in existing_associations]
 
     stored = session.execute(
         select(CaseDefinition.kind, CaseDefinition.identifier, CaseDefinition.position, CaseDefinition.content)
@@ -820,10 +881,10 @@ def _compare(session: Session, plan: ImportPlan) -> None:
     )
     plan.definitions_changed = [tuple(r) for r in stored] != wanted
     kind = str(DefinitionKind.ASSOCIATION)
-    verbatim_before = {r.identifier: r.content for r in stored if r.kind == kind}
-    verbatim_after = {d["identifier"]: d["content"] for d in plan.definitions if d["kind"] == kind}
-    before = set(links_before) | set(existing_ids) | set(verbatim_before)
-    after = set(links_after) | set(plan.associations) | set(verbatim_after)
+    verbatim_before = {spell(r.identifier): r.content for r in stored if r.kind == kind}
+    verbatim_after = {spell(d["identifier"]): d["content"] for d in plan.definitions if d["kind"] == kind}
+    before = set(links_before) | existing_ids | set(verbatim_before)
+    after = set(links_after) | set(wanted_associations) | set(verbatim_after)
     plan.association_counts = {
         "added": len(after - before),
         "changed": links_changed

@@ -200,7 +200,13 @@ def case_id(text: str) -> uuid.UUID:
 
 def kept_identifier(text: str, identifier: uuid.UUID) -> dict[str, str]:
     """``{"identifier": text}`` when the export's ``str(identifier)`` would not give it back as it came."""
-    return {} if text == str(identifier) else {"identifier": text}
+    return {} if _spells(text, identifier) else {"identifier": text}
+
+
+@functools.lru_cache(maxsize=262_144)
+def _spells(text: str, identifier: uuid.UUID) -> bool:
+    # Cached with case_id: str(UUID) is slow, and a package names each identifier more than once.
+    return text == str(identifier)
 
 
 # Paths and refusals.
@@ -783,7 +789,7 @@ def parse_package(raw: bytes | Any) -> ParsedPackage:
         raise refuse([("$", "A CASE package is a JSON object with a CFDocument object.")])
     if is_bytes:
         # Line ends outside strings are whitespace, and a form sends the package back with CRLF.
-        digest = hashlib.sha256(bytes(raw).replace(b"\r\n", b"\n")).hexdigest()
+        digest = hashlib.sha256(raw.replace(b"\r\n", b"\n") if b"\r" in raw else raw).hexdigest()
     else:
         digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
@@ -824,15 +830,17 @@ def parse_package(raw: bytes | Any) -> ParsedPackage:
     rubrics = loaded.get("CFRubrics", [])
 
     problems: list[tuple[str, str]] = []
-    seen: dict[uuid.UUID, str] = {case_id(document["identifier"]): "$.CFDocument.identifier"}
+    # Where each identifier was first seen, as (section, index): the path is only written for a duplicate.
+    seen: dict[uuid.UUID, tuple[str, int]] = {case_id(document["identifier"]): ("CFDocument", -1)}
     for section, members in (("CFItems", items), ("CFAssociations", associations)):
         for index, member in enumerate(members):
-            path = json_path((section, index, "identifier"))
             identifier = case_id(member["identifier"])
-            if identifier in seen:
-                problems.append((path, f"Duplicate identifier: {seen[identifier]} has it too."))
-            else:
-                seen[identifier] = path
+            first = seen.setdefault(identifier, (section, index))
+            if first[1] != index or first[0] != section:
+                where = "$.CFDocument.identifier" if first[1] < 0 else json_path((first[0], first[1], "identifier"))
+                problems.append(
+                    (json_path((section, index, "identifier")), f"Duplicate identifier: {where} has it too.")
+                )
     for section, members in [*(("CFDefinitions." + k, v) for k, v in definitions.items()), ("CFRubrics", rubrics)]:
         local: dict[uuid.UUID, str] = {}
         for index, member in enumerate(members):

@@ -118,6 +118,42 @@ def test_importing_the_same_package_again_changes_nothing(session: Session) -> N
     assert (framework.last_change, framework.imported_at, len(framework.items)) == before
 
 
+def test_a_re_import_tells_changed_links_and_moved_items_from_unchanged_ones(session: Session) -> None:
+    source = third_party_package()
+    run(session, source)
+    session.commit()
+    retitled = copy.deepcopy(source)
+    # skill-1's place in the tree (a link kept as it came) and the crosswalk's far end, retitled by the publisher.
+    retitled["CFAssociations"][2]["destinationNodeURI"]["title"] = "Digital literacy"
+    retitled["CFAssociations"][3]["destinationNodeURI"]["title"] = "Data protection (registry)"
+    summary = report(run(session, retitled))
+    assert summary["items"] == {"added": 0, "changed": 1, "removed": 0}
+    assert [i["label"] for i in summary["items_changed"]] == ["DS.1.1 Case recording"]
+    assert summary["associations"] == {"added": 0, "changed": 2, "removed": 0}
+    session.commit()
+    assert run(session, retitled).status == "unchanged"
+
+    # Without skill-1, skill-2 is the area's first child: moved, not changed. The package still carries
+    # skill-1's translation: an association from an item capcourse no longer holds, kept as it came.
+    moved = copy.deepcopy(retitled)
+    moved["CFItems"].pop(1)
+    moved["CFAssociations"].pop(2)
+    assert any(a["originNodeURI"]["identifier"] == ident("skill-1") for a in moved["CFAssociations"])
+    outcome = run(session, moved)
+    assert outcome.status == "updated"
+    assert [str(i) for i in outcome.plan.items_moved] == [ident("skill-2")]
+    assert report(outcome)["items"] == {"added": 0, "changed": 0, "removed": 1}
+    assert report(outcome)["associations"] == {"added": 0, "changed": 0, "removed": 1}
+    session.commit()
+    skill = session.get(Item, uuid.UUID(ident("skill-2")))
+    assert skill is not None and skill.position == 0
+    assert run(session, moved).status == "unchanged"
+    framework = session.get(Framework, uuid.UUID(moved["CFDocument"]["identifier"]))
+    assert framework is not None
+    went = export_package(session, framework, BASE_URL)
+    assert identifiers(went) == identifiers(moved)
+
+
 def test_round_trip_into_an_empty_database_gives_the_same_packages(tmp_path: Path, session: Session) -> None:
     run(session, third_party_package())
     run(session, SEQUENCE.read_bytes())
