@@ -442,12 +442,16 @@ def _coerce(value: Any, field_: ma_fields.Field[Any], parts: tuple[str | int, ..
     if isinstance(field_, ma_fields.List):
         if not isinstance(value, list):
             return value
+        # A list of CASE objects (a package's items and associations): each read by lenient() directly.
+        nested = _nested(field_.inner)
         kept = []
         for index, member in enumerate(value):
             if member is None:
                 notes.add("null", (*parts, index))
-                continue
-            kept.append(_coerce(member, field_.inner, (*parts, index), context))
+            elif nested is not None and type(member) is dict:
+                kept.append(lenient(member, nested, (*parts, index), context))
+            else:
+                kept.append(_coerce(member, field_.inner, (*parts, index), context))
         return kept
     nested = _nested(field_)
     if nested is not None:
@@ -558,14 +562,8 @@ def lenient(value: dict[str, Any], schema: Schema, parts: tuple[str | int, ...],
             ok, out[key] = _check(out[key], field_)
             if not ok:
                 context.invalid = True
-    name = type(schema).__name__
-    defaults = _DEFAULTS.get(name, {})
-    if name not in ("CFPackageDocumentSchema", "CFPackageItemSchema", "CFPackageAssociationSchema") and (
-        "lastChangeDateTime" in fields_
-    ):
-        defaults = {**_COMMON, **defaults}
-    for key, make in defaults.items():
-        if key in out or not fields_[key].required:
+    for key, make in _required_defaults(schema):
+        if key in out:
             continue
         filled = make(out, context)
         if filled is not None:
@@ -579,6 +577,24 @@ def lenient(value: dict[str, Any], schema: Schema, parts: tuple[str | int, ...],
 
 
 _REQUIRED: dict[type[Schema], frozenset[str]] = {}
+_REQUIRED_DEFAULTS: dict[type[Schema], list[tuple[str, Callable[[dict[str, Any], _Context], Any]]]] = {}
+
+
+def _required_defaults(schema: Schema) -> list[tuple[str, Callable[[dict[str, Any], _Context], Any]]]:
+    """The defaults :func:`lenient` fills in for a schema's required properties (worked out once per class)."""
+    key = type(schema)
+    if key not in _REQUIRED_DEFAULTS:
+        fields_ = declared(schema)
+        name = key.__name__
+        defaults = _DEFAULTS.get(name, {})
+        if name not in ("CFPackageDocumentSchema", "CFPackageItemSchema", "CFPackageAssociationSchema") and (
+            "lastChangeDateTime" in fields_
+        ):
+            defaults = {**_COMMON, **defaults}
+        _REQUIRED_DEFAULTS[key] = [(k, make) for k, make in defaults.items() if fields_[k].required]
+    return _REQUIRED_DEFAULTS[key]
+
+
 _PLAIN: dict[type[Schema], dict[str, str]] = {}
 
 
