@@ -208,8 +208,21 @@ class Item:
     def walk(self) -> Iterator[Item]:
         """This item and all its descendants, depth first."""
         yield self
-        for child in self.children:
-            yield from child.walk()
+        if self.children:
+            yield from _descendants(self.children)
+
+
+def _descendants(items: tuple[Item, ...]) -> Iterator[Item]:
+    """``items`` and all their descendants, depth first: one generator for the whole tree, not one per item."""
+    stack = [iter(items)]
+    while stack:
+        for item in stack[-1]:
+            yield item
+            if item.children:
+                stack.append(iter(item.children))
+                break
+        else:
+            stack.pop()
 
 
 @dataclass(frozen=True)
@@ -224,8 +237,7 @@ class Organization:
 
     def walk(self) -> Iterator[Item]:
         """Every item, depth first."""
-        for item in self.items:
-            yield from item.walk()
+        return _descendants(self.items)
 
 
 @dataclass(frozen=True)
@@ -345,25 +357,30 @@ def package_path(url: str) -> str | None:
 _NOT_PLAIN = re.compile(r"[:?#%\\]|//|/\.|^[./]|/$")
 
 
+#: Two-character runs that make a URL need resolving ("//", "/.", a "/" ending it) or start it ("\0." and "\0/"
+#: after the NUL that ends the URL before), in URLs joined by NUL: each has a literal first character, which
+#: the regular-expression engine finds at C speed.
+_SLASH_RUNS = re.compile("/[/.\0]")
+_STARTS = re.compile("\0[./]")
+
+
 def _all_plain(urls: list[str]) -> bool:
     """True when none of ``urls`` is empty and :data:`_NOT_PLAIN` finds none of them needs resolving.
 
-    The same test as one scan per URL, done as a dozen substring searches over all of them joined by NUL
-    (which no XML document can hold), each at C speed: a big manifest has tens of thousands of URLs, and a
-    regular expression with alternatives tries each of them at every character.
+    The same test as one scan per URL, done as a few searches over all of them joined by NUL (which no XML
+    document can hold), each at C speed: a big manifest has tens of thousands of URLs, and a regular
+    expression with alternatives tries each of them at every character.
     """
-    joined = "\0".join(urls)
-    if "\0\0" in joined or joined.startswith("\0") or joined.endswith("\0") or urls == [""]:
+    if not all(urls):
         return False  # an empty URL: not a path
+    joined = "\0".join(urls)
     if any(character in joined for character in ":?#%\\"):
         return False
-    if "//" in joined or "/." in joined:
+    # "//", "/." and "^[./]": runs of two characters, and a first URL starting with "." or "/".
+    if _SLASH_RUNS.search(joined) or _STARTS.search(joined) or joined.startswith((".", "/")):
         return False
-    # "^[./]": a URL starting with "." or "/".
-    if joined.startswith((".", "/")) or "\0." in joined or "\0/" in joined:
-        return False
-    # "/$": a URL ending with "/", or with "/" and the newline that "$" also matches before.
-    return not (joined.endswith(("/", "/\n")) or "/\0" in joined or "/\n\0" in joined)
+    # "/$": a URL ending with "/" (found above, or last), or with "/" and the newline "$" also matches before.
+    return not (joined.endswith(("/", "/\n")) or ("\n" in joined and "/\n\0" in joined))
 
 
 _T = TypeVar("_T")

@@ -621,3 +621,22 @@ def test_markup_in_a_title_keeps_its_spaces() -> None:
     lom = b"<lom><general><title><string language='en'><b>A</b> <i>B</i></string></title></general></lom>"
     manifest = parse_manifest(minimal_manifest().replace(b"</metadata>", lom + b"</metadata>"))
     assert manifest.lom is not None and [string.value for string in manifest.lom.title] == ["A B"]
+
+
+def test_walk_is_depth_first_in_document_order() -> None:
+    """Item.walk and Organization.walk go depth first, parents before children, siblings in order."""
+    from scorm.manifest import Organization
+
+    def tree(name: str, depth: int) -> Item:
+        children = () if depth == 0 else tuple(tree(f"{name}.{n}", depth - 1) for n in range(3))
+        return Item(name, name, children=children)
+
+    def expected(item: Item) -> list[str]:
+        return [item.identifier] + [name for child in item.children for name in expected(child)]
+
+    top = (tree("a", 3), tree("b", 0), tree("c", 2))
+    assert [item.identifier for item in top[0].walk()] == expected(top[0])
+    assert [item.identifier for item in top[1].walk()] == ["b"]
+    organization = Organization("O", "O", items=top)
+    assert [item.identifier for item in organization.walk()] == [name for item in top for name in expected(item)]
+    assert list(Organization("E", "E").walk()) == []
