@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from types import MappingProxyType
-from typing import Literal, TypeVar
+from typing import Literal
 from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import etree
@@ -381,9 +381,6 @@ def _all_plain(urls: list[str]) -> bool:
         return False
     # "/$": a URL ending with "/" (found above, or last), or with "/" and the newline "$" also matches before.
     return not (joined.endswith(("/", "/\n")) or ("\n" in joined and "/\n\0" in joined))
-
-
-_T = TypeVar("_T")
 
 
 # Building items, resources and files: a frozen dataclass's ``__init__`` sets each field through
