@@ -41,6 +41,11 @@ class WebServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        # gunicorn 25.1+ opens a control socket at ~/.gunicorn/gunicorn.ctl: one path for every instance the same
+        # user runs (two web instances take it from each other), and read-only under the sample units'
+        # ProtectSystem=strict. capcourse is managed by signals (SIGHUP reloads, SIGTERM stops), so it opens none.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Flask:
         return self.factory()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
@@ -56,9 +57,19 @@ class Instruments:
     ingested: Any
 
 
-@cache
+#: Held while the metrics are first made: ``functools.cache`` alone lets the first requests of a new
+#: worker's threads each make and register them, and all but one fail (DuplicateTimeseries, a 500).
+_FIRST_USE = threading.Lock()
+
+
 def instruments() -> Instruments:
-    """The process's metrics, created on first use (see the module docstring for why)."""
+    """The process's metrics, created on first use (see the module docstring for why), by one thread."""
+    with _FIRST_USE:
+        return _make_instruments()
+
+
+@cache
+def _make_instruments() -> Instruments:
     from prometheus_client import Counter, Histogram
 
     return Instruments(

@@ -304,3 +304,61 @@ def test_behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for(da
         )
         assert scheme.get_data(as_text=True) == ("https" if proxies else "http")
     assert seen == ["127.0.0.1", "203.0.113.7"]
+
+
+def test_serve_opens_no_gunicorn_control_socket() -> None:
+    """Two web instances of one user would share ~/.gunicorn/gunicorn.ctl, read-only under the sample units."""
+    from capcourse.server import WebServer
+
+    server = WebServer(lambda: Flask("unused"), {"bind": "127.0.0.1:0", "workers": 1})
+    assert "control_socket_disable" in server.cfg.settings  # the gunicorn capcourse installs has the socket
+    assert server.cfg.control_socket_disable is True
+
+
+FIRST_USE_CHILD = """
+import threading
+import prometheus_client
+from capcourse.ops import metrics
+
+# Two threads each hold in making a Counter until the other has reached it too: without one thread at a time,
+# both make the same metrics and one registration fails. With it, the first waits in vain and goes on alone.
+meeting = threading.Barrier(2, timeout=2)
+made = prometheus_client.Counter
+
+
+def meet_then_make(*args, **kwargs):
+    try:
+        meeting.wait()
+    except threading.BrokenBarrierError:
+        pass
+    return made(*args, **kwargs)
+
+
+prometheus_client.Counter = meet_then_make
+errors = []
+
+
+def first_request():
+    try:
+        metrics.instruments()
+    except Exception as error:
+        errors.append(repr(error))
+
+
+threads = [threading.Thread(target=first_request) for _ in range(2)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(errors)
+"""
+
+
+def test_the_first_requests_of_a_new_worker_make_the_metrics_once() -> None:
+    """A new gunicorn worker's threads answer their first requests at once: only one makes the metrics."""
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_USE_CHILD], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
