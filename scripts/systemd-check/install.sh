@@ -27,12 +27,18 @@ sudo chown -R capcourse: /srv/capcourse
 sudo cp "$SRC/deploy/capcourse.env" /etc/capcourse/capcourse.env
 sudo sed -i \
   -e 's|^CAPCOURSE_DATABASE_URL=.*|CAPCOURSE_DATABASE_URL=postgresql+psycopg://capcourse:deploy-check@127.0.0.1:5432/capcourse|' \
-  -e "s|^CAPCOURSE_SECRET_KEY=.*|CAPCOURSE_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')|" \
   -e 's|^CAPCOURSE_RATELIMIT_STORAGE_URI=.*|CAPCOURSE_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0|' \
   -e 's|^CAPCOURSE_LRS_ENDPOINT=.*|CAPCOURSE_LRS_ENDPOINT=http://127.0.0.1:9000/xapi|' \
   -e 's|^CAPCOURSE_LRS_PASSWORD=.*|CAPCOURSE_LRS_PASSWORD=deploy-check|' \
   -e 's|^CAPCOURSE_WEB_WORKERS=.*|CAPCOURSE_WEB_WORKERS=2|' \
   /etc/capcourse/capcourse.env
+# The secret key is written by a program, never on a command line (sudo logs those: check.py looks).
+sudo python3 - <<'PYTHON'
+import pathlib, secrets
+env = pathlib.Path("/etc/capcourse/capcourse.env")
+key = secrets.token_urlsafe(48)
+env.write_text(env.read_text().replace("CAPCOURSE_SECRET_KEY=CHANGE-ME", f"CAPCOURSE_SECRET_KEY={key}"))
+PYTHON
 ! grep -n CHANGE-ME /etc/capcourse/capcourse.env
 sudo chmod 600 /etc/capcourse/capcourse.env && sudo chown capcourse: /etc/capcourse/capcourse.env
 
@@ -44,8 +50,10 @@ sudo systemctl enable --now capcourse-web@8001 capcourse-web@8002
 sudo systemctl enable --now capcourse-delivery@1 capcourse-delivery@2
 sudo systemctl enable --now capcourse-lti-scores
 
-# 5. The first administrator (prints a random password once).
-sudo -u capcourse env $(sudo cat /etc/capcourse/capcourse.env | grep -v '^#' | xargs) \
+# 5. The first administrator (prints a random password once). Any capcourse command runs this way:
+#    as the service user, with the units' settings, none of them on a command line (sudo logs those).
+sudo systemd-run --quiet --wait --pipe --uid=capcourse --gid=capcourse \
+  -p EnvironmentFile=/etc/capcourse/capcourse.env -p WorkingDirectory=/srv/capcourse \
   /srv/capcourse/venv/bin/capcourse users ensure-admin
 
 # 6. nginx in front.
