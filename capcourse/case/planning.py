@@ -304,7 +304,7 @@ def _properties(loaded: dict[str, Any], modelled: set[str]) -> dict[str, Any]:
     }
     if theirs:
         properties["extensions"] = theirs
-    properties.update(kept_identifier(loaded["identifier"], case_id(loaded["identifier"])))
+    properties.update(kept_identifier(loaded["identifier"]))
     return properties
 
 
@@ -439,7 +439,7 @@ def _tree_link(association: dict[str, Any]) -> dict[str, Any]:
     }
     if theirs:
         link["extensions"] = theirs
-    link.update(kept_identifier(association["identifier"], case_id(association["identifier"])))
+    link.update(kept_identifier(association["identifier"]))
     return link
 
 

@@ -198,15 +198,15 @@ def case_id(text: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"case-identifier:{text}")
 
 
-def kept_identifier(text: str, identifier: uuid.UUID) -> dict[str, str]:
-    """``{"identifier": text}`` when the export's ``str(identifier)`` would not give it back as it came."""
-    return {} if _spells(text, identifier) else {"identifier": text}
+def kept_identifier(text: str) -> dict[str, str]:
+    """``{"identifier": text}`` when the export's ``str(case_id(text))`` would not give it back as it came."""
+    return {} if _spells(text) else {"identifier": text}
 
 
 @functools.lru_cache(maxsize=262_144)
-def _spells(text: str, identifier: uuid.UUID) -> bool:
-    # Cached with case_id: str(UUID) is slow, and a package names each identifier more than once.
-    return text == str(identifier)
+def _spells(text: str) -> bool:
+    # Cached by the text, like case_id: str(UUID) is slow, and a package names each identifier more than once.
+    return text == str(case_id(text))
 
 
 # Paths and refusals.
