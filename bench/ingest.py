@@ -328,6 +328,7 @@ def main() -> None:
         reference = measure(Target(f"{reference_url}/statements", ("bench", "bench"), list, statements), total)
         row("Learning Locker POST /xAPI/statements", reference, None)
         delivery_rows = []
+        commits: dict[str, float] = {}
         for kind in kinds:
             with capcourse(kind, reference_url) as (base, key, app):
                 xapi_rates = measure(Target(f"{base}/xapi/statements", ("lms", key), list, statements), total)
@@ -364,6 +365,7 @@ def main() -> None:
                     1,
                 )
                 delivery_rows.append((kind, report.delivered, seconds, same))
+                commits[kind] = durable_commits(app)
         print()
         for kind, delivered, seconds, same in delivery_rows:
             rate = delivered / seconds
@@ -372,6 +374,33 @@ def main() -> None:
                 f"({delivered} in {seconds:.2f} s), {rate / reference[100, 1]:.2f}× its own ingest at batch 100, "
                 f"{rate / same:.2f}× its ingest of the same statements ({same:.0f}/s)"
             )
+        print()
+        for kind, rate in commits.items():
+            print(
+                f"Durable commits alone on capcourse/{kind} (one row each, one client): {rate:7.0f}/s, "
+                f"{rate / reference[1, 1]:.2f}× Learning Locker's batch-1 rate (in memory, nothing to commit)"
+            )
+
+
+def durable_commits(app: Any, count: int = 300) -> float:
+    """Write transactions per second that insert one row and commit, one after the other, on ``app``'s database.
+
+    What a batch of one costs the database before any of capcourse's work: one
+    durable commit (an fsync of the write-ahead log on PostgreSQL; a write to
+    the WAL, synced at checkpoints, on SQLite with ``synchronous=NORMAL``).
+    Learning Locker in memory pays none.
+    """
+    with app.app_context(), db.engine.connect() as connection:
+        connection.exec_driver_sql("CREATE TABLE bench_commits (n INTEGER)")
+        connection.commit()
+        start = time.perf_counter()
+        for n in range(count):
+            connection.exec_driver_sql(f"INSERT INTO bench_commits (n) VALUES ({n})")
+            connection.commit()
+        seconds = time.perf_counter() - start
+        connection.exec_driver_sql("DROP TABLE bench_commits")
+        connection.commit()
+    return count / seconds
 
 
 def emitted_statements(session: Any) -> list[dict[str, Any]]:

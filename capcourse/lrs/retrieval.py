@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 import xapi
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module
 from capcourse.lrs.models import IndexKind, StatementIndex
+from capcourse.prepared import PreparedInsert
 from capcourse.records.models import StoredStatement
 
 #: Index values longer than this are kept as a digest (long IRIs).
@@ -111,8 +112,8 @@ def index_entries(statement: dict[str, Any]) -> set[tuple[str, str]]:
     return {(kind.value, _value(value)) for kind, value in entries}
 
 
-#: A Core insert: an ORM one goes through the unit of work's bulk path, several times slower.
-_INDEX_INSERT = insert(StatementIndex.__table__)
+#: Run on the driver: an ORM insert goes through the unit of work's bulk path, several times slower.
+_INDEX_INSERT = PreparedInsert(StatementIndex.__table__)
 
 
 def index_stored(session: Session, stored: Sequence[tuple[int, dict[str, Any]]]) -> None:
@@ -122,8 +123,7 @@ def index_stored(session: Session, stored: Sequence[tuple[int, dict[str, Any]]])
         for pk, statement in stored
         for kind, value in sorted(index_entries(statement))
     ]
-    for start in range(0, len(rows), 5000):
-        session.execute(_INDEX_INSERT, rows[start : start + 5000])
+    _INDEX_INSERT.run(session, rows)
 
 
 @dataclass(frozen=True)

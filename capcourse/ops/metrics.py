@@ -42,6 +42,7 @@ from sqlalchemy.sql.dml import Insert
 from werkzeug.wrappers import Response
 
 from capcourse.extensions import db
+from capcourse.prepared import INSERT_HOOKS
 
 #: Tables whose committed inserts count as ingest.
 INGEST_TABLES = ("completions", "statements", "pending_records")
@@ -122,8 +123,19 @@ def _count_inserts(conn: Connection, clause: Any, multiparams: Any, params: Any,
     if table not in INGEST_TABLES:
         return
     rows = result.rowcount if result.rowcount is not None and result.rowcount >= 0 else max(1, len(multiparams))
+    _count_rows(conn, table, rows)
+
+
+def _count_rows(conn: Connection, table: str, rows: int) -> None:
+    """Count rows inserted into an ingest table; they are added to the metric when the transaction commits."""
+    if table not in INGEST_TABLES:
+        return
     pending = conn.info.setdefault(_PENDING_KEY, {})
     pending[table] = pending.get(table, 0) + rows
+
+
+# Inserts run on the driver's cursor (the ingest path) pass no SQLAlchemy event: they report here.
+INSERT_HOOKS.append(_count_rows)
 
 
 @event.listens_for(Engine, "commit")

@@ -28,12 +28,13 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from capcourse.catalogue.models import Activity, Module
 from capcourse.frameworks.models import Item
 from capcourse.mapping.models import Mapping
+from capcourse.prepared import PreparedInsert
 from capcourse.records.models import Completion, Evidence
 
 #: More paths to evidence, registered by higher layers: each is called like
@@ -157,28 +158,20 @@ def add_completions(session: Session, rows: Iterable[tuple[uuid.UUID, int, uuid.
         }
         for (p, learner, item), (n, first, last) in totals.items()
     ]
-    # Executed with many rows: one cached statement, sent as multi-row VALUES pages.
-    session.execute(_upsert(session.get_bind().dialect.name), values)
+    # One statement for the batch, run on the driver as multi-row VALUES pages.
+    _UPSERT.run(session, values)
 
 
-_UPSERTS: dict[str, Any] = {}
-
-
-def _upsert(dialect: str) -> Any:
-    """The evidence upsert for ``dialect``, built once (building it per batch cost more than running it)."""
-    statement = _UPSERTS.get(dialect)
-    if statement is not None:
-        return statement
-    if dialect == "postgresql":
-        upsert = postgresql.insert(Evidence.__table__)
+def _build_upsert(upsert: Any) -> Any:
+    """The evidence upsert on ``upsert`` (an ``INSERT`` with ``ON CONFLICT`` of one dialect)."""
+    if isinstance(upsert, postgresql.Insert):
         earliest, latest = "least", "greatest"
     else:
-        upsert = sqlite.insert(Evidence.__table__)  # type: ignore[assignment]
         # SQLite's min() and max() with two arguments are the scalar functions.
         earliest, latest = "min", "max"
     excluded = upsert.excluded
     table = Evidence.__table__.c
-    statement = upsert.on_conflict_do_update(
+    return upsert.on_conflict_do_update(
         index_elements=["programme_id", "item_id", "learner_id"],
         set_={
             "completions": table.completions + excluded.completions,
@@ -186,5 +179,7 @@ def _upsert(dialect: str) -> Any:
             "last_at": getattr(func, latest)(table.last_at, excluded.last_at),
         },
     )
-    _UPSERTS[dialect] = statement
-    return statement
+
+
+#: Built and compiled once per dialect (building it per batch cost more than running it).
+_UPSERT = PreparedInsert(Evidence.__table__, _build_upsert)

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, union_all, update
+from sqlalchemy import bindparam, delete, func, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,7 @@ from capcourse.frameworks.models import Item, utcnow
 from capcourse.frameworks.uris import node_uri
 from capcourse.mapping.models import Depth
 from capcourse.mapping.models import Mapping as ItemMapping
+from capcourse.prepared import Prepared, PreparedInsert
 from capcourse.records import evidence
 from capcourse.records.models import (
     Attainment,
@@ -77,12 +78,16 @@ def _in(name: str) -> Any:
     return bindparam(name, expanding=True)
 
 
-_RECORDED_KEYS = union_all(
-    select(_completions.c.idempotency_key).where(_completions.c.idempotency_key.in_(_in("keys"))),
-    select(_pending.c.idempotency_key).where(_pending.c.idempotency_key.in_(_in("pending_keys"))),
+_RECORDED_KEYS = Prepared(
+    union_all(
+        select(_completions.c.idempotency_key).where(_completions.c.idempotency_key.in_(_in("keys"))),
+        select(_pending.c.idempotency_key).where(_pending.c.idempotency_key.in_(_in("pending_keys"))),
+    )
 )
-_LEARNERS = select(_learners_t.c.id, _learners_t.c.agent_key, _learners_t.c.agent).where(
-    _learners_t.c.agent_key.in_(_in("keys"))
+_LEARNERS = Prepared(
+    select(_learners_t.c.id, _learners_t.c.agent_key, _learners_t.c.agent).where(
+        _learners_t.c.agent_key.in_(_in("keys"))
+    )
 )
 _TARGET_COLUMNS = (
     _activities.c.id,
@@ -94,7 +99,7 @@ _TARGET_COLUMNS = (
     _programmes.c.id,
     _programmes.c.title,
 )
-_TARGETS = (
+_TARGETS = Prepared(
     select(*_TARGET_COLUMNS)
     .join_from(_activities, _modules, _modules.c.id == _activities.c.module_id)
     .join(_courses, _courses.c.id == _modules.c.course_id)
@@ -102,7 +107,7 @@ _TARGETS = (
     .where(_activities.c.id.in_(_in("ids")))
 )
 #: The activities LMS identifiers name, with where each sits: matching and its targets in one query.
-_EXTERNAL_TARGETS = (
+_EXTERNAL_TARGETS = Prepared(
     select(_external.c.value, *_TARGET_COLUMNS)
     .join_from(_external, _activities, _activities.c.id == _external.c.activity_id)
     .join(_modules, _modules.c.id == _activities.c.module_id)
@@ -111,7 +116,7 @@ _EXTERNAL_TARGETS = (
     .where(_external.c.value.in_(_in("values")))
     .order_by(_external.c.id)
 )
-_MAPPED = (
+_MAPPED = Prepared(
     select(
         _mappings.c.activity_id,
         _mappings.c.module_id,
@@ -125,18 +130,22 @@ _MAPPED = (
     .where(or_(_mappings.c.activity_id.in_(_in("activities")), _mappings.c.module_id.in_(_in("modules"))))
     .order_by(_mappings.c.created_at, _mappings.c.id)
 )
-_ATTAINED = select(_attainments_t.c.programme_id, _attainments_t.c.learner_id, _attainments_t.c.item_id).where(
-    _attainments_t.c.programme_id.in_(_in("programmes")),
-    _attainments_t.c.learner_id.in_(_in("learners")),
-    _attainments_t.c.item_id.in_(_in("items")),
+_ATTAINED = Prepared(
+    select(_attainments_t.c.programme_id, _attainments_t.c.learner_id, _attainments_t.c.item_id).where(
+        _attainments_t.c.programme_id.in_(_in("programmes")),
+        _attainments_t.c.learner_id.in_(_in("learners")),
+        _attainments_t.c.item_id.in_(_in("items")),
+    )
 )
-_ASSESSED_BY = select(_mappings.c.programme_id, _mappings.c.item_id, _mappings.c.activity_id).where(
-    _mappings.c.item_id.in_(_in("items")),
-    _mappings.c.depth == Depth.ASSESSED.value,
-    _mappings.c.programme_id.in_(_in("programmes")),
-    _mappings.c.activity_id.is_not(None),
+_ASSESSED_BY = Prepared(
+    select(_mappings.c.programme_id, _mappings.c.item_id, _mappings.c.activity_id).where(
+        _mappings.c.item_id.in_(_in("items")),
+        _mappings.c.depth == Depth.ASSESSED.value,
+        _mappings.c.programme_id.in_(_in("programmes")),
+        _mappings.c.activity_id.is_not(None),
+    )
 )
-_FIRST_SUCCESS = (
+_FIRST_SUCCESS = Prepared(
     select(_completions.c.learner_id, _completions.c.activity_id, func.min(_completions.c.occurred_at))
     .where(
         _completions.c.learner_id.in_(_in("learners")),
@@ -145,10 +154,10 @@ _FIRST_SUCCESS = (
     )
     .group_by(_completions.c.learner_id, _completions.c.activity_id)
 )
-_STORED_IDS = select(_statements.c.id).where(_statements.c.id.in_(_in("ids")))
-_OUTBOX_INSERT = insert(OutboxEntry.__table__)
-#: ``INSERT … ON CONFLICT DO NOTHING [RETURNING …]`` per (dialect, table, conflict, returning).
-_INSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+_STORED_IDS = Prepared(select(_statements.c.id).where(_statements.c.id.in_(_in("ids"))))
+_OUTBOX_INSERT = PreparedInsert(OutboxEntry.__table__)
+#: ``INSERT … ON CONFLICT DO NOTHING [RETURNING …]`` per (table, conflict, returning).
+_INSERTS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], PreparedInsert] = {}
 
 
 @dataclass
@@ -236,26 +245,30 @@ def insert_new(
 ) -> list[Any]:
     """``INSERT … ON CONFLICT DO NOTHING`` of many rows in one go.
 
-    One statement, compiled once and cached; SQLAlchemy sends the rows as
-    multi-row ``VALUES`` pages. A row whose ``conflict`` columns are taken (by
-    an earlier request, or a concurrent one) is left out, never an error.
+    One statement per row shape, compiled once and run on the driver
+    (:class:`~capcourse.prepared.PreparedInsert`) as multi-row ``VALUES``
+    pages. A row whose ``conflict`` columns are taken (by an earlier request,
+    or a concurrent one) is left out, never an error. Every row gives the same
+    columns, including those with Python-side defaults.
 
     :returns: the ``returning`` columns of the rows inserted (a value each when one column is asked).
     """
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    cache_key = (dialect, model.__table__.name, tuple(conflict), tuple(returning))
+    cache_key = (model.__table__.name, tuple(conflict), tuple(returning))
     statement = _INSERTS.get(cache_key)
     if statement is None:
-        statement = insert_for(session, model).on_conflict_do_nothing(index_elements=list(conflict))
-        if returning:
-            statement = statement.returning(*(model.__table__.c[name] for name in returning))
-        _INSERTS[cache_key] = statement
-    result = session.execute(statement, list(rows))
+        table = model.__table__
+
+        def build(insert: Any) -> Any:
+            built = insert.on_conflict_do_nothing(index_elements=list(conflict))
+            return built.returning(*(table.c[name] for name in returning)) if returning else built
+
+        statement = _INSERTS[cache_key] = PreparedInsert(table, build)
+    result = statement.run(session, rows)
     if not returning:
         return []
-    return list(result.scalars() if len(returning) == 1 else result)
+    return [row[0] for row in result] if len(returning) == 1 else result
 
 
 def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -295,7 +308,7 @@ def _resolve(session: Session, refs: Iterable[str]) -> tuple[dict[str, list[uuid
     matched: dict[str, list[uuid.UUID]] = {ref: [i] for ref, i in by_iri.items() if i in targets}
     rest = refs - matched.keys()
     if rest:
-        for value, *row in session.execute(_EXTERNAL_TARGETS, {"values": list(rest)}):
+        for value, *row in _EXTERNAL_TARGETS.all(session, {"values": list(rest)}):
             target = _Target(*row)
             targets[target.activity_id] = target
             ids = matched.setdefault(value, [])
@@ -333,7 +346,7 @@ def learners_for(session: Session, agents: Iterable[Mapping[str, Any]]) -> dict[
 def _learners(session: Session, keys: Sequence[str]) -> dict[str, tuple[int, dict[str, Any]]]:
     found: dict[str, tuple[int, dict[str, Any]]] = {}
     for chunk in _chunks(keys):
-        for learner_id, key, agent in session.execute(_LEARNERS, {"keys": list(chunk)}):
+        for learner_id, key, agent in _LEARNERS.all(session, {"keys": list(chunk)}):
             found[key] = (learner_id, agent)
     return found
 
@@ -381,7 +394,7 @@ def store_statements(
         for d in destinations
     ]
     if outbox:
-        session.execute(_OUTBOX_INSERT, outbox)
+        _OUTBOX_INSERT.run(session, outbox)
     if STORED_HOOKS and stored:
         fresh = [(stored[key], s) for s in statements if (key := str(uuid.UUID(s["id"]))) in stored]
         for hook in STORED_HOOKS:
@@ -432,7 +445,12 @@ def record_completion(
 
 
 def record_batch(
-    session: Session, inputs: Sequence[CompletionInput], base_url: str, destinations: Sequence[str]
+    session: Session,
+    inputs: Sequence[CompletionInput],
+    base_url: str,
+    destinations: Sequence[str],
+    *,
+    unseen_keys: bool = False,
 ) -> list[RecordResult]:
     """Record a batch of completions as sets: a handful of queries whatever its size.
 
@@ -442,13 +460,16 @@ def record_batch(
     statements, evidence, attainments and outbox rows are written in the
     caller's transaction, so the batch is all or nothing. Only flushes.
 
+    :param unseen_keys: the caller knows no key was recorded before (each names a statement it has just
+        stored for the first time), so they are not looked up; a key taken all the same (a record sent
+        under another's key) is still never recorded twice: the inserts skip taken keys.
     :returns: one result per input, in order.
     """
     # Stored in UTC: SQLite keeps no offset, and evidence compares times as stored.
     inputs = [replace(i, occurred_at=i.occurred_at.astimezone(UTC)) for i in inputs]
     results: list[RecordResult | None] = [None] * len(inputs)
     keys = [i.idempotency_key for i in inputs]
-    seen = _recorded_keys(session, keys)
+    seen = set() if unseen_keys else _recorded_keys(session, keys)
     fresh: list[int] = []
     for index, key in enumerate(keys):
         if key in seen:
@@ -468,7 +489,7 @@ def record_batch(
 def _recorded_keys(session: Session, keys: Sequence[str]) -> set[str]:
     seen: set[str] = set()
     for chunk in _chunks(list(set(keys))):
-        seen.update(session.scalars(_RECORDED_KEYS, {"keys": list(chunk), "pending_keys": list(chunk)}))
+        seen.update(_RECORDED_KEYS.scalars(session, {"keys": list(chunk), "pending_keys": list(chunk)}))
     return seen
 
 
@@ -572,7 +593,7 @@ def _record(
 
 
 def _targets(session: Session, activity_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, _Target]:
-    rows = session.execute(_TARGETS, {"ids": list(set(activity_ids))})
+    rows = _TARGETS.all(session, {"ids": list(set(activity_ids))})
     return {row[0]: _Target(*row) for row in rows}
 
 
@@ -580,7 +601,7 @@ def _mapped(
     session: Session, base_url: str, activity_ids: Iterable[uuid.UUID], module_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, list[_Mapped]]:
     """Items mapped to each of these activities and modules, in the order they were mapped."""
-    rows = session.execute(_MAPPED, {"activities": list(set(activity_ids)), "modules": list(set(module_ids))})
+    rows = _MAPPED.all(session, {"activities": list(set(activity_ids)), "modules": list(set(module_ids))})
     mapped: dict[uuid.UUID, list[_Mapped]] = {}
     for activity_id, module_id, item_id, depth, uri, abbreviated, full in rows:
         target = activity_id or module_id
@@ -692,8 +713,8 @@ def _attainments(
     item_ids = {i for _, _, i in candidates}
     attained = {
         (programme_id, learner_id, item_id)
-        for programme_id, learner_id, item_id in session.execute(
-            _ATTAINED, {"programmes": list(programmes), "learners": list(learner_ids), "items": list(item_ids)}
+        for programme_id, learner_id, item_id in _ATTAINED.all(
+            session, {"programmes": list(programmes), "learners": list(learner_ids), "items": list(item_ids)}
         )
     }
     candidates = {key: row for key, row in candidates.items() if key not in attained}
@@ -703,8 +724,8 @@ def _attainments(
     activities = set().union(*required.values()) if required else set()
     first_success: dict[tuple[int, uuid.UUID], datetime] = {
         (learner_id, activity_id): when
-        for learner_id, activity_id, when in session.execute(
-            _FIRST_SUCCESS, {"learners": list(learner_ids), "activities": list(activities)}
+        for learner_id, activity_id, when in _FIRST_SUCCESS.all(
+            session, {"learners": list(learner_ids), "activities": list(activities)}
         )
     }
     rows: list[dict[str, Any]] = []
@@ -776,7 +797,7 @@ def _attainments(
 def _stored_ids(session: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     found: set[uuid.UUID] = set()
     for chunk in _chunks(list(ids)):
-        found.update(session.scalars(_STORED_IDS, {"ids": list(chunk)}))
+        found.update(_STORED_IDS.scalars(session, {"ids": list(chunk)}))
     return found
 
 
@@ -1036,8 +1057,8 @@ def _assessed_by(
 ) -> dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]]:
     """(programme, item) → the activities mapped to the item at depth ``assessed``: what attaining it takes."""
     required: dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]] = {}
-    for programme_id, item_id, activity_id in session.execute(
-        _ASSESSED_BY, {"items": list(set(item_ids)), "programmes": list(set(programmes))}
+    for programme_id, item_id, activity_id in _ASSESSED_BY.all(
+        session, {"items": list(set(item_ids)), "programmes": list(set(programmes))}
     ):
         assert activity_id is not None  # filtered above
         required.setdefault((programme_id, item_id), set()).add(activity_id)

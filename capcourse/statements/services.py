@@ -87,7 +87,8 @@ def receive(
     fresh = [s for s in new if _canonical(s["id"]) in stored]
     _void(session, fresh)
     outcomes = [c for s in fresh if (c := _as_completion(s, settings)) is not None]
-    results = records.record_batch(session, outcomes, settings.base_url, settings.destinations)
+    # Their keys name statements stored just now, for the first time: no record can hold them yet.
+    results = records.record_batch(session, outcomes, settings.base_url, settings.destinations, unseen_keys=True)
     _retract(session, fresh, settings)
     session.flush()
     return Received(

@@ -92,6 +92,29 @@ def test_resending_the_same_statement_is_harmless_but_other_content_is_409(
     assert changed.status_code == 409
 
 
+def test_a_statement_whose_key_a_completion_took_first_is_not_recorded_twice(
+    client: FlaskClient, session: Session, lms: dict[str, str], activity: Any
+) -> None:
+    # The statements path does not look its keys up (they name statements stored just now); the insert still
+    # skips a key an LMS used already through the completions API.
+    statement = passed()
+    key = f"xapi:{statement['id']}"
+    bearer = {"Authorization": "Bearer " + lms_key(lms)}
+    completion = {"learner": {"email": "ada@example.org"}, "activity": LMS_IRI, "outcome": "passed",
+                  "timestamp": "2026-11-24T10:00:00+00:00", "idempotency_key": key}  # fmt: skip
+    assert client.post("/api/v1/completions", json={"completions": [completion]}, headers=bearer).status_code == 200
+
+    assert client.post("/xapi/statements", json=[statement], headers=lms).status_code == 200
+
+    assert session.scalar(select(func.count()).select_from(Completion).where(Completion.idempotency_key == key)) == 1
+    assert session.scalar(select(func.count()).select_from(StoredStatement).where(
+        StoredStatement.id == uuid.UUID(statement["id"]))) == 1  # fmt: skip
+
+
+def lms_key(headers: dict[str, str]) -> str:
+    return base64.b64decode(headers["Authorization"].split()[1]).decode().partition(":")[2]
+
+
 def test_put_with_statement_id(client: FlaskClient, lms: dict[str, str], activity: Any) -> None:
     statement_id = str(uuid.uuid4())
     body = passed()

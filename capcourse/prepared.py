@@ -1,0 +1,304 @@
+"""Core statements run on the database driver's own cursor, for the ingest path.
+
+Through SQLAlchemy's execution path (the ORM session, events, parameter
+processing, result objects) a small statement costs 50–110 µs of Python on
+this project's machines, several times what SQLite takes to run it, and a
+statement from an LMS costs about fifteen of them (``bench/ingest.py``). A
+:class:`Prepared` statement is compiled by SQLAlchemy once per dialect (and
+per length of its ``IN`` lists, or per row shape and page size of an
+``INSERT``), with the type processors SQLAlchemy chose for its parameters and
+columns, and then runs on the DBAPI cursor of the session's connection: in the
+session's transaction, with the same SQL and the same values SQLAlchemy would
+have sent, minus its per-call bookkeeping.
+
+What it does not do, so that callers must: Python-side column defaults
+(an ``INSERT`` must give every column it sets; :class:`PreparedInsert`
+refuses one whose compiled form needs a value the rows lack), ORM identity
+maps (rows come back as tuples; pending ORM changes are flushed first, as
+the session's autoflush would), and SQLAlchemy's statement-level
+``after_execute`` events (inserts report their row counts to
+:data:`INSERT_HOOKS` instead). Cursor-level listeners
+(``before_cursor_execute``, ``after_cursor_execute``) are called as
+SQLAlchemy calls them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+
+#: Called with (connection, table name, rows inserted) after each insert run here: how the
+#: metrics learn of rows that never pass through SQLAlchemy's ``after_execute`` event.
+INSERT_HOOKS: list[Callable[[Connection, str, int], None]] = []
+
+#: Bound parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
+MAX_PARAMETERS = 30_000
+#: Rows per multi-row ``VALUES`` page (SQLAlchemy's own page size for insertmanyvalues).
+MAX_ROWS = 1000
+#: Plans kept per statement: one per combination of IN-list lengths seen, so bounded, as a
+#: statement with three lists could otherwise collect thousands in a long-running server.
+MAX_PLANS = 256
+
+_PYFORMAT = re.compile(r"%\((\w+)\)s")
+
+Processor = Callable[[Any], Any] | None
+
+
+def _bind_processors(compiled: SQLCompiler) -> Mapping[str, Processor]:
+    # A tuple-typed parameter would have a processor per element; none of ours is.
+    return cast(Mapping[str, Processor], compiled._bind_processors)
+
+
+def _result_processors(compiled: SQLCompiler, dialect: Dialect) -> list[Processor]:
+    return [entry.type._cached_result_processor(dialect, None) for entry in compiled._result_columns]
+
+
+def _positional(sql: str, names: Sequence[str] | None, paramstyle: str) -> tuple[str, list[str]]:
+    """``sql`` with positional parameters, and the parameter names in their order."""
+    if paramstyle == "qmark":
+        return sql, list(names or ())
+    if paramstyle in ("pyformat", "format"):
+        order: list[str] = []
+
+        def positional(found: re.Match[str]) -> str:
+            order.append(found.group(1))
+            return "%s"
+
+        return _PYFORMAT.sub(positional, sql), order
+    raise NotImplementedError(f"paramstyle {paramstyle!r}")
+
+
+def _process(rows: Iterable[Sequence[Any]], processors: Sequence[Processor]) -> list[tuple[Any, ...]]:
+    if not any(processors):
+        return [tuple(row) for row in rows]
+    return [
+        tuple(value if p is None or value is None else p(value) for p, value in zip(processors, row, strict=True))
+        for row in rows
+    ]
+
+
+def _cursor(session: Session) -> tuple[Connection, Any]:
+    """The session's connection (its transaction begun as the session begins it) and a DBAPI cursor on it.
+
+    Pending ORM changes are flushed first, as before any query the session runs itself (autoflush).
+    """
+    session._autoflush()
+    connection = session.connection()
+    return connection, connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+def _execute(connection: Connection, cursor: Any, sql: str, params: Any, many: bool = False) -> None:
+    """Run ``sql`` on ``cursor``, telling SQLAlchemy's cursor-level listeners (query counts, tracing) as it would."""
+    dispatch = connection.dispatch
+    if dispatch.before_cursor_execute:
+        dispatch.before_cursor_execute(connection, cursor, sql, params, None, many)
+    if many:
+        cursor.executemany(sql, params)
+    else:
+        cursor.execute(sql, params)
+    if dispatch.after_cursor_execute:
+        dispatch.after_cursor_execute(connection, cursor, sql, params, None, many)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    #: For each positional parameter: the statement's parameter name, and an index into it when it is an IN list.
+    sources: tuple[tuple[str, int | None], ...]
+    #: Values the statement carries itself (literals SQLAlchemy made parameters of), by name.
+    constants: Mapping[str, Any]
+    processors: tuple[Processor, ...]
+    results: tuple[Processor, ...]
+
+
+class Prepared:
+    """A Core statement (a query, or DML with one set of parameters) run on the driver's cursor.
+
+    Build it once at import, like the Core statement it wraps; ``IN`` lists are
+    ``bindparam(name, expanding=True)``.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._compiled: dict[Dialect, tuple[SQLCompiler, tuple[str, ...]]] = {}
+        self._plans: dict[tuple[Dialect, tuple[int, ...]], _Plan] = {}
+
+    def _plan(self, dialect: Dialect, params: Mapping[str, Any]) -> _Plan:
+        found = self._compiled.get(dialect)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+            expanding = tuple(name for name, bind in compiled.binds.items() if bind.expanding)
+            found = self._compiled[dialect] = (compiled, expanding)
+        compiled, expanding = found
+        lengths = tuple(len(params[name]) for name in expanding)
+        plan = self._plans.get((dialect, lengths))
+        if plan is not None:
+            return plan
+        state = compiled.construct_expanded_state({**params})
+        sql, names = _positional(state.statement, state.positiontup, dialect.paramstyle)
+        origin: dict[str, tuple[str, int | None]] = {}
+        for name, expanded in (state.parameter_expansion or {}).items():
+            for index, expanded_name in enumerate(expanded):
+                origin[expanded_name] = (name, index)
+        sources = tuple(origin.get(name, (name, None)) for name in names)
+        defaults = compiled.construct_params(_check=False)
+        constants = {name: defaults[name] for name, _ in sources if name not in params}
+        binds = _bind_processors(compiled)
+        plan = _Plan(
+            sql,
+            sources,
+            constants,
+            tuple(binds.get(source) for source, _ in sources),
+            tuple(_result_processors(compiled, dialect)),
+        )
+        # An empty IN list compiles to a fixed expression with no parameter: one plan per length.
+        if len(self._plans) >= MAX_PLANS:
+            self._plans.clear()
+        self._plans[dialect, lengths] = plan
+        return plan
+
+    def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[Any, _Plan]:
+        connection, cursor = _cursor(session)
+        plan = self._plan(connection.dialect, params)
+        given = {**plan.constants, **params} if plan.constants else params
+        values = [given[name] if index is None else given[name][index] for name, index in plan.sources]
+        _execute(
+            connection,
+            cursor,
+            plan.sql,
+            tuple(v if p is None or v is None else p(v) for p, v in zip(plan.processors, values, strict=True)),
+        )
+        return cursor, plan
+
+    def all(self, session: Session, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Every row, as tuples of the values SQLAlchemy would have given."""
+        cursor, plan = self._run(session, params or {})
+        try:
+            return _process(cursor.fetchall(), plan.results)
+        finally:
+            cursor.close()
+
+    def scalars(self, session: Session, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """The first column of every row."""
+        return [row[0] for row in self.all(session, params)]
+
+    def execute(self, session: Session, params: Mapping[str, Any] | None = None) -> int:
+        """Run DML that returns no rows; the number of rows it changed."""
+        cursor, _ = self._run(session, params or {})
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    #: The statement up to its ``VALUES`` group, the group to repeat for each row, and the rest;
+    #: or (no ``RETURNING``) the whole statement for one row, sent with ``executemany``.
+    head: str
+    group: str
+    tail: str
+    keys: tuple[str, ...]
+    processors: tuple[Processor, ...]
+    results: tuple[Processor, ...]
+
+
+class PreparedInsert:
+    """A multi-row ``INSERT`` (optionally ``ON CONFLICT DO NOTHING`` or ``DO UPDATE``, ``RETURNING``) on the driver.
+
+    :param build: makes the statement for a dialect (from ``sqlalchemy.dialects.<name>.insert``, to have
+        ``ON CONFLICT``); called once per dialect.
+    """
+
+    def __init__(self, table: Table, build: Callable[[Any], Any] | None = None) -> None:
+        self.table = table
+        self.build = build or (lambda insert: insert)
+        self._plans: dict[tuple[Dialect, tuple[str, ...]], _InsertPlan] = {}
+        self._statements: dict[Dialect, Any] = {}
+
+    def _statement(self, dialect: Dialect) -> Any:
+        statement = self._statements.get(dialect)
+        if statement is None:
+            insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+            statement = self._statements[dialect] = self.build(insert(self.table))
+        return statement
+
+    def _plan(self, dialect: Dialect, keys: tuple[str, ...]) -> _InsertPlan:
+        plan = self._plans.get((dialect, keys))
+        if plan is not None:
+            return plan
+        compiled = self._statement(dialect).compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
+        many = compiled._insertmanyvalues
+        if many is None:
+            # No RETURNING: the driver's executemany sends the rows (as SQLAlchemy would).
+            head, names = _positional(compiled.string, compiled.positiontup, dialect.paramstyle)
+            group_sql = tail = ""
+        else:
+            single = f"({many.single_values_expr})"
+            head, found, tail = compiled.string.partition(single)
+            if not found or single in tail:
+                raise NotImplementedError(f"{self.table.name}: the VALUES clause is not where it was expected")
+            group_sql, names = _positional(single, compiled.positiontup, dialect.paramstyle)
+        unknown = sorted(set(names) - set(keys))
+        if unknown:
+            # A column default SQLAlchemy would compute, or a parameter outside VALUES: give it in the rows.
+            raise ValueError(f"{self.table.name}: rows must give {', '.join(unknown)}")
+        binds = _bind_processors(compiled)
+        plan = _InsertPlan(
+            head,
+            group_sql,
+            tail,
+            tuple(names),
+            tuple(binds.get(name) for name in names),
+            tuple(_result_processors(compiled, dialect)),
+        )
+        self._plans[dialect, keys] = plan
+        return plan
+
+    def run(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """Insert ``rows`` (each with the same keys); the ``RETURNING`` rows, if any."""
+        if not rows:
+            return []
+        connection, cursor = _cursor(session)
+        plan = self._plan(connection.dialect, tuple(rows[0]))
+        pairs = tuple(zip(plan.keys, plan.processors, strict=True))
+
+        def values(row: Mapping[str, Any]) -> list[Any]:
+            return [row[key] if p is None or row[key] is None else p(row[key]) for key, p in pairs]
+
+        returned: list[tuple[Any, ...]] = []
+        try:
+            if not plan.group:
+                _execute(connection, cursor, plan.head, [values(row) for row in rows], many=True)
+                inserted = cursor.rowcount if cursor.rowcount is not None and cursor.rowcount >= 0 else len(rows)
+            else:
+                inserted = 0
+                per_page = max(1, min(MAX_ROWS, MAX_PARAMETERS // max(1, len(plan.keys))))
+                for start in range(0, len(rows), per_page):
+                    page = rows[start : start + per_page]
+                    _execute(
+                        connection,
+                        cursor,
+                        f"{plan.head}{', '.join([plan.group] * len(page))}{plan.tail}",
+                        [value for row in page for value in values(row)],
+                    )
+                    if plan.results:
+                        fetched = cursor.fetchall()
+                        returned.extend(_process(fetched, plan.results))
+                        inserted += len(fetched)
+                    elif cursor.rowcount is not None and cursor.rowcount >= 0:
+                        inserted += cursor.rowcount
+        finally:
+            cursor.close()
+        for hook in INSERT_HOOKS:
+            hook(connection, self.table.name, inserted)
+        return returned

@@ -1,0 +1,124 @@
+"""Statements run on the driver give what SQLAlchemy gives, in the session's transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import Session
+
+from capcourse import prepared
+from capcourse.extensions import db
+from capcourse.prepared import Prepared, PreparedInsert
+from capcourse.records.models import Learner
+
+pytestmark = pytest.mark.db
+
+_learners = Learner.__table__
+WHEN = datetime(2026, 11, 30, 9, 15, 30, 123456, tzinfo=UTC)
+BY_KEYS = select(_learners.c.id, _learners.c.agent_key, _learners.c.agent, _learners.c.created_at).where(
+    _learners.c.agent_key.in_(bindparam("keys", expanding=True)), _learners.c.name != "nobody"
+)
+
+
+def learner_row(n: int, **extra: Any) -> dict[str, Any]:
+    agent = {"objectType": "Agent", "mbox": f"mailto:p{n}@example.org", "name": f"P {n}"}
+    return {"agent_key": f"mbox:p{n}@example.org", "agent": agent, "name": f"P {n}", "created_at": WHEN, **extra}
+
+
+def new_learners(session: Session, count: int) -> list[dict[str, Any]]:
+    rows = [learner_row(n) for n in range(count)]
+    session.add_all(Learner(**row) for row in rows)
+    session.flush()
+    return rows
+
+
+def test_a_query_gives_the_rows_sqlalchemy_gives(session: Session) -> None:
+    rows = new_learners(session, 4)
+    keys = [rows[0]["agent_key"], rows[2]["agent_key"], "mbox:nobody@example.org"]
+    query = Prepared(BY_KEYS)
+
+    got = sorted(query.all(session, {"keys": keys}))
+    expected = sorted(tuple(row) for row in session.execute(BY_KEYS, {"keys": keys}))
+
+    assert got == expected
+    assert [row[1] for row in got] == [rows[0]["agent_key"], rows[2]["agent_key"]]
+    assert got[0][2] == rows[0]["agent"]  # JSON, decoded
+    assert got[0][3].replace(tzinfo=UTC) == WHEN  # a datetime, not the text SQLite keeps
+    # Another length of the IN list, and an empty one, each compiled once and reused.
+    assert len(query.all(session, {"keys": [r["agent_key"] for r in rows]})) == 4
+    assert query.all(session, {"keys": []}) == []
+    assert query.scalars(session, {"keys": keys[:1]}) == [got[0][0]]
+
+
+def test_an_insert_returns_the_new_rows_and_leaves_the_taken_ones(session: Session) -> None:
+    new_learners(session, 1)
+    insert = PreparedInsert(
+        _learners, lambda i: i.on_conflict_do_nothing(index_elements=["agent_key"]).returning(_learners.c.agent_key)
+    )
+
+    returned = insert.run(session, [learner_row(0), learner_row(1), learner_row(2)])
+
+    assert sorted(key for (key,) in returned) == ["mbox:p1@example.org", "mbox:p2@example.org"]
+    stored = session.scalars(select(Learner).where(Learner.agent_key == "mbox:p2@example.org")).one()
+    assert stored.agent == learner_row(2)["agent"]
+    assert stored.created_at.replace(tzinfo=UTC) == WHEN
+
+
+def test_many_rows_go_in_pages(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prepared, "MAX_ROWS", 2)
+    insert = PreparedInsert(_learners, lambda i: i.returning(_learners.c.id))
+
+    returned = insert.run(session, [learner_row(n) for n in range(5)])
+
+    assert len({learner_id for (learner_id,) in returned}) == 5
+    assert session.scalar(select(db.func.count()).select_from(_learners)) == 5
+
+
+def test_without_returning_the_rows_go_by_executemany(session: Session) -> None:
+    assert PreparedInsert(_learners).run(session, [learner_row(n) for n in range(3)]) == []
+    assert session.scalar(select(db.func.count()).select_from(_learners)) == 3
+
+
+def test_an_insert_must_give_the_columns_sqlalchemy_would_default(session: Session) -> None:
+    row = learner_row(0)
+    del row["created_at"]  # a Python-side default (utcnow): the driver would not apply it
+
+    with pytest.raises(ValueError, match="created_at"):
+        PreparedInsert(_learners).run(session, [row])
+
+
+def test_listeners_and_insert_hooks_hear_of_what_ran(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    heard: list[str] = []
+    counted: list[tuple[str, int]] = []
+    monkeypatch.setattr(prepared, "INSERT_HOOKS", [lambda _conn, table, rows: counted.append((table, rows))])
+
+    def listen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.startswith("SAVEPOINT"):  # the test's transaction, begun at the first statement
+            heard.append(statement.split()[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        PreparedInsert(_learners, lambda i: i.returning(_learners.c.id)).run(session, [learner_row(0), learner_row(1)])
+        Prepared(BY_KEYS).all(session, {"keys": ["x"]})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+
+    assert heard == ["INSERT", "SELECT"]
+    assert counted == [("learners", 2)]
+
+
+def test_pending_orm_changes_are_flushed_first_as_the_session_would(session: Session) -> None:
+    session.add(Learner(**learner_row(7)))  # not flushed
+
+    assert Prepared(BY_KEYS).scalars(session, {"keys": ["mbox:p7@example.org"]}) != []
+
+
+def test_plans_per_statement_are_bounded(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prepared, "MAX_PLANS", 3)
+    query = Prepared(BY_KEYS)
+    for length in range(1, 8):
+        assert query.all(session, {"keys": [f"k{n}" for n in range(length)]}) == []
+        assert len(query._plans) <= 3
