@@ -274,7 +274,8 @@ ASSOCIATION_COLUMNS = (
 _GROUPINGS: dict[tuple[str, str], tuple[str, str]] = {
     (ManagedBy.SEED, Provenance.PUBLISHED): (
         "Links the source documents state",
-        "Associations the framework's source document (or its successor's) states in so many words.",
+        "Associations the source documents support: stated in them (an SSSC indicator naming its CLF "
+        "capability), or shown by them (a DfE statement carried into the next edition); each link's note says which.",
     ),
     (ManagedBy.SEED, Provenance.INFERRED): (
         "Links capcourse inferred from the source documents",
