@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
+from werkzeug.wsgi import FileWrapper
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 CHROMIUM = os.environ.get("CAPCOURSE_CHROMIUM", "/usr/bin/chromium")
 # Flags for a root, offline sandbox: no background traffic to Google's hosts.
@@ -35,10 +40,32 @@ def require_chromium() -> str:
     return path
 
 
+def _files_read_at_once(app: WSGIApplication) -> WSGIApplication:
+    """``app``, with files it sends read whole and closed before the server writes them.
+
+    Werkzeug's development server closes a response only after draining the
+    request socket; when Chromium drops a connection (a favicon fetch cut short
+    by the next navigation), that read fails first, the open file is never
+    closed, and its ResourceWarning fails whichever test is running at the
+    next garbage collection.
+    """
+
+    def wrapped(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        body = app(environ, start_response)
+        if not isinstance(body, FileWrapper):
+            return body
+        try:
+            return [b"".join(body)]
+        finally:
+            body.close()
+
+    return wrapped
+
+
 @contextmanager
 def live_server(app: Flask) -> Iterator[str]:
     """Serve ``app`` on a free loopback port in a thread; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _files_read_at_once(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
