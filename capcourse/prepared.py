@@ -19,7 +19,7 @@ the session's autoflush would), and SQLAlchemy's statement-level
 ``after_execute`` events (inserts report their row counts to
 :data:`INSERT_HOOKS` instead). Cursor-level listeners
 (``before_cursor_execute``, ``after_cursor_execute``) are called as
-SQLAlchemy calls them.
+SQLAlchemy calls them, and the driver's errors are raised as SQLAlchemy's.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -80,10 +81,7 @@ def _positional(sql: str, names: Sequence[str] | None, paramstyle: str) -> tuple
 def _process(rows: Iterable[Sequence[Any]], processors: Sequence[Processor]) -> list[tuple[Any, ...]]:
     if not any(processors):
         return [tuple(row) for row in rows]
-    return [
-        tuple(value if p is None or value is None else p(value) for p, value in zip(processors, row, strict=True))
-        for row in rows
-    ]
+    return [tuple(value if p is None else p(value) for p, value in zip(processors, row, strict=True)) for row in rows]
 
 
 def _cursor(session: Session) -> tuple[Connection, Any]:
@@ -101,10 +99,20 @@ def _execute(connection: Connection, cursor: Any, sql: str, params: Any, many: b
     dispatch = connection.dispatch
     if dispatch.before_cursor_execute:
         dispatch.before_cursor_execute(connection, cursor, sql, params, None, many)
-    if many:
-        cursor.executemany(sql, params)
-    else:
-        cursor.execute(sql, params)
+    dialect = connection.dialect
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+    except dialect.loaded_dbapi.Error as error:
+        # Raised as SQLAlchemy raises it (IntegrityError, OperationalError, …): the error handlers
+        # (a 503 while the database is unreachable, a 409 on a conflict) know only those.
+        cursor.close()
+        disconnected = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+        raise DBAPIError.instance(
+            sql, params, error, dialect.loaded_dbapi.Error, connection_invalidated=disconnected, dialect=dialect
+        ) from error
     if dispatch.after_cursor_execute:
         dispatch.after_cursor_execute(connection, cursor, sql, params, None, many)
 
@@ -175,7 +183,7 @@ class Prepared:
             connection,
             cursor,
             plan.sql,
-            tuple(v if p is None or v is None else p(v) for p, v in zip(plan.processors, values, strict=True)),
+            tuple(v if p is None else p(v) for p, v in zip(plan.processors, values, strict=True)),
         )
         return cursor, plan
 
@@ -273,7 +281,7 @@ class PreparedInsert:
         pairs = tuple(zip(plan.keys, plan.processors, strict=True))
 
         def values(row: Mapping[str, Any]) -> list[Any]:
-            return [row[key] if p is None or row[key] is None else p(row[key]) for key, p in pairs]
+            return [row[key] if p is None else p(row[key]) for key, p in pairs]
 
         returned: list[tuple[Any, ...]] = []
         try:

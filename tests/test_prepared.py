@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, event, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from capcourse import prepared
@@ -122,3 +123,15 @@ def test_plans_per_statement_are_bounded(session: Session, monkeypatch: pytest.M
     for length in range(1, 8):
         assert query.all(session, {"keys": [f"k{n}" for n in range(length)]}) == []
         assert len(query._plans) <= 3
+
+
+def test_the_drivers_errors_are_raised_as_sqlalchemys(session: Session) -> None:
+    with pytest.raises(IntegrityError):
+        PreparedInsert(_learners).run(session, [learner_row(0), learner_row(0)])  # agent_key is unique
+
+
+def test_none_goes_through_the_types_as_sqlalchemy_sends_it(session: Session) -> None:
+    # A JSON column takes Python's None as JSON null, not SQL NULL, through SQLAlchemy and here alike.
+    PreparedInsert(_learners).run(session, [learner_row(0, agent=None)])
+
+    assert session.scalar(select(_learners.c.agent.is_(None))) is False
