@@ -57,9 +57,9 @@ COURSE = "http://adlnet.gov/expapi/activities/course"
 #: Values per IN (…) list read or written at once: well under SQLite's 32,766 bound parameters.
 CHUNK = 500
 
-# The queries of the ingest path, built once on Core tables with expanding IN parameters.
-# Building an ORM select for every request cost several times what SQLite takes to run it
-# (bench/ingest.py); these are compiled once per dialect and found in SQLAlchemy's cache.
+# The queries of the ingest path, built once on Core tables with expanding IN parameters and
+# run on the driver's cursor (capcourse.prepared): through the ORM session each cost several
+# times what SQLite takes to run it (bench/ingest.py).
 _activities = Activity.__table__
 _modules = Module.__table__
 _courses = Course.__table__
