@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -346,25 +347,35 @@ class LearnerEvidence:
     score_scaled: float | None
 
 
+def _completions_per_item(
+    programme_id: uuid.UUID, conditions: Sequence[ColumnElement[bool]], framework_id: uuid.UUID
+) -> Select[Item, str, datetime, str, float | None]:
+    """(item, activity title, when, outcome, score) for each completion that is evidence for an item of the framework.
+
+    Distinct pairs: a completion reaching an item through its activity and its module is one piece of evidence.
+    """
+    pairs = (
+        select(*evidence_paths(programme_id, conditions, framework_id).subquery().c["item_id", "completion_id"])
+        .distinct()
+        .subquery()
+    )
+    return (
+        select(Item, Activity.title, Completion.occurred_at, Completion.outcome, Completion.score_scaled)
+        .select_from(pairs)
+        .join(Completion, Completion.id == pairs.c.completion_id)
+        .join(Activity, Activity.id == Completion.activity_id)
+        .join(Item, Item.id == pairs.c.item_id)
+    )
+
+
 def learner_evidence(
     session: Session, report: CoverageReport, learner: Learner, filters: EvidenceFilter = EvidenceFilter()
 ) -> tuple[list[LearnerEvidence], list[Item]]:
     """A learner's evidence per item (activity, when, result), and the items still open."""
     programme, framework = report.programme, report.framework
     conditions = [Completion.learner_id == learner.id, *_completion_conditions(filters)]
-    # Distinct pairs: a completion reaching an item through its activity and its module is one piece of evidence.
-    pairs = (
-        select(*evidence_paths(programme.id, conditions, framework.id).subquery().c["item_id", "completion_id"])
-        .distinct()
-        .subquery()
-    )
     rows = session.execute(
-        select(Item, Activity.title, Completion.occurred_at, Completion.outcome, Completion.score_scaled)
-        .select_from(pairs)
-        .join(Completion, Completion.id == pairs.c.completion_id)
-        .join(Activity, Activity.id == Completion.activity_id)
-        .join(Item, Item.id == pairs.c.item_id)
-        .order_by(Item.code, Completion.occurred_at)
+        _completions_per_item(programme.id, conditions, framework.id).order_by(Item.code, Completion.occurred_at)
     )
     found = [LearnerEvidence(item, title, when, outcome, score) for item, title, when, outcome, score in rows]
     evidenced = {e.item.id for e in found}
@@ -395,18 +406,8 @@ def learner_carried(
     conditions = [Completion.learner_id == learner.id, *_completion_conditions(filters)]
     found: list[CarriedEvidence] = []
     for other, links in _version_links(session, report):
-        pairs = (
-            select(*evidence_paths(programme.id, conditions, other.id).subquery().c["item_id", "completion_id"])
-            .distinct()
-            .subquery()
-        )
         rows = session.execute(
-            select(Item, Activity.title, Completion.occurred_at, Completion.outcome, Completion.score_scaled)
-            .select_from(pairs)
-            .join(Completion, Completion.id == pairs.c.completion_id)
-            .join(Activity, Activity.id == Completion.activity_id)
-            .join(Item, Item.id == pairs.c.item_id)
-            .where(pairs.c.item_id.in_(list(links)))
+            _completions_per_item(programme.id, conditions, other.id).where(Item.id.in_(list(links)))
         )
         for via, title, when, outcome, score in rows:
             for item, kind, provenance, also in links[via.id]:
