@@ -249,9 +249,9 @@ def authenticate_key(session: Session, plain: str) -> ApiKey:
     """
     digest = _digest(plain)
     rows = _KEY_BY_HASH.all(session, {"key_hash": digest})
-    if not rows or not hmac.compare_digest(rows[0][_KEY_COLUMNS.index("key_hash")], digest):
+    fields = dict(zip(_KEY_COLUMNS, rows[0], strict=True)) if rows else {}
+    if not fields or not hmac.compare_digest(fields["key_hash"], digest):
         raise UnauthorizedError("The API key is not valid.")
-    fields = dict(zip(_KEY_COLUMNS, rows[0], strict=True))
     if fields["revoked_at"] is not None:
         raise UnauthorizedError("The API key has been revoked.")
     if fields["user_id"] is None:
