@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import tempfile
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -394,3 +397,30 @@ def test_bad_packages_are_still_refused_after_the_tolerant_ones(
         run(app, session, world, zip_bytes([("imsmanifest.xml", dangling), ("intro.html", b""), ("one.html", b"")]))
     assert folders(app) == before
     assert session.scalar(select(func.count()).select_from(ContentPackage)) == 0
+
+
+@pytest.mark.parametrize("spooled", [False, True], ids=["in-memory", "spooled-to-disk"])
+def test_the_package_digest_is_the_sha256_of_the_upload(
+    app: Flask, session: Session, world: dict[str, Any], tmp_path: Path, spooled: bool
+) -> None:
+    data = package(spec(scorm.ItemSpec("A", "Lesson A", href="a.html")))
+    if not spooled:
+        upload: Any = io.BytesIO(data)
+    else:
+        # As werkzeug spools a big upload: a file with a descriptor, read beside the import by a thread.
+        upload = tempfile.SpooledTemporaryFile(max_size=16, dir=tmp_path)  # noqa: SIM115 - closed below
+        upload.write(data)
+    with upload:
+        report = importing.import_package(session, world["author"], world["course"], upload, settings_from(app.config))
+    assert report.package.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_refused_import_stops_reading_the_upload_before_it_returns(
+    app: Flask, session: Session, world: dict[str, Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "broken.zip"
+    path.write_bytes(b"PK not a zip" + bytes(3 << 20))
+    threads = threading.active_count()
+    with path.open("rb") as upload, pytest.raises(BadRequestError):
+        importing.import_package(session, world["author"], world["course"], upload, settings_from(app.config))
+    assert threading.active_count() == threads
