@@ -58,7 +58,8 @@ class Completion(db.Model):  # type: ignore[name-defined,misc]
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), index=True)
+    #: Not indexed alone: ix_completions_programme_success_learner starts with it.
+    programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"))
     learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"), index=True)
     activity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), index=True)
     outcome: Mapped[str] = mapped_column(String(20))
@@ -139,10 +140,12 @@ class StoredStatement(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
     statement: Mapped[dict[str, Any]] = mapped_column(JSON)
     #: received or emitted.
-    origin: Mapped[str] = mapped_column(String(20), index=True)
+    origin: Mapped[str] = mapped_column(String(20))
     verb_id: Mapped[str] = mapped_column(String(500), index=True)
-    object_id: Mapped[str | None] = mapped_column(String(1000), index=True)
-    agent_key: Mapped[str | None] = mapped_column(String(600), index=True)
+    # origin, object and agent are not indexed here: every index is one more B-tree written per statement,
+    # and the Statement resource finds agents and activities through lrs_statement_index.
+    object_id: Mapped[str | None] = mapped_column(String(1000))
+    agent_key: Mapped[str | None] = mapped_column(String(600))
     registration: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
@@ -158,14 +161,18 @@ class OutboxEntry(db.Model):  # type: ignore[name-defined,misc]
     """One statement to deliver to one LRS destination; written with the completion."""
 
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("stored_pk", "destination"),)
+    __table_args__ = (
+        UniqueConstraint("stored_pk", "destination"),
+        # The delivery claim (pending, for a destination, due) and the counts by state and destination.
+        Index("ix_outbox_claim", "state", "destination", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     stored_pk: Mapped[int] = mapped_column(ForeignKey("statements.pk", ondelete="CASCADE"))
-    destination: Mapped[str] = mapped_column(String(100), index=True)
-    state: Mapped[str] = mapped_column(String(20), default=DeliveryState.PENDING, index=True)
+    destination: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20), default=DeliveryState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
