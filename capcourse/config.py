@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from capcourse import jsoncodec
+
 #: Environment variables read, with the setting each one fills.
 ENVIRONMENT = {
     "CAPCOURSE_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
@@ -200,7 +202,11 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
             },
         }
     # A failed statement's message must not carry its values (password hashes, tokens) into the logs.
-    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True, **config["SQLALCHEMY_ENGINE_OPTIONS"]}
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "hide_parameters": True,
+        "json_serializer": jsoncodec.dumps,
+        **config["SQLALCHEMY_ENGINE_OPTIONS"],
+    }
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret_key(instance_path)
     config["CAPCOURSE_BASE_URL"] = str(config["CAPCOURSE_BASE_URL"]).rstrip("/")

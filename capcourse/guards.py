@@ -109,6 +109,12 @@ def _bracket_depth_may_exceed(text: str) -> bool:
     return False
 
 
+def _no_constant(name: str) -> Any:
+    # Python's decoder takes NaN and Infinity, which JSON (RFC 8259) has not: PostgreSQL would refuse
+    # them late, and SQLite would keep text that no other JSON reader takes.
+    raise ValueError(f"{name} is no JSON value (numbers must be finite)")
+
+
 def loads(data: str | bytes | bytearray, *, check_ints: bool = True) -> Any:
     """Decode a JSON request body, refusing what no endpoint accepts.
 
@@ -124,7 +130,7 @@ def loads(data: str | bytes | bytearray, *, check_ints: bool = True) -> Any:
     else:
         text = data
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant)
     except RecursionError as error:
         raise BadRequestError(
             f"The JSON body is nested deeper than {MAX_DEPTH} levels.", {"$": ["Nested too deeply."]}

@@ -84,6 +84,30 @@ def _process(rows: Iterable[Sequence[Any]], processors: Sequence[Processor]) -> 
     return [tuple(value if p is None else p(value) for p, value in zip(processors, row, strict=True)) for row in rows]
 
 
+def _last_value_kept(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``processor``, answering again at once for the very object it was just given.
+
+    The rows of one insert share many values (the batch's ``now`` in every
+    timestamp column, one programme's id): converting each once instead of per
+    row spares a fifth of an ingest insert's Python. Only for the rows of one
+    call, which nothing changes while they are converted, so a mutable value
+    (a JSON column's dict) cannot have changed since.
+    """
+    last: list[Any] = [_NOTHING, None]
+
+    def process(value: Any) -> Any:
+        if value is last[0]:
+            return last[1]
+        converted = processor(value)
+        last[0], last[1] = value, converted
+        return converted
+
+    return process
+
+
+_NOTHING = object()
+
+
 def _cursor(session: Session) -> tuple[Connection, Any]:
     """The session's connection (its transaction begun as the session begins it) and a DBAPI cursor on it.
 
@@ -278,7 +302,9 @@ class PreparedInsert:
             return []
         connection, cursor = _cursor(session)
         plan = self._plan(connection.dialect, tuple(rows[0]))
-        pairs = tuple(zip(plan.keys, plan.processors, strict=True))
+        pairs = tuple(
+            (key, None if p is None else _last_value_kept(p)) for key, p in zip(plan.keys, plan.processors, strict=True)
+        )
 
         def values(row: Mapping[str, Any]) -> list[Any]:
             return [row[key] if p is None else p(row[key]) for key, p in pairs]

@@ -50,6 +50,14 @@ def test_loads_refuses_depth_nul_and_huge_integers_naming_the_path() -> None:
         guards.loads(b"\xff")
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_loads_refuses_what_python_decodes_but_json_has_not(constant: str) -> None:
+    with pytest.raises(BadRequestError) as error:
+        guards.loads(f'{{"result": {{"extensions": {{"https://x.example/e": {constant}}}}}}}')
+    assert f"{constant} is no JSON value" in error.value.message
+    assert guards.loads('"NaN"') == "NaN"  # text is text
+
+
 def test_depth_is_counted_on_brackets_outside_strings() -> None:
     # Many brackets in all, shallow: a batch of statements is not walked, and passes.
     wide = "[" + ",".join('{"a": [1, {"b": []}]}' for _ in range(200)) + "]"
