@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import dataclasses
+import gc
 import re
 import zipfile
 from pathlib import Path
@@ -640,3 +642,16 @@ def test_walk_is_depth_first_in_document_order() -> None:
     organization = Organization("O", "O", items=top)
     assert [item.identifier for item in organization.walk()] == [name for item in top for name in expected(item)]
     assert list(Organization("E", "E").walk()) == []
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["collector-on", "collector-off"])
+@pytest.mark.parametrize("data", [minimal_manifest(), b"<manifest><unclosed></manifest>"], ids=["parsed", "refused"])
+def test_parsing_leaves_the_garbage_collector_as_it_found_it(enabled: bool, data: bytes) -> None:
+    before = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        with contextlib.suppress(ManifestError):
+            parse_manifest(data, strict=False)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if before else gc.disable()
