@@ -35,7 +35,7 @@ from typing import Any
 
 import orjson
 from psycopg import sql as psycopg_sql
-from sqlalchemy import JSON, DateTime, Table, Text, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy import JSON, DateTime, Table, Text, Uuid, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from capcourse.accounts.access import Principal
@@ -57,6 +57,7 @@ from capcourse.errors import ConflictError
 from capcourse.frameworks.models import Association, Framework, Item, utcnow
 from capcourse.mapping.models import Mapping
 from capcourse.mapping.services import unmap
+from capcourse.prepared import MAX_PARAMETERS, MAX_ROWS
 
 __all__ = [
     "AffectedMapping",
@@ -88,16 +89,25 @@ def _json_text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
 
 
+def _hex_column(values: list[Any]) -> list[Any]:
+    # What SQLAlchemy's Uuid sends a database without a UUID type (``value.hex``), without a
+    # Python call per value: two of an item's columns and three of an association's are UUIDs.
+    return [value if value is None else f"{value.int:032x}" for value in values]
+
+
 def _insert_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows (dicts with the same keys), set-based, straight to the driver.
 
     PostgreSQL gets one ``COPY … FROM STDIN`` (psycopg writes each value as
-    its type's text); other databases one executemany per chunk of a
-    statement SQLAlchemy compiled once. Each value goes through its column
-    type's own bind processor (remembered per value for the few distinct
-    timestamps), so what reaches the database is what SQLAlchemy would send;
-    what is skipped is SQLAlchemy's per-row bookkeeping, which cost more than
-    the database's own work. JSON columns are written by orjson.
+    its type's text); SQLite multi-row ``INSERT … VALUES (…), (…)`` of a
+    statement SQLAlchemy compiled once (a statement per few hundred rows cost
+    less than the driver's executemany, which runs the statement once per
+    row); other databases an executemany per chunk. Each value goes through
+    its column type's own bind processor (remembered per value for the few
+    distinct timestamps; UUIDs written as that processor writes them), so what
+    reaches the database is what SQLAlchemy would send; what is skipped is
+    SQLAlchemy's per-row bookkeeping, which cost more than the database's own
+    work. JSON columns are written by orjson.
     """
     if not rows:
         return
@@ -106,28 +116,45 @@ def _insert_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -
     dialect = connection.dialect
     names = list(rows[0])
     values: dict[str, Any] = {}
+    #: Per column: a function of the whole column's values, or one of each value that is not None.
+    columnwise: list[Callable[[list[Any]], list[Any]] | None] = []
     converters: list[Callable[[Any], Any] | None] = []
     for name in names:
         column_type = table.c[name].type
         if isinstance(column_type, JSON):
             parameter = bindparam(name, type_=Text)
             values[name] = parameter if dialect.name == "sqlite" else cast(parameter, JSON)
+            columnwise.append(None)
             converters.append(_json_text)
             continue
         values[name] = bindparam(name, type_=column_type)
         process = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None and isinstance(column_type, DateTime):
+        if (
+            process is not None
+            and isinstance(column_type, Uuid)
+            and column_type.as_uuid
+            and not (dialect.supports_native_uuid and column_type.native_uuid)
+        ):
+            columnwise.append(_hex_column)
+            converters.append(None)
+            continue
+        # Timestamps (DateTime, or the UtcDateTime every model's aware DateTime becomes) are a handful of
+        # distinct values in tens of thousands of rows: each converted once.
+        if process is not None and isinstance(getattr(column_type, "impl", column_type), DateTime):
             process = functools.lru_cache(maxsize=1024)(process)
+        columnwise.append(None)
         converters.append(process)
-    plan = list(zip(names, converters, strict=True))
+    plan = list(zip(names, columnwise, converters, strict=True))
 
     def converted(chunk: Sequence[dict[str, Any]], order: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
         # Column by column, then zipped into rows: a comprehension per column costs far less than a
         # Python loop over every value of every row.
         columns: list[list[Any]] = []
-        for name, convert in plan:
+        for name, whole, convert in plan:
             values = [row[name] for row in chunk]
-            if convert is not None:
+            if whole is not None:
+                values = whole(values)
+            elif convert is not None:
                 values = [value if value is None else convert(value) for value in values]
             columns.append(values)
         if order is not None:
@@ -148,6 +175,16 @@ def _insert_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -
         return
     compiled = insert(table).values(values).compile(dialect=dialect)
     order = [names.index(name) for name in compiled.positiontup or ()] if compiled.positional else None
+    group = f"({', '.join('?' * len(names))})"
+    head, found, tail = compiled.string.partition(f" VALUES {group}")
+    if dialect.paramstyle == "qmark" and order is not None and found and not tail:
+        per_statement = max(1, min(MAX_ROWS, MAX_PARAMETERS // len(names)))
+        for start in range(0, len(rows), per_statement):
+            page = converted(rows[start : start + per_statement], order)
+            connection.exec_driver_sql(
+                f"{head} VALUES {', '.join([group] * len(page))}", tuple(value for row in page for value in row)
+            )
+        return
     for chunk in _chunked(rows):
         if order is not None:
             parameters: list[Any] = converted(chunk, order)
