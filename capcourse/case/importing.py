@@ -25,7 +25,6 @@ exports again as it came.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -33,7 +32,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from psycopg import sql as psycopg_sql
 from sqlalchemy import JSON, DateTime, Table, Text, Uuid, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -48,6 +46,7 @@ from capcourse.case.planning import (
     _aware,
     _chunked,
     _label,
+    json_text,
     key_for,
     plan_import,
     slug,
@@ -80,13 +79,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Step 3: writing.
-
-
-def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # an integer past 64 bits, which json.loads read and orjson does not write
-        return json.dumps(value, ensure_ascii=False)
 
 
 def _hex_column(values: list[Any]) -> list[Any]:
@@ -125,7 +117,7 @@ def _insert_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -
             parameter = bindparam(name, type_=Text)
             values[name] = parameter if dialect.name == "sqlite" else cast(parameter, JSON)
             columnwise.append(None)
-            converters.append(_json_text)
+            converters.append(json_text)
             continue
         values[name] = bindparam(name, type_=column_type)
         process = column_type.dialect_impl(dialect).bind_processor(dialect)

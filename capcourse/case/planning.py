@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import operator
 import re
 import unicodedata
 import uuid
@@ -266,6 +268,14 @@ def _choose_key(session: Session, framework_id: uuid.UUID, wanted: str | None, f
         key = f"{fallback}-{n}"
         n += 1
     return key
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's value as capcourse writes it (orjson; :func:`json.dumps` for what orjson refuses)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer past 64 bits, which json.loads read and orjson does not write
+        return json.dumps(value, ensure_ascii=False)
 
 
 def _aware(value: Any) -> Any:
@@ -629,21 +639,55 @@ def _definition_rows(parsed: ParsedPackage) -> list[dict[str, Any]]:
     return rows
 
 
-def _differs(desired: dict[str, Any], existing: Any, columns: Sequence[str]) -> list[str]:
+def _differs(desired: dict[str, Any], existing: Any, columns: tuple[str, ...]) -> list[str]:
     if isinstance(existing, _Current):
-        # Compared whole first: a re-import mostly changes nothing.
+        # Compared whole first, as the database has the row: a re-import mostly changes nothing.
+        shape = _shape(columns)
+        wanted = list(shape.take(desired))
         spell = existing.spell
-        wanted = tuple(
-            spell(desired[c]) if c in _ID_COLUMNS and desired[c] is not None else desired[c] for c in columns
-        )
-        if wanted == existing.values:
+        for at in shape.ids:
+            if wanted[at] is not None:
+                wanted[at] = spell(wanted[at])
+        if shape.json is not None and wanted[shape.json] is not None:
+            wanted[shape.json] = json_text(wanted[shape.json])
+        values = existing.values
+        if tuple(wanted) == values:
             return []
-        return [c for c, want, value in zip(columns, wanted, existing.values, strict=True) if want != value]
+        differences = [c for c, want, value in zip(columns, wanted, values, strict=True) if want != value]
+        # The text differs; the JSON may not (a row another writer spelt otherwise, or JSON null).
+        json_at = shape.json
+        if (
+            json_at is not None
+            and "case_data" in differences
+            and values[json_at] is not None
+            and orjson.loads(values[json_at]) == desired["case_data"]
+        ):
+            differences.remove("case_data")
+        return differences
     return [c for c in columns if _aware(desired[c]) != _aware(getattr(existing, c))]
 
 
 #: Identifier columns a plan compares as the database spells them (see :func:`_current_rows`).
 _ID_COLUMNS = frozenset({"parent_id", "parent_association_id", "origin_item_id", "destination_item_id"})
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Where a list of compared columns has its identifiers and its JSON, worked out once per list."""
+
+    take: Callable[[dict[str, Any]], tuple[Any, ...]]
+    ids: tuple[int, ...]
+    json: int | None
+
+
+@functools.cache
+def _shape(columns: tuple[str, ...]) -> _Shape:
+    take = operator.itemgetter(*columns)
+    return _Shape(
+        take if len(columns) > 1 else lambda row: (take(row),),
+        tuple(at for at, c in enumerate(columns) if c in _ID_COLUMNS),
+        columns.index("case_data") if "case_data" in columns else None,
+    )
 
 
 def _hex(identifier: uuid.UUID) -> str:
@@ -659,7 +703,9 @@ def _spelling(session: Session) -> Callable[[uuid.UUID], str]:
 class _Current:
     """A row as the database has it, for comparing with the plan: ``values`` in the order of the columns compared.
 
-    Its identifiers (``id`` and :data:`_ID_COLUMNS`) are text, as ``spell`` writes them.
+    Its identifiers (``id`` and :data:`_ID_COLUMNS`) are text, as ``spell``
+    writes them, and so is its ``case_data`` in ``values`` (JSON text, as the
+    database has it); the attribute decodes it.
     """
 
     id: str
@@ -668,10 +714,13 @@ class _Current:
     spell: Callable[[uuid.UUID], str]
 
     def __getattr__(self, name: str) -> Any:
-        return self.values[self.columns.index(name)]
+        value = self.values[self.columns.index(name)]
+        return orjson.loads(value) if name == "case_data" and value is not None else value
 
 
-def _current_rows(session: Session, model: Any, columns: Sequence[str], framework_id: uuid.UUID) -> dict[str, _Current]:
+def _current_rows(
+    session: Session, model: Any, columns: tuple[str, ...], framework_id: uuid.UUID
+) -> dict[str, _Current]:
     """The rows a plan compares with, by identifier (text, see :func:`_spelling`).
 
     Identifiers are read as the database's text (SQLite's own, PostgreSQL's
@@ -679,8 +728,10 @@ def _current_rows(session: Session, model: Any, columns: Sequence[str], framewor
     :func:`~capcourse.case.export.row_moment`, once per distinct value), all
     through the driver: making a ``uuid.UUID`` of every identifier of a whole
     framework only to compare it, and SQLAlchemy's handling of each row, were
-    most of a re-import's reading. ``case_data`` is read as text and decoded by
-    orjson. Timestamps come back aware (UTC).
+    most of a re-import's reading. ``case_data`` is kept as the database's
+    text: the plan's is compared as :func:`json_text` writes it (decoding every
+    row's and comparing the dicts cost more than the rest of the comparison).
+    Timestamps come back aware (UTC).
     """
     spell = _spelling(session)
 
@@ -698,16 +749,18 @@ def _current_rows(session: Session, model: Any, columns: Sequence[str], framewor
             selected.append(cast(column, String))
         else:
             selected.append(column)
-    json_at = columns.index("case_data") if "case_data" in columns else None
     stamp_at = columns.index("last_change") if "last_change" in columns else None
+    moments: dict[Any, datetime] = {}
     rows: dict[str, _Current] = {}
     statement = select(identifier(model.id, "id"), *selected).where(model.framework_id == FRAMEWORK)
     for row in framework_rows(session, statement, framework_id):
         values = list(row[1:])
-        if json_at is not None and values[json_at] is not None:
-            values[json_at] = orjson.loads(values[json_at])
         if stamp_at is not None and values[stamp_at] is not None:
-            values[stamp_at] = row_moment(values[stamp_at])
+            text = values[stamp_at]
+            moment = moments.get(text)
+            if moment is None:
+                moment = moments[text] = row_moment(text)
+            values[stamp_at] = moment
         rows[row[0]] = _Current(row[0], tuple(values), columns, spell)
     return rows
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import Uuid, bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from capcourse.case.export import export_package
@@ -116,6 +116,35 @@ def test_importing_the_same_package_again_changes_nothing(session: Session) -> N
     assert report(again)["items"] == {"added": 0, "changed": 0, "removed": 0}
     session.refresh(framework)
     assert (framework.last_change, framework.imported_at, len(framework.items)) == before
+
+
+def test_a_re_import_compares_what_rows_hold_not_how_their_json_is_spelt(session: Session) -> None:
+    # The plan compares case_data as the JSON text it writes; rows another writer spelt otherwise
+    # (json.dumps' spacing, or JSON null for none) hold the same and must not count as changed.
+    source = third_party_package()
+    run(session, source)
+    session.commit()
+    framework_id = uuid.UUID(source["CFDocument"]["identifier"])
+    items = session.scalars(select(Item).where(Item.framework_id == framework_id)).all()
+    associations = session.scalars(select(Association).where(Association.framework_id == framework_id)).all()
+    rows = [*items, *associations]
+    assert any(row.case_data for row in rows)
+    # SQLite keeps the text as it is given (a CAST to JSON would read it as a number).
+    data = "CAST(:data AS JSON)" if session.connection().dialect.name == "postgresql" else ":data"
+    for row in rows:
+        # Indented as json.dumps writes it; JSON null where the import wrote SQL NULL.
+        session.execute(
+            text(f"UPDATE {row.__tablename__} SET case_data = {data} WHERE id = :id").bindparams(
+                bindparam("id", type_=Uuid)
+            ),
+            {"data": json.dumps(row.case_data, indent=1), "id": row.id},
+        )
+    session.commit()
+    assert run(session, source).status == "unchanged"
+    # A real difference in the JSON is still one.
+    retitled = copy.deepcopy(source)
+    retitled["CFAssociations"][2]["destinationNodeURI"]["title"] = "Digital literacy"
+    assert report(run(session, retitled))["items"]["changed"] == 1
 
 
 def test_a_re_import_tells_changed_links_and_moved_items_from_unchanged_ones(session: Session) -> None:
