@@ -26,7 +26,7 @@ import operator
 import re
 import unicodedata
 import uuid
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,8 +47,8 @@ from capcourse.case.reading import (
     gc_paused,
     json_path,
     jsonable,
-    kept_identifier,
     refuse,
+    uuid_text,
 )
 from capcourse.case.schemas import format_datetime, parse_datetime
 from capcourse.errors import ConflictError
@@ -63,40 +63,49 @@ MAX_LISTED = 100
 #: Item type of items whose package gives none (the export leaves it out again).
 UNTYPED = "Item"
 
-_ITEM_MODELLED = {
-    "identifier",
-    "fullStatement",
-    "CFItemType",
-    "uri",
-    "humanCodingScheme",
-    "abbreviatedStatement",
-    "notes",
-    "language",
-    "lastChangeDateTime",
-}
-_DOCUMENT_MODELLED = {
-    "identifier",
-    "uri",
-    "creator",
-    "title",
-    "lastChangeDateTime",
-    "officialSourceURL",
-    "publisher",
-    "description",
-    "language",
-    "version",
-    "adoptionStatus",
-    "notes",
-}
-_ASSOCIATION_MODELLED = {
-    "identifier",
-    "associationType",
-    "sequenceNumber",
-    "originNodeURI",
-    "destinationNodeURI",
-    "lastChangeDateTime",
-    "notes",
-}
+_ITEM_MODELLED = frozenset(
+    {
+        "identifier",
+        "fullStatement",
+        "CFItemType",
+        "uri",
+        "humanCodingScheme",
+        "abbreviatedStatement",
+        "notes",
+        "language",
+        "lastChangeDateTime",
+        "extensions",
+    }
+)
+_DOCUMENT_MODELLED = frozenset(
+    {
+        "identifier",
+        "uri",
+        "creator",
+        "title",
+        "lastChangeDateTime",
+        "officialSourceURL",
+        "publisher",
+        "description",
+        "language",
+        "version",
+        "adoptionStatus",
+        "notes",
+        "extensions",
+    }
+)
+_ASSOCIATION_MODELLED = frozenset(
+    {
+        "identifier",
+        "associationType",
+        "sequenceNumber",
+        "originNodeURI",
+        "destinationNodeURI",
+        "lastChangeDateTime",
+        "notes",
+        "extensions",
+    }
+)
 _PROVENANCES = frozenset(Provenance)
 _ITEM_COLUMNS = (
     "key",
@@ -294,6 +303,10 @@ def _ours(extensions: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, 
     return (ours if isinstance(ours, dict) else {}), (rest or None)
 
 
+#: capcourse's facts of an object without extensions (never written to).
+_NONE: dict[str, Any] = {}
+
+
 def _text(value: Any, limit: int) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= limit else None
 
@@ -303,18 +316,22 @@ def _case_data(**parts: Any) -> dict[str, Any] | None:
     return kept or None
 
 
-def _properties(loaded: dict[str, Any], modelled: set[str]) -> dict[str, Any]:
-    """What the export must lay over the columns: unmodelled properties, and the identifier if no UUID spells it."""
-    _, theirs = _ours(loaded.get("extensions"))
+def _properties(loaded: dict[str, Any], modelled: frozenset[str]) -> dict[str, Any]:
+    """What the export must lay over the columns: unmodelled properties, and the identifier if no UUID spells it.
+
+    ``modelled`` names ``extensions`` too: capcourse's own are facts of the
+    columns, everyone else's are kept here.
+    """
     # Date-times are properties of the object itself, never deeper (see flat_jsonable).
-    properties = {
-        k: datetime_text(v) if type(v) is datetime else v
-        for k, v in loaded.items()
-        if k not in modelled and k != "extensions"
-    }
-    if theirs:
-        properties["extensions"] = theirs
-    properties.update(kept_identifier(loaded["identifier"]))
+    properties = {k: datetime_text(v) if type(v) is datetime else v for k, v in loaded.items() if k not in modelled}
+    extensions = loaded.get("extensions")
+    if extensions:
+        _, theirs = _ours(extensions)
+        if theirs:
+            properties["extensions"] = theirs
+    text = loaded["identifier"]
+    if uuid_text(text) != text:
+        properties["identifier"] = text
     return properties
 
 
@@ -439,17 +456,22 @@ def _tree(
     return links
 
 
+_TREE_LINK_SKIPPED = frozenset({"identifier", "associationType", "extensions"})
+
+
 def _tree_link(association: dict[str, Any]) -> dict[str, Any]:
     """An item's ``isChildOf`` link as it came (both ends, URI, dates …), but for what the item's columns hold."""
-    _, theirs = _ours(association.get("extensions"))
     link = {
-        k: datetime_text(v) if type(v) is datetime else v
-        for k, v in association.items()
-        if k not in ("identifier", "associationType", "extensions")
+        k: datetime_text(v) if type(v) is datetime else v for k, v in association.items() if k not in _TREE_LINK_SKIPPED
     }
-    if theirs:
-        link["extensions"] = theirs
-    link.update(kept_identifier(association["identifier"]))
+    extensions = association.get("extensions")
+    if extensions:
+        _, theirs = _ours(extensions)
+        if theirs:
+            link["extensions"] = theirs
+    text = association["identifier"]
+    if uuid_text(text) != text:
+        link["identifier"] = text
     return link
 
 
@@ -459,42 +481,47 @@ def _item_rows(
     document_id: uuid.UUID,
     links: dict[uuid.UUID, tuple[int, dict[str, Any]]],
 ) -> dict[uuid.UUID, dict[str, Any]]:
-    """The desired item rows, parents before children, positions from the tree's sequence numbers."""
-    by_id = {case_id(item["identifier"]): (index, item) for index, item in enumerate(parsed.items)}
-    parent_of: dict[uuid.UUID, uuid.UUID | None] = {}
-    for item_id in by_id:
-        link = links.get(item_id)
-        destination = case_id(link[1]["destinationNodeURI"]["identifier"]) if link else None
-        parent_of[item_id] = destination if destination in by_id else None
-    siblings: dict[uuid.UUID | None, list[uuid.UUID]] = defaultdict(list)
-    for item_id in by_id:
-        siblings[parent_of[item_id]].append(item_id)
+    """The desired item rows, parents before children, positions from the tree's sequence numbers.
 
-    def order(item_id: uuid.UUID) -> tuple[int, int, int]:
-        link = links.get(item_id)
-        sequence = link[1].get("sequenceNumber") if link else None
-        # Items outside the tree (no isChildOf) come after those in it.
-        return (0 if link else 1, sequence if sequence is not None else 2**31, by_id[item_id][0])
+    Items are handled by their index in the package (what is known of each
+    worked out once, in lists), so the walk down the tree hashes no UUIDs.
+    """
+    items = parsed.items
+    ids = [case_id(item["identifier"]) for item in items]
+    index_of = {item_id: index for index, item_id in enumerate(ids)}
+    link_of = [links.get(item_id) for item_id in ids]
+    ours_of = [_ours(item.get("extensions"))[0] if "extensions" in item else _NONE for item in items]
+    #: Parent's index (-1: the document) → its children's indexes, in package order.
+    children: dict[int, list[int]] = defaultdict(list)
+    #: How siblings are ordered: items outside the tree (no isChildOf) come after those in it.
+    order: list[tuple[int, int, int]] = []
+    for index, link in enumerate(link_of):
+        if link is None:
+            children[-1].append(index)
+            order.append((1, 2**31, index))
+            continue
+        association = link[1]
+        children[index_of.get(case_id(association["destinationNodeURI"]["identifier"]), -1)].append(index)
+        sequence = association.get("sequenceNumber")
+        order.append((0, sequence if sequence is not None else 2**31, index))
 
-    keys_wanted: dict[str, int] = defaultdict(int)
-    for _, item in by_id.values():
-        ours, _ = _ours(item.get("extensions"))
-        if _text(ours.get("key"), 100):
-            keys_wanted[ours["key"]] += 1
+    keys_wanted = Counter(ours["key"] for ours in ours_of if ours and _text(ours.get("key"), 100))
 
     rows: dict[uuid.UUID, dict[str, Any]] = {}
-    queue: deque[uuid.UUID | None] = deque([None])
+    queue: deque[int] = deque([-1])
     while queue:
-        parent = queue.popleft()
-        for position, item_id in enumerate(sorted(siblings.get(parent, []), key=order)):
-            _, item = by_id[item_id]
-            ours, _ = _ours(item.get("extensions"))
-            key = _text(ours.get("key"), 100)
+        parent_index = queue.popleft()
+        parent = ids[parent_index] if parent_index >= 0 else None
+        for position, index in enumerate(sorted(children.get(parent_index, ()), key=order.__getitem__)):
+            item = items[index]
+            item_id = ids[index]
+            ours = ours_of[index]
+            key = _text(ours.get("key"), 100) if ours else None
             if key is None or keys_wanted[key] > 1:
-                key = str(item_id)
-            link = links.get(item_id)
+                key = uuid_text(item["identifier"])
+            link = link_of[index]
             properties = _properties(item, _ITEM_MODELLED)
-            rows[item_id] = {
+            row = {
                 "id": item_id,
                 "framework_id": framework_id,
                 "key": key,
@@ -506,19 +533,27 @@ def _item_rows(
                 "full_statement": item["fullStatement"],
                 "abbreviated_statement": item.get("abbreviatedStatement"),
                 "language": _fit(item, "language", 20, properties),
-                "stage": _text(ours.get("stage"), 50),
-                "icon": _text(ours.get("icon"), 20),
+                "stage": _text(ours.get("stage"), 50) if ours else None,
+                "icon": _text(ours.get("icon"), 20) if ours else None,
                 "notes": item.get("notes"),
                 "last_change": item["lastChangeDateTime"],
-                "parent_association_id": case_id(link[1]["identifier"]) if link else None,
-                "case_data": _case_data(
-                    properties=properties,
-                    capcourse=bool(ours),
-                    treeLink=_tree_link(link[1]) if link else None,
-                    noItemType="CFItemType" not in item,
-                ),
+                "parent_association_id": None,
+                "case_data": None,
             }
-            queue.append(item_id)
+            # As _case_data would keep them: only what is there, in this order.
+            case_data: dict[str, Any] = {"properties": properties} if properties else {}
+            if ours:
+                case_data["capcourse"] = True
+            if link is not None:
+                row["parent_association_id"] = case_id(link[1]["identifier"])
+                tree_link = _tree_link(link[1])
+                if tree_link:
+                    case_data["treeLink"] = tree_link
+            if "CFItemType" not in item:
+                case_data["noItemType"] = True
+            row["case_data"] = case_data or None
+            rows[item_id] = row
+            queue.append(index)
     return rows
 
 
@@ -537,12 +572,17 @@ def _association_rows(
     Destinations capcourse does not hold are kept as references: the URI as
     it came, whatever its scheme (``local:``, ``urn:``, relative …).
     """
+    # The package's own spellings of its items' identifiers: most ends name an item so, and a string
+    # (its hash kept) is found faster than a UUID (hashed in Python each time).
+    item_texts = {item["identifier"] for item in parsed.items}
     candidates = set()
     for association in parsed.associations:
         for end in ("originNodeURI", "destinationNodeURI"):
-            identifier = case_id(association[end]["identifier"])
-            if identifier not in item_ids:
-                candidates.add(identifier)
+            text = association[end]["identifier"]
+            if text not in item_texts:
+                identifier = case_id(text)
+                if identifier not in item_ids:
+                    candidates.add(identifier)
     # Items of this framework the package no longer has are removed by the import: not held.
     held = _held_items(session, candidates, other_than=framework_id)
     rows: dict[uuid.UUID, dict[str, Any]] = {}
@@ -552,10 +592,13 @@ def _association_rows(
         if index in tree_links:
             continue
         origin_link, destination_link = association["originNodeURI"], association["destinationNodeURI"]
-        origin = case_id(origin_link["identifier"])
-        destination = case_id(destination_link["identifier"])
+        origin_text, destination_text = origin_link["identifier"], destination_link["identifier"]
+        origin = case_id(origin_text)
+        destination = case_id(destination_text)
         identifier = case_id(association["identifier"])
-        if origin not in item_ids and origin not in held:
+        origin_held = origin_text in item_texts or origin in item_ids or origin in held
+        destination_held = destination_text in item_texts or destination in item_ids or destination in held
+        if not origin_held:
             verbatim.append(
                 {
                     "kind": str(DefinitionKind.ASSOCIATION),
@@ -566,21 +609,21 @@ def _association_rows(
                     "last_change": association["lastChangeDateTime"],
                 }
             )
-            if origin != document_id or (
-                destination not in item_ids and destination not in held and destination != document_id
-            ):
+            if origin != document_id or (not destination_held and destination != document_id):
                 external += 1
             continue
         destination_item_id = None
         destination_uri = None
-        if destination in item_ids or destination in held:
+        if destination_held:
             destination_item_id = destination
         else:
             uri = destination_link["uri"]
             destination_uri = uri if len(uri) <= 500 else f"urn:uuid:{destination}"
             if destination != document_id:
                 external += 1
-        rows[identifier] = association_values(association, framework_id, destination_item_id, destination_uri)
+        rows[identifier] = association_values(
+            association, framework_id, destination_item_id, destination_uri, identifier, origin
+        )
     return rows, verbatim, external
 
 
@@ -589,33 +632,44 @@ def association_values(
     framework_id: uuid.UUID,
     destination_item_id: uuid.UUID | None,
     destination_uri: str | None,
+    identifier: uuid.UUID | None = None,
+    origin_item_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """The ``framework_associations`` row of a CASE association (read, or as JSON) whose origin capcourse holds.
 
     Both ends are kept as the publisher wrote them (title, URI, ``targetType``
     …), whatever capcourse holds, so the association exports as it came.
+    ``identifier`` and ``origin_item_id`` are the association's and its
+    origin's :func:`case_id`, when the caller has them already.
     """
-    ours, _ = _ours(association.get("extensions"))
+    ours = _ours(association.get("extensions"))[0] if "extensions" in association else _NONE
     properties = _properties(association, _ASSOCIATION_MODELLED)
     properties["originNodeURI"] = association["originNodeURI"]
     properties["destinationNodeURI"] = association["destinationNodeURI"]
-    provenance = ours.get("provenance")
     last_change = association["lastChangeDateTime"]
-    identifier = case_id(association["identifier"])
+    if ours:
+        provenance = ours.get("provenance")
+        provenance = provenance if provenance in _PROVENANCES else Provenance.PUBLISHED
+        qualifier, managed_by = _text(ours.get("qualifier"), 200), _text(ours.get("managedBy"), 20)
+    else:
+        provenance, qualifier, managed_by = Provenance.PUBLISHED, None, None
     return {
-        "id": identifier,
+        "id": identifier if identifier is not None else case_id(association["identifier"]),
         "framework_id": framework_id,
         "association_type": _fit(association, "associationType", 100, properties),
-        "origin_item_id": case_id(association["originNodeURI"]["identifier"]),
+        "origin_item_id": (
+            origin_item_id if origin_item_id is not None else case_id(association["originNodeURI"]["identifier"])
+        ),
         "destination_item_id": destination_item_id,
         "destination_uri": destination_uri,
         "sequence": association.get("sequenceNumber"),
-        "provenance": provenance if provenance in _PROVENANCES else Provenance.PUBLISHED,
-        "qualifier": _text(ours.get("qualifier"), 200),
+        "provenance": provenance,
+        "qualifier": qualifier,
         "notes": association.get("notes"),
-        "managed_by": _text(ours.get("managedBy"), 20),
+        "managed_by": managed_by,
         "last_change": parse_datetime(last_change) if isinstance(last_change, str) else last_change,
-        "case_data": _case_data(properties=properties, capcourse=bool(ours)),
+        # As _case_data keeps them (the properties are never empty: they hold both ends).
+        "case_data": {"properties": properties, "capcourse": True} if ours else {"properties": properties},
     }
 
 

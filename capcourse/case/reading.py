@@ -200,13 +200,18 @@ def case_id(text: str) -> uuid.UUID:
 
 def kept_identifier(text: str) -> dict[str, str]:
     """``{"identifier": text}`` when the export's ``str(case_id(text))`` would not give it back as it came."""
-    return {} if _spells(text) else {"identifier": text}
+    return {} if uuid_text(text) == text else {"identifier": text}
 
 
 @functools.lru_cache(maxsize=262_144)
-def _spells(text: str) -> bool:
-    # Cached by the text, like case_id: str(UUID) is slow, and a package names each identifier more than once.
-    return text == str(case_id(text))
+def uuid_text(text: str) -> str:
+    """``str(case_id(text))``: how the export writes the identifier (``text`` itself when it spells the UUID so).
+
+    Cached by the text, like case_id: str(UUID) is slow, and a package names each identifier more than once.
+    """
+    found = str(case_id(text))
+    # The package's own string when it is the same, so comparing them is comparing two references.
+    return text if found == text else found
 
 
 # Paths and refusals.
@@ -848,7 +853,12 @@ def parse_package(raw: bytes | Any) -> ParsedPackage:
     problems: list[tuple[str, str]] = []
     # Where each identifier was first seen, as (section, index): the path is only written for a duplicate.
     seen: dict[uuid.UUID, tuple[str, int]] = {case_id(document["identifier"]): ("CFDocument", -1)}
-    for section, members in (("CFItems", items), ("CFAssociations", associations)):
+    # Mostly there is none: counted first by the UUIDs' integers (hashed in C, unlike UUIDs), and
+    # only a package with a duplicate is walked again to say where.
+    distinct = {case_id(member["identifier"]).int for members in (items, associations) for member in members}
+    distinct.add(case_id(document["identifier"]).int)
+    unique = len(distinct) == 1 + len(items) + len(associations)
+    for section, members in () if unique else (("CFItems", items), ("CFAssociations", associations)):
         for index, member in enumerate(members):
             identifier = case_id(member["identifier"])
             first = seen.setdefault(identifier, (section, index))
