@@ -420,30 +420,35 @@ def _held_items(
 
 def _tree(
     parsed: ParsedPackage, document_id: uuid.UUID, item_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, tuple[int, dict[str, Any]]]:
+) -> dict[str, tuple[int, dict[str, Any]]]:
     """Each item's place in the tree: its first ``isChildOf`` to another item of the package or to the document.
 
     A link that would make an item its own ancestor stays a plain association
     (noted): the tree is what capcourse shows and rolls coverage up along.
 
-    :returns: item → (index of that association, the association).
+    Identifiers are compared as :func:`uuid_text` spells them (one string per
+    UUID, its hash kept): a UUID is hashed in Python each time.
+
+    :returns: item (as :func:`uuid_text` spells it) → (index of that association, the association).
     """
-    links: dict[uuid.UUID, tuple[int, dict[str, Any]]] = {}
-    parents: dict[uuid.UUID, uuid.UUID] = {}
+    item_keys = {uuid_text(item["identifier"]) for item in parsed.items}
+    document_key = str(document_id)
+    links: dict[str, tuple[int, dict[str, Any]]] = {}
+    parents: dict[str, str] = {}
     for index, association in enumerate(parsed.associations):
         if association["associationType"] != "isChildOf":
             continue
-        origin = case_id(association["originNodeURI"]["identifier"])
-        destination = case_id(association["destinationNodeURI"]["identifier"])
-        if origin not in item_ids or origin in links:
+        origin = uuid_text(association["originNodeURI"]["identifier"])
+        destination = uuid_text(association["destinationNodeURI"]["identifier"])
+        if origin not in item_keys or origin in links:
             continue
-        if destination == document_id:
+        if destination == document_key:
             links[origin] = (index, association)
             continue
-        if destination not in item_ids:
+        if destination not in item_keys:
             continue
         # Would the link close a cycle? Walk up from the destination.
-        node: uuid.UUID | None = destination
+        node: str | None = destination
         steps = 0
         while node is not None and node != origin and steps <= len(item_ids):
             node = parents.get(node)
@@ -479,7 +484,7 @@ def _item_rows(
     parsed: ParsedPackage,
     framework_id: uuid.UUID,
     document_id: uuid.UUID,
-    links: dict[uuid.UUID, tuple[int, dict[str, Any]]],
+    links: dict[str, tuple[int, dict[str, Any]]],
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """The desired item rows, parents before children, positions from the tree's sequence numbers.
 
@@ -488,8 +493,9 @@ def _item_rows(
     """
     items = parsed.items
     ids = [case_id(item["identifier"]) for item in items]
-    index_of = {item_id: index for index, item_id in enumerate(ids)}
-    link_of = [links.get(item_id) for item_id in ids]
+    keys = [uuid_text(item["identifier"]) for item in items]
+    index_of = {key: index for index, key in enumerate(keys)}
+    link_of = [links.get(key) for key in keys]
     ours_of = [_ours(item.get("extensions"))[0] if "extensions" in item else _NONE for item in items]
     #: Parent's index (-1: the document) → its children's indexes, in package order.
     children: dict[int, list[int]] = defaultdict(list)
@@ -501,7 +507,7 @@ def _item_rows(
             order.append((1, 2**31, index))
             continue
         association = link[1]
-        children[index_of.get(case_id(association["destinationNodeURI"]["identifier"]), -1)].append(index)
+        children[index_of.get(uuid_text(association["destinationNodeURI"]["identifier"]), -1)].append(index)
         sequence = association.get("sequenceNumber")
         order.append((0, sequence if sequence is not None else 2**31, index))
 
@@ -518,7 +524,7 @@ def _item_rows(
             ours = ours_of[index]
             key = _text(ours.get("key"), 100) if ours else None
             if key is None or keys_wanted[key] > 1:
-                key = uuid_text(item["identifier"])
+                key = keys[index]
             link = link_of[index]
             properties = _properties(item, _ITEM_MODELLED)
             row = {
@@ -745,7 +751,8 @@ def _shape(columns: tuple[str, ...]) -> _Shape:
 
 
 def _hex(identifier: uuid.UUID) -> str:
-    return identifier.hex
+    # UUID.hex, without its property's call.
+    return f"{identifier.int:032x}"
 
 
 def _spelling(session: Session) -> Callable[[uuid.UUID], str]:
@@ -926,18 +933,24 @@ def _compare(session: Session, plan: ImportPlan) -> None:
     # Rows as the database has them, by identifier as text (see _current_rows).
     spell = _spelling(session)
     current = _current_rows(session, Item, _ITEM_COLUMNS, framework_id)
-    wanted_items = {spell(i): i for i in plan.items}
-    removed_ids = set(current) - set(wanted_items)
-    plan.lifted = [i for t, i in wanted_items.items() if t in current and current[t].parent_id in removed_ids]
+    parent_at, link_at = _ITEM_COLUMNS.index("parent_id"), _ITEM_COLUMNS.index("parent_association_id")
+    # Each identifier spelt once: the plan's rows as (text, identifier, row), in the plan's order.
+    wanted_rows = [(spell(item_id), item_id, row) for item_id, row in plan.items.items()]
+    wanted_items = {text: item_id for text, item_id, _ in wanted_rows}
+    removed_ids = current.keys() - wanted_items.keys()
+    if removed_ids:
+        plan.lifted = [
+            i for t, i in wanted_items.items() if t in current and current[t].values[parent_at] in removed_ids
+        ]
     # The tree's links count as associations in the report, as the package has them.
-    links_before = {row.parent_association_id: row for row in current.values() if row.parent_association_id}
+    links_before = {row.values[link_at]: row for row in current.values() if row.values[link_at]}
+    #: The tree's links after: link → (its item, as text; the item's row).
     links_after = {
-        spell(row["parent_association_id"]): row for row in plan.items.values() if row["parent_association_id"]
+        spell(row["parent_association_id"]): (text, row) for text, _, row in wanted_rows if row["parent_association_id"]
     }
     #: Items whose row stays as it is (so do their link's ends and their parent).
     same: set[str] = set()
-    for text, item_id in wanted_items.items():
-        desired = plan.items[item_id]
+    for text, item_id, desired in wanted_rows:
         row = current.pop(text, None)
         if row is None:
             plan.items_added.append(item_id)
@@ -954,9 +967,9 @@ def _compare(session: Session, plan: ImportPlan) -> None:
             plan.items_moved.append(item_id)
     links_changed = sum(
         1
-        for link, row in links_after.items()
+        for link, (text, row) in links_after.items()
         if link in links_before
-        and not (links_before[link].id in same and links_before[link].id == spell(row["id"]))
+        and not (links_before[link].id in same and links_before[link].id == text)
         and (
             (row["case_data"] or {}).get("treeLink") != (links_before[link].case_data or {}).get("treeLink")
             or (spell(row["parent_id"]) if row["parent_id"] else None) != links_before[link].parent_id
@@ -968,12 +981,14 @@ def _compare(session: Session, plan: ImportPlan) -> None:
 
     existing_associations = _current_rows(session, Association, _ASSOCIATION_COLUMNS_COMPARED, framework_id)
     existing_ids = set(existing_associations)
-    wanted_associations = {spell(i): i for i in plan.associations}
-    for text, identifier in wanted_associations.items():
+    wanted_associations: dict[str, uuid.UUID] = {}
+    for identifier, desired in plan.associations.items():
+        text = spell(identifier)
+        wanted_associations[text] = identifier
         row = existing_associations.pop(text, None)
         if row is None:
             plan.associations_added.append(identifier)
-        elif _differs(plan.associations[identifier], row, _ASSOCIATION_COLUMNS_COMPARED):
+        elif _differs(desired, row, _ASSOCIATION_COLUMNS_COMPARED):
             plan.associations_changed.append(identifier)
     plan.associations_removed = [uuid.UUID(text) for text in existing_associations]
 
