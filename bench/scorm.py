@@ -182,6 +182,10 @@ def _importer(path: str, folder: Path) -> Any:
 
 
 def child(task: str, path: Path) -> dict[str, float]:
+    # Each run starts with nothing waiting to be written: the 200 MB zip just written, or the files a run before
+    # extracted, would otherwise be flushed while whichever run comes next is timed (the import's database
+    # commit syncs; the kernel also writes back on its own schedule), and charge one run for another's writes.
+    os.sync()
     result = subprocess.run(
         [sys.executable, __file__, "--measure", task, str(path)], capture_output=True, text=True, check=False
     )
