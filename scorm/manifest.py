@@ -493,6 +493,12 @@ class _Parser:
         self.cp_tags: dict[str, tuple[str, ...]] = {}
         #: Tag → what the element is (see :meth:`kind`); a manifest repeats a few dozen tags.
         self.kinds: dict[object, str] = {}
+        # The tags of the children met most (an item's title and items, a resource's files), in the root's
+        # namespace as nearly every manifest writes them: compared before the look-up, which hashes the tag.
+        qualified = f"{{{root_namespace}}}" if root_namespace else ""
+        self.title_tag = qualified + "title"
+        self.item_tag = qualified + "item"
+        self.file_tag = qualified + "file"
         # The manifest being read: its dependencies to check, what its items may name, their dangling names.
         self.references: list[tuple[str, etree._Element]] = []
         self.scope: Mapping[str, Resource] = {}
@@ -667,11 +673,16 @@ class _Parser:
         dependencies: list[str] | None = None
         metadata_element = None
         kinds = self.kinds
+        file_tag = self.file_tag
         for child in element[:]:
             tag = child.tag
-            kind = kinds.get(tag)
-            if kind is None:
-                kind = self.kind(tag)
+            kind: str | None
+            if tag == file_tag:
+                kind = "file"
+            else:
+                kind = kinds.get(tag)
+                if kind is None:
+                    kind = self.kind(tag)
             if kind == "file":
                 file_href: str | None = child.get("href")
                 if not file_href:
@@ -880,11 +891,18 @@ class _Parser:
         children: list[etree._Element] | None = None
         adl: dict[str, etree._Element] | None = None
         kinds = self.kinds
+        title_tag, item_tag = self.title_tag, self.item_tag
         for child in element[:]:
             tag = child.tag
-            kind = kinds.get(tag)
-            if kind is None:
-                kind = self.kind(tag)
+            kind: str | None
+            if tag == title_tag:
+                kind = "title"
+            elif tag == item_tag:
+                kind = "item"
+            else:
+                kind = kinds.get(tag)
+                if kind is None:
+                    kind = self.kind(tag)
             if kind == "title":
                 if title_element is None:
                     title_element = child
