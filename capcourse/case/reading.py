@@ -449,12 +449,13 @@ def _coerce(value: Any, field_: ma_fields.Field[Any], parts: tuple[str | int, ..
             return value
         # A list of CASE objects (a package's items and associations): each read by lenient() directly.
         nested = _nested(field_.inner)
+        profile = _profile(nested) if nested is not None else None
         kept = []
         for index, member in enumerate(value):
             if member is None:
                 notes.add("null", (*parts, index))
-            elif nested is not None and type(member) is dict:
-                kept.append(lenient(member, nested, (*parts, index), context))
+            elif profile is not None and type(member) is dict:
+                kept.append(_lenient(member, profile, (*parts, index), context))
             else:
                 kept.append(_coerce(member, field_.inner, (*parts, index), context))
         return kept
@@ -505,8 +506,38 @@ def _coerce(value: Any, field_: ma_fields.Field[Any], parts: tuple[str | int, ..
 
 def lenient(value: dict[str, Any], schema: Schema, parts: tuple[str | int, ...], context: _Context) -> dict[str, Any]:
     """One CASE object, its nulls dropped, values coerced and required defaults filled (all noted)."""
-    fields_ = declared(schema)
-    plain = _plain(schema)
+    return _lenient(value, _profile(schema), parts, context)
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """What :func:`lenient` needs of a schema, worked out once per class (not once per object of a package)."""
+
+    fields: dict[str, ma_fields.Field[Any]]
+    plain: dict[str, str]
+    defaults: list[tuple[str, Callable[[dict[str, Any], _Context], Any]]]
+    default_keys: frozenset[str]
+    required: frozenset[str]
+
+
+_PROFILES: dict[type[Schema], _Profile] = {}
+
+
+def _profile(schema: Schema) -> _Profile:
+    found = _PROFILES.get(type(schema))
+    if found is None:
+        defaults = _required_defaults(schema)
+        found = _PROFILES[type(schema)] = _Profile(
+            declared(schema), _plain(schema), defaults, frozenset(k for k, _ in defaults), _required(schema)
+        )
+    return found
+
+
+def _lenient(
+    value: dict[str, Any], profile: _Profile, parts: tuple[str | int, ...], context: _Context
+) -> dict[str, Any]:
+    fields_ = profile.fields
+    plain = profile.plain
     out: dict[str, Any] = {}
     for key, inner in value.items():
         # The bulk of a package: plain strings, well-formed identifiers, date-times, numbers, lists of
@@ -567,7 +598,7 @@ def lenient(value: dict[str, Any], schema: Schema, parts: tuple[str | int, ...],
             ok, out[key] = _check(out[key], field_)
             if not ok:
                 context.invalid = True
-    for key, make in _required_defaults(schema):
+    for key, make in () if profile.default_keys <= out.keys() else profile.defaults:
         if key in out:
             continue
         filled = make(out, context)
@@ -576,7 +607,7 @@ def lenient(value: dict[str, Any], schema: Schema, parts: tuple[str | int, ...],
             context.invalid = context.invalid or not ok
             context.notes.add("default", (*parts, key), f"{filled!r}" if len(repr(filled)) < 80 else None)
     # The package itself (parts ()) is read without its CFDocument, which was read first.
-    if parts and not context.invalid and not _required(schema) <= out.keys():
+    if parts and not context.invalid and not profile.required <= out.keys():
         context.invalid = True
     return out
 
