@@ -411,6 +411,17 @@ def _held_by(
     return found
 
 
+def _own_ids(session: Session, column: Any, framework_column: Any, framework_id: uuid.UUID) -> set[str]:
+    """The identifiers in ``column`` of one framework's rows, as :func:`uuid_text` spells them.
+
+    Read as text (see :func:`~capcourse.case.export.framework_rows`): a re-import
+    reads every identifier of the framework, and making a ``uuid.UUID`` of each
+    (then hashing it, in Python) cost more than the query.
+    """
+    statement = select(id_text(column, "id")).where(framework_column == FRAMEWORK, column.is_not(None))
+    return {row[0] for row in framework_rows(session, statement, framework_id)}
+
+
 def _held_items(
     session: Session, identifiers: Iterable[uuid.UUID], other_than: uuid.UUID | None = None
 ) -> dict[uuid.UUID, uuid.UUID]:
@@ -852,9 +863,12 @@ def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
     conflicts: list[tuple[str, str]] = []
     # Identifiers the framework already has need no lookup: a re-import names the same ones.
     # (Read through Core: the ORM's handling of tens of thousands of rows cost more than the query.)
-    connection = session.connection()
-    own_items = set(connection.execute(select(Item.id).where(Item.framework_id == document_id)).scalars())
-    held = _held_items(session, item_ids - own_items, other_than=document_id)
+    own_items = _own_ids(session, Item.id, Item.framework_id, document_id)
+    held = _held_items(
+        session,
+        {case_id(text) for text in {uuid_text(item["identifier"]) for item in parsed.items} - own_items},
+        other_than=document_id,
+    )
     titles = dict(session.execute(select(Framework.id, Framework.title)).all())
     for index, item in enumerate(parsed.items if held else ()):
         owner = held.get(case_id(item["identifier"]))
@@ -862,22 +876,18 @@ def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
             conflicts.append(
                 (json_path(("CFItems", index, "identifier")), f"Already an item of {titles.get(owner)!r}.")
             )
-    association_ids = [case_id(a["identifier"]) for a in parsed.associations]
-    own_associations: set[uuid.UUID | None] = set(
-        connection.execute(select(Association.id).where(Association.framework_id == document_id)).scalars()
-    )
-    own_associations.update(
-        connection.execute(
-            select(Item.parent_association_id).where(
-                Item.framework_id == document_id, Item.parent_association_id.is_not(None)
-            )
-        ).scalars()
-    )
-    others = {i for i in association_ids if i not in own_associations}
+    own_associations = _own_ids(session, Association.id, Association.framework_id, document_id)
+    own_associations |= _own_ids(session, Item.parent_association_id, Item.framework_id, document_id)
+    others = {
+        case_id(text)
+        for text in (uuid_text(a["identifier"]) for a in parsed.associations)
+        if text not in own_associations
+    }
     owners = _held_by(session, Association.id, Association.framework_id, others, other_than=document_id)
     # An imported item's place in its tree is an association too.
     owners.update(_held_by(session, Item.parent_association_id, Item.framework_id, others, other_than=document_id))
-    for index, identifier in enumerate(association_ids if owners else ()):
+    for index, association in enumerate(parsed.associations if owners else ()):
+        identifier = case_id(association["identifier"])
         if owners.get(identifier, document_id) != document_id:
             conflicts.append(
                 (
