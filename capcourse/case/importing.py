@@ -294,15 +294,23 @@ def apply_import(
     for chunk in _chunked(plan.rekeyed):
         session.execute(update(Item), [{"id": i, "key": f"~{i}"} for i in chunk])
 
-    new_items = set(plan.items_added)
-    _insert_rows(session, Item, [row for i, row in plan.items.items() if i in new_items])
+    if len(plan.items_added) == len(plan.items):  # a new framework: every row, in the plan's order
+        _insert_rows(session, Item, list(plan.items.values()))
+    else:
+        new_items = set(plan.items_added)
+        _insert_rows(session, Item, [row for i, row in plan.items.items() if i in new_items])
     rewritten = [plan.items[i] for i in (*plan.items_changed, *plan.items_moved)]
     for chunk in _chunked(rewritten):
         session.execute(update(Item), list(chunk))
 
-    _insert_rows(
-        session, Association, [plan.associations[i] for i in (*plan.associations_added, *plan.associations_changed)]
-    )
+    if len(plan.associations_added) == len(plan.associations):  # every row new, in the plan's order
+        _insert_rows(session, Association, list(plan.associations.values()))
+    else:
+        _insert_rows(
+            session,
+            Association,
+            [plan.associations[i] for i in (*plan.associations_added, *plan.associations_changed)],
+        )
 
     if plan.definitions_changed:
         session.execute(delete(CaseDefinition).where(CaseDefinition.framework_id == plan.framework_id))

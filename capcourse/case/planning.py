@@ -233,8 +233,9 @@ class ImportPlan:
         A 20,000-item plan is a few million objects; an outcome kept until the
         answer is sent would keep them all (and the collector walking them).
         """
-        listed = {*self.items_added[:MAX_LISTED], *self.items_changed[:MAX_LISTED]}
-        self.items = {i: row for i, row in self.items.items() if i in listed}
+        # Looked up by the few listed, not filtered from all of them (UUIDs hash in Python).
+        listed = dict.fromkeys((*self.items_added[:MAX_LISTED], *self.items_changed[:MAX_LISTED]))
+        self.items = {i: self.items[i] for i in listed if i in self.items}
         self.associations = {}
         self.definitions = []
         parsed = self.parsed
