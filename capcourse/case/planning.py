@@ -763,8 +763,8 @@ def _shape(columns: tuple[str, ...]) -> _Shape:
 
 
 def _hex(identifier: uuid.UUID) -> str:
-    # UUID.hex, without its property's call.
-    return f"{identifier.int:032x}"
+    # UUID.hex (the integer's 16 bytes in hex), at half its cost.
+    return identifier.int.to_bytes(16).hex()
 
 
 def _spelling(session: Session) -> Callable[[uuid.UUID], str]:
