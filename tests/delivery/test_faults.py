@@ -341,6 +341,9 @@ def test_lrs_and_worker_killed_mid_batch_every_statement_arrives_once(
 
 def test_a_conflicting_id_becomes_a_dead_letter_and_the_rest_arrives(lrs: Lrs, tmp_path: Path) -> None:
     with capcourse_on(tmp_path, lrs.endpoint) as capcourse:
+        # Nothing here is killed, so no lease needs to run out: with the fault tests' 3 s, a loaded machine
+        # resending the refused batch one by one outlived it, and the same run claimed the batch again.
+        capcourse.environment["CAPCOURSE_DELIVERY_LEASE_SECONDS"] = "120"
         ids = capcourse.queue(5)
         # The LRS already holds another statement under the id of one of ours.
         theirs = statement(99) | {"id": ids[2]}
