@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextvars import ContextVar
 from typing import Any
 
@@ -91,8 +92,45 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
 
 @event.listens_for(Engine, "begin")
 def _begin_sqlite(connection: Any) -> None:
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _writes.get() else "BEGIN")
+    if connection.dialect.name != "sqlite":
+        return
+    if _writes.get():
+        _begin_immediate(connection)
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+#: How often a SQLite writer looks again for the write lock while another holds it.
+SQLITE_WRITE_POLL_SECONDS = 0.0005
+
+
+def _begin_immediate(connection: Any) -> None:
+    """``BEGIN IMMEDIATE``, looking for the write lock every half millisecond while another writer holds it.
+
+    SQLite's own busy handler sleeps longer and longer as it waits (25, 50,
+    then 100 ms at a time): a writer queued behind a batch of statements woke
+    long after the lock was free, and several LMS clients posting at once spent
+    their time asleep beside an idle database. Polled here instead, up to the
+    same busy timeout; the last try goes through SQLAlchemy, so giving up raises
+    its ``OperationalError`` (a 503) as before.
+    """
+    dbapi_connection = connection.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while time.monotonic() < deadline:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if getattr(error, "sqlite_errorcode", sqlite3.SQLITE_BUSY) & 0xFF != sqlite3.SQLITE_BUSY:
+                    raise
+            time.sleep(SQLITE_WRITE_POLL_SECONDS)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
 
 
 def api_of(app: Flask) -> Api:
