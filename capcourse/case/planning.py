@@ -419,8 +419,14 @@ def _own_ids(session: Session, column: Any, framework_column: Any, framework_id:
     reads every identifier of the framework, and making a ``uuid.UUID`` of each
     (then hashing it, in Python) cost more than the query.
     """
-    statement = select(id_text(column, "id")).where(framework_column == FRAMEWORK, column.is_not(None))
-    return {row[0] for row in framework_rows(session, statement, framework_id)}
+    if session.connection().dialect.name != "sqlite":
+        statement = select(id_text(column, "id")).where(framework_column == FRAMEWORK, column.is_not(None))
+        return {text for (text,) in framework_rows(session, statement, framework_id)}
+    # SQLite's own text (32 hex digits), hyphenated here: framework_rows would make a named tuple of each row.
+    statement = select(column).where(framework_column == FRAMEWORK, column.is_not(None))
+    return {
+        f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for (h,) in framework_rows(session, statement, framework_id)
+    }
 
 
 def _held_items(
