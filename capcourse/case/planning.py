@@ -412,6 +412,27 @@ def _held_by(
     return found
 
 
+def _held_by_text(
+    session: Session, column: Any, owner: Any, texts: set[str], other_than: uuid.UUID
+) -> dict[str, uuid.UUID]:
+    """:func:`_held_by` for identifiers as :func:`uuid_text` spells them: a package's own, without a UUID made of each."""
+    if not texts:
+        return {}
+    where = [column.is_not(None), owner != other_than]
+    rows = int(session.scalar(select(func.count()).select_from(column.table).where(*where)) or 0)
+    if rows <= len(texts):
+        found = ((str(key), value) for key, value in session.execute(select(column, owner).where(*where)))
+        return {text: value for text, value in found if text in texts}
+    held: dict[str, uuid.UUID] = {}
+    for chunk in _chunked(list(texts)):
+        identifiers = [case_id(text) for text in chunk]
+        held.update(
+            (str(key), value)
+            for key, value in session.execute(select(column, owner).where(column.in_(identifiers), *where))
+        )
+    return held
+
+
 def _own_ids(session: Session, column: Any, framework_column: Any, framework_id: uuid.UUID) -> set[str]:
     """The identifiers in ``column`` of one framework's rows, as :func:`uuid_text` spells them.
 
@@ -871,30 +892,28 @@ def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
     # Identifiers the framework already has need no lookup: a re-import names the same ones.
     # (Read through Core: the ORM's handling of tens of thousands of rows cost more than the query.)
     own_items = _own_ids(session, Item.id, Item.framework_id, document_id)
-    held = _held_items(
+    held = _held_by_text(
         session,
-        {case_id(text) for text in {uuid_text(item["identifier"]) for item in parsed.items} - own_items},
+        Item.id,
+        Item.framework_id,
+        {uuid_text(item["identifier"]) for item in parsed.items} - own_items,
         other_than=document_id,
     )
     titles = dict(session.execute(select(Framework.id, Framework.title)).all())
     for index, item in enumerate(parsed.items if held else ()):
-        owner = held.get(case_id(item["identifier"]))
+        owner = held.get(uuid_text(item["identifier"]))
         if owner is not None and owner != document_id:
             conflicts.append(
                 (json_path(("CFItems", index, "identifier")), f"Already an item of {titles.get(owner)!r}.")
             )
     own_associations = _own_ids(session, Association.id, Association.framework_id, document_id)
     own_associations |= _own_ids(session, Item.parent_association_id, Item.framework_id, document_id)
-    others = {
-        case_id(text)
-        for text in (uuid_text(a["identifier"]) for a in parsed.associations)
-        if text not in own_associations
-    }
-    owners = _held_by(session, Association.id, Association.framework_id, others, other_than=document_id)
+    others = {uuid_text(a["identifier"]) for a in parsed.associations} - own_associations
+    owners = _held_by_text(session, Association.id, Association.framework_id, others, other_than=document_id)
     # An imported item's place in its tree is an association too.
-    owners.update(_held_by(session, Item.parent_association_id, Item.framework_id, others, other_than=document_id))
+    owners.update(_held_by_text(session, Item.parent_association_id, Item.framework_id, others, other_than=document_id))
     for index, association in enumerate(parsed.associations if owners else ()):
-        identifier = case_id(association["identifier"])
+        identifier = uuid_text(association["identifier"])
         if owners.get(identifier, document_id) != document_id:
             conflicts.append(
                 (
