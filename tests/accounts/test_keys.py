@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import xapi
+from capcourse.accounts import auth
 from capcourse.accounts.models import ApiKey, Role
 from capcourse.accounts.services import authenticate_key, create_api_key, revoke_api_key
 from capcourse.errors import InvalidInputError, UnauthorizedError
+from capcourse.extensions import db
+from tests import factories
+from tests.conftest import drop_database, make_app, make_database, migrate_and_sync
 
 pytestmark = pytest.mark.db
 
@@ -69,3 +78,47 @@ def test_a_keys_use_is_written_once_a_minute_after_the_request(client: FlaskClie
     assert client.get("/api/v1/users", headers={"Authorization": f"Bearer {other_plain}"}).status_code == 403
     session.expire_all()
     assert other.last_used_at is None
+
+
+def test_on_postgresql_a_key_is_read_outside_any_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = make_database(tmp_path, "autocommit")
+    if not database.url.startswith("postgresql"):
+        drop_database(database)
+        pytest.skip("PostgreSQL only (CAPCOURSE_TEST_DATABASE_URL): on SQLite a read costs no round trip")
+    # An app of its own: the other tests' sessions are bound to one connection, in a transaction rolled back after.
+    app = make_app(database)
+    try:
+        migrate_and_sync(app)
+        with app.app_context(), Session(db.engine) as setup:
+            _, plain = create_api_key(setup, "lms", Role.INTEGRATION)
+            setup.commit()
+        autocommit: list[bool] = []
+
+        def watched(session: Session, given: str) -> ApiKey:
+            dbapi = session.connection().connection.dbapi_connection
+            autocommit.append(bool(getattr(dbapi, "autocommit", False)))
+            return authenticate_key(session, given)
+
+        monkeypatch.setattr(auth, "authenticate_key", watched)
+        client = app.test_client()
+        headers = factories.bearer(plain) | {"X-Experience-API-Version": "1.0.3"}
+        statement = xapi.statement(
+            xapi.agent_from_email("a@example.org"),
+            xapi.PASSED,
+            xapi.activity("https://lms.example.org/a"),
+            str(uuid.uuid4()),
+            datetime.now(UTC),
+        )
+        assert client.post("/xapi/statements", json=[statement], headers=headers).status_code == 200
+        fetched = client.get(f"/xapi/statements?statementId={statement['id']}", headers=headers)
+        assert fetched.status_code == 200, fetched.text
+        assert autocommit == [True, True]
+        # The write after the key's read was a transaction of its own, committed; and the connections went
+        # back to the pool as they came.
+        with app.app_context():
+            assert db.session.connection().connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+            db.session.rollback()
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        drop_database(database)
