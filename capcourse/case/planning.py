@@ -433,21 +433,14 @@ def _held_by_text(
     return held
 
 
-def _own_ids(session: Session, column: Any, framework_column: Any, framework_id: uuid.UUID) -> set[str]:
-    """The identifiers in ``column`` of one framework's rows, as :func:`uuid_text` spells them.
+def _uuid_texts(texts: Iterable[str | None], spell: Callable[[uuid.UUID], str]) -> set[str]:
+    """Identifiers read as the database's text (see :func:`_current_rows`), as :func:`uuid_text` spells them.
 
-    Read as text (see :func:`~capcourse.case.export.framework_rows`): a re-import
-    reads every identifier of the framework, and making a ``uuid.UUID`` of each
-    (then hashing it, in Python) cost more than the query.
+    SQLite's 32 hex digits are hyphenated here; PostgreSQL's text already is.
     """
-    if session.connection().dialect.name != "sqlite":
-        statement = select(id_text(column, "id")).where(framework_column == FRAMEWORK, column.is_not(None))
-        return {text for (text,) in framework_rows(session, statement, framework_id)}
-    # SQLite's own text (32 hex digits), hyphenated here: framework_rows would make a named tuple of each row.
-    statement = select(column).where(framework_column == FRAMEWORK, column.is_not(None))
-    return {
-        f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for (h,) in framework_rows(session, statement, framework_id)
-    }
+    if spell is not _hex:
+        return {text for text in texts if text is not None}
+    return {f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in texts if h is not None}
 
 
 def _held_items(
@@ -891,7 +884,14 @@ def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
     conflicts: list[tuple[str, str]] = []
     # Identifiers the framework already has need no lookup: a re-import names the same ones.
     # (Read through Core: the ORM's handling of tens of thousands of rows cost more than the query.)
-    own_items = _own_ids(session, Item.id, Item.framework_id, document_id)
+    # The framework's rows as they are, read once: the identifiers it has already need no lookup in other
+    # frameworks (a re-import names the same ones), and the comparison needs them whole.
+    spell = _spelling(session)
+    current_items = _current_rows(session, Item, _ITEM_COLUMNS, document_id) if existing is not None else {}
+    current_associations = (
+        _current_rows(session, Association, _ASSOCIATION_COLUMNS_COMPARED, document_id) if existing is not None else {}
+    )
+    own_items = _uuid_texts(current_items, spell)
     held = _held_by_text(
         session,
         Item.id,
@@ -906,8 +906,9 @@ def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
             conflicts.append(
                 (json_path(("CFItems", index, "identifier")), f"Already an item of {titles.get(owner)!r}.")
             )
-    own_associations = _own_ids(session, Association.id, Association.framework_id, document_id)
-    own_associations |= _own_ids(session, Item.parent_association_id, Item.framework_id, document_id)
+    link_at = _ITEM_COLUMNS.index("parent_association_id")
+    own_associations = _uuid_texts(current_associations, spell)
+    own_associations |= _uuid_texts((row.values[link_at] for row in current_items.values()), spell)
     others = {uuid_text(a["identifier"]) for a in parsed.associations} - own_associations
     owners = _held_by_text(session, Association.id, Association.framework_id, others, other_than=document_id)
     # An imported item's place in its tree is an association too.
@@ -956,19 +957,20 @@ def plan_import(session: Session, parsed: ParsedPackage) -> ImportPlan:
         plan.definitions_changed = bool(plan.definitions)
         plan.association_counts = {"added": len(parsed.associations), "changed": 0, "removed": 0}
     else:
-        _compare(session, plan)
+        _compare(session, plan, current_items, current_associations)
     _resolve_references(session, plan)
     _adopt_kept(session, plan)
     plan.confirm_token = _token(plan, existing)
     return plan
 
 
-def _compare(session: Session, plan: ImportPlan) -> None:
+def _compare(
+    session: Session, plan: ImportPlan, current: dict[str, _Current], existing_associations: dict[str, _Current]
+) -> None:
     """Fill the plan's added, changed and removed lists against the framework in the database."""
     framework_id = plan.framework_id
     # Rows as the database has them, by identifier as text (see _current_rows).
     spell = _spelling(session)
-    current = _current_rows(session, Item, _ITEM_COLUMNS, framework_id)
     parent_at, link_at = _ITEM_COLUMNS.index("parent_id"), _ITEM_COLUMNS.index("parent_association_id")
     # Each identifier spelt once: the plan's rows as (text, identifier, row), in the plan's order.
     wanted_rows = [(spell(item_id), item_id, row) for item_id, row in plan.items.items()]
@@ -1015,7 +1017,6 @@ def _compare(session: Session, plan: ImportPlan) -> None:
         (uuid.UUID(row.id), _label(row.code, row.abbreviated_statement, row.full_statement)) for row in current.values()
     ]
 
-    existing_associations = _current_rows(session, Association, _ASSOCIATION_COLUMNS_COMPARED, framework_id)
     existing_ids = set(existing_associations)
     wanted_associations: dict[str, uuid.UUID] = {}
     for identifier, desired in plan.associations.items():
