@@ -57,6 +57,8 @@ csrf = CSRFProtect()
 _writes: ContextVar[bool] = ContextVar("capcourse_writes", default=True)
 #: How long a SQLite connection waits for the write lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: WAL pages (4 KiB each) after which a commit checkpoints the WAL into the database (16 MiB).
+SQLITE_CHECKPOINT_PAGES = 4000
 
 
 def will_write(writes: bool) -> None:
@@ -87,6 +89,11 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
         # 20,000 items updates indexes all over the file, and with the default cache the pages went out and
         # back in again (a third of the import's writing).
         cursor.execute("PRAGMA cache_size=-65536")
+        # A checkpoint (the WAL copied into the database, with an fsync each side) runs in the commit that
+        # finds the WAL past this many pages. SQLite's 1,000 (4 MB) meant one every 16 batches of 100
+        # statements; at 4,000 a page written again and again (an index's upper levels) is copied once
+        # per checkpoint rather than four times, and a long ingest spends about an eighth less per batch.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         cursor.close()
 
 

@@ -73,3 +73,16 @@ def test_a_reader_does_not_wait_for_a_writer(engine: sa.Engine) -> None:
                 assert reader.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 0
         finally:
             extensions._writes.reset(token)
+
+
+def test_connections_are_configured_as_an_embedded_server(engine: sa.Engine) -> None:
+    with engine.connect() as connection:
+
+        def pragma(name: str) -> object:
+            return connection.exec_driver_sql(f"PRAGMA {name}").scalar_one()
+
+        assert pragma("journal_mode") == "wal"
+        assert pragma("synchronous") == 1  # NORMAL
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") == extensions.SQLITE_BUSY_TIMEOUT_MS
+        assert pragma("wal_autocheckpoint") == extensions.SQLITE_CHECKPOINT_PAGES
