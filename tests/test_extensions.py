@@ -14,6 +14,14 @@ from sqlalchemy.exc import OperationalError
 from capcourse import extensions
 
 
+@pytest.fixture(autouse=True)
+def _writing() -> Iterator[None]:
+    # Transactions write unless a request said otherwise: a GET earlier in this thread may have.
+    token = extensions._writes.set(True)
+    yield
+    extensions._writes.reset(token)
+
+
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[sa.Engine]:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'lock.db'}")
