@@ -141,6 +141,32 @@ def _execute(connection: Connection, cursor: Any, sql: str, params: Any, many: b
         dispatch.after_cursor_execute(connection, cursor, sql, params, None, many)
 
 
+def _copy(connection: Connection, cursor: Any, table: Table, keys: Sequence[str], rows: list[list[Any]]) -> None:
+    """``COPY table (keys) FROM STDIN`` of ``rows`` (values as the bind processors made them), on psycopg.
+
+    Told to the cursor-level listeners as the statement it is, and the driver's errors raised as
+    SQLAlchemy's, as :func:`_execute` does.
+    """
+    columns = ", ".join(table.c[key].name for key in keys)
+    sql = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    dispatch = connection.dispatch
+    if dispatch.before_cursor_execute:
+        dispatch.before_cursor_execute(connection, cursor, sql, rows, None, True)
+    dialect = connection.dialect
+    try:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dialect.loaded_dbapi.Error as error:
+        cursor.close()
+        disconnected = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+        raise DBAPIError.instance(
+            sql, None, error, dialect.loaded_dbapi.Error, connection_invalidated=disconnected, dialect=dialect
+        ) from error
+    if dispatch.after_cursor_execute:
+        dispatch.after_cursor_execute(connection, cursor, sql, rows, None, True)
+
+
 @dataclass(frozen=True)
 class _Plan:
     sql: str
@@ -253,6 +279,8 @@ class PreparedInsert:
 
     def __init__(self, table: Table, build: Callable[[Any], Any] | None = None) -> None:
         self.table = table
+        #: A plain insert (no ON CONFLICT, no RETURNING) goes to PostgreSQL by COPY.
+        self.plain = build is None
         self.build = build or (lambda insert: insert)
         self._plans: dict[tuple[Dialect, tuple[str, ...]], _InsertPlan] = {}
         self._statements: dict[Dialect, Any] = {}
@@ -311,7 +339,12 @@ class PreparedInsert:
 
         returned: list[tuple[Any, ...]] = []
         try:
-            if not plan.group:
+            if self.plain and connection.dialect.name == "postgresql":
+                # COPY: psycopg's executemany sends the rows as one pipelined INSERT each, a tenth of a
+                # millisecond of Python apiece; a batch's 700 index rows took half its time that way.
+                _copy(connection, cursor, self.table, plan.keys, [values(row) for row in rows])
+                inserted = len(rows)
+            elif not plan.group:
                 _execute(connection, cursor, plan.head, [values(row) for row in rows], many=True)
                 inserted = cursor.rowcount if cursor.rowcount is not None and cursor.rowcount >= 0 else len(rows)
             else:

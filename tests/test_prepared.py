@@ -78,9 +78,33 @@ def test_many_rows_go_in_pages(session: Session, monkeypatch: pytest.MonkeyPatch
     assert session.scalar(select(db.func.count()).select_from(_learners)) == 5
 
 
-def test_without_returning_the_rows_go_by_executemany(session: Session) -> None:
-    assert PreparedInsert(_learners).run(session, [learner_row(n) for n in range(3)]) == []
-    assert session.scalar(select(db.func.count()).select_from(_learners)) == 3
+def test_a_plain_insert_goes_by_executemany_or_by_copy_on_postgresql(session: Session) -> None:
+    heard: list[str] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.startswith("SAVEPOINT"):
+            heard.append(statement.split()[0].upper())
+
+    rows = [learner_row(n) for n in range(3)] + [learner_row(3, agent={"objectType": "Agent", "name": 'a "b"\t\\'})]
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        assert PreparedInsert(_learners).run(session, rows) == []
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert heard == (["COPY"] if session.get_bind().dialect.name == "postgresql" else ["INSERT"])
+    # As SQLAlchemy would have written them: JSON (with quotes, tabs, backslashes), text and timestamps.
+    stored = session.execute(
+        select(_learners.c.agent_key, _learners.c.agent, _learners.c.created_at).order_by(_learners.c.agent_key)
+    ).all()
+    assert [(key, agent, when.replace(tzinfo=UTC)) for key, agent, when in stored] == [
+        (row["agent_key"], row["agent"], WHEN) for row in rows
+    ]
+
+
+def test_a_copy_refused_by_the_database_is_raised_as_sqlalchemys_error(session: Session) -> None:
+    new_learners(session, 1)
+    with pytest.raises(IntegrityError):  # the same agent_key again: unique
+        PreparedInsert(_learners).run(session, [learner_row(0)])
 
 
 def test_an_insert_must_give_the_columns_sqlalchemy_would_default(session: Session) -> None:
