@@ -118,7 +118,9 @@ class Item(db.Model):  # type: ignore[name-defined,misc]
     framework_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("frameworks.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(100))
     uri: Mapped[str | None] = mapped_column(String(500))
-    code: Mapped[str | None] = mapped_column(String(100), index=True)
+    # code, stage, association_type and managed_by are not indexed alone: each is read beside a framework,
+    # whose indexes find the rows, and each index is a B-tree more for every row a CASE import writes.
+    code: Mapped[str | None] = mapped_column(String(100))
     item_type: Mapped[str] = mapped_column(String(100), index=True)
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("framework_items.id", ondelete="CASCADE"), index=True
@@ -128,7 +130,7 @@ class Item(db.Model):  # type: ignore[name-defined,misc]
     abbreviated_statement: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(20))
     #: Stage or level of progression (SSSC: emerging / established / accomplished).
-    stage: Mapped[str | None] = mapped_column(String(50), index=True)
+    stage: Mapped[str | None] = mapped_column(String(50))
     #: The marker the source prints beside the item (Frontline's attribute icons).
     icon: Mapped[str | None] = mapped_column(String(20))
     notes: Mapped[str | None] = mapped_column(Text)
@@ -167,7 +169,7 @@ class Association(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     #: The framework whose package carries the association.
     framework_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("frameworks.id", ondelete="CASCADE"), index=True)
-    association_type: Mapped[str] = mapped_column(String(100), index=True)
+    association_type: Mapped[str] = mapped_column(String(100))
     origin_item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("framework_items.id", ondelete="CASCADE"), index=True)
     destination_item_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("framework_items.id", ondelete="CASCADE"), index=True
@@ -178,7 +180,7 @@ class Association(db.Model):  # type: ignore[name-defined,misc]
     #: The source's own hedge on the link, verbatim ("closely links to").
     qualifier: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
-    managed_by: Mapped[str | None] = mapped_column(String(20), index=True)
+    managed_by: Mapped[str | None] = mapped_column(String(20))
     last_change: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: CASE properties capcourse does not model, kept verbatim from an imported package.
     case_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
