@@ -515,7 +515,8 @@ class _Profile:
     """What :func:`lenient` needs of a schema, worked out once per class (not once per object of a package)."""
 
     fields: dict[str, ma_fields.Field[Any]]
-    plain: dict[str, str]
+    #: Per property, the kind of value read as it is on the fast path (see _plain).
+    kinds: dict[str, str]
     defaults: list[tuple[str, Callable[[dict[str, Any], _Context], Any]]]
     default_keys: frozenset[str]
     required: frozenset[str]
@@ -538,12 +539,12 @@ def _lenient(
     value: dict[str, Any], profile: _Profile, parts: tuple[str | int, ...], context: _Context
 ) -> dict[str, Any]:
     fields_ = profile.fields
-    plain = profile.plain
+    kinds = profile.kinds
     out: dict[str, Any] = {}
     for key, inner in value.items():
         # The bulk of a package: plain strings, well-formed identifiers, date-times, numbers, lists of
         # strings and links, read as they are.
-        kind = plain.get(key)
+        kind = kinds.get(key)
         if kind is not None:
             kind_of = type(inner)
             if kind_of is str:
