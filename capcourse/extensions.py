@@ -132,7 +132,7 @@ def _begin_immediate(connection: Any) -> None:
                 return
             except sqlite3.OperationalError as error:
                 if getattr(error, "sqlite_errorcode", sqlite3.SQLITE_BUSY) & 0xFF != sqlite3.SQLITE_BUSY:
-                    raise
+                    break  # not the lock: raised below as SQLAlchemy raises it
             time.sleep(SQLITE_WRITE_POLL_SECONDS)
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     finally:
