@@ -9,7 +9,9 @@ per length of its ``IN`` lists, or per row shape and page size of an
 ``INSERT``), with the type processors SQLAlchemy chose for its parameters and
 columns, and then runs on the DBAPI cursor of the session's connection: in the
 session's transaction, with the same SQL and the same values SQLAlchemy would
-have sent, minus its per-call bookkeeping.
+have sent, minus its per-call bookkeeping. On PostgreSQL a plain insert (no
+``ON CONFLICT``, no ``RETURNING``) goes by ``COPY`` instead, far cheaper than
+psycopg's one pipelined ``INSERT`` per row.
 
 What it does not do, so that callers must: Python-side column defaults
 (an ``INSERT`` must give every column it sets; :class:`PreparedInsert`
@@ -89,9 +91,8 @@ def _last_value_kept(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
     The rows of one insert share many values (the batch's ``now`` in every
     timestamp column, one programme's id), each converted once instead of per
-    row. Only for the rows of one
-    call, which nothing changes while they are converted, so a mutable value
-    (a JSON column's dict) cannot have changed since.
+    row. Only for the rows of one call, which nothing changes while they are
+    converted, so a mutable value (a JSON column's dict) cannot have changed since.
     """
     last: list[Any] = [_NOTHING, None]
 
