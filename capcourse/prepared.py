@@ -121,15 +121,35 @@ def _cursor(session: Session) -> tuple[Connection, Any]:
 
 def _execute(connection: Connection, cursor: Any, sql: str, params: Any, many: bool = False) -> None:
     """Run ``sql`` on ``cursor``, telling SQLAlchemy's cursor-level listeners (query counts, tracing) as it would."""
+    if many:
+        _told_and_wrapped(connection, cursor, sql, params, many, lambda: cursor.executemany(sql, params))
+    else:
+        _told_and_wrapped(connection, cursor, sql, params, many, lambda: cursor.execute(sql, params))
+
+
+def _copy(connection: Connection, cursor: Any, table: Table, keys: Sequence[str], rows: list[list[Any]]) -> None:
+    """``COPY table (keys) FROM STDIN`` of ``rows`` (values as the bind processors made them), on psycopg."""
+    columns = ", ".join(table.c[key].name for key in keys)
+    sql = f'COPY "{table.name}" ({columns}) FROM STDIN'
+
+    def send() -> None:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    _told_and_wrapped(connection, cursor, sql, rows, True, send)
+
+
+def _told_and_wrapped(
+    connection: Connection, cursor: Any, sql: str, params: Any, many: bool, send: Callable[[], Any]
+) -> None:
+    """``send()`` ``sql`` on ``cursor`` between SQLAlchemy's cursor-level listeners, as SQLAlchemy would."""
     dispatch = connection.dispatch
     if dispatch.before_cursor_execute:
         dispatch.before_cursor_execute(connection, cursor, sql, params, None, many)
     dialect = connection.dialect
     try:
-        if many:
-            cursor.executemany(sql, params)
-        else:
-            cursor.execute(sql, params)
+        send()
     except dialect.loaded_dbapi.Error as error:
         # Raised as SQLAlchemy raises it (IntegrityError, OperationalError, …): the error handlers
         # (a 503 while the database is unreachable, a 409 on a conflict) know only those.
@@ -140,32 +160,6 @@ def _execute(connection: Connection, cursor: Any, sql: str, params: Any, many: b
         ) from error
     if dispatch.after_cursor_execute:
         dispatch.after_cursor_execute(connection, cursor, sql, params, None, many)
-
-
-def _copy(connection: Connection, cursor: Any, table: Table, keys: Sequence[str], rows: list[list[Any]]) -> None:
-    """``COPY table (keys) FROM STDIN`` of ``rows`` (values as the bind processors made them), on psycopg.
-
-    Told to the cursor-level listeners as the statement it is, and the driver's errors raised as
-    SQLAlchemy's, as :func:`_execute` does.
-    """
-    columns = ", ".join(table.c[key].name for key in keys)
-    sql = f'COPY "{table.name}" ({columns}) FROM STDIN'
-    dispatch = connection.dispatch
-    if dispatch.before_cursor_execute:
-        dispatch.before_cursor_execute(connection, cursor, sql, rows, None, True)
-    dialect = connection.dialect
-    try:
-        with cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
-    except dialect.loaded_dbapi.Error as error:
-        cursor.close()
-        disconnected = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
-        raise DBAPIError.instance(
-            sql, None, error, dialect.loaded_dbapi.Error, connection_invalidated=disconnected, dialect=dialect
-        ) from error
-    if dispatch.after_cursor_execute:
-        dispatch.after_cursor_execute(connection, cursor, sql, rows, None, True)
 
 
 @dataclass(frozen=True)
