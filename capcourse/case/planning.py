@@ -325,15 +325,21 @@ def _properties(loaded: dict[str, Any], modelled: frozenset[str]) -> dict[str, A
     """
     # Date-times are properties of the object itself, never deeper (see flat_jsonable).
     properties = {k: datetime_text(v) if type(v) is datetime else v for k, v in loaded.items() if k not in modelled}
+    return _as_sent(properties, loaded)
+
+
+def _as_sent(kept: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
+    """``kept`` with what the columns cannot say of ``loaded``: the publisher's own extensions, and an
+    identifier spelt otherwise than its canonical UUID text."""
     extensions = loaded.get("extensions")
     if extensions:
         _, theirs = _ours(extensions)
         if theirs:
-            properties["extensions"] = theirs
+            kept["extensions"] = theirs
     text = loaded["identifier"]
     if uuid_text(text) != text:
-        properties["identifier"] = text
-    return properties
+        kept["identifier"] = text
+    return kept
 
 
 def _fit(loaded: dict[str, Any], name: str, limit: int, properties: dict[str, Any]) -> Any:
@@ -501,15 +507,7 @@ def _tree_link(association: dict[str, Any]) -> dict[str, Any]:
     link = {
         k: datetime_text(v) if type(v) is datetime else v for k, v in association.items() if k not in _TREE_LINK_SKIPPED
     }
-    extensions = association.get("extensions")
-    if extensions:
-        _, theirs = _ours(extensions)
-        if theirs:
-            link["extensions"] = theirs
-    text = association["identifier"]
-    if uuid_text(text) != text:
-        link["identifier"] = text
-    return link
+    return _as_sent(link, association)
 
 
 def _item_rows(
