@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from capcourse import guards
@@ -70,6 +74,74 @@ def test_depth_is_counted_on_brackets_outside_strings() -> None:
     with pytest.raises(BadRequestError) as error:
         guards.loads(deep)
     assert "Nested deeper" in error.value.message
+
+
+def test_numbers_beyond_a_double_are_refused_not_kept_as_infinity() -> None:
+    for body in ("1e400", '{"score": -1.5e309}', "[0, 2E+999]"):
+        with pytest.raises(BadRequestError) as error:
+            guards.loads(body)
+        assert "beyond the range of a double-precision number" in error.value.message
+    assert guards.loads("[1.7976931348623157e308, 5e-324, 1e-400]") == [1.7976931348623157e308, 5e-324, 0.0]
+
+
+def _reference_depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_reference_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_reference_depth(v) for v in value), default=0)
+    return 0
+
+
+#: Strings that could fool a scan of the text: quotes, backslashes, brackets, digits, non-ASCII, escapes.
+_TRICKY = st.text(alphabet=st.sampled_from(list('"\\[]{}0123456789a é\u2028\n\x01\ud800')), max_size=12)
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TRICKY
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TRICKY, inner, max_size=4),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_JSON, ascii_only=st.booleans(), as_bytes=st.booleans())
+def test_loads_decodes_as_the_standard_library_and_counts_depth_as_a_walk(
+    value: Any, ascii_only: bool, as_bytes: bool
+) -> None:
+    """orjson where it agrees, the standard library where it does not: the same value, types and key order."""
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    if as_bytes:
+        try:
+            body: str | bytes = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate cannot be UTF-8: sent escaped instead
+            body = json.dumps(value).encode()
+    else:
+        body = text
+    expected = json.loads(body)
+    if _reference_depth(expected) > guards.MAX_DEPTH:
+        with pytest.raises(BadRequestError):
+            guards.loads(body, check_ints=False)
+        return
+    if "\x00" in json.dumps(expected, ensure_ascii=False):
+        return  # NUL is refused (above)
+    got = guards.loads(body, check_ints=False)
+    assert json.dumps(got) == json.dumps(expected)
+    assert repr(got) == repr(expected)  # ints stay ints, floats floats, keys in order
+
+
+@given(depth=st.integers(min_value=1, max_value=guards.MAX_DEPTH + 3), filler=_TRICKY, width=st.integers(0, 30))
+def test_depth_check_agrees_with_a_walk_whatever_the_strings_hold(depth: int, filler: str, width: int) -> None:
+    value: Any = filler
+    for level in range(depth):
+        value = [value, filler] if level % 2 else {filler: value, "k": [filler] * (width % 3)}
+    body = json.dumps([[filler] * width, value, {"s": filler}])
+    expected = _reference_depth(json.loads(body))
+    assert guards._bracket_depth_may_exceed(body.encode("utf-8", "surrogatepass")) is (expected > guards.MAX_DEPTH)
 
 
 @pytest.mark.parametrize(
