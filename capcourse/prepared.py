@@ -29,6 +29,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table
@@ -109,6 +111,29 @@ def _last_value_kept(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
 _NOTHING = object()
 
 
+def _row_params(
+    keys: Sequence[str], processors: Sequence[Processor], rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Each row's values in ``keys`` order, as the bind processors make them.
+
+    Column by column, so the loops run in C (``itemgetter``, ``map``, ``zip``)
+    and only the processors themselves are Python calls: the 1,200 index rows
+    of a batch of 100 statements no longer cost a generator per row.
+    """
+    if len(keys) == 1:
+        key = keys[0]
+        tuples = [(row[key],) for row in rows]
+    else:
+        tuples = list(map(itemgetter(*keys), rows))
+    if not any(processors):
+        return tuples
+    columns: list[Iterable[Any]] = list(zip(*tuples, strict=True))
+    for index, processor in enumerate(processors):
+        if processor is not None:
+            columns[index] = map(_last_value_kept(processor), columns[index])
+    return list(zip(*columns, strict=True))
+
+
 def _cursor(session: Session) -> tuple[Connection, Any]:
     """The session's connection (its transaction begun as the session begins it) and a DBAPI cursor on it.
 
@@ -127,7 +152,9 @@ def _execute(connection: Connection, cursor: Any, sql: str, params: Any, many: b
         _told_and_wrapped(connection, cursor, sql, params, many, lambda: cursor.execute(sql, params))
 
 
-def _copy(connection: Connection, cursor: Any, table: Table, keys: Sequence[str], rows: list[list[Any]]) -> None:
+def _copy(
+    connection: Connection, cursor: Any, table: Table, keys: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
     """``COPY table (keys) FROM STDIN`` of ``rows`` (values as the bind processors made them), on psycopg."""
     columns = ", ".join(table.c[key].name for key in keys)
     sql = f'COPY "{table.name}" ({columns}) FROM STDIN'
@@ -325,33 +352,27 @@ class PreparedInsert:
             return []
         connection, cursor = _cursor(session)
         plan = self._plan(connection.dialect, tuple(rows[0]))
-        pairs = tuple(
-            (key, None if p is None else _last_value_kept(p)) for key, p in zip(plan.keys, plan.processors, strict=True)
-        )
-
-        def values(row: Mapping[str, Any]) -> list[Any]:
-            return [row[key] if p is None else p(row[key]) for key, p in pairs]
-
+        params = _row_params(plan.keys, plan.processors, rows)
         returned: list[tuple[Any, ...]] = []
         try:
             if self.plain and connection.dialect.name == "postgresql":
                 # COPY: psycopg's executemany sends the rows as one pipelined INSERT each, a tenth of a
                 # millisecond of Python apiece; a batch's 700 index rows took half its time that way.
-                _copy(connection, cursor, self.table, plan.keys, [values(row) for row in rows])
+                _copy(connection, cursor, self.table, plan.keys, params)
                 inserted = len(rows)
             elif not plan.group:
-                _execute(connection, cursor, plan.head, [values(row) for row in rows], many=True)
+                _execute(connection, cursor, plan.head, params, many=True)
                 inserted = cursor.rowcount if cursor.rowcount is not None and cursor.rowcount >= 0 else len(rows)
             else:
                 inserted = 0
                 per_page = max(1, min(MAX_ROWS, MAX_PARAMETERS // max(1, len(plan.keys))))
                 for start in range(0, len(rows), per_page):
-                    page = rows[start : start + per_page]
+                    page = params[start : start + per_page]
                     _execute(
                         connection,
                         cursor,
                         f"{plan.head}{', '.join([plan.group] * len(page))}{plan.tail}",
-                        [value for row in page for value in values(row)],
+                        list(chain.from_iterable(page)),
                     )
                     if plan.results:
                         fetched = cursor.fetchall()
