@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
 
 import xapi
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module
-from capcourse.lrs.models import IndexKind, StatementIndex
+from capcourse.lrs.models import IndexKind, StatementIndex, statement_id_text
 from capcourse.prepared import PreparedInsert
 from capcourse.records.models import StoredStatement
 
@@ -77,9 +77,8 @@ def _context_agents(context: Any) -> Iterator[str]:
 
 def index_entries(statement: dict[str, Any]) -> set[tuple[str, str]]:
     """(kind, value) pairs the Statement resource's filters look statements up by."""
+    # Its own id is not indexed: references are followed from the stored id (see :func:`query`).
     entries: set[tuple[IndexKind, str]] = set()
-    if isinstance(statement.get("id"), str):
-        entries.add((IndexKind.ID, statement["id"].lower()))
     actor = statement.get("actor")
     entries |= {(IndexKind.AGENT, key) for key in _agent_keys(actor)}
     entries |= {(IndexKind.RELATED_AGENT, key) for key in _members(actor)}
@@ -203,12 +202,12 @@ def query(session: Session, q: Query) -> list[StoredStatement]:
         # Statements targeting a match (and those targeting them) belong to the result (Communication 2.1.4).
         matched = select(StoredStatement.pk.label("pk")).where(*conditions).cte("matched", recursive=True)
         ref = aliased(StatementIndex)
-        target = aliased(StatementIndex)
+        target = aliased(StoredStatement)
         matched = matched.union(
             select(ref.statement_pk)
-            .join(target, target.value == ref.value)
-            .join(matched, matched.c.pk == target.statement_pk)
-            .where(ref.kind == IndexKind.TARGET.value, target.kind == IndexKind.ID.value)
+            .select_from(matched)
+            .join(target, target.pk == matched.c.pk)
+            .join(ref, and_(ref.kind == IndexKind.TARGET.value, ref.value == statement_id_text(target.id)))
         )
         sql = sql.where(StoredStatement.pk.in_(select(matched.c.pk)))
     if q.since:

@@ -58,5 +58,45 @@ def test_statements_already_there_are_indexed(empty_app: Flask) -> None:
         with db.engine.connect() as connection:
             rows = set(connection.execute(sa.text("SELECT statement_pk, kind, value FROM lrs_statement_index")).all())
         assert (7, "activity", "http://example.org/unit-1") in rows
-        assert (7, "id", str(statement_id)) in rows
-        assert {kind for _, kind, _ in rows} == {"id", "agent", "activity", "related_agent"}
+        # Migration 0012 indexes as the code of the day does: without id rows since 0021.
+        assert {kind for _, kind, _ in rows} == {"agent", "activity", "related_agent"}
+
+
+def test_id_rows_go_and_come_back_with_their_text(empty_app: Flask) -> None:
+    """0021 deletes the id rows; its downgrade writes them back as the earlier code spelt them."""
+    with empty_app.app_context():
+        flask_migrate.upgrade(revision="0020")
+        sqlite = db.engine.dialect.name == "sqlite"
+        ids = [uuid.UUID("0A1B2C3D-4E5F-4A6B-8C7D-8E9FA0B1C2D3"), uuid.uuid4()]
+        with db.engine.begin() as connection:
+            for pk, statement_id in enumerate(ids, start=1):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO statements (pk, id, statement, origin, verb_id, voided, stored_at) "
+                        "VALUES (:pk, :id, '{}', 'received', 'http://x.example/v', false, :now)"
+                    ),
+                    {
+                        "pk": pk,
+                        "id": statement_id.hex if sqlite else statement_id,
+                        "now": datetime(2026, 11, 1, tzinfo=UTC),
+                    },
+                )
+                connection.execute(
+                    sa.text("INSERT INTO lrs_statement_index (statement_pk, kind, value) VALUES (:pk, 'id', :value)"),
+                    {"pk": pk, "value": str(statement_id)},
+                )
+            connection.execute(
+                sa.text("INSERT INTO lrs_statement_index (statement_pk, kind, value) VALUES (2, 'target', :value)"),
+                {"value": str(ids[0])},
+            )
+
+        def index() -> set[tuple[int, str, str]]:
+            with db.engine.connect() as connection:
+                rows = connection.execute(sa.text("SELECT statement_pk, kind, value FROM lrs_statement_index"))
+                return {(pk, kind, value) for pk, kind, value in rows}
+
+        before = index()
+        flask_migrate.upgrade(revision="0021")
+        assert index() == {(2, "target", str(ids[0]))}
+        flask_migrate.downgrade(revision="0020")
+        assert index() == before

@@ -143,6 +143,30 @@ def test_a_voiding_statement_comes_with_its_targets_filter(client: FlaskClient, 
     assert [s["verb"]["id"] for s in listed["statements"]] == ["http://adlnet.gov/expapi/verbs/voided"]
 
 
+def test_references_are_followed_through_chains_whatever_the_case_of_the_ids(
+    client: FlaskClient, lms: dict[str, str]
+) -> None:
+    """A statement targeting a match comes with it, and one targeting that: ids sent in upper case too."""
+    target = {**statement(actor=GRACE), "id": str(uuid.uuid4()).upper()}
+    comment = {
+        "id": str(uuid.uuid4()).upper(),
+        "actor": ADA,
+        "verb": {"id": "http://example.org/commented"},
+        "object": {"objectType": "StatementRef", "id": target["id"]},
+    }
+    reply = {
+        "actor": GRACE,
+        "verb": {"id": "http://example.org/replied"},
+        "object": {"objectType": "StatementRef", "id": comment["id"].lower()},
+    }
+    for sent in (target, comment, reply, statement(actor=ADA)):
+        post(client, lms, sent)
+    listed = client.get("/xapi/statements", query_string={"activity": target["object"]["id"]}, headers=lms).json
+    assert sorted(s["verb"]["id"] for s in listed["statements"]) == sorted(
+        [target["verb"]["id"], "http://example.org/commented", "http://example.org/replied"]
+    )
+
+
 def test_a_resend_without_timestamp_is_no_conflict(client: FlaskClient, lms: dict[str, str]) -> None:
     sent = statement()
     post(client, lms, sent)
