@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -94,3 +96,84 @@ def test_connections_are_configured_as_an_embedded_server(engine: sa.Engine) -> 
         assert pragma("foreign_keys") == 1
         assert pragma("busy_timeout") == extensions.SQLITE_BUSY_TIMEOUT_MS
         assert pragma("wal_autocheckpoint") == extensions.SQLITE_CHECKPOINT_PAGES
+
+
+def _wait_for(condition: Any, seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _running(path: Path) -> bool:
+    return (os.getpid(), str(path)) in extensions._Checkpointer._running
+
+
+def test_write_commits_are_checkpointed_by_a_thread_not_by_the_commit(tmp_path: Path) -> None:
+    """The WAL reaches the database file soon after a write commit, though no commit would checkpoint it."""
+    path = tmp_path / "ingest.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (n INTEGER, pad TEXT)")
+        empty = path.stat().st_size
+        with engine.begin() as connection:
+            connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # this commit never checkpoints
+            connection.exec_driver_sql(
+                "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 2000) "
+                "INSERT INTO t SELECT n, hex(randomblob(500)) FROM s"
+            )
+        assert _running(path)
+        # 2,000 rows of 1 KB: in the WAL at first, then copied into the database by the checkpointer.
+        assert _wait_for(lambda: path.stat().st_size > empty + 1_000_000), "the WAL was never checkpointed"
+    finally:
+        engine.dispose()
+
+
+def test_reads_start_no_checkpointer_and_an_idle_one_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(extensions, "SQLITE_CHECKPOINT_IDLE_SECONDS", 0.2)
+    path = tmp_path / "idle.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        token = extensions._writes.set(False)
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            assert not _running(path)
+        finally:
+            extensions._writes.reset(token)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        assert _running(path)
+        assert _wait_for(lambda: not _running(path)), "an idle checkpointer kept running"
+    finally:
+        engine.dispose()
+
+
+def test_a_database_deleted_meanwhile_is_not_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(extensions, "SQLITE_CHECKPOINT_DELAY_SECONDS", 0.3)
+    path = tmp_path / "gone.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    engine.dispose()
+    # The checkpointer may have opened its connection already; removing the files under it must not raise.
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    extensions._Checkpointer.nudge(str(tmp_path / "never.db"))
+    assert _wait_for(lambda: not _running(tmp_path / "never.db"))
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_in_memory_databases_have_no_checkpointer() -> None:
+    engine = sa.create_engine("sqlite://")
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        assert not any(key[0] == os.getpid() and not key[1] for key in extensions._Checkpointer._running)
+        with engine.connect() as connection:
+            assert extensions._WAL_FILE not in connection.connection.info
+    finally:
+        engine.dispose()
