@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from capcourse.catalogue.models import Activity
 from capcourse.extensions import db
 from capcourse.frameworks.models import utcnow
+from capcourse.identifiers import uuid7
 
 
 class Outcome(enum.StrEnum):
@@ -57,7 +58,7 @@ class Completion(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_completions_programme_success_learner", "programme_id", "success", "voided_at", "learner_id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
     #: Not indexed alone: ix_completions_programme_success_learner starts with it.
     programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"))
     learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"), index=True)

@@ -31,6 +31,7 @@ import xapi
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme
 from capcourse.frameworks.models import Item, utcnow
 from capcourse.frameworks.uris import node_uri
+from capcourse.identifiers import uuid7
 from capcourse.mapping.models import Depth
 from capcourse.mapping.models import Mapping as ItemMapping
 from capcourse.prepared import Prepared, PreparedInsert
@@ -534,7 +535,7 @@ def _record(
         data = inputs[index]
         learner_id, _ = learners[xapi.agent_key(data.agent)]
         for n, activity_id in enumerate(matched[data.activity_ref]):
-            completion_id = uuid.uuid4()
+            completion_id = uuid7()
             rows.append(
                 {
                     "id": completion_id,
