@@ -49,6 +49,8 @@ INSERT_HOOKS: list[Callable[[Connection, str, int], None]] = []
 MAX_PARAMETERS = 30_000
 #: Rows per multi-row ``VALUES`` page (SQLAlchemy's own page size for insertmanyvalues).
 MAX_ROWS = 1000
+#: Plain inserts of up to this many rows go to PostgreSQL as one multi-row ``INSERT``, more by ``COPY``.
+MAX_VALUES_ROWS = 20
 #: Plans kept per statement: one per combination of IN-list lengths seen, so bounded, as a
 #: statement with three lists could otherwise collect thousands in a long-running server.
 MAX_PLANS = 256
@@ -356,9 +358,16 @@ class PreparedInsert:
         returned: list[tuple[Any, ...]] = []
         try:
             if self.plain and connection.dialect.name == "postgresql":
-                # COPY: psycopg's executemany sends the rows as one pipelined INSERT each, a tenth of a
-                # millisecond of Python apiece; a batch's 700 index rows took half its time that way.
-                _copy(connection, cursor, self.table, plan.keys, params)
+                head, found, group = plan.head.partition(" VALUES ")
+                if len(params) > MAX_VALUES_ROWS or not found:
+                    # COPY: psycopg's executemany sends the rows as one pipelined INSERT each, a tenth of a
+                    # millisecond of Python apiece; a batch's 700 index rows took half its time that way.
+                    _copy(connection, cursor, self.table, plan.keys, params)
+                else:
+                    # A few rows (a single statement's index, its outbox row): one multi-row INSERT is one
+                    # round trip, where COPY takes two.
+                    sql = f"{head} VALUES {', '.join([group] * len(params))}"
+                    _execute(connection, cursor, sql, list(chain.from_iterable(params)))
                 inserted = len(rows)
             elif not plan.group:
                 _execute(connection, cursor, plan.head, params, many=True)

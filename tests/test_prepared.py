@@ -78,7 +78,12 @@ def test_many_rows_go_in_pages(session: Session, monkeypatch: pytest.MonkeyPatch
     assert session.scalar(select(db.func.count()).select_from(_learners)) == 5
 
 
-def test_a_plain_insert_goes_by_executemany_or_by_copy_on_postgresql(session: Session) -> None:
+@pytest.mark.parametrize(("most_values", "on_postgresql"), [(20, "INSERT"), (3, "COPY")])
+def test_a_plain_insert_goes_by_executemany_or_on_postgresql_by_values_or_by_copy(
+    session: Session, monkeypatch: pytest.MonkeyPatch, most_values: int, on_postgresql: str
+) -> None:
+    """Four rows: in one multi-row INSERT on PostgreSQL, or by COPY when that is more than a few."""
+    monkeypatch.setattr(prepared, "MAX_VALUES_ROWS", most_values)
     heard: list[str] = []
 
     def listen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -91,7 +96,7 @@ def test_a_plain_insert_goes_by_executemany_or_by_copy_on_postgresql(session: Se
         assert PreparedInsert(_learners).run(session, rows) == []
     finally:
         event.remove(db.engine, "before_cursor_execute", listen)
-    assert heard == (["COPY"] if session.get_bind().dialect.name == "postgresql" else ["INSERT"])
+    assert heard == ([on_postgresql] if session.get_bind().dialect.name == "postgresql" else ["INSERT"])
     # As SQLAlchemy would have written them: JSON (with quotes, tabs, backslashes), text and timestamps.
     stored = session.execute(
         select(_learners.c.agent_key, _learners.c.agent, _learners.c.created_at).order_by(_learners.c.agent_key)
@@ -101,10 +106,14 @@ def test_a_plain_insert_goes_by_executemany_or_by_copy_on_postgresql(session: Se
     ]
 
 
-def test_a_copy_refused_by_the_database_is_raised_as_sqlalchemys_error(session: Session) -> None:
+@pytest.mark.parametrize("most_values", [20, 0])
+def test_a_plain_insert_refused_by_the_database_is_raised_as_sqlalchemys_error(
+    session: Session, monkeypatch: pytest.MonkeyPatch, most_values: int
+) -> None:
+    monkeypatch.setattr(prepared, "MAX_VALUES_ROWS", most_values)  # 0: by COPY on PostgreSQL
     new_learners(session, 1)
     with pytest.raises(IntegrityError):  # the same agent_key again: unique
-        PreparedInsert(_learners).run(session, [learner_row(0)])
+        PreparedInsert(_learners).run(session, [learner_row(1), learner_row(0)])
 
 
 def test_an_insert_must_give_the_columns_sqlalchemy_would_default(session: Session) -> None:
