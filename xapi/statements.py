@@ -57,7 +57,8 @@ def timestamp(moment: datetime | None = None) -> str:
     moment = moment or datetime.now(UTC)
     if moment.tzinfo is None:
         raise ValueError("timestamp() needs an aware datetime")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat is several times faster than strftime, and pads years before 1000 as ISO 8601 asks.
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def iso_duration(seconds: float) -> str:
