@@ -655,3 +655,84 @@ def test_parsing_leaves_the_garbage_collector_as_it_found_it(enabled: bool, data
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if before else gc.disable()
+
+
+def _big_manifest(items: int = 1_000) -> bytes:
+    """A manifest of ``items`` items and resources, past the size from which the parse spares the collector."""
+    from scorm import ItemSpec, PackageSpec, build_manifest
+    from scorm.manifest import _MANY_OBJECTS
+
+    spec = PackageSpec(
+        identifier="BIG",
+        title="Big",
+        items=tuple(
+            ItemSpec(f"I{n}", f"Item {n}", href=f"i{n}/index.html", files=(f"i{n}/a.js",)) for n in range(items)
+        ),
+    )
+    data = build_manifest(spec)
+    assert len(data) >= _MANY_OBJECTS
+    return data
+
+
+class _Cycle:
+    """Garbage only the cyclic collector frees: it points at itself."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_big_manifest_leaves_no_collection_due_and_nothing_older_unexamined() -> None:
+    """Parsing a big manifest leaves none of what it made in the young generations (no collection walks its
+    thousands of objects after), but what the process made before the call is examined as a collection would:
+    a garbage cycle made just before is freed; nothing is left frozen."""
+    import weakref
+
+    data = _big_manifest()
+    before = gc.isenabled()
+    gc.enable()
+    try:
+        garbage = _Cycle()
+        freed = weakref.ref(garbage)
+        del garbage
+        manifest = parse_manifest(data)
+        young = {id(value) for generation in (0, 1) for value in gc.get_objects(generation)}
+        assert freed() is None
+        assert gc.get_freeze_count() == 0
+        items = list(manifest.walk())
+        assert len(items) == 1_000
+        assert not any(id(value) in young for value in (manifest, *items, *manifest.resources.values()))
+        assert parse_manifest(data) == manifest
+    finally:
+        gc.enable() if before else gc.disable()
+
+
+def test_objects_frozen_by_the_process_stay_frozen() -> None:
+    """A process that froze objects (a server before it forks) finds them frozen after a big parse."""
+    data = _big_manifest()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        parse_manifest(data)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
+def test_with_the_collector_off_a_big_parse_collects_nothing() -> None:
+    """With the collector off, the parse leaves it off and frees no cycle: it does not run it either."""
+    import weakref
+
+    data = _big_manifest()
+    before = gc.isenabled()
+    gc.disable()
+    try:
+        garbage = _Cycle()
+        freed = weakref.ref(garbage)
+        del garbage
+        parse_manifest(data)
+        assert freed() is not None
+        assert not gc.isenabled()
+    finally:
+        gc.collect()
+        gc.enable() if before else gc.disable()
