@@ -357,6 +357,26 @@ def test_unusual_prefixes_read_the_same() -> None:
     assert _summary(parse_manifest(text.encode())) == _summary(parse_manifest(original))
 
 
+def test_titles_items_and_files_in_another_cp_namespace_than_the_root_read_the_same() -> None:
+    """The parser knows the root namespace's titles, items and files at sight; the same elements in another
+    IMS CP namespace, or in none, are read as they are."""
+    original = edge("synthetic-2004-4th-multiorg-submanifest.imsmanifest.xml")
+    other = 'xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"'
+    text = original.decode()
+    for name in ("title", "item", "file"):
+        text = re.sub(rf"<{name}\b", f"<{name} {other}", text, count=2)
+        text = re.sub(rf"<{name}\b(?! xmlns)", f'<{name} xmlns=""', text, count=2)
+    assert other in text and 'xmlns=""' in text
+    # Elements of the same names in a namespace that is no IMS CP one are not the item's title, items or files.
+    foreign = '<title xmlns="urn:other">Not the title</title><item xmlns="urn:other" identifier="X"/>'
+    text = re.sub(r"(<item\b[^>]*>)", rf"\1{foreign}", text, count=3)
+    text = re.sub(r"(<resource\b[^>]*>)", r'\1<file xmlns="urn:other" href="nowhere.html"/>', text, count=3)
+    assert text.count("urn:other") == 9
+    expected = parse_manifest(original)
+    assert parse_manifest(text.encode()) == expected
+    assert [vars(item) for item in parse_manifest(text.encode()).walk()] == [vars(item) for item in expected.walk()]
+
+
 def _summary(manifest: Manifest) -> Any:
     return (
         manifest.identifier,
