@@ -499,26 +499,11 @@ class _Parser:
         self.title_tag = qualified + "title"
         self.item_tag = qualified + "item"
         self.file_tag = qualified + "file"
-        #: The elements with those tags (see :meth:`find_common`).
-        self.titles: set[etree._Element] = set()
-        self.items: set[etree._Element] = set()
-        self.files: set[etree._Element] = set()
         # The manifest being read: its dependencies to check, what its items may name, their dangling names.
         self.references: list[tuple[str, etree._Element]] = []
         self.scope: Mapping[str, Resource] = {}
         self.submanifests: Mapping[str, Manifest] = {}
         self.dangling: list[Problem] = []
-
-    def find_common(self, root: etree._Element) -> None:
-        """Find every title, item and file in the root's namespace, one walk in C for each: then an item or a
-        resource tells what a child is by the child itself (``child in self.titles``: a hash of its identity),
-        where ``child.tag`` builds a new ``{namespace}name`` string each time, the most of what a child costs.
-
-        lxml gives an element the same proxy while one is alive, and these sets keep them alive.
-        """
-        self.titles = set(root.iter(self.title_tag))
-        self.items = set(root.iter(self.item_tag))
-        self.files = set(root.iter(self.file_tag))
 
     def cp_children(self, element: etree._Element, name: str) -> Iterator[etree._Element]:
         """The content-packaging children of ``element`` called ``name``, in document order."""
@@ -689,13 +674,13 @@ class _Parser:
         dependencies: list[str] | None = None
         metadata_element = None
         kinds = self.kinds
-        known_files = self.files
+        file_tag = self.file_tag
         for child in element[:]:
+            tag = child.tag
             kind: str | None
-            if child in known_files:
+            if tag == file_tag:
                 kind = "file"
             else:
-                tag = child.tag
                 kind = kinds.get(tag)
                 if kind is None:
                     kind = self.kind(tag)
@@ -907,15 +892,15 @@ class _Parser:
         children: list[etree._Element] | None = None
         adl: dict[str, etree._Element] | None = None
         kinds = self.kinds
-        known_titles, known_items = self.titles, self.items
+        title_tag, item_tag = self.title_tag, self.item_tag
         for child in element[:]:
+            tag = child.tag
             kind: str | None
-            if child in known_titles:
+            if tag == title_tag:
                 kind = "title"
-            elif child in known_items:
+            elif tag == item_tag:
                 kind = "item"
             else:
-                tag = child.tag
                 kind = kinds.get(tag)
                 if kind is None:
                     kind = self.kind(tag)
@@ -1181,13 +1166,11 @@ def _parse_manifest(data: bytes, metadata_loader: MetadataLoader | None, strict:
         "item_options": may_contain(b"isvisible") or may_contain(b"parameters"),
     }
     parser = _Parser(metadata_loader, ns.namespace(root), **options)
-    parser.find_common(root)
     try:
         manifest = parser.manifest(root, None, None, "", {})
     except safexml.BlankTextDroppedError:
         root = safexml.parse(data, "manifest", keep_blank_text=True)
         parser = _Parser(metadata_loader, ns.namespace(root), **options)
-        parser.find_common(root)
         manifest = parser.manifest(root, None, None, "", {})
     problems = tuple(parser.problems)
     if problems:

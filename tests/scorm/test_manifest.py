@@ -358,8 +358,8 @@ def test_unusual_prefixes_read_the_same() -> None:
 
 
 def test_titles_items_and_files_in_another_cp_namespace_than_the_root_read_the_same() -> None:
-    """The parser knows the root namespace's titles, items and files at sight; the same elements in another
-    IMS CP namespace, or in none, are read as they are."""
+    """The parser tells the root namespace's titles, items and files by a shortcut; the same elements in another
+    IMS CP namespace, or in none, are read as they are, and none in a namespace that is no IMS CP one."""
     original = edge("synthetic-2004-4th-multiorg-submanifest.imsmanifest.xml")
     other = 'xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"'
     text = original.decode()
