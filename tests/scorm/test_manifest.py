@@ -591,6 +591,7 @@ def test_dropping_blank_text_changes_nothing_read(monkeypatch: pytest.MonkeyPatc
 URL_CASES = [
     "index.html", "a/b/c.js", "a b.html", "x", "a.b/c", "a/", "a/\n", "a/\nb", "/a", ".a", "./a", "../a", "a/./b",
     "a//b", "a/.b", "a?x=1", "a#top", "a%20b", "http://h/a", "a\\b", "", "a:b", "é/ü.html", "a/b.", "a..b",
+    "a./b", "a\n", "a.\nb", "b/c\n.d", "\n", ".",
 ]  # fmt: skip
 
 
