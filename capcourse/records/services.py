@@ -381,7 +381,8 @@ def store_statements(
     """
     now = utcnow()
     rows = [_statement_row(statement, origin, now) for statement in statements]
-    stored = {str(i): pk for pk, i in insert_new(session, StoredStatement, rows, ["id"], returning=("pk", "id"))}
+    # By the UUIDs the rows hold: each statement's id is parsed once, not again to match what was inserted.
+    stored = {i: pk for pk, i in insert_new(session, StoredStatement, rows, ["id"], returning=("pk", "id"))}
     outbox = [
         {
             "stored_pk": pk,
@@ -397,10 +398,10 @@ def store_statements(
     if outbox:
         _OUTBOX_INSERT.run(session, outbox)
     if STORED_HOOKS and stored:
-        fresh = [(stored[key], s) for s in statements if (key := str(uuid.UUID(s["id"]))) in stored]
+        fresh = [(stored[row["id"]], s) for row, s in zip(rows, statements, strict=True) if row["id"] in stored]
         for hook in STORED_HOOKS:
             hook(session, fresh)
-    return set(stored)
+    return {str(i) for i in stored}
 
 
 def store_statement(
