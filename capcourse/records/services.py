@@ -327,7 +327,9 @@ def learners_for(session: Session, agents: Iterable[Mapping[str, Any]]) -> dict[
     """
     normal: dict[str, dict[str, Any]] = {}
     for agent in agents:
-        normal.setdefault(xapi.agent_key(agent), xapi.normalise_agent(agent))
+        key = xapi.agent_key(agent)
+        if key not in normal:  # a batch names the same learners again and again
+            normal[key] = xapi.normalise_agent(agent)
     found = _learners(session, list(normal))
     missing = [key for key in normal if key not in found]
     if missing:
