@@ -29,10 +29,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from functools import lru_cache
+from itertools import chain, count
 from operator import itemgetter
 from typing import Any, cast
 
+from psycopg import RawCursor
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
@@ -143,11 +145,32 @@ def _cursor(session: Session) -> tuple[Connection, Any]:
     """
     session._autoflush()
     connection = session.connection()
-    return connection, connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.dialect.name == "postgresql":
+        # A raw cursor takes the statement as written, with $1…$n (see _numbered): psycopg's own cursor
+        # splits every statement of more than 50 parameters with Python regular expressions, uncached,
+        # 1–4 ms for each page of a batch's inserts.
+        return connection, RawCursor(dbapi_connection)
+    return connection, dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+_PLACEHOLDER = re.compile(r"%[s%]")
+
+
+@lru_cache(maxsize=512)
+def _numbered(sql: str) -> str:
+    """``sql`` written with ``%s`` placeholders (and ``%%`` for a literal ``%``) as PostgreSQL numbers them.
+
+    Cached: the statements are this module's plans, and pages of their rows.
+    """
+    counter = count(1)
+    return _PLACEHOLDER.sub(lambda found: "%" if found.group() == "%%" else f"${next(counter)}", sql)
 
 
 def _execute(connection: Connection, cursor: Any, sql: str, params: Any, many: bool = False) -> None:
     """Run ``sql`` on ``cursor``, telling SQLAlchemy's cursor-level listeners (query counts, tracing) as it would."""
+    if isinstance(cursor, RawCursor):
+        sql = _numbered(sql)
     if many:
         _told_and_wrapped(connection, cursor, sql, params, many, lambda: cursor.executemany(sql, params))
     else:

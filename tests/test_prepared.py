@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, event, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -168,3 +168,19 @@ def test_none_goes_through_the_types_as_sqlalchemy_sends_it(session: Session) ->
     PreparedInsert(_learners).run(session, [learner_row(0, agent=None)])
 
     assert session.scalar(select(_learners.c.agent.is_(None))) is False
+
+
+def test_a_literal_percent_and_long_in_lists_reach_the_database_as_written(session: Session) -> None:
+    # On PostgreSQL statements go on a raw cursor, numbered $1…$n here: a '%' of the SQL itself (which
+    # SQLAlchemy writes '%%' for psycopg) must stay one '%', and a list past psycopg's 50-parameter cache
+    # must be numbered in order.
+    rows = new_learners(session, 3)
+    query = Prepared(
+        select(_learners.c.agent_key, literal_column("'100%'"))
+        .where(_learners.c.agent_key.in_(bindparam("keys", expanding=True)))
+        .order_by(_learners.c.agent_key)
+    )
+    keys = [f"mbox:absent{n}@example.org" for n in range(120)] + [rows[2]["agent_key"], rows[0]["agent_key"]]
+
+    assert query.all(session, {"keys": keys}) == [(rows[0]["agent_key"], "100%"), (rows[2]["agent_key"], "100%")]
+    assert query.all(session, {"keys": keys[:120]}) == []
