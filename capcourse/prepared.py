@@ -145,13 +145,13 @@ def _cursor(session: Session) -> tuple[Connection, Any]:
     """
     session._autoflush()
     connection = session.connection()
-    dbapi_connection = connection.connection.dbapi_connection
+    dbapi_connection: Any = connection.connection.dbapi_connection
     if connection.dialect.name == "postgresql":
         # A raw cursor takes the statement as written, with $1…$n (see _numbered): psycopg's own cursor
         # splits every statement of more than 50 parameters with Python regular expressions, uncached,
         # 1–4 ms for each page of a batch's inserts.
         return connection, RawCursor(dbapi_connection)
-    return connection, dbapi_connection.cursor()  # type: ignore[union-attr]
+    return connection, dbapi_connection.cursor()
 
 
 _PLACEHOLDER = re.compile(r"%[s%]")
