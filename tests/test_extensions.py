@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -96,6 +97,7 @@ def test_connections_are_configured_as_an_embedded_server(engine: sa.Engine) -> 
         assert pragma("foreign_keys") == 1
         assert pragma("busy_timeout") == extensions.SQLITE_BUSY_TIMEOUT_MS
         assert pragma("wal_autocheckpoint") == extensions.SQLITE_CHECKPOINT_PAGES
+        assert pragma("journal_size_limit") == extensions.SQLITE_WAL_LIMIT_BYTES
 
 
 def _wait_for(condition: Any, seconds: float = 20) -> bool:
@@ -128,6 +130,51 @@ def test_write_commits_are_checkpointed_by_a_thread_not_by_the_commit(tmp_path: 
         assert _running(path)
         # 2,000 rows of 1 KB: in the WAL at first, then copied into the database by the checkpointer.
         assert _wait_for(lambda: path.stat().st_size > empty + 1_000_000), "the WAL was never checkpointed"
+    finally:
+        engine.dispose()
+
+
+def _fill(connection: sqlite3.Connection, rows: int) -> None:
+    connection.execute(
+        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ?) "
+        "INSERT INTO t SELECT n, hex(randomblob(500)) FROM s",
+        (rows,),
+    )
+
+
+def test_a_wal_past_the_limit_is_copied_whole_and_cut_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a passive checkpoint leaves what a reader's older snapshot holds back, a full one waits its turn."""
+    monkeypatch.setattr(extensions, "SQLITE_WAL_LIMIT_BYTES", 256 * 1024)
+    monkeypatch.setattr(extensions, "SQLITE_WAL_FULL_WAIT_SECONDS", 30.0)
+    path = tmp_path / "ingest.db"
+    wal = tmp_path / "ingest.db-wal"
+    engine = sa.create_engine(f"sqlite:///{path}")  # configured as capcourse configures its connections
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (n INTEGER, pad TEXT)")
+        writer = engine.raw_connection().driver_connection
+        reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        checkpointer = sqlite3.connect(path, isolation_level=None)
+        checkpointer.execute("PRAGMA busy_timeout=0")
+        writer.execute("PRAGMA wal_autocheckpoint=0")  # no commit checkpoints
+        _fill(writer, 1000)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM t").fetchone()  # a snapshot before what follows
+        _fill(writer, 2000)
+        busy, log, copied = checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert copied < log  # held back by the reader
+
+        threading.Timer(0.3, lambda: reader.execute("COMMIT")).start()
+        extensions._checkpoint(checkpointer, 4096)
+
+        busy, log, copied = checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert (busy, copied) == (0, log), "the full checkpoint did not wait for the reader"
+        assert wal.stat().st_size > 1_000_000
+        _fill(writer, 1)  # starts the WAL over, and cuts the file back
+        assert wal.stat().st_size <= 256 * 1024
+        assert writer.execute("SELECT count(*) FROM t").fetchone() == (3001,)
+        for connection in (writer, reader, checkpointer):
+            connection.close()
     finally:
         engine.dispose()
 
