@@ -50,10 +50,7 @@ import orjson
 from marshmallow import Schema
 from marshmallow import fields as ma_fields
 from sqlalchemy import ColumnElement, Row, String, Text, Uuid, bindparam, cast, select
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from capcourse.case.models import CaseDefinition, DefinitionKind
 from capcourse.case.reading import declared, gc_paused
@@ -61,6 +58,7 @@ from capcourse.case.schemas import ASSOCIATION_TYPES_1P0, CFPackageSchema, forma
 from capcourse.frameworks.models import Association, Framework, Item, ManagedBy, Provenance
 from capcourse.frameworks.uris import node_uri
 from capcourse.identifiers import NAMESPACE, association_id
+from capcourse.sqlfunctions import uuid_text
 
 logger = logging.getLogger(__name__)
 
@@ -100,32 +98,6 @@ _ITEM_COLUMNS = (
 )
 
 
-class _IdText(FunctionElement[str]):
-    """An identifier column as its text ``8-4-4-4-12``, worked out by the database.
-
-    A whole framework's export reads tens of thousands of identifiers; making a
-    ``uuid.UUID`` of each only to turn it back into text was a third of the export.
-    """
-
-    type = String()
-    inherit_cache = True
-    name = "id_text"
-
-
-@compiles(_IdText)
-def _id_text_default(element: _IdText, compiler: SQLCompiler, **kw: Any) -> str:
-    # PostgreSQL's uuid type reads as its 8-4-4-4-12 text.
-    return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
-
-
-@compiles(_IdText, "sqlite")
-def _id_text_sqlite(element: _IdText, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLAlchemy keeps a UUID in SQLite as 32 hex digits.
-    column = compiler.process(element.clauses, **kw)
-    parts = ("1, 8", "9, 4", "13, 4", "17, 4", "21, 12")
-    return " || '-' || ".join(f"substr({column}, {p})" for p in parts)
-
-
 #: What an imported association (or tree link) kept as it came has, so the export needs nothing of its own.
 _COMPLETE_ENDS = frozenset({"uri", "originNodeURI", "destinationNodeURI"})
 _COMPLETE_LINK = _COMPLETE_ENDS | {"lastChangeDateTime"}
@@ -150,7 +122,7 @@ def framework_rows(session: Session, statement: Any, framework_id: uuid.UUID) ->
         columns = []
         for index, column in enumerate(statement.selected_columns):
             inner = getattr(column, "element", None)
-            if isinstance(inner, _IdText):
+            if isinstance(inner, uuid_text):
                 columns.append(next(iter(inner.clauses)).label(column.name))
                 hyphenated.append(index)
             else:
@@ -178,7 +150,7 @@ def framework_rows(session: Session, statement: Any, framework_id: uuid.UUID) ->
 
 def id_text(column: Any, name: str) -> ColumnElement[str]:
     """An identifier column read as its text ``8-4-4-4-12``, labelled ``name``."""
-    return _IdText(column).label(name)
+    return uuid_text(column).label(name)
 
 
 def _json_text(column: Any, name: str) -> ColumnElement[str]:

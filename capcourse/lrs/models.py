@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.sql.functions import FunctionElement
 
 from capcourse.extensions import db
 from capcourse.frameworks.models import utcnow
@@ -70,31 +67,8 @@ class IndexKind(enum.StrEnum):
     #: Context activities and a sub-statement's activities (``related_activities``).
     RELATED_ACTIVITY = "related_activity"
     #: The statement a StatementRef object targets (statements that target a match are returned with it),
-    #: as :func:`statement_id_text` spells a stored statement's id, to follow references by a join.
+    #: as :func:`~capcourse.sqlfunctions.uuid_text` spells a stored statement's id, to follow references by a join.
     TARGET = "target"
-
-
-class statement_id_text(FunctionElement[str]):  # noqa: N801 - used as a SQL function
-    """A ``Uuid`` column's value as the lower-case, hyphenated text TARGET entries hold.
-
-    PostgreSQL casts its ``uuid``; SQLite keeps 32 hex digits, which get their hyphens.
-    """
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(statement_id_text)
-def _statement_id_text(element: statement_id_text, compiler: Any, **kw: Any) -> str:
-    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
-
-
-@compiles(statement_id_text, "sqlite")
-def _statement_id_text_sqlite(element: statement_id_text, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
-    parts = [f"substr({column}, {start}, {length})" for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
-    joined = " || '-' || ".join(parts)
-    return f"lower({joined})"
 
 
 class StatementIndex(db.Model):  # type: ignore[name-defined,misc]

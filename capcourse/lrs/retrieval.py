@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session, aliased
 
 import xapi
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module
-from capcourse.lrs.models import IndexKind, StatementIndex, statement_id_text
+from capcourse.lrs.models import IndexKind, StatementIndex
 from capcourse.prepared import PreparedInsert
 from capcourse.records.models import StoredStatement
+from capcourse.sqlfunctions import uuid_text
 
 #: Index values longer than this are kept as a digest (long IRIs).
 MAX_VALUE = 250
@@ -207,7 +208,7 @@ def query(session: Session, q: Query) -> list[StoredStatement]:
             select(ref.statement_pk)
             .select_from(matched)
             .join(target, target.pk == matched.c.pk)
-            .join(ref, and_(ref.kind == IndexKind.TARGET.value, ref.value == statement_id_text(target.id)))
+            .join(ref, and_(ref.kind == IndexKind.TARGET.value, ref.value == uuid_text(target.id)))
         )
         sql = sql.where(StoredStatement.pk.in_(select(matched.c.pk)))
     if q.since:
