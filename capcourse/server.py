@@ -10,6 +10,7 @@ run``); both are stopped with the server.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -48,7 +49,22 @@ class WebServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Flask:
-        return self.factory()
+        app = self.factory()
+        freeze_start_up()
+        return app
+
+
+def freeze_start_up() -> None:
+    """Leave what a worker made at start-up out of the garbage collector's full collections.
+
+    The app, its models, schemas, templates and libraries are some 250,000
+    objects that live as long as the worker; every full collection walked them
+    all, 130–200 ms in which a request (one in 25 of an LMS's batches of 100)
+    waited. Frozen, as ``gc.freeze()`` does for servers, the collections walk
+    only what requests made since. Start-up's own garbage is collected first.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def worker_command(*arguments: str) -> list[str]:
