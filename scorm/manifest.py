@@ -18,14 +18,13 @@ refuse with a precise message.
 
 from __future__ import annotations
 
-import codecs
 import gc
 import logging
 import math
 import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from functools import cached_property
 from types import MappingProxyType
@@ -478,14 +477,8 @@ class _Parser:
         self,
         metadata_loader: MetadataLoader | None,
         root_namespace: str = "",
-        xml_base: bool = True,
-        item_options: bool = True,
     ) -> None:
         self.metadata_loader = metadata_loader
-        #: Whether any element may have an xml:base (most manifests have none: then no element is asked).
-        self.xml_base = xml_base
-        #: Whether any item may have an ``isvisible`` or ``parameters`` attribute (likewise).
-        self.item_options = item_options
         #: The attribute name that last gave a resource's scormType: the next resource most likely uses it too.
         self.scorm_type_name = _SCORM_TYPE_NAMES[0].encode()
         self.problems: list[Problem] = []
@@ -649,6 +642,7 @@ class _Parser:
         """
         line: int | None = element.sourceline
         identifier: str | None = element.get(b"identifier")
+        present = identifier is not None
         if identifier is not None:
             identifier = identifier.strip()
         if not identifier:
@@ -658,15 +652,18 @@ class _Parser:
             self.claim("target", identifier, element)
         else:
             self.targets[identifier] = line
-        if self.xml_base:
-            base = _join_base(base, _str(element.get(ns.XML_BASE)))
         href: str | None = element.get(b"href")
-        url = (urljoin(base, href) if base else href) if href else None
+        type_: str | None = element.get(b"type")
         scorm_type_value: str | None = element.get(self.scorm_type_name)
         if scorm_type_value is None:
             scorm_type_value, name = _scorm_type(element)
             if name is not None:
                 self.scorm_type_name = name.encode()
+        # Most resources have no attribute but these four: counting them (in C) costs less than asking for xml:base.
+        found = present + (href is not None) + (type_ is not None) + (scorm_type_value is not None)
+        if len(element.attrib) > found:
+            base = _join_base(base, _str(element.get(ns.XML_BASE)))
+        url = (urljoin(base, href) if base else href) if href else None
         scorm_type: ScormType | None = None
         if scorm_type_value == "sco":
             scorm_type = "sco"
@@ -718,7 +715,7 @@ class _Parser:
         resource = _new(Resource)
         fields = resource.__dict__
         fields["identifier"] = identifier
-        fields["type"] = element.get(b"type") or ""
+        fields["type"] = type_ or ""
         fields["scorm_type"] = scorm_type
         fields["href"] = href
         fields["base"] = base
@@ -872,6 +869,13 @@ class _Parser:
         """
         line: int | None = element.sourceline
         identifier: str | None = element.get(b"identifier")
+        identifierref: str | None = element.get(b"identifierref")
+        isvisible_value: str | None = None
+        parameters: str | None = None
+        # Most items have no attribute but these two: counting them (in C) costs less than asking for the others.
+        if len(element.attrib) > (identifier is not None) + (identifierref is not None):
+            isvisible_value = element.get(b"isvisible")
+            parameters = element.get(b"parameters")
         if identifier is not None:
             identifier = identifier.strip()
         if not identifier:
@@ -881,11 +885,6 @@ class _Parser:
             self.claim("item", identifier, element)
         else:
             self.item_identifiers[identifier] = line
-        isvisible_value: str | None = None
-        parameters: str | None = None
-        if self.item_options:
-            isvisible_value = element.get("isvisible")
-            parameters = element.get("parameters")
         isvisible: bool | None = True
         if isvisible_value is not None:
             isvisible = _boolean(isvisible_value, True)
@@ -943,7 +942,6 @@ class _Parser:
                 masteryscore = self.number(
                     _text(masteryscore_element), masteryscore_element, "masteryscore", 0.0, 100.0
                 )
-        identifierref: str | None = element.get(b"identifierref")
         resource = None
         submanifest = None
         if identifierref is not None:
@@ -1080,22 +1078,9 @@ class _Parser:
         )
 
 
-def _may_contain(data: bytes) -> Callable[[bytes], bool]:
-    """Whether a name can occur in the document ``data``: false only when the document is in an
-    ASCII-compatible encoding (it starts with ``<`` as one byte) and the name's bytes are nowhere in it.
-
-    Names cannot be written with character references, so an attribute or prefixed name absent from the
-    bytes is absent from the document: most manifests have no ``xml:base``, ``isvisible`` or ``parameters``,
-    and then no element is asked for them.
-    """
-    head = data.removeprefix(codecs.BOM_UTF8).lstrip()[:2]
-    if head[:1] == b"<" and head[1:2] not in (b"", b"\x00"):
-        return data.__contains__
-    return lambda name: True
-
-
 #: From this size on (some 800 items with their resources), :func:`_collector_paused` spares the collector its
 #: walk through what the parse made; below it, that walk costs less than the collection it would need first.
+#: The tree of a document this big is also freed with glibc's fast bins off (:func:`safexml.fast_bins_off`).
 _MANY_OBJECTS = 256 * 1024
 
 
@@ -1168,19 +1153,17 @@ def _parse_manifest(data: bytes, metadata_loader: MetadataLoader | None, strict:
         logger.warning(
             "manifest in namespace %r, which is no IMS CP namespace we know; reading it as one", ns.namespace(root)
         )
-    may_contain = _may_contain(data)
-    options = {
-        "xml_base": may_contain(b"xml:base"),
-        "item_options": may_contain(b"isvisible") or may_contain(b"parameters"),
-    }
-    parser = _Parser(metadata_loader, ns.namespace(root), **options)
+    parser = _Parser(metadata_loader, ns.namespace(root))
     try:
         manifest = parser.manifest(root, None, None, "", {})
     except safexml.BlankTextDroppedError:
         root = safexml.parse(data, "manifest", keep_blank_text=True)
-        parser = _Parser(metadata_loader, ns.namespace(root), **options)
+        parser = _Parser(metadata_loader, ns.namespace(root))
         manifest = parser.manifest(root, None, None, "", {})
     problems = tuple(parser.problems)
+    # The tree's last references go here. A big tree is freed with glibc's fast bins off: see fast_bins_off.
+    with safexml.fast_bins_off() if len(data) >= _MANY_OBJECTS else nullcontext():
+        del root, parser
     if problems:
         logger.info("manifest %r: %d problem(s), first: %s", manifest.identifier, len(problems), problems[0])
         if strict:

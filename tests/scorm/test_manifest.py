@@ -501,7 +501,7 @@ def test_package_paths() -> None:
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
 def test_xml_base_is_read_in_any_encoding(encoding: str) -> None:
-    """The parser skips xml:base lookups in documents without one; a UTF-16 one still has it read."""
+    """A resource's xml:base is read in a document in UTF-8 or UTF-16."""
     text = (
         minimal_manifest()
         .decode("utf-8")
@@ -622,8 +622,8 @@ def test_one_url_to_resolve_among_plain_ones() -> None:
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
 def test_item_options_are_read_in_any_encoding(encoding: str) -> None:
-    """The parser asks no item for isvisible or parameters when the document never names them; a document in
-    UTF-16 (where the bytes cannot tell) still has them read."""
+    """An item's isvisible and parameters are read in a document in UTF-8 or UTF-16; an item without them has
+    the defaults."""
     text = (
         minimal_manifest()
         .decode("utf-8")
@@ -757,3 +757,95 @@ def test_with_the_collector_off_a_big_parse_collects_nothing() -> None:
     finally:
         gc.collect()
         gc.enable() if before else gc.disable()
+
+
+def _tree_freed_in_fast_bins_off(monkeypatch: pytest.MonkeyPatch, data: bytes, identifier: str) -> list[bool]:
+    """Parse ``data`` with :func:`safexml.fast_bins_off` replaced by a recorder: one entry per use, true when no
+    element of the manifest ``identifier`` was left alive at the end of the block (its tree freed in it)."""
+    from lxml import etree
+
+    uses: list[bool] = []
+
+    @contextlib.contextmanager
+    def recorder() -> Any:
+        yield
+        alive = [
+            element
+            for element in gc.get_objects()
+            if isinstance(element, etree._Element) and element.getroottree().getroot().get("identifier") == identifier
+        ]
+        uses.append(not alive)
+
+    monkeypatch.setattr(safexml, "fast_bins_off", recorder)
+    parse_manifest(data)
+    return uses
+
+
+def test_a_big_manifest_tree_is_freed_with_the_fast_bins_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tree of a big manifest is freed (its last element gone) inside fast_bins_off; a small one's is
+    freed without it, and the result is the same either way."""
+    big = _big_manifest()
+    assert _tree_freed_in_fast_bins_off(monkeypatch, big, "BIG") == [True]
+    assert _tree_freed_in_fast_bins_off(monkeypatch, minimal_manifest(), "M") == []
+    monkeypatch.undo()
+    assert parse_manifest(big) == parse_manifest(big)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        ('identifier="P" isvisible="false"', (False, None)),
+        ('identifier="P" parameters="?a=1"', (True, "?a=1")),
+        ('isvisible="false" identifier="P" parameters=""', (False, "")),
+        ('identifier="P" xmlns:x="urn:x" x:isvisible="false"', (True, None)),
+        ('identifier="P"', (True, None)),
+    ],
+)
+def test_item_options_of_an_item_without_identifierref(attributes: str, expected: tuple[bool, str | None]) -> None:
+    """An item's isvisible and parameters are read when it has attributes beyond identifier and identifierref,
+    whichever those are (a parent item has no identifierref); one in another namespace is not theirs."""
+    data = (
+        minimal_manifest()
+        .replace(
+            b'<item identifier="I" identifierref="R">',
+            f"<item {attributes}>".encode() + b'<title>P</title><item identifier="I" identifierref="R">',
+        )
+        .replace(b"</item>", b"</item></item>", 1)
+    )
+    item = get_item(parse_manifest(data), "P")
+    assert (item.isvisible, item.parameters) == expected
+    assert [child.identifier for child in item.children] == ["I"]
+
+
+def test_an_item_with_no_identifier_still_has_its_options_read() -> None:
+    """The attribute count does not take a missing identifier for one: the item's isvisible is still read."""
+    data = minimal_manifest().replace(b'identifierref="R"', b'identifierref="R" isvisible="no"', 1)
+    data = data.replace(b'<item identifier="I" ', b"<item ", 1)
+    manifest = parse_manifest(data, strict=False)
+    assert [(problem.reason, problem.message) for problem in manifest.problems] == [
+        ("missing", "<item> has no identifier"),
+        ("invalid-value", "isvisible 'no' is neither true nor false"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "base"),
+    [
+        ('identifier="R" type="webcontent" adlcp:scormtype="sco" href="index.html" xml:base="a/"', "a/"),
+        ('xml:base="a/" identifier="R" href="index.html"', "a/"),
+        ('identifier="R" xml:base="a/"', "a/"),
+        ('identifier="R" scormtype="sco" xml:base="a/" href="index.html"', "a/"),
+        ('identifier="R" adlcp:scormType="sco" adlcp:scormtype="sco" xml:base="a/"', "a/"),
+        ('identifier="R" type="webcontent" adlcp:scormtype="sco" href="index.html" other="x"', ""),
+        ('identifier="R" type="webcontent" adlcp:scormtype="sco" href="index.html"', ""),
+    ],
+)
+def test_a_resource_xml_base_among_any_attributes(attributes: str, base: str) -> None:
+    """A resource's xml:base is read whichever of identifier, type, scormType and href it has beside it (the
+    parser asks for it only when the resource has attributes beyond those)."""
+    data = minimal_manifest().replace(
+        b'identifier="R" type="webcontent" adlcp:scormtype="sco" href="index.html"', attributes.encode()
+    )
+    resource = parse_manifest(data).resources["R"]
+    assert resource.base == base
+    assert [file.path for file in resource.files] == [f"{base}index.html"]
