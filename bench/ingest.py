@@ -24,6 +24,8 @@ reference's statement rate. Last, it times the outbox draining into the
 reference (every emitted statement, in batches of 100) against the reference's
 own ingest rate at batch 100, and against its rate taking those same emitted
 statements (richer than the bench's: context, groupings, mappings) under new ids.
+It also prints the largest size SQLite's WAL file reached during the ingest (the
+background checkpoints bound it: see the README).
 
 Usage: make bench, or .venv/bin/python bench/ingest.py [--statements 5000]
 
@@ -46,7 +48,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -341,8 +343,9 @@ def main() -> None:
         row("Learning Locker POST /xAPI/statements", reference, None)
         delivery_rows = []
         commits: dict[str, float] = {}
+        wal_peaks: list[int] = []
         for kind in kinds:
-            with capcourse(kind, reference_url) as (base, key, app):
+            with capcourse(kind, reference_url) as (base, key, app), file_peak(wal_file(app)) as wal_peak:
                 xapi_rates = measure(Target(f"{base}/xapi/statements", ("lms", key), list, statements), total)
                 row(f"capcourse/{kind} POST /xapi/statements", xapi_rates, reference)
                 api_rates = measure(
@@ -355,6 +358,8 @@ def main() -> None:
                     total,
                 )
                 row(f"capcourse/{kind} POST /api/v1/completions", api_rates, reference)
+                if kind == "sqlite":
+                    wal_peaks.append(wal_peak())
                 with app.app_context():
                     start = time.perf_counter()
                     report = drain(
@@ -386,12 +391,40 @@ def main() -> None:
                 f"({delivered} in {seconds:.2f} s), {rate / reference[100, 1]:.2f}× its own ingest at batch 100, "
                 f"{rate / same:.2f}× its ingest of the same statements ({same:.0f}/s)"
             )
+        for peak in wal_peaks:
+            print(f"SQLite's WAL file during the ingest above: at most {peak / 1e6:.1f} MB")
         print()
         for kind, rate in commits.items():
             print(
                 f"Durable commits alone on capcourse/{kind} (one row each, one client): {rate:7.0f}/s, "
                 f"{rate / reference[1, 1]:.2f}× Learning Locker's batch-1 rate (in memory, nothing to commit)"
             )
+
+
+def wal_file(app: Any) -> Path | None:
+    """The WAL file of ``app``'s SQLite database (None on another database)."""
+    url = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    return Path(f"{url.database}-wal") if url.get_backend_name() == "sqlite" and url.database else None
+
+
+@contextmanager
+def file_peak(path: Path | None, every: float = 0.02) -> Iterator[Callable[[], int]]:
+    """The largest size ``path`` had so far (sampled every ``every`` seconds), as a function to call."""
+    largest = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(every):
+            with suppress(FileNotFoundError):
+                largest[0] = max(largest[0], path.stat().st_size) if path else 0
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield lambda: largest[0]
+    finally:
+        done.set()
+        sampler.join()
 
 
 def durable_commits(app: Any, count: int = 300) -> float:

@@ -43,73 +43,77 @@ def _value(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _agent_keys(agent: Any) -> Iterator[str]:
+_AGENT = IndexKind.AGENT.value
+_RELATED_AGENT = IndexKind.RELATED_AGENT.value
+_ACTIVITY = IndexKind.ACTIVITY.value
+_RELATED_ACTIVITY = IndexKind.RELATED_ACTIVITY.value
+_TARGET = IndexKind.TARGET.value
+
+
+def _key(agent: dict[str, Any]) -> str | None:
+    try:
+        return xapi.agent_key(agent)
+    except ValueError:
+        return None  # an anonymous Group: only its members identify anyone
+
+
+def _add_agent(entries: set[tuple[str, str]], kind: str, agent: Any) -> None:
+    """An Agent or Group (as ``kind``) and a Group's members (as related), where they identify anyone."""
     if not isinstance(agent, dict):
         return
-    try:
-        key = xapi.agent_key(agent)
-    except ValueError:
-        return  # an anonymous Group: only its members identify anyone
-    yield key
+    key = _key(agent)
+    if key is not None:
+        entries.add((kind, key))
+    members = agent.get("member")
+    if isinstance(members, list):
+        for member in members:
+            if isinstance(member, dict) and (key := _key(member)) is not None:
+                entries.add((_RELATED_AGENT, key))
 
 
-def _members(agent: Any) -> Iterator[str]:
-    if isinstance(agent, dict) and isinstance(agent.get("member"), list):
-        for member in agent["member"]:
-            yield from _agent_keys(member)
-
-
-def _context_activities(context: Any) -> Iterator[str]:
-    if not isinstance(context, dict) or not isinstance(context.get("contextActivities"), dict):
-        return
-    for value in context["contextActivities"].values():
-        for activity in value if isinstance(value, list) else [value]:
-            if isinstance(activity, dict) and isinstance(activity.get("id"), str):
-                yield activity["id"]
-
-
-def _context_agents(context: Any) -> Iterator[str]:
+def _add_context(entries: set[tuple[str, str]], context: Any) -> None:
+    """Context activities, and the instructor and team with their members, as related."""
     if not isinstance(context, dict):
         return
-    for name in ("instructor", "team"):
-        yield from _agent_keys(context.get(name))
-        yield from _members(context.get(name))
+    activities = context.get("contextActivities")
+    if isinstance(activities, dict):
+        for value in activities.values():
+            for activity in value if isinstance(value, list) else (value,):
+                if isinstance(activity, dict) and isinstance(activity.get("id"), str):
+                    entries.add((_RELATED_ACTIVITY, activity["id"]))
+    _add_agent(entries, _RELATED_AGENT, context.get("instructor"))
+    _add_agent(entries, _RELATED_AGENT, context.get("team"))
 
 
 def index_entries(statement: dict[str, Any]) -> set[tuple[str, str]]:
     """(kind, value) pairs the Statement resource's filters look statements up by."""
     # Its own id is not indexed: references are followed from the stored id (see :func:`query`).
-    entries: set[tuple[IndexKind, str]] = set()
-    actor = statement.get("actor")
-    entries |= {(IndexKind.AGENT, key) for key in _agent_keys(actor)}
-    entries |= {(IndexKind.RELATED_AGENT, key) for key in _members(actor)}
+    # Added to one set as found (run for every statement stored, twice per statement from an LMS).
+    entries: set[tuple[str, str]] = set()
+    _add_agent(entries, _AGENT, statement.get("actor"))
     obj = statement.get("object") or {}
     kind = obj.get("objectType", "Activity") if isinstance(obj, dict) else None
     if kind == "Activity" and isinstance(obj.get("id"), str):
-        entries.add((IndexKind.ACTIVITY, obj["id"]))
+        entries.add((_ACTIVITY, obj["id"]))
     elif kind in ("Agent", "Group"):
-        entries |= {(IndexKind.AGENT, key) for key in _agent_keys(obj)}
-        entries |= {(IndexKind.RELATED_AGENT, key) for key in _members(obj)}
+        _add_agent(entries, _AGENT, obj)
     elif kind == "StatementRef" and isinstance(obj.get("id"), str):
-        entries.add((IndexKind.TARGET, obj["id"].lower()))
+        entries.add((_TARGET, obj["id"].lower()))
     elif kind == "SubStatement":
-        entries |= {(IndexKind.RELATED_AGENT, key) for key in _agent_keys(obj.get("actor"))}
-        entries |= {(IndexKind.RELATED_AGENT, key) for key in _members(obj.get("actor"))}
+        _add_agent(entries, _RELATED_AGENT, obj.get("actor"))
         inner = obj.get("object") or {}
         if isinstance(inner, dict):
             inner_kind = inner.get("objectType", "Activity")
             if inner_kind == "Activity" and isinstance(inner.get("id"), str):
-                entries.add((IndexKind.RELATED_ACTIVITY, inner["id"]))
+                entries.add((_RELATED_ACTIVITY, inner["id"]))
             elif inner_kind in ("Agent", "Group"):
-                entries |= {(IndexKind.RELATED_AGENT, key) for key in _agent_keys(inner)}
-                entries |= {(IndexKind.RELATED_AGENT, key) for key in _members(inner)}
-        entries |= {(IndexKind.RELATED_ACTIVITY, a) for a in _context_activities(obj.get("context"))}
-        entries |= {(IndexKind.RELATED_AGENT, key) for key in _context_agents(obj.get("context"))}
-    entries |= {(IndexKind.RELATED_ACTIVITY, a) for a in _context_activities(statement.get("context"))}
-    entries |= {(IndexKind.RELATED_AGENT, key) for key in _context_agents(statement.get("context"))}
-    entries |= {(IndexKind.RELATED_AGENT, key) for key in _agent_keys(statement.get("authority"))}
-    entries |= {(IndexKind.RELATED_AGENT, key) for key in _members(statement.get("authority"))}
-    return {(kind.value, _value(value)) for kind, value in entries}
+                _add_agent(entries, _RELATED_AGENT, inner)
+        _add_context(entries, obj.get("context"))
+    _add_context(entries, statement.get("context"))
+    _add_agent(entries, _RELATED_AGENT, statement.get("authority"))
+    if any(len(value) > MAX_VALUE for _, value in entries):
+        return {(kind, _value(value)) for kind, value in entries}
+    return entries
 
 
 #: Run on the driver: an ORM insert goes through the unit of work's bulk path, several times slower.

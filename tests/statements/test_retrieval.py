@@ -291,3 +291,44 @@ def test_the_alternate_request_syntax(client: FlaskClient, lms: dict[str, str]) 
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert extra.status_code == 400
+
+
+def test_index_entries_name_everyone_and_everything_a_statement_relates() -> None:
+    import xapi
+    from capcourse.lrs.retrieval import index_entries
+
+    def key(name: str) -> str:
+        return xapi.agent_key({"mbox": f"mailto:{name}@example.org"})
+
+    group = {"objectType": "Group", "mbox": "mailto:g@example.org", "member": [{"mbox": "mailto:m@example.org"}, "x"]}
+    anonymous = {"objectType": "Group", "member": [{"mbox": "mailto:a@example.org"}, {"objectType": "Group"}]}
+    long_iri = "http://example.org/" + "a" * 300
+    statement: dict[str, Any] = {
+        "actor": group,
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/attended"},
+        "object": {
+            "objectType": "SubStatement",
+            "actor": anonymous,
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/attended"},
+            "object": {"id": "http://example.org/inner"},
+            "context": {"instructor": {"mbox": "mailto:i@example.org"}},
+        },
+        "context": {
+            "team": anonymous,
+            "contextActivities": {"parent": {"id": "http://example.org/p"}, "other": [{"id": long_iri}, "junk"]},
+        },
+        "authority": {"mbox": "mailto:auth@example.org"},
+    }
+
+    assert index_entries(statement) == {
+        ("agent", key("g")),
+        ("related_agent", key("m")),
+        ("related_agent", key("a")),
+        ("related_activity", "http://example.org/inner"),
+        ("related_agent", key("i")),
+        ("related_activity", "http://example.org/p"),
+        ("related_activity", "sha256:" + hashlib.sha256(long_iri.encode()).hexdigest()),
+        ("related_agent", key("auth")),
+    }
+    reference = {"actor": {"mbox": "mailto:x@example.org"}, "object": {"objectType": "StatementRef", "id": "ABCD"}}
+    assert index_entries(reference) == {("agent", key("x")), ("target", "abcd")}
