@@ -9,7 +9,10 @@ per length of its ``IN`` lists, or per row shape and page size of an
 ``INSERT``), with the type processors SQLAlchemy chose for its parameters and
 columns, and then runs on the DBAPI cursor of the session's connection: in the
 session's transaction, with the same SQL and the same values SQLAlchemy would
-have sent, minus its per-call bookkeeping. On PostgreSQL a plain insert (no
+have sent, minus its per-call bookkeeping. On PostgreSQL the cursor is psycopg's
+raw one and the placeholders are numbered here (``$1``…), once per plan: psycopg's
+own cursor parses every statement of more than 50 parameters again, in Python,
+at every call. On PostgreSQL a plain insert (no
 ``ON CONFLICT``, no ``RETURNING``) goes by ``COPY`` instead, far cheaper than
 psycopg's one pipelined ``INSERT`` per row.
 
