@@ -409,14 +409,17 @@ def wal_file(app: Any) -> Path | None:
 
 @contextmanager
 def file_peak(path: Path | None, every: float = 0.02) -> Iterator[Callable[[], int]]:
-    """The largest size ``path`` had so far (sampled every ``every`` seconds), as a function to call."""
+    """The largest size ``path`` had so far (sampled every ``every`` seconds), as a function to call; 0 for no path."""
     largest = [0]
+    if path is None:
+        yield lambda: 0
+        return
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(every):
             with suppress(FileNotFoundError):
-                largest[0] = max(largest[0], path.stat().st_size) if path else 0
+                largest[0] = max(largest[0], path.stat().st_size)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

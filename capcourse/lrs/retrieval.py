@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
 
-import xapi
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module
 from capcourse.lrs.models import IndexKind, StatementIndex
 from capcourse.prepared import PreparedInsert
 from capcourse.records.models import StoredStatement
+from capcourse.records.services import agent_key_or_none
 from capcourse.sqlfunctions import uuid_text
 
 #: Index values longer than this are kept as a digest (long IRIs).
@@ -50,24 +50,17 @@ _RELATED_ACTIVITY = IndexKind.RELATED_ACTIVITY.value
 _TARGET = IndexKind.TARGET.value
 
 
-def _key(agent: dict[str, Any]) -> str | None:
-    try:
-        return xapi.agent_key(agent)
-    except ValueError:
-        return None  # an anonymous Group: only its members identify anyone
-
-
 def _add_agent(entries: set[tuple[str, str]], kind: str, agent: Any) -> None:
     """An Agent or Group (as ``kind``) and a Group's members (as related), where they identify anyone."""
     if not isinstance(agent, dict):
         return
-    key = _key(agent)
+    key = agent_key_or_none(agent)
     if key is not None:
         entries.add((kind, key))
     members = agent.get("member")
     if isinstance(members, list):
         for member in members:
-            if isinstance(member, dict) and (key := _key(member)) is not None:
+            if isinstance(member, dict) and (key := agent_key_or_none(member)) is not None:
                 entries.add((_RELATED_AGENT, key))
 
 

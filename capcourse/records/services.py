@@ -427,14 +427,15 @@ def _statement_row(statement: Mapping[str, Any], origin: str, now: datetime) -> 
         "origin": origin,
         "verb_id": statement["verb"]["id"],
         "object_id": obj.get("id") if obj.get("objectType", "Activity") == "Activity" else None,
-        "agent_key": _agent_key_or_none(statement.get("actor", {})),
+        "agent_key": agent_key_or_none(statement.get("actor", {})),
         "registration": uuid.UUID(context["registration"]) if context.get("registration") else None,
         "voided": False,
         "stored_at": now,
     }
 
 
-def _agent_key_or_none(agent: Mapping[str, Any]) -> str | None:
+def agent_key_or_none(agent: Mapping[str, Any]) -> str | None:
+    """``agent``'s key, or None for an anonymous Group (only its members identify anyone)."""
     try:
         return xapi.agent_key(agent)
     except ValueError:
