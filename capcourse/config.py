@@ -33,6 +33,7 @@ ENVIRONMENT = {
     "CAPCOURSE_WEB_WORKERS": "CAPCOURSE_WEB_WORKERS",
     "CAPCOURSE_DELIVERY_LEASE_SECONDS": "CAPCOURSE_DELIVERY_LEASE_SECONDS",
     "CAPCOURSE_WEB_THREADS": "CAPCOURSE_WEB_THREADS",
+    "CAPCOURSE_API_KEY_CACHE_SECONDS": "CAPCOURSE_API_KEY_CACHE_SECONDS",
     "CAPCOURSE_READY_MAX_BACKLOG": "CAPCOURSE_READY_MAX_BACKLOG",
     "CAPCOURSE_METRICS_TOKEN": "CAPCOURSE_METRICS_TOKEN",
     "CAPCOURSE_METRICS_PUBLIC": "CAPCOURSE_METRICS_PUBLIC",
@@ -43,6 +44,7 @@ ENVIRONMENT = {
 
 INTEGER_SETTINGS = {
     "CAPCOURSE_WEB_WORKERS",
+    "CAPCOURSE_API_KEY_CACHE_SECONDS",
     "CAPCOURSE_DELIVERY_LEASE_SECONDS",
     "CAPCOURSE_WEB_THREADS",
     "CAPCOURSE_READY_MAX_BACKLOG",
@@ -126,6 +128,9 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         # capcourse serve: gunicorn worker processes, and threads in each.
         "CAPCOURSE_WEB_WORKERS": 2,
         "CAPCOURSE_WEB_THREADS": 8,
+        # How long a web worker takes an integration key it has read as still valid (0: reads it
+        # at every request); a key revoked elsewhere is refused everywhere within this time.
+        "CAPCOURSE_API_KEY_CACHE_SECONDS": 2,
         "API_TITLE": "capcourse",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.1.0",

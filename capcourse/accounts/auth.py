@@ -7,14 +7,14 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import after_this_request, g, request
+from flask import after_this_request, current_app, g, request
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from capcourse.accounts.access import Principal, principal_for_key
 from capcourse.accounts.models import ApiKey, Role
-from capcourse.accounts.services import authenticate_key, key_use_is_stale, record_key_use
+from capcourse.accounts.services import authenticate_key, key_use_is_stale, recent_key, record_key_use
 from capcourse.errors import ForbiddenError, UnauthorizedError
 from capcourse.extensions import db, will_write
 from capcourse.frameworks.models import utcnow
@@ -60,17 +60,22 @@ def require_role(*roles: Role) -> Callable[[F], F]:
 def authenticated(plain: str) -> ApiKey:
     """The live key ``plain`` names, looked up in a reading transaction (which takes no write lock).
 
+    An integration's key read in the last ``CAPCOURSE_API_KEY_CACHE_SECONDS`` is not read again.
+
     :raises UnauthorizedError: unknown, revoked or its person disabled.
     """
     will_write(False)
     session = db.session()
-    bind = session.get_bind()
-    if isinstance(bind, Engine) and bind.dialect.name == "postgresql" and not session.in_transaction():
-        # One row read, nothing written: on PostgreSQL no BEGIN and COMMIT around it, two round
-        # trips of the fifteen a single statement from an LMS costs. (SQLite's reads need no
-        # round trip, and its transactions are begun by capcourse itself: see extensions.)
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    key = authenticate_key(session, plain)
+    max_age = current_app.config["CAPCOURSE_API_KEY_CACHE_SECONDS"]
+    key = recent_key(session, plain, max_age)
+    if key is None:
+        bind = session.get_bind()
+        if isinstance(bind, Engine) and bind.dialect.name == "postgresql" and not session.in_transaction():
+            # One row read, nothing written: on PostgreSQL no BEGIN and COMMIT around it, two round
+            # trips of the fifteen a single statement from an LMS costs. (SQLite's reads need no
+            # round trip, and its transactions are begun by capcourse itself: see extensions.)
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        key = authenticate_key(session, plain, max_age)
     note_key_use(key)
     return key
 

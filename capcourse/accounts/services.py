@@ -7,9 +7,11 @@ import hmac
 import logging
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -236,7 +238,29 @@ _KEY_BY_HASH = Prepared(
 )
 
 
-def authenticate_key(session: Session, plain: str) -> ApiKey:
+#: Keys that stand alone (an LMS's integration key), as read in the last ``max_age`` seconds, by database
+#: (the engine, or connection, sessions are bound to) and hash: when read, on the monotonic clock, and
+#: the key's columns. An LMS posting statement after statement then costs no read (and on SQLite no
+#: transaction) per request. A key revoked in this process is dropped at once; one revoked by another
+#: process (another web worker, the command line) is refused there within ``max_age``. Keys of people
+#: are never kept: disabling the person must end them at once.
+_RECENT_KEYS: dict[tuple[object, str], tuple[float, dict[str, Any]]] = {}
+#: Keys kept at most: a bound against a flood of valid keys, far above what LMSs use.
+MAX_RECENT_KEYS = 1024
+
+
+def recent_key(session: Session, plain: str, max_age: float) -> ApiKey | None:
+    """The key that stands alone matching ``plain``, as :func:`authenticate_key` read it on this session's
+    database within ``max_age`` seconds (a detached copy); None when it must be read. Runs no query."""
+    if max_age <= 0:
+        return None
+    recent = _RECENT_KEYS.get((session.get_bind(), _digest(plain)))
+    if recent is None or time.monotonic() - recent[0] >= max_age:
+        return None
+    return ApiKey(**recent[1])
+
+
+def authenticate_key(session: Session, plain: str, max_age: float = 0.0) -> ApiKey:
     """The live key matching ``plain``.
 
     A person's key is loaded with its person; a key that stands alone (an
@@ -245,6 +269,8 @@ def authenticate_key(session: Session, plain: str) -> ApiKey:
     identity map, and a change to keys goes through :func:`revoke_api_key` and the
     other services, by id.
 
+    :param max_age: when above 0, a key that stands alone is kept for :func:`recent_key` to give
+        for that many seconds without reading it again.
     :raises UnauthorizedError: unknown or revoked key.
     """
     digest = _digest(plain)
@@ -255,6 +281,10 @@ def authenticate_key(session: Session, plain: str) -> ApiKey:
     if fields["revoked_at"] is not None:
         raise UnauthorizedError("The API key has been revoked.")
     if fields["user_id"] is None:
+        if max_age > 0:
+            if len(_RECENT_KEYS) >= MAX_RECENT_KEYS:
+                _RECENT_KEYS.clear()
+            _RECENT_KEYS[session.get_bind(), digest] = (time.monotonic(), fields)
         return ApiKey(**fields)
     key = session.get(ApiKey, fields["id"])
     if key is None:  # deleted since the row was read
@@ -273,6 +303,11 @@ def key_use_is_stale(key: ApiKey, now: datetime) -> bool:
 
 def record_key_use(session: Session, key_id: int, now: datetime) -> None:
     """Write down that the key was used at ``now`` (unless a later use was written meanwhile)."""
+    bind = session.get_bind()
+    for (database, _), (_, fields) in list(_RECENT_KEYS.items()):
+        if database is bind and fields["id"] == key_id:
+            # The kept copy learns it too, or each request until it is read again would write it.
+            fields["last_used_at"] = now
     session.execute(
         update(ApiKey)
         .where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now))
@@ -292,4 +327,6 @@ def revoke_api_key(session: Session, prefix: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
     session.flush()
+    for kept in [kept for kept in _RECENT_KEYS if kept[1] == key.key_hash]:
+        _RECENT_KEYS.pop(kept, None)
     return key

@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 import xapi
-from capcourse.accounts import auth
+from capcourse.accounts import auth, services
 from capcourse.accounts.models import ApiKey, Role
 from capcourse.accounts.services import authenticate_key, create_api_key, revoke_api_key
 from capcourse.errors import InvalidInputError, UnauthorizedError
@@ -94,10 +96,10 @@ def test_on_postgresql_a_key_is_read_outside_any_transaction(tmp_path: Path, mon
             setup.commit()
         autocommit: list[bool] = []
 
-        def watched(session: Session, given: str) -> ApiKey:
+        def watched(session: Session, given: str, max_age: float = 0.0) -> ApiKey:
             dbapi = session.connection().connection.dbapi_connection
             autocommit.append(bool(getattr(dbapi, "autocommit", False)))
-            return authenticate_key(session, given)
+            return authenticate_key(session, given, max_age)
 
         monkeypatch.setattr(auth, "authenticate_key", watched)
         client = app.test_client()
@@ -112,7 +114,8 @@ def test_on_postgresql_a_key_is_read_outside_any_transaction(tmp_path: Path, mon
         assert client.post("/xapi/statements", json=[statement], headers=headers).status_code == 200
         fetched = client.get(f"/xapi/statements?statementId={statement['id']}", headers=headers)
         assert fetched.status_code == 200, fetched.text
-        assert autocommit == [True, True]
+        # The second request found the key as the first read it (CAPCOURSE_API_KEY_CACHE_SECONDS).
+        assert autocommit == [True]
         # The write after the key's read was a transaction of its own, committed; and the connections went
         # back to the pool as they came.
         with app.app_context():
@@ -122,3 +125,118 @@ def test_on_postgresql_a_key_is_read_outside_any_transaction(tmp_path: Path, mon
         with app.app_context():
             db.engine.dispose()
         drop_database(database)
+
+
+class _Clock:
+    """``time.monotonic`` for the key cache, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def _read(client: FlaskClient, plain: str) -> TestResponse:
+    """An integration key's request: a page of statements."""
+    return client.get(
+        "/xapi/statements?limit=1", headers=factories.bearer(plain) | {"X-Experience-API-Version": "1.0.3"}
+    )
+
+
+def _counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reads: list[str] = []
+    real = services._KEY_BY_HASH.all
+
+    def counted(session: Session, params: dict[str, str] | None = None) -> list[tuple[object, ...]]:
+        reads.append(params["key_hash"] if params else "")
+        return real(session, params)
+
+    monkeypatch.setattr(services._KEY_BY_HASH, "all", counted)
+    return reads
+
+
+def test_an_integration_key_is_read_again_only_after_the_cache_time(
+    app: Flask, client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert app.config["CAPCOURSE_API_KEY_CACHE_SECONDS"] == 2
+    clock = _Clock()
+    monkeypatch.setattr(services, "time", clock)
+    reads = _counted_reads(monkeypatch)
+    _, plain = create_api_key(session, "lms", Role.INTEGRATION)
+    session.commit()
+    for _ in range(3):
+        assert _read(client, plain).status_code == 200
+        clock.now += 0.5
+    assert len(reads) == 1
+    clock.now += 1.0  # 2.5 s after the read
+    assert _read(client, plain).status_code == 200
+    assert len(reads) == 2
+    # A wrong key is read every time (and refused): only keys found live are kept.
+    for _ in range(2):
+        assert _read(client, plain + "x").status_code == 401
+    assert len(reads) == 4
+
+
+def test_a_key_revoked_here_is_refused_at_once_and_one_revoked_elsewhere_within_the_cache_time(
+    client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(services, "time", clock)
+    key, plain = create_api_key(session, "lms", Role.INTEGRATION)
+    other, other_plain = create_api_key(session, "lms 2", Role.INTEGRATION)
+    session.commit()
+    for given in (plain, other_plain):
+        assert _read(client, given).status_code == 200
+    revoke_api_key(session, key.prefix)
+    session.commit()
+    assert _read(client, plain).status_code == 401
+    # Another process (the command line, another web worker) revokes the other: the row alone changes.
+    session.execute(update(ApiKey).where(ApiKey.id == other.id).values(revoked_at=datetime.now(UTC)))
+    session.commit()
+    assert _read(client, other_plain).status_code == 200
+    clock.now += 2.0
+    refused = _read(client, other_plain)
+    assert refused.status_code == 401
+
+
+def test_a_persons_key_is_read_at_every_request(
+    client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = _counted_reads(monkeypatch)
+    person = factories.user(session, role=Role.ADMIN)
+    _, plain = create_api_key(session, "mine", Role.ADMIN, user=person)
+    session.commit()
+    for _ in range(3):
+        assert client.get("/api/v1/programmes", headers=factories.bearer(plain)).status_code == 200
+    assert len(reads) == 3
+
+
+def test_with_no_cache_time_every_request_reads_the_key(
+    app: Flask, client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "CAPCOURSE_API_KEY_CACHE_SECONDS", 0)
+    reads = _counted_reads(monkeypatch)
+    _, plain = create_api_key(session, "lms", Role.INTEGRATION)
+    session.commit()
+    for _ in range(3):
+        assert _read(client, plain).status_code == 200
+    assert len(reads) == 3
+
+
+def test_a_kept_key_writes_its_use_once_a_minute(
+    client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[int] = []
+    real = services.record_key_use
+
+    def counted(session: Session, key_id: int, now: datetime) -> None:
+        writes.append(key_id)
+        real(session, key_id, now)
+
+    monkeypatch.setattr(auth, "record_key_use", counted)
+    key, plain = create_api_key(session, "lms", Role.INTEGRATION)
+    session.commit()
+    for _ in range(4):
+        assert _read(client, plain).status_code == 200
+    assert writes == [key.id]
