@@ -16,6 +16,14 @@ at every call. On PostgreSQL a plain insert (no
 ``ON CONFLICT``, no ``RETURNING``) goes by ``COPY`` instead, far cheaper than
 psycopg's one pipelined ``INSERT`` per row.
 
+On PostgreSQL an insert built ``deferred`` (one whose outcome its caller never
+reads: index rows, outbox rows, evidence counts) is not sent at once: it waits on
+the connection and goes in one pipeline with the next statement, whatever runs it
+(this module, SQLAlchemy, the commit), so it costs no round trip of its own. A
+statement from an LMS waited for about a dozen round trips; three of them were
+these. Its error, if any, is raised by that next statement (the transaction is
+lost either way); a rollback drops what waits.
+
 What it does not do, so that callers must: Python-side column defaults
 (an ``INSERT`` must give every column it sets; :class:`PreparedInsert`
 refuses one whose compiled form needs a value the rows lack), ORM identity
@@ -38,9 +46,9 @@ from operator import itemgetter
 from typing import Any, cast
 
 from psycopg import RawCursor
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Pool, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
@@ -170,20 +178,105 @@ def _numbered(sql: str) -> str:
     return _PLACEHOLDER.sub(lambda found: "%" if found.group() == "%%" else f"${next(counter)}", sql)
 
 
+#: Key of a PostgreSQL connection's record info: the deferred statements waiting on it, as
+#: (numbered SQL, parameters, many) in the order they were run.
+_DEFERRED = "capcourse_deferred"
+
+_Statement = tuple[str, Any, bool]
+
+
+def _defer(connection: Connection, sql: str, params: Any, many: bool = False) -> None:
+    connection.info.setdefault(_DEFERRED, []).append((_numbered(sql), params, many))
+
+
 def _execute(connection: Connection, cursor: Any, sql: str, params: Any, many: bool = False) -> None:
-    """Run ``sql`` on ``cursor``, telling SQLAlchemy's cursor-level listeners (query counts, tracing) as it would."""
+    """Run ``sql`` on ``cursor``, telling SQLAlchemy's cursor-level listeners (query counts, tracing) as it would.
+
+    On PostgreSQL the statements deferred on the connection go first, in one pipeline with this one.
+    """
     if isinstance(cursor, RawCursor):
         sql = _numbered(sql)
+        deferred = connection.info.pop(_DEFERRED, None)
+        if deferred:
+            _pipelined(connection, [*deferred, (sql, params, many)], cursor)
+            return
     if many:
         _told_and_wrapped(connection, cursor, sql, params, many, lambda: cursor.executemany(sql, params))
     else:
         _told_and_wrapped(connection, cursor, sql, params, many, lambda: cursor.execute(sql, params))
 
 
+def _pipelined(connection: Connection, statements: Sequence[_Statement], last: Any = None) -> None:
+    """Send ``statements`` in one psycopg pipeline: one round trip; ``last`` (a cursor) runs the last one and
+    holds its result. Each is told to the cursor-level listeners as if run alone."""
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    cursors = [RawCursor(dbapi_connection) for _ in statements[: -1 if last is not None else None]]
+    if last is not None:
+        cursors.append(last)
+    dispatch = connection.dispatch
+    if dispatch.before_cursor_execute:
+        for cursor, (sql, params, many) in zip(cursors, statements, strict=True):
+            dispatch.before_cursor_execute(connection, cursor, sql, params, None, many)
+    dialect = connection.dialect
+    try:
+        with dbapi_connection.pipeline():
+            for cursor, (sql, params, many) in zip(cursors, statements, strict=True):
+                if many:
+                    cursor.executemany(sql, params)
+                else:
+                    cursor.execute(sql, params)
+    except dialect.loaded_dbapi.Error as error:
+        for cursor in cursors:
+            cursor.close()
+        disconnected = dialect.is_disconnect(error, dbapi_connection, None)
+        sql = ";\n".join(sql for sql, _, _ in statements)
+        raise DBAPIError.instance(
+            sql, None, error, dialect.loaded_dbapi.Error, connection_invalidated=disconnected, dialect=dialect
+        ) from error
+    finally:
+        for cursor in cursors[: -1 if last is not None else None]:
+            cursor.close()
+    if dispatch.after_cursor_execute:
+        for cursor, (sql, params, many) in zip(cursors, statements, strict=True):
+            dispatch.after_cursor_execute(connection, cursor, sql, params, None, many)
+
+
+def send_deferred(connection: Connection) -> None:
+    """Send the statements deferred on ``connection`` now (one round trip), if any."""
+    deferred = connection.info.pop(_DEFERRED, None)
+    if deferred:
+        _pipelined(connection, deferred)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _before_statement(connection: Connection, *_: Any) -> None:
+    # Whatever SQLAlchemy runs next (an ORM flush, a query, a savepoint) finds the deferred rows written.
+    if _DEFERRED in connection.info:
+        send_deferred(connection)
+
+
+@event.listens_for(Engine, "commit")
+def _before_commit(connection: Connection) -> None:
+    send_deferred(connection)
+
+
+@event.listens_for(Engine, "rollback")
+def _dropped_on_rollback(connection: Connection) -> None:
+    connection.info.pop(_DEFERRED, None)
+
+
+@event.listens_for(Pool, "checkin")
+def _dropped_on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    # A connection given back without a rollback SQLAlchemy saw (the pool resets it) keeps nothing either.
+    if record is not None:
+        record.info.pop(_DEFERRED, None)
+
+
 def _copy(
     connection: Connection, cursor: Any, table: Table, keys: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
     """``COPY table (keys) FROM STDIN`` of ``rows`` (values as the bind processors made them), on psycopg."""
+    send_deferred(connection)  # COPY cannot run in a pipeline
     columns = ", ".join(table.c[key].name for key in keys)
     sql = f'COPY "{table.name}" ({columns}) FROM STDIN'
 
@@ -325,10 +418,14 @@ class PreparedInsert:
 
     :param build: makes the statement for a dialect (from ``sqlalchemy.dialects.<name>.insert``, to have
         ``ON CONFLICT``); called once per dialect.
+    :param deferred: on PostgreSQL, send the rows with the next statement (see the module); only for an
+        insert without ``RETURNING`` whose row count the caller does not need (hooks are told all rows).
     """
 
-    def __init__(self, table: Table, build: Callable[[Any], Any] | None = None) -> None:
+    def __init__(self, table: Table, build: Callable[[Any], Any] | None = None, *, deferred: bool = False) -> None:
         self.table = table
+        #: Sent with the next statement on PostgreSQL (see the module): the caller never reads its outcome.
+        self.deferred = deferred
         #: A plain insert (no ON CONFLICT, no RETURNING) goes to PostgreSQL by COPY.
         self.plain = build is None
         self.build = build or (lambda insert: insert)
@@ -382,6 +479,7 @@ class PreparedInsert:
         plan = self._plan(connection.dialect, tuple(rows[0]))
         params = _row_params(plan.keys, plan.processors, rows)
         returned: list[tuple[Any, ...]] = []
+        defer = self.deferred and connection.dialect.name == "postgresql"
         try:
             if self.plain and connection.dialect.name == "postgresql":
                 head, found, group = plan.head.partition(" VALUES ")
@@ -393,7 +491,13 @@ class PreparedInsert:
                     # A few rows (a single statement's index, its outbox row): one multi-row INSERT is one
                     # round trip, where COPY takes two.
                     sql = f"{head} VALUES {', '.join([group] * len(params))}"
-                    _execute(connection, cursor, sql, list(chain.from_iterable(params)))
+                    if defer:
+                        _defer(connection, sql, list(chain.from_iterable(params)))
+                    else:
+                        _execute(connection, cursor, sql, list(chain.from_iterable(params)))
+                inserted = len(rows)
+            elif not plan.group and defer:
+                _defer(connection, plan.head, params, many=True)
                 inserted = len(rows)
             elif not plan.group:
                 _execute(connection, cursor, plan.head, params, many=True)
@@ -403,12 +507,12 @@ class PreparedInsert:
                 per_page = max(1, min(MAX_ROWS, MAX_PARAMETERS // max(1, len(plan.keys))))
                 for start in range(0, len(rows), per_page):
                     page = params[start : start + per_page]
-                    _execute(
-                        connection,
-                        cursor,
-                        f"{plan.head}{', '.join([plan.group] * len(page))}{plan.tail}",
-                        list(chain.from_iterable(page)),
-                    )
+                    sql = f"{plan.head}{', '.join([plan.group] * len(page))}{plan.tail}"
+                    if defer and not plan.results:
+                        _defer(connection, sql, list(chain.from_iterable(page)))
+                        inserted += len(page)
+                        continue
+                    _execute(connection, cursor, sql, list(chain.from_iterable(page)))
                     if plan.results:
                         fetched = cursor.fetchall()
                         returned.extend(_process(fetched, plan.results))

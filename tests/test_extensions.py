@@ -224,3 +224,35 @@ def test_in_memory_databases_have_no_checkpointer() -> None:
             assert extensions._WAL_FILE not in connection.connection.info
     finally:
         engine.dispose()
+
+
+def test_a_request_without_a_cookie_opens_a_session_without_the_signer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask import session
+
+    from capcourse import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "test"})
+    signers: list[object] = []
+    real = extensions.CookieSessions.get_signing_serializer
+
+    def counted(interface: extensions.CookieSessions, given: Any) -> Any:
+        signers.append(given)
+        return real(interface, given)
+
+    monkeypatch.setattr(extensions.CookieSessions, "get_signing_serializer", counted)
+
+    @app.get("/_session_test")
+    def _seen() -> dict[str, Any]:
+        seen = dict(session)
+        session["visits"] = int(seen.get("visits", 0)) + 1
+        return seen
+
+    client = app.test_client(use_cookies=False)
+    first = client.get("/_session_test")
+    assert first.status_code == 200
+    assert first.json == {}
+    assert signers == [app]  # to sign the cookie it sets, none to open the empty session
+    cookie = first.headers["Set-Cookie"].split(";")[0]
+    second = client.get("/_session_test", headers={"Cookie": cookie})
+    assert second.json == {"visits": 1}
+    assert len(signers) == 3  # the cookie brought was opened with it, and the new one signed

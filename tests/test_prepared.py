@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import flask_migrate
 import pytest
 from sqlalchemy import bindparam, event, literal_column, select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +16,7 @@ from capcourse import prepared
 from capcourse.extensions import db
 from capcourse.prepared import Prepared, PreparedInsert
 from capcourse.records.models import Learner
+from tests.conftest import drop_database, make_app, make_database
 
 pytestmark = pytest.mark.db
 
@@ -184,3 +187,83 @@ def test_a_literal_percent_and_long_in_lists_reach_the_database_as_written(sessi
 
     assert query.all(session, {"keys": keys}) == [(rows[0]["agent_key"], "100%"), (rows[2]["agent_key"], "100%")]
     assert query.all(session, {"keys": keys[:120]}) == []
+
+
+def _heard(into: list[str]) -> Any:
+    def listen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.startswith(("SAVEPOINT", "RELEASE")):  # the test's own transaction
+            into.append(statement.split()[0].upper())
+
+    return listen
+
+
+def test_a_deferred_insert_goes_with_the_next_statement_on_postgresql(session: Session) -> None:
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    heard: list[str] = []
+    insert = PreparedInsert(_learners, deferred=True)
+    listen = _heard(heard)
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        insert.run(session, [learner_row(0), learner_row(1)])
+        # On PostgreSQL nothing is sent yet (SQLite, whose statements cost no round trip, runs it at once).
+        assert heard == ([] if on_postgresql else ["INSERT"])
+        # The next statement, SQLAlchemy's own here, goes after it and finds the rows.
+        assert session.scalar(select(db.func.count()).select_from(_learners)) == 2
+        assert heard == ["INSERT", "SELECT"]
+        # And before a statement run here, in the same pipeline.
+        insert.run(session, [learner_row(2)])
+        assert len(Prepared(BY_KEYS).all(session, {"keys": ["mbox:p2@example.org"]})) == 1
+        assert heard == ["INSERT", "SELECT", "INSERT", "SELECT"]
+        # A COPY (which cannot be pipelined) sends what waits first.
+        insert.run(session, [learner_row(3)])
+        PreparedInsert(_learners).run(session, [learner_row(n) for n in range(10, 10 + prepared.MAX_VALUES_ROWS + 1)])
+        assert heard[4:] == ["INSERT", "COPY" if on_postgresql else "INSERT"]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert prepared._DEFERRED not in session.connection().info
+
+
+def test_a_deferred_upsert_and_its_pages_are_sent_in_order(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prepared, "MAX_ROWS", 2)
+    upsert = PreparedInsert(
+        _learners,
+        lambda i: i.on_conflict_do_update(index_elements=["agent_key"], set_={"name": i.excluded.name}),
+        deferred=True,
+    )
+    upsert.run(session, [learner_row(n) for n in range(5)])
+    upsert.run(session, [learner_row(0, name="renamed")])  # after the first: its row exists by then
+
+    names = {key: name for key, name in session.execute(select(_learners.c.agent_key, _learners.c.name))}
+    assert len(names) == 5
+    assert names["mbox:p0@example.org"] == "renamed"
+
+
+def test_a_deferred_insert_the_database_refuses_fails_the_next_statement(session: Session) -> None:
+    new_learners(session, 1)
+    with pytest.raises(IntegrityError):  # the same agent_key again: unique; raised at once on SQLite
+        PreparedInsert(_learners, deferred=True).run(session, [learner_row(0)])
+        session.scalar(select(db.func.count()).select_from(_learners))
+
+
+def test_a_deferred_insert_goes_before_the_commit_and_a_rollback_drops_it(tmp_path: Path) -> None:
+    # A database of its own: the other tests' sessions never really commit or roll back.
+    database = make_database(tmp_path, "deferred")
+    app = make_app(database)
+    try:
+        with app.app_context():
+            flask_migrate.upgrade()
+            rows = [learner_row(n) for n in range(3)]
+            keys = [row["agent_key"] for row in rows]
+            insert = PreparedInsert(_learners, deferred=True)
+            with Session(db.engine) as session:
+                insert.run(session, rows[:2])
+                session.commit()
+                insert.run(session, rows[2:])
+                session.rollback()
+                assert prepared._DEFERRED not in session.connection().info
+                # The rolled-back row is not sent with the next transaction's first statement either.
+                stored = [row[1] for row in Prepared(BY_KEYS).all(session, {"keys": keys})]
+                assert sorted(stored) == keys[:2]
+            db.engine.dispose()
+    finally:
+        drop_database(database)

@@ -88,13 +88,15 @@ def end_read() -> None:
     lock up front on SQLite when the request may write.
     """
     session = db.session()
-    # The key (and its person) just read stay loaded: expiring them would read them
-    # again, a query per request, in the view's transaction.
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
+    # None when the key was taken as read a moment ago (recent_key): nothing to end.
+    if session.in_transaction():
+        # The key (and its person) just read stay loaded: expiring them would read them
+        # again, a query per request, in the view's transaction.
+        session.expire_on_commit = False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = True
     will_write(request.method not in ("GET", "HEAD", "OPTIONS"))
 
 

@@ -110,7 +110,7 @@ def index_entries(statement: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 #: Run on the driver: an ORM insert goes through the unit of work's bulk path, several times slower.
-_INDEX_INSERT = PreparedInsert(StatementIndex.__table__)
+_INDEX_INSERT = PreparedInsert(StatementIndex.__table__, deferred=True)
 
 
 def index_stored(session: Session, stored: Sequence[tuple[int, dict[str, Any]]]) -> None:

@@ -182,4 +182,4 @@ def _build_upsert(upsert: Any) -> Any:
 
 
 #: Built and compiled once per dialect (building it per batch cost more than running it).
-_UPSERT = PreparedInsert(Evidence.__table__, _build_upsert)
+_UPSERT = PreparedInsert(Evidence.__table__, _build_upsert, deferred=True)

@@ -156,7 +156,7 @@ _FIRST_SUCCESS = Prepared(
     .group_by(_completions.c.learner_id, _completions.c.activity_id)
 )
 _STORED_IDS = Prepared(select(_statements.c.id).where(_statements.c.id.in_(_in("ids"))))
-_OUTBOX_INSERT = PreparedInsert(OutboxEntry.__table__)
+_OUTBOX_INSERT = PreparedInsert(OutboxEntry.__table__, deferred=True)
 #: ``INSERT … ON CONFLICT DO NOTHING [RETURNING …]`` per (table, conflict, returning).
 _INSERTS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], PreparedInsert] = {}
 
