@@ -20,7 +20,7 @@ On PostgreSQL an insert built ``deferred`` (one whose outcome its caller never
 reads: index rows, outbox rows, evidence counts) is not sent at once: it waits on
 the connection and goes in one pipeline with the next statement, whatever runs it
 (this module, SQLAlchemy, the commit), so it costs no round trip of its own. A
-statement from an LMS waited for about a dozen round trips; three of them were
+statement from an LMS waited for about a dozen round trips; four of them were
 these. Its error, if any, is raised by that next statement (the transaction is
 lost either way); a rollback drops what waits.
 

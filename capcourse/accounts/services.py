@@ -327,6 +327,6 @@ def revoke_api_key(session: Session, prefix: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
     session.flush()
-    for kept in [kept for kept in _RECENT_KEYS if kept[1] == key.key_hash]:
+    for kept in [kept for kept in list(_RECENT_KEYS) if kept[1] == key.key_hash]:  # a copy: other threads add
         _RECENT_KEYS.pop(kept, None)
     return key
