@@ -225,10 +225,12 @@ def post_all(target: Target, count: int, batch: int, clients: int) -> float:
     return count / seconds
 
 
-def reference_rate(count: int, batch: int, clients: int) -> float:
-    """Learning Locker's rate at one point, on a fresh (empty) instance."""
+def reference_rate(
+    count: int, batch: int, clients: int, items: Callable[[int], list[dict[str, Any]]] = statements
+) -> float:
+    """Learning Locker's rate at one point, taking ``count`` of ``items``, on a fresh (empty) instance."""
     with learning_locker() as url:
-        return post_all(Target(f"{url}/statements", ("bench", "bench"), list, statements), count, batch, clients)
+        return post_all(Target(f"{url}/statements", ("bench", "bench"), list, items), count, batch, clients)
 
 
 def count_for(batch: int, total: int) -> int:
@@ -403,13 +405,7 @@ def main() -> None:
             # The statements capcourse emits are richer than the bench's (context, mappings): the reference
             # for delivery is also a fresh Learning Locker taking these very statements, as the one
             # delivered to took them (empty at first, filling up).
-            with learning_locker() as fresh_reference:
-                same = post_all(
-                    Target(f"{fresh_reference}/statements", ("bench", "bench"), list, fresh(emitted)),
-                    len(emitted),
-                    100,
-                    1,
-                )
+            same = reference_rate(len(emitted), 100, 1, fresh(emitted))
             delivery_rows.append((kind, report.delivered, seconds, same))
             commits[kind] = durable_commits(app)
         print()

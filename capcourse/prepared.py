@@ -210,9 +210,9 @@ def _pipelined(connection: Connection, statements: Sequence[_Statement], last: A
     """Send ``statements`` in one psycopg pipeline: one round trip; ``last`` (a cursor) runs the last one and
     holds its result. Each is told to the cursor-level listeners as if run alone."""
     dbapi_connection: Any = connection.connection.dbapi_connection
-    cursors = [RawCursor(dbapi_connection) for _ in statements[: -1 if last is not None else None]]
-    if last is not None:
-        cursors.append(last)
+    # A cursor of its own for each statement but the one ``last`` runs (its caller closes it).
+    own = [RawCursor(dbapi_connection) for _ in range(len(statements) - (last is not None))]
+    cursors = own if last is None else [*own, last]
     dispatch = connection.dispatch
     if dispatch.before_cursor_execute:
         for cursor, (sql, params, many) in zip(cursors, statements, strict=True):
@@ -226,15 +226,15 @@ def _pipelined(connection: Connection, statements: Sequence[_Statement], last: A
                 else:
                     cursor.execute(sql, params)
     except dialect.loaded_dbapi.Error as error:
-        for cursor in cursors:
-            cursor.close()
+        if last is not None:
+            last.close()  # as _told_and_wrapped closes its cursor on an error
         disconnected = dialect.is_disconnect(error, dbapi_connection, None)
         sql = ";\n".join(sql for sql, _, _ in statements)
         raise DBAPIError.instance(
             sql, None, error, dialect.loaded_dbapi.Error, connection_invalidated=disconnected, dialect=dialect
         ) from error
     finally:
-        for cursor in cursors[: -1 if last is not None else None]:
+        for cursor in own:
             cursor.close()
     if dispatch.after_cursor_execute:
         for cursor, (sql, params, many) in zip(cursors, statements, strict=True):
