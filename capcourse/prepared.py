@@ -63,7 +63,11 @@ MAX_PARAMETERS = 30_000
 #: Rows per multi-row ``VALUES`` page (SQLAlchemy's own page size for insertmanyvalues).
 MAX_ROWS = 1000
 #: Plain inserts of up to this many rows go to PostgreSQL as one multi-row ``INSERT``, more by ``COPY``.
-MAX_VALUES_ROWS = 20
+#: Measured in-process, alternated (bench/ingest.py's statements): 200 against 20 took 2–8% off a
+#: statement from an LMS (its emitted statements' ~30 index rows wait for the commit instead of a
+#: COPY's two round trips) and 1–3% off a batch of 100; all by INSERT (~1,300 index rows) was 6%
+#: slower for a batch of completions.
+MAX_VALUES_ROWS = 200
 #: Plans kept per statement: one per combination of IN-list lengths seen, so bounded, as a
 #: statement with three lists could otherwise collect thousands in a long-running server.
 MAX_PLANS = 256
@@ -189,16 +193,22 @@ def _defer(connection: Connection, sql: str, params: Any, many: bool = False) ->
     connection.info.setdefault(_DEFERRED, []).append((_numbered(sql), params, many))
 
 
-def _execute(connection: Connection, cursor: Any, sql: str, params: Any, many: bool = False) -> None:
+def _execute(
+    connection: Connection, cursor: Any, sql: str, params: Any, many: bool = False, *, prepare: bool | None = None
+) -> None:
     """Run ``sql`` on ``cursor``, telling SQLAlchemy's cursor-level listeners (query counts, tracing) as it would.
 
-    On PostgreSQL the statements deferred on the connection go first, in one pipeline with this one.
+    On PostgreSQL the statements deferred on the connection go first, in one pipeline with this one;
+    ``prepare`` is psycopg's (None: prepared once it has run a few times on the connection; False: never).
     """
     if isinstance(cursor, RawCursor):
         sql = _numbered(sql)
         deferred = connection.info.pop(_DEFERRED, None)
         if deferred:
-            _pipelined(connection, [*deferred, (sql, params, many)], cursor)
+            _pipelined(connection, [*deferred, (sql, params, many)], cursor, prepare)
+            return
+        if prepare is False:
+            _told_and_wrapped(connection, cursor, sql, params, many, lambda: cursor.execute(sql, params, prepare=False))
             return
     if many:
         _told_and_wrapped(connection, cursor, sql, params, many, lambda: cursor.executemany(sql, params))
@@ -206,9 +216,12 @@ def _execute(connection: Connection, cursor: Any, sql: str, params: Any, many: b
         _told_and_wrapped(connection, cursor, sql, params, many, lambda: cursor.execute(sql, params))
 
 
-def _pipelined(connection: Connection, statements: Sequence[_Statement], last: Any = None) -> None:
-    """Send ``statements`` in one psycopg pipeline: one round trip; ``last`` (a cursor) runs the last one and
-    holds its result. Each is told to the cursor-level listeners as if run alone."""
+def _pipelined(
+    connection: Connection, statements: Sequence[_Statement], last: Any = None, last_prepare: bool | None = None
+) -> None:
+    """Send ``statements`` in one psycopg pipeline: one round trip; ``last`` (a cursor) runs the last one
+    (``prepare`` as ``last_prepare``) and holds its result. Each is told to the cursor-level listeners as if
+    run alone."""
     dbapi_connection: Any = connection.connection.dbapi_connection
     # A cursor of its own for each statement but the one ``last`` runs (its caller closes it).
     own = [RawCursor(dbapi_connection) for _ in range(len(statements) - (last is not None))]
@@ -223,6 +236,8 @@ def _pipelined(connection: Connection, statements: Sequence[_Statement], last: A
             for cursor, (sql, params, many) in zip(cursors, statements, strict=True):
                 if many:
                     cursor.executemany(sql, params)
+                elif cursor is last and last_prepare is False:
+                    cursor.execute(sql, params, prepare=False)
                 else:
                     cursor.execute(sql, params)
     except dialect.loaded_dbapi.Error as error:
@@ -319,6 +334,8 @@ class _Plan:
     constants: Mapping[str, Any]
     processors: tuple[Processor, ...]
     results: tuple[Processor, ...]
+    #: Never prepared on the server (an IN list of several values: see :meth:`Prepared._plan`).
+    one_shot: bool = False
 
 
 class Prepared:
@@ -360,6 +377,12 @@ class Prepared:
             constants,
             tuple(binds.get(source) for source, _ in sources),
             tuple(_result_processors(compiled, dialect)),
+            # psycopg prepares a statement once it has run it a few times on a connection, and PostgreSQL
+            # then keeps one generic plan for it, made for the table as it was then. For an IN list of
+            # several values that plan can be a sequential scan that builds the list again for every row:
+            # 22-42 ms for 100 idempotency keys against 6,000 completions (bench/ingest.py), where the
+            # statement planned with its values (a one-shot, unnamed statement) takes the unique index.
+            one_shot=any(length > 1 for length in lengths),
         )
         # An empty IN list compiles to a fixed expression with no parameter: one plan per length.
         if len(self._plans) >= MAX_PLANS:
@@ -377,6 +400,7 @@ class Prepared:
             cursor,
             plan.sql,
             tuple(v if p is None else p(v) for p, v in zip(plan.processors, values, strict=True)),
+            prepare=False if plan.one_shot else None,
         )
         return cursor, plan
 
@@ -488,8 +512,8 @@ class PreparedInsert:
                     # millisecond of Python apiece; a batch's 700 index rows took half its time that way.
                     _copy(connection, cursor, self.table, plan.keys, params)
                 else:
-                    # A few rows (a single statement's index, its outbox row): one multi-row INSERT is one
-                    # round trip, where COPY takes two.
+                    # A few rows (a statement's index, a batch's outbox rows): one multi-row INSERT is one
+                    # round trip, or none of its own when deferred, where COPY takes two.
                     sql = f"{head} VALUES {', '.join([group] * len(params))}"
                     if defer:
                         _defer(connection, sql, list(chain.from_iterable(params)))

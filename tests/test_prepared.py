@@ -189,6 +189,27 @@ def test_a_literal_percent_and_long_in_lists_reach_the_database_as_written(sessi
     assert query.all(session, {"keys": keys[:120]}) == []
 
 
+def test_on_postgresql_a_query_with_a_list_of_several_values_is_never_prepared(session: Session) -> None:
+    """PostgreSQL keeps one generic plan for a prepared statement, made for the table as it was then: for an IN
+    list of several values, a sequential scan that builds the list again for each row as the table grows."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite prepares every statement, and plans it with its values")
+    rows = new_learners(session, 3)
+    one = Prepared(select(_learners.c.id).where(_learners.c.agent_key.in_(bindparam("keys", expanding=True))))
+    several = Prepared(select(_learners.c.name).where(_learners.c.agent_key.in_(bindparam("keys", expanding=True))))
+    waiting = PreparedInsert(_learners, deferred=True)
+    # More times than psycopg waits before it prepares a statement (prepare_threshold, 5 by default), alone
+    # and at the end of a pipeline (after a deferred insert).
+    for n in range(8):
+        assert len(one.all(session, {"keys": [rows[0]["agent_key"]]})) == 1
+        assert len(several.all(session, {"keys": [rows[1]["agent_key"], rows[2]["agent_key"]]})) == 2
+        waiting.run(session, [learner_row(10 + n)])
+        assert len(several.all(session, {"keys": [rows[1]["agent_key"], f"mbox:p{10 + n}@example.org"]})) == 2
+    prepared_here = session.execute(db.text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+    assert any("learners.id" in sql for sql in prepared_here)  # the one-value lookup is prepared
+    assert not any("learners.name" in sql for sql in prepared_here)
+
+
 def _heard(into: list[str]) -> Any:
     def listen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if not statement.startswith(("SAVEPOINT", "RELEASE")):  # the test's own transaction
