@@ -5,12 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
 from capcourse.extensions import db
 from capcourse.frameworks.models import utcnow
-from capcourse.records.models import StoredStatement
 
 
 class DocumentKind(enum.StrEnum):
@@ -72,15 +71,20 @@ class IndexKind(enum.StrEnum):
 
 
 class StatementIndex(db.Model):  # type: ignore[name-defined,misc]
-    """Who and what a stored statement names, so the Statement resource's filters are indexed lookups."""
+    """Who and what a stored statement names, so the Statement resource's filters are indexed lookups.
+
+    Derived from ``statements`` as a search index is: written only by
+    :func:`~capcourse.lrs.retrieval.index_stored`, just after its statement, in the
+    same transaction; statements are never deleted. So ``statement_pk`` has no
+    foreign key (and no index for one): each would cost a lookup and a B-tree
+    insert for every one of a statement's ~12 rows (migration 0022).
+    """
 
     __tablename__ = "lrs_statement_index"
     __table_args__ = (Index("ix_lrs_statement_index_lookup", "kind", "value"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    statement_pk: Mapped[int] = mapped_column(ForeignKey("statements.pk", ondelete="CASCADE"), index=True)
+    statement_pk: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))
     #: An agent key, an activity IRI or a statement id (a digest when longer than the column).
     value: Mapped[str] = mapped_column(String(300))
-
-    statement: Mapped[StoredStatement] = relationship()
