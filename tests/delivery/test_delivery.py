@@ -7,6 +7,7 @@ test_third_party_lrs.py.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -248,10 +249,10 @@ class RecordingClient:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def post_statements(self, statements: list[dict[str, Any]]) -> list[str]:
+    def post_serialized(self, statements: list[str]) -> list[str]:
         if self.down:
             raise LrsError("Could not reach the LRS: down", None, retryable=True)
-        self.batches.append([s["id"] for s in statements])
+        self.batches.append([json.loads(s)["id"] for s in statements])
         return self.batches[-1]
 
 

@@ -38,6 +38,20 @@ def test_posts_a_batch_with_version_header_and_basic_auth() -> None:
     assert json.loads(request.content) == statements
 
 
+def test_posts_statements_already_written_as_json_as_they_are() -> None:
+    """A store's text goes as it is: numbers, key order and spacing as kept, no decoding on the way."""
+    seen: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.content)
+        return httpx.Response(200, json=[s["id"] for s in json.loads(request.content)])
+
+    texts = ['{"id": "a", "result": {"score": {"raw": 1.50}}}', '{"verb":{"id":"v"},"id":"b"}']
+    with client_for(handler) as client:
+        assert client.post_serialized(texts) == ["a", "b"]
+    assert seen == [b'[{"id": "a", "result": {"score": {"raw": 1.50}}},{"verb":{"id":"v"},"id":"b"}]']
+
+
 @pytest.mark.parametrize(("status", "retryable"), [(409, False), (400, False), (401, False), (429, True), (503, True)])
 def test_refusals_say_whether_to_retry(status: int, retryable: bool) -> None:
     with client_for(lambda request: httpx.Response(status, text="nope")) as client, pytest.raises(LrsError) as caught:
