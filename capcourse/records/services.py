@@ -117,20 +117,35 @@ _EXTERNAL_TARGETS = Prepared(
     .where(_external.c.value.in_(_in("values")))
     .order_by(_external.c.id)
 )
-_MAPPED = Prepared(
-    select(
-        _mappings.c.activity_id,
-        _mappings.c.module_id,
-        _mappings.c.item_id,
-        _mappings.c.depth,
-        _items.c.uri,
-        _items.c.abbreviated_statement,
-        _items.c.full_statement,
-    )
-    .join_from(_mappings, _items, _items.c.id == _mappings.c.item_id)
-    .where(or_(_mappings.c.activity_id.in_(_in("activities")), _mappings.c.module_id.in_(_in("modules"))))
-    .order_by(_mappings.c.created_at, _mappings.c.id)
+_MAPPING_COLUMNS = (
+    _mappings.c.id,
+    _mappings.c.activity_id,
+    _mappings.c.module_id,
+    _mappings.c.item_id,
+    _mappings.c.depth,
+    _items.c.uri,
+    _items.c.abbreviated_statement,
+    _items.c.full_statement,
 )
+
+
+def _with_mappings(query: Any) -> Any:
+    """``query`` (of activities joined to their modules) with a row per item mapped to the activity or its module.
+
+    One query instead of two for what a batch's completions need: on PostgreSQL a
+    round trip less, and items are looked up by key for each mapping (the query on
+    its own was planned as a scan of every framework item, hashed, per request).
+    """
+    return (
+        query.add_columns(*_MAPPING_COLUMNS)
+        .outerjoin(_mappings, or_(_mappings.c.activity_id == _activities.c.id, _mappings.c.module_id == _modules.c.id))
+        .outerjoin(_items, _items.c.id == _mappings.c.item_id)
+        .order_by(_mappings.c.created_at, _mappings.c.id)
+    )
+
+
+_TARGETS_MAPPED = Prepared(_with_mappings(_TARGETS.statement))
+_EXTERNAL_TARGETS_MAPPED = Prepared(_with_mappings(_EXTERNAL_TARGETS.statement))
 _ATTAINED = Prepared(
     select(_attainments_t.c.programme_id, _attainments_t.c.learner_id, _attainments_t.c.item_id).where(
         _attainments_t.c.programme_id.in_(_in("programmes")),
@@ -296,6 +311,15 @@ def _resolve(session: Session, refs: Iterable[str]) -> tuple[dict[str, list[uuid
 
     A query for the IRIs (when there are any) and one for the external identifiers.
     """
+    matched, targets, _ = _resolve_mapped(session, refs, None)
+    return matched, targets
+
+
+def _resolve_mapped(
+    session: Session, refs: Iterable[str], base_url: str | None
+) -> tuple[dict[str, list[uuid.UUID]], dict[uuid.UUID, _Target], dict[uuid.UUID, list[_Mapped]]]:
+    """:func:`_resolve`, and (given ``base_url``) the items mapped to each activity and module, as :func:`_mapped`
+    gives them, read by the same queries."""
     refs = set(refs)
     by_iri: dict[str, uuid.UUID] = {}
     for ref in refs:
@@ -305,17 +329,39 @@ def _resolve(session: Session, refs: Iterable[str]) -> tuple[dict[str, list[uuid
                 by_iri[ref] = uuid.UUID(found.group(1))
             except ValueError:
                 continue
-    targets = _targets(session, by_iri.values()) if by_iri else {}
+    targets: dict[uuid.UUID, _Target] = {}
+    mapped: dict[uuid.UUID, list[_Mapped]] = {}
+    seen: set[uuid.UUID] = set()
+
+    def take(row: Sequence[Any]) -> _Target:
+        # A target's row, then (with base_url) the mapping the row carries, once each.
+        if base_url is None:
+            target = _Target(*row)
+        else:
+            target = _Target(*row[:8])
+            mapping_id, activity_id, module_id, item_id, depth, uri, abbreviated, full = row[8:]
+            if mapping_id is not None and mapping_id not in seen:
+                seen.add(mapping_id)
+                mapped.setdefault(activity_id or module_id, []).append(
+                    _Mapped(item_id, depth, node_uri(base_url, item_id, uri), abbreviated or full[:200])
+                )
+        targets[target.activity_id] = target
+        return target
+
+    if by_iri:
+        query = _TARGETS if base_url is None else _TARGETS_MAPPED
+        for row in query.all(session, {"ids": list(set(by_iri.values()))}):
+            take(row)
     matched: dict[str, list[uuid.UUID]] = {ref: [i] for ref, i in by_iri.items() if i in targets}
     rest = refs - matched.keys()
     if rest:
-        for value, *row in _EXTERNAL_TARGETS.all(session, {"values": list(rest)}):
-            target = _Target(*row)
-            targets[target.activity_id] = target
+        query = _EXTERNAL_TARGETS if base_url is None else _EXTERNAL_TARGETS_MAPPED
+        for value, *columns in query.all(session, {"values": list(rest)}):
+            target = take(columns)
             ids = matched.setdefault(value, [])
             if target.activity_id not in ids:
                 ids.append(target.activity_id)
-    return matched, targets
+    return matched, targets, mapped
 
 
 def learners_for(session: Session, agents: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, dict[str, Any]]]:
@@ -482,12 +528,12 @@ def record_batch(
         else:
             seen.add(key)
             fresh.append(index)
-    matched, targets = _resolve(session, {inputs[i].activity_ref for i in fresh})
+    matched, targets, mapped = _resolve_mapped(session, {inputs[i].activity_ref for i in fresh}, base_url)
     pending = [i for i in fresh if not matched.get(inputs[i].activity_ref)]
     _keep_pending(session, [inputs[i] for i in pending], results, pending)
     recording = [i for i in fresh if matched.get(inputs[i].activity_ref)]
     if recording:
-        _record(session, inputs, recording, matched, targets, results, base_url, destinations)
+        _record(session, inputs, recording, matched, targets, mapped, results, base_url, destinations)
     return [r if r is not None else RecordResult("duplicate") for r in results]
 
 
@@ -525,12 +571,11 @@ def _record(
     indexes: Sequence[int],
     matched: Mapping[str, list[uuid.UUID]],
     targets: Mapping[uuid.UUID, _Target],
+    mapped: Mapping[uuid.UUID, list[_Mapped]],
     results: list[RecordResult | None],
     base_url: str,
     destinations: Sequence[str],
 ) -> None:
-    activity_ids = {a for i in indexes for a in matched[inputs[i].activity_ref]}
-    mapped = _mapped(session, base_url, activity_ids, {t.module_id for t in targets.values()})
     learners = learners_for(session, [inputs[i].agent for i in indexes])
     now = utcnow()
     rows: list[dict[str, Any]] = []
@@ -595,26 +640,6 @@ def _record(
     )
     statements += _attainments(session, succeeded, agents, mapped, base_url)
     store_statements(session, statements, "emitted", destinations)
-
-
-def _targets(session: Session, activity_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, _Target]:
-    rows = _TARGETS.all(session, {"ids": list(set(activity_ids))})
-    return {row[0]: _Target(*row) for row in rows}
-
-
-def _mapped(
-    session: Session, base_url: str, activity_ids: Iterable[uuid.UUID], module_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, list[_Mapped]]:
-    """Items mapped to each of these activities and modules, in the order they were mapped."""
-    rows = _MAPPED.all(session, {"activities": list(set(activity_ids)), "modules": list(set(module_ids))})
-    mapped: dict[uuid.UUID, list[_Mapped]] = {}
-    for activity_id, module_id, item_id, depth, uri, abbreviated, full in rows:
-        target = activity_id or module_id
-        assert target is not None  # a mapping has one target (check constraint)
-        mapped.setdefault(target, []).append(
-            _Mapped(item_id, depth, node_uri(base_url, item_id, uri), abbreviated or full[:200])
-        )
-    return mapped
 
 
 def _success(data: CompletionInput) -> bool | None:
