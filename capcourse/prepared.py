@@ -12,7 +12,10 @@ session's transaction, with the same SQL and the same values SQLAlchemy would
 have sent, minus its per-call bookkeeping. On PostgreSQL the cursor is psycopg's
 raw one and the placeholders are numbered here (``$1``…), once per plan: psycopg's
 own cursor parses every statement of more than 50 parameters again, in Python,
-at every call. On PostgreSQL a plain insert (no
+at every call. psycopg prepares a statement on the server once it has run a few
+times; a query with an ``IN`` list of several values never is (see
+:meth:`Prepared._plan`), as PostgreSQL's one generic plan for it can be a
+sequential scan made while the table was small. On PostgreSQL a plain insert (no
 ``ON CONFLICT``, no ``RETURNING``) goes by ``COPY`` instead, far cheaper than
 psycopg's one pipelined ``INSERT`` per row.
 
