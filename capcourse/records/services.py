@@ -318,8 +318,8 @@ def _resolve(session: Session, refs: Iterable[str]) -> tuple[dict[str, list[uuid
 def _resolve_mapped(
     session: Session, refs: Iterable[str], base_url: str | None
 ) -> tuple[dict[str, list[uuid.UUID]], dict[uuid.UUID, _Target], dict[uuid.UUID, list[_Mapped]]]:
-    """:func:`_resolve`, and (given ``base_url``) the items mapped to each activity and module, as :func:`_mapped`
-    gives them, read by the same queries."""
+    """:func:`_resolve`, and (given ``base_url``) the items mapped to each activity and module, in the order they
+    were mapped, read by the same queries (a row per mapping)."""
     refs = set(refs)
     by_iri: dict[str, uuid.UUID] = {}
     for ref in refs:
