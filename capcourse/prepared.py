@@ -210,7 +210,7 @@ def _execute(
         if deferred:
             _pipelined(connection, [*deferred, (sql, params, many)], cursor, prepare)
             return
-        if prepare is False:
+        if prepare is False and not many:
             _told_and_wrapped(connection, cursor, sql, params, many, lambda: cursor.execute(sql, params, prepare=False))
             return
     if many:
