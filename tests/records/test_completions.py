@@ -98,6 +98,41 @@ def test_a_completion_becomes_a_mapped_statement(client: FlaskClient, session: S
     assert xapi.validate_statement(attained) == []
 
 
+def test_a_batch_for_two_activities_of_one_module_carries_each_ones_mapping(
+    client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    """Each statement names its own activity's items in the order they were mapped, and its module's once."""
+    first = world["activity"]
+    second = factories.activity(session, first.module)
+    principal = principal_for_user(factories.user(session, Role.ADMIN))
+    later, earlier = item_id("frontline-lcf-pathway-1", "EC.5.a"), item_id("frontline-lcf-pathway-1", "MC.3.a")
+    map_items(session, principal, second, [earlier], Depth.INTRODUCED)
+    map_items(session, principal, second, [later], Depth.DEVELOPED)
+    session.commit()
+    batch = [
+        completion(activity=f"http://capcourse.test/activities/{second.id}", idempotency_key="second"),
+        completion(idempotency_key="first"),
+        completion(
+            activity=f"http://capcourse.test/activities/{second.id}", idempotency_key="again", outcome="completed"
+        ),
+    ]
+
+    response = client.post("/api/v1/completions", json={"completions": batch}, headers=world["lms"])
+
+    assert response.status_code == 200, response.json
+    by_id = {s["id"]: s for s in statements(session)}
+    carried = []
+    for result in response.json["results"]:
+        activities = by_id[result["statement_ids"][0]]["context"]["contextActivities"]
+        carried.append(([a["id"] for a in activities["category"]], [a["id"] for a in activities["other"]]))
+    uri = "http://capcourse.test/uri/{}".format
+    assert carried == [
+        ([uri(earlier), uri(later)], [uri(KSS_7)]),
+        ([uri(CURIOSITY)], [uri(KSS_7)]),
+        ([uri(earlier), uri(later)], [uri(KSS_7)]),
+    ]
+
+
 def test_resends_are_recorded_once(client: FlaskClient, session: Session, world: dict[str, Any]) -> None:
     body = {"completions": [completion(), completion()]}
     results = client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"]
