@@ -307,6 +307,10 @@ def commit_runtime(
         for element, message in error.errors:
             errors.setdefault(element, []).append(message)
         raise InvalidInputError(f"The SCORM run-time data is not valid: {error}", errors) from None
+    # A player commits on a timer and on Terminate, asynchronously: two commits of one launch can run at
+    # once. On PostgreSQL both read the launch, and the later write counted one commit for the two; the
+    # row is read again, locked, so they take turns (SQLite's writers take turns from BEGIN already).
+    session.refresh(launch, with_for_update=True)
     launch.last_commit_at = now
     launch.commits = (launch.commits or 0) + 1
     launch.last_data = runtime_json(runtime)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -14,12 +15,15 @@ import xapi
 from capcourse.accounts.access import principal_for_key, principal_for_user
 from capcourse.accounts.models import MembershipRole, Role
 from capcourse.errors import InvalidInputError, NotFoundError
+from capcourse.extensions import db
 from capcourse.frameworks.models import utcnow
 from capcourse.launches import services
+from capcourse.launches.models import Launch
 from capcourse.launches.settings import settings_from
 from capcourse.records import services as records
 from capcourse.records.models import Completion
 from tests import factories
+from tests.conftest import drop_database, make_app, make_database, migrate_and_sync
 
 CONFIG = {
     "CAPCOURSE_BASE_URL": "http://capcourse.test",
@@ -136,6 +140,42 @@ def test_a_commit_racing_another_with_the_same_outcome_records_once(
     assert session.scalar(select(func.count()).select_from(Completion)) == 1
     # The launch's own record of the commit stays.
     assert launch.commits == 2 and services.aware(launch.last_commit_at or now) == later
+
+
+@pytest.mark.db
+def test_two_commits_of_one_launch_at_once_are_both_counted(tmp_path: Path) -> None:
+    """scorm-again commits asynchronously: the timer's commit and Terminate's can be in flight together."""
+    database = make_database(tmp_path, "commits")
+    app = make_app(database)
+    try:
+        migrate_and_sync(app)
+        with app.app_context():
+            if db.engine.dialect.name != "postgresql":
+                pytest.skip("SQLite's writers take turns from BEGIN IMMEDIATE: two commits cannot interleave")
+            settings = settings_from(CONFIG)
+            now = utcnow()
+            with Session(db.engine) as session:
+                programme = factories.programme(session)
+                activity = factories.activity(session, factories.module(session, factories.course(session, programme)))
+                key, _ = factories.api_key(session, Role.INTEGRATION)
+                launch_id = services.create_launch(
+                    session, principal_for_key(key), LEARNER, str(activity.id), settings, passing_score=None, now=now
+                ).launch.id
+                session.commit()
+            progress = {"cmi": {"core": {"lesson_status": "incomplete"}}}
+            with Session(db.engine) as first, Session(db.engine) as second:
+                # Both requests have read the launch before either commits.
+                mine, theirs = first.get(Launch, launch_id), second.get(Launch, launch_id)
+                assert mine is not None and theirs is not None and mine.commits == theirs.commits == 0
+                services.commit_runtime(first, mine, progress, settings, now=now)
+                first.commit()
+                services.commit_runtime(second, theirs, progress, settings, now=now + timedelta(seconds=1))
+                second.commit()
+            with Session(db.engine) as session:
+                assert session.get(Launch, launch_id).commits == 2  # type: ignore[union-attr]
+            db.engine.dispose()
+    finally:
+        drop_database(database)
 
 
 @pytest.mark.db
