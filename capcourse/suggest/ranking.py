@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -78,9 +79,18 @@ STOP_WORDS = frozenset(
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer("english")
+_STEMMER = snowballstemmer.stemmer("english")
+# One stemmer keeps its word in its own attributes while it works, so two threads of a
+# gthread worker must take turns; the cache makes the turn rare (a few thousand distinct
+# words across every framework, where each page's index stems them all again).
+_STEMMER_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1 << 16)
+def stem_word(word: str) -> str:
+    """The English Snowball stem of one lower-case word."""
+    with _STEMMER_LOCK:
+        return str(_STEMMER.stemWord(word))
 
 
 def words(text: str) -> list[str]:
@@ -92,7 +102,7 @@ def words(text: str) -> list[str]:
 def terms(text: str, *, stem: bool = True) -> list[str]:
     """The index terms of ``text``: its words less stop words, stemmed unless ``stem`` is false."""
     kept = [w for w in words(text) if w not in STOP_WORDS and len(w) > 1]
-    return list(_stemmer().stemWords(kept)) if stem else kept
+    return [stem_word(w) for w in kept] if stem else kept
 
 
 @dataclass(frozen=True)
@@ -257,6 +267,6 @@ def stem_words(text: str, stems: Iterable[str]) -> list[str]:
     wanted = set(stems)
     shown: dict[str, None] = {}
     for word in words(text):
-        if word not in STOP_WORDS and _stemmer().stemWord(word) in wanted:
+        if word not in STOP_WORDS and stem_word(word) in wanted:
             shown.setdefault(word, None)
     return list(shown)

@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
-from capcourse.suggest.ranking import Candidate, Feedback, Index, Settings, stem_words, terms
+import sys
+import threading
+
+import snowballstemmer
+
+from capcourse.suggest.ranking import Candidate, Feedback, Index, Settings, stem_word, stem_words, terms
 
 
 def test_terms_fold_case_and_accents_drop_stop_words_and_stem() -> None:
     assert terms("The Supervisors’ supervision of Café practice") == ["supervisor", "supervis", "cafe", "practic"]
     assert terms("Supervising", stem=False) == ["supervising"]
+
+
+def test_threads_stemming_at_once_each_get_their_own_words_stems() -> None:
+    # A gthread worker's threads share one stemmer, which keeps the word it works on in its
+    # own attributes: without taking turns, a thread is handed another's stem.
+    suffixes = ("ing", "ed", "ation", "ness", "ly", "ers", "ities", "ful")
+    lists = [[f"{stem}{n}x{suffix}" for n in range(400) for suffix in suffixes] for stem in ("supervis", "lead")]
+    expected = [[snowballstemmer.stemmer("english").stemWord(w) for w in words] for words in lists]
+    got: list[list[str]] = [[], []]
+    start = threading.Barrier(2)
+
+    def work(which: int) -> None:
+        start.wait()
+        got[which] = [stem_word(w) for w in lists[which]]
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        stem_word.cache_clear()
+        threads = [threading.Thread(target=work, args=(which,)) for which in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert got == expected
 
 
 def test_stemming_lets_word_forms_meet() -> None:
