@@ -186,14 +186,18 @@ def _numbered(sql: str) -> str:
 
 
 #: Key of a PostgreSQL connection's record info: the deferred statements waiting on it, as
-#: (numbered SQL, parameters, many) in the order they were run.
+#: (numbered SQL, parameters, many, the cursor that keeps its rows or None, prepare) in the order they were run.
 _DEFERRED = "capcourse_deferred"
 
-_Statement = tuple[str, Any, bool]
+_Statement = tuple[str, Any, bool, Any, "bool | None"]
 
 
-def _defer(connection: Connection, sql: str, params: Any, many: bool = False) -> None:
-    connection.info.setdefault(_DEFERRED, []).append((_numbered(sql), params, many))
+def _defer(
+    connection: Connection, sql: str, params: Any, many: bool = False, cursor: Any = None, prepare: bool | None = None
+) -> _Statement:
+    statement: _Statement = (_numbered(sql), params, many, cursor, prepare)
+    connection.info.setdefault(_DEFERRED, []).append(statement)
+    return statement
 
 
 def _execute(
@@ -208,7 +212,7 @@ def _execute(
         sql = _numbered(sql)
         deferred = connection.info.pop(_DEFERRED, None)
         if deferred:
-            _pipelined(connection, [*deferred, (sql, params, many)], cursor, prepare)
+            _pipelined(connection, [*deferred, (sql, params, many, cursor, prepare)])
             return
         if prepare is False and not many:
             _told_and_wrapped(connection, cursor, sql, params, many, lambda: cursor.execute(sql, params, prepare=False))
@@ -219,35 +223,33 @@ def _execute(
         _told_and_wrapped(connection, cursor, sql, params, many, lambda: cursor.execute(sql, params))
 
 
-def _pipelined(
-    connection: Connection, statements: Sequence[_Statement], last: Any = None, last_prepare: bool | None = None
-) -> None:
-    """Send ``statements`` in one psycopg pipeline: one round trip; ``last`` (a cursor) runs the last one
-    (``prepare`` as ``last_prepare``) and holds its result. Each is told to the cursor-level listeners as if
-    run alone."""
+def _pipelined(connection: Connection, statements: Sequence[_Statement]) -> None:
+    """Send ``statements`` in one psycopg pipeline: one round trip. A statement that came with a cursor
+    (the caller's, or a read sent ahead) leaves its result on it for its owner, who closes it; the others
+    get a cursor of their own here. Each is told to the cursor-level listeners as if run alone."""
     dbapi_connection: Any = connection.connection.dbapi_connection
-    # A cursor of its own for each statement but the one ``last`` runs (its caller closes it).
-    own = [RawCursor(dbapi_connection) for _ in range(len(statements) - (last is not None))]
-    cursors = own if last is None else [*own, last]
+    own = [RawCursor(dbapi_connection) for *_, given, _ in statements if given is None]
+    spare = iter(own)
+    cursors = [given if given is not None else next(spare) for *_, given, _ in statements]
     dispatch = connection.dispatch
     if dispatch.before_cursor_execute:
-        for cursor, (sql, params, many) in zip(cursors, statements, strict=True):
+        for cursor, (sql, params, many, _, _) in zip(cursors, statements, strict=True):
             dispatch.before_cursor_execute(connection, cursor, sql, params, None, many)
     dialect = connection.dialect
     try:
         with dbapi_connection.pipeline():
-            for cursor, (sql, params, many) in zip(cursors, statements, strict=True):
+            for cursor, (sql, params, many, _, prepare) in zip(cursors, statements, strict=True):
                 if many:
                     cursor.executemany(sql, params)
-                elif cursor is last and last_prepare is False:
+                elif prepare is False:
                     cursor.execute(sql, params, prepare=False)
                 else:
                     cursor.execute(sql, params)
     except dialect.loaded_dbapi.Error as error:
-        if last is not None:
-            last.close()  # as _told_and_wrapped closes its cursor on an error
+        for cursor in cursors:
+            cursor.close()  # as _told_and_wrapped closes its cursor on an error
         disconnected = dialect.is_disconnect(error, dbapi_connection, None)
-        sql = ";\n".join(sql for sql, _, _ in statements)
+        sql = ";\n".join(statement[0] for statement in statements)
         raise DBAPIError.instance(
             sql, None, error, dialect.loaded_dbapi.Error, connection_invalidated=disconnected, dialect=dialect
         ) from error
@@ -255,7 +257,7 @@ def _pipelined(
         for cursor in own:
             cursor.close()
     if dispatch.after_cursor_execute:
-        for cursor, (sql, params, many) in zip(cursors, statements, strict=True):
+        for cursor, (sql, params, many, _, _) in zip(cursors, statements, strict=True):
             dispatch.after_cursor_execute(connection, cursor, sql, params, None, many)
 
 
@@ -393,19 +395,44 @@ class Prepared:
         self._plans[dialect, lengths] = plan
         return plan
 
+    def _values(self, plan: _Plan, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        given = {**plan.constants, **params} if plan.constants else params
+        values = [given[name] if index is None else given[name][index] for name, index in plan.sources]
+        return tuple(v if p is None else p(v) for p, v in zip(plan.processors, values, strict=True))
+
     def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[Any, _Plan]:
         connection, cursor = _cursor(session)
         plan = self._plan(connection.dialect, params)
-        given = {**plan.constants, **params} if plan.constants else params
-        values = [given[name] if index is None else given[name][index] for name, index in plan.sources]
-        _execute(
-            connection,
-            cursor,
-            plan.sql,
-            tuple(v if p is None else p(v) for p, v in zip(plan.processors, values, strict=True)),
-            prepare=False if plan.one_shot else None,
-        )
+        _execute(connection, cursor, plan.sql, self._values(plan, params), prepare=False if plan.one_shot else None)
         return cursor, plan
+
+    def ahead(self, session: Session, params: Mapping[str, Any] | None = None) -> Ahead:
+        """The query's rows, asked for now and read later (:meth:`Ahead.rows`).
+
+        On PostgreSQL the query waits on the connection like a deferred insert and goes in one pipeline
+        with the next statement, so that reads a request needs anyway cost no round trip of their own.
+        Elsewhere (SQLite: no round trips) it runs now. Either way it sees what the statements before it
+        did, in the transaction, and nothing after it.
+        """
+        params = params or {}
+        if session.get_bind().dialect.name != "postgresql":
+            rows = self.all(session, params)
+            return Ahead(lambda: rows)
+        connection, cursor = _cursor(session)
+        plan = self._plan(connection.dialect, params)
+        waiting = _defer(
+            connection, plan.sql, self._values(plan, params), cursor=cursor, prepare=False if plan.one_shot else None
+        )
+
+        def read() -> list[tuple[Any, ...]]:
+            try:
+                if any(statement is waiting for statement in connection.info.get(_DEFERRED, ())):
+                    send_deferred(connection)
+                return _process(cursor.fetchall(), plan.results)
+            finally:
+                cursor.close()
+
+        return Ahead(read)
 
     def all(self, session: Session, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Every row, as tuples of the values SQLAlchemy would have given."""
@@ -426,6 +453,24 @@ class Prepared:
             return int(cursor.rowcount)
         finally:
             cursor.close()
+
+
+class Ahead:
+    """Rows of a query sent ahead (:meth:`Prepared.ahead`), read once, when first asked for."""
+
+    def __init__(self, read: Callable[[], list[tuple[Any, ...]]]) -> None:
+        self._read: Callable[[], list[tuple[Any, ...]]] | None = read
+        self._rows: list[tuple[Any, ...]] = []
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The query's rows, as :meth:`Prepared.all` gives them.
+
+        :raises psycopg.ProgrammingError: the transaction was rolled back before the query was sent.
+        """
+        if self._read is not None:
+            read, self._read = self._read, None
+            self._rows = read()
+        return self._rows
 
 
 @dataclass(frozen=True)

@@ -244,6 +244,31 @@ def test_a_deferred_insert_goes_with_the_next_statement_on_postgresql(session: S
     assert prepared._DEFERRED not in session.connection().info
 
 
+def test_a_query_asked_ahead_goes_with_the_next_statement_and_sees_only_what_came_before(session: Session) -> None:
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    rows = new_learners(session, 1)
+    heard: list[str] = []
+    listen = _heard(heard)
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        ahead = Prepared(BY_KEYS).ahead(session, {"keys": [rows[0]["agent_key"], "mbox:p5@example.org"]})
+        # On PostgreSQL nothing is sent yet; SQLite (no round trips) runs it at once.
+        assert heard == ([] if on_postgresql else ["SELECT"])
+        returning = PreparedInsert(_learners, lambda i: i.returning(_learners.c.agent_key))
+        assert returning.run(session, [learner_row(5)]) == [("mbox:p5@example.org",)]
+        # It went first, with the insert, and did not see the insert's row.
+        assert heard == ["SELECT", "INSERT"]
+        assert [row[1] for row in ahead.rows()] == [rows[0]["agent_key"]]
+        assert ahead.rows() is ahead.rows()  # read once
+        # Read with nothing run after it, it is sent when read.
+        alone = Prepared(BY_KEYS).ahead(session, {"keys": ["mbox:p5@example.org"]})
+        assert [row[1] for row in alone.rows()] == ["mbox:p5@example.org"]
+        assert heard == ["SELECT", "INSERT", "SELECT"]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert prepared._DEFERRED not in session.connection().info
+
+
 def test_a_deferred_upsert_and_its_pages_are_sent_in_order(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prepared, "MAX_ROWS", 2)
     upsert = PreparedInsert(

@@ -34,7 +34,7 @@ from capcourse.frameworks.uris import node_uri
 from capcourse.identifiers import uuid7
 from capcourse.mapping.models import Depth
 from capcourse.mapping.models import Mapping as ItemMapping
-from capcourse.prepared import Prepared, PreparedInsert
+from capcourse.prepared import Ahead, Prepared, PreparedInsert
 from capcourse.records import evidence
 from capcourse.records.models import (
     Attainment,
@@ -315,12 +315,8 @@ def _resolve(session: Session, refs: Iterable[str]) -> tuple[dict[str, list[uuid
     return matched, targets
 
 
-def _resolve_mapped(
-    session: Session, refs: Iterable[str], base_url: str | None
-) -> tuple[dict[str, list[uuid.UUID]], dict[uuid.UUID, _Target], dict[uuid.UUID, list[_Mapped]]]:
-    """:func:`_resolve`, and (given ``base_url``) the items mapped to each activity and module, in the order they
-    were mapped, read by the same queries (a row per mapping)."""
-    refs = set(refs)
+def _by_iri(refs: Iterable[str]) -> dict[str, uuid.UUID]:
+    """The activity ids of those ``refs`` that are capcourse's own activity IRIs."""
     by_iri: dict[str, uuid.UUID] = {}
     for ref in refs:
         found = ACTIVITY_IRI.search(ref)
@@ -329,6 +325,62 @@ def _resolve_mapped(
                 by_iri[ref] = uuid.UUID(found.group(1))
             except ValueError:
                 continue
+    return by_iri
+
+
+@dataclass
+class ReadAhead:
+    """What recording a batch reads (its activities with their mappings, its learners), asked for at once.
+
+    On PostgreSQL the queries go in one pipeline with the batch's next statement (see
+    :meth:`capcourse.prepared.Prepared.ahead`): a statement from an LMS waited for its
+    stored statement's insert, then the activity query, then the learner query, one
+    round trip each. They cover every input asked about, duplicates included; what is
+    not covered (an activity IRI of ours that no activity has, looked up again as an
+    external identifier) is read when needed.
+    """
+
+    activity_ids: set[uuid.UUID]
+    by_activity_id: Ahead | None
+    values: set[str]
+    by_value: Ahead | None
+    agents: dict[str, dict[str, Any]]
+    learners: list[Ahead]
+
+
+def read_ahead(session: Session, inputs: Sequence[CompletionInput], base_url: str) -> ReadAhead:
+    """Ask for what :func:`record_batch` reads for ``inputs``, to be read in one round trip with what runs next."""
+    refs = {i.activity_ref for i in inputs}
+    by_iri = _by_iri(refs)
+    activity_ids = set(by_iri.values())
+    values = refs - by_iri.keys()
+    agents: dict[str, dict[str, Any]] = {}
+    for data in inputs:
+        try:
+            key = xapi.agent_key(data.agent)
+        except ValueError:
+            continue  # left to learners_for, as before, should the input be recorded at all
+        if key not in agents:
+            agents[key] = xapi.normalise_agent(data.agent)
+    return ReadAhead(
+        activity_ids,
+        _TARGETS_MAPPED.ahead(session, {"ids": list(activity_ids)}) if activity_ids else None,
+        values,
+        _EXTERNAL_TARGETS_MAPPED.ahead(session, {"values": list(values)}) if values else None,
+        agents,
+        [_LEARNERS.ahead(session, {"keys": list(chunk)}) for chunk in _chunks(list(agents))],
+    )
+
+
+def _resolve_mapped(
+    session: Session, refs: Iterable[str], base_url: str | None, ahead: ReadAhead | None = None
+) -> tuple[dict[str, list[uuid.UUID]], dict[uuid.UUID, _Target], dict[uuid.UUID, list[_Mapped]]]:
+    """:func:`_resolve`, and (given ``base_url``) the items mapped to each activity and module, in the order they
+    were mapped, read by the same queries (a row per mapping), or taken from ``ahead`` where it covers them."""
+    refs = set(refs)
+    by_iri = _by_iri(refs)
+    if base_url is None:
+        ahead = None  # read ahead with their mappings
     targets: dict[uuid.UUID, _Target] = {}
     mapped: dict[uuid.UUID, list[_Mapped]] = {}
     seen: set[uuid.UUID] = set()
@@ -349,14 +401,25 @@ def _resolve_mapped(
         return target
 
     if by_iri:
-        query = _TARGETS if base_url is None else _TARGETS_MAPPED
-        for row in query.all(session, {"ids": list(set(by_iri.values()))}):
+        asked = set(by_iri.values())
+        if ahead is not None and ahead.by_activity_id is not None and asked <= ahead.activity_ids:
+            rows = ahead.by_activity_id.rows()  # of the whole batch's activities: those not asked are not matched
+        else:
+            rows = (_TARGETS if base_url is None else _TARGETS_MAPPED).all(session, {"ids": list(asked)})
+        for row in rows:
             take(row)
     matched: dict[str, list[uuid.UUID]] = {ref: [i] for ref, i in by_iri.items() if i in targets}
     rest = refs - matched.keys()
     if rest:
-        query = _EXTERNAL_TARGETS if base_url is None else _EXTERNAL_TARGETS_MAPPED
-        for value, *columns in query.all(session, {"values": list(rest)}):
+        if ahead is not None and ahead.by_value is not None and rest <= ahead.values:
+            rows = ahead.by_value.rows()
+        else:
+            rows = (_EXTERNAL_TARGETS if base_url is None else _EXTERNAL_TARGETS_MAPPED).all(
+                session, {"values": list(rest)}
+            )
+        for value, *columns in rows:
+            if value not in rest:
+                continue
             target = take(columns)
             ids = matched.setdefault(value, [])
             if target.activity_id not in ids:
@@ -364,19 +427,42 @@ def _resolve_mapped(
     return matched, targets, mapped
 
 
-def learners_for(session: Session, agents: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, dict[str, Any]]]:
-    """Learner id and stored agent for each agent key, creating the learners first seen.
-
-    The known ones are read first; the others are inserted with ``INSERT … ON
-    CONFLICT DO NOTHING RETURNING``, and any a concurrent request inserted first
-    are read back, so two requests that see a new learner at once both get the one row.
-    """
+def _normal_agents(agents: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each agent's key and normalised form, once per key."""
     normal: dict[str, dict[str, Any]] = {}
     for agent in agents:
         key = xapi.agent_key(agent)
         if key not in normal:  # a batch names the same learners again and again
             normal[key] = xapi.normalise_agent(agent)
-    found = _learners(session, list(normal))
+    return normal
+
+
+def learners_for(
+    session: Session, agents: Iterable[Mapping[str, Any]], ahead: ReadAhead | None = None
+) -> dict[str, tuple[int, dict[str, Any]]]:
+    """Learner id and stored agent for each agent key, creating the learners first seen.
+
+    The known ones are read first (or taken from ``ahead`` where it covers them); the others are
+    inserted with ``INSERT … ON CONFLICT DO NOTHING RETURNING``, and any a concurrent request
+    inserted first are read back, so two requests that see a new learner at once both get the one row.
+    """
+    if ahead is None:
+        normal = _normal_agents(agents)
+    else:
+        normal = {}
+        for agent in agents:
+            key = xapi.agent_key(agent)
+            if key not in normal:
+                normal[key] = ahead.agents.get(key) or xapi.normalise_agent(agent)
+    if ahead is not None and normal.keys() <= ahead.agents.keys():
+        found = {
+            key: (learner_id, agent)
+            for rows in ahead.learners
+            for learner_id, key, agent in rows.rows()
+            if key in normal
+        }
+    else:
+        found = _learners(session, list(normal))
     missing = [key for key in normal if key not in found]
     if missing:
         now = utcnow()
@@ -502,6 +588,7 @@ def record_batch(
     destinations: Sequence[str],
     *,
     unseen_keys: bool = False,
+    ahead: ReadAhead | None = None,
 ) -> list[RecordResult]:
     """Record a batch of completions as sets: a handful of queries whatever its size.
 
@@ -514,10 +601,16 @@ def record_batch(
     :param unseen_keys: the caller knows no key was recorded before (each names a statement it has just
         stored for the first time), so they are not looked up; a key taken all the same (a record sent
         under another's key) is still never recorded twice: the inserts skip taken keys.
+    :param ahead: what :func:`read_ahead` asked for these inputs before the caller's last statement;
+        asked for here (to go with the key lookup) when not given.
     :returns: one result per input, in order.
     """
+    if not inputs:
+        return []
     # Stored in UTC: SQLite keeps no offset, and evidence compares times as stored.
     inputs = [replace(i, occurred_at=i.occurred_at.astimezone(UTC)) for i in inputs]
+    if ahead is None:
+        ahead = read_ahead(session, inputs, base_url)
     results: list[RecordResult | None] = [None] * len(inputs)
     keys = [i.idempotency_key for i in inputs]
     seen = set() if unseen_keys else _recorded_keys(session, keys)
@@ -528,12 +621,12 @@ def record_batch(
         else:
             seen.add(key)
             fresh.append(index)
-    matched, targets, mapped = _resolve_mapped(session, {inputs[i].activity_ref for i in fresh}, base_url)
+    matched, targets, mapped = _resolve_mapped(session, {inputs[i].activity_ref for i in fresh}, base_url, ahead)
     pending = [i for i in fresh if not matched.get(inputs[i].activity_ref)]
     _keep_pending(session, [inputs[i] for i in pending], results, pending)
     recording = [i for i in fresh if matched.get(inputs[i].activity_ref)]
     if recording:
-        _record(session, inputs, recording, matched, targets, mapped, results, base_url, destinations)
+        _record(session, inputs, recording, matched, targets, mapped, results, base_url, destinations, ahead)
     return [r if r is not None else RecordResult("duplicate") for r in results]
 
 
@@ -575,8 +668,9 @@ def _record(
     results: list[RecordResult | None],
     base_url: str,
     destinations: Sequence[str],
+    ahead: ReadAhead | None = None,
 ) -> None:
-    learners = learners_for(session, [inputs[i].agent for i in indexes])
+    learners = learners_for(session, [inputs[i].agent for i in indexes], ahead)
     now = utcnow()
     rows: list[dict[str, Any]] = []
     owner: list[int] = []

@@ -74,6 +74,9 @@ def receive(
     forwarded = {s["id"] for s in new if s["verb"]["id"] == xapi.VOIDED.id and _canonical(s["object"]["id"]) in ours}
     # Inserted where the id is free; the ids held already (by an earlier request or a
     # concurrent one) are then compared as sent: the same statement, or a conflict.
+    outcomes_of = {s["id"]: c for s in new if (c := _as_completion(s, settings)) is not None}
+    # Asked for now, the completions' activities and learners are read with the statements' insert.
+    ahead = records.read_ahead(session, list(outcomes_of.values()), settings.base_url)
     stored = records.store_statements(session, [s for s in new if s["id"] not in forwarded], "received", ())
     if forwarded:
         stored |= records.store_statements(
@@ -86,9 +89,11 @@ def receive(
                 _check_same(held[uuid.UUID(statement["id"])], statement)
     fresh = [s for s in new if _canonical(s["id"]) in stored]
     _void(session, fresh)
-    outcomes = [c for s in fresh if (c := _as_completion(s, settings)) is not None]
+    outcomes = [outcomes_of[s["id"]] for s in fresh if s["id"] in outcomes_of]
     # Their keys name statements stored just now, for the first time: no record can hold them yet.
-    results = records.record_batch(session, outcomes, settings.base_url, settings.destinations, unseen_keys=True)
+    results = records.record_batch(
+        session, outcomes, settings.base_url, settings.destinations, unseen_keys=True, ahead=ahead
+    )
     _retract(session, fresh, settings)
     session.flush()
     return Received(
