@@ -701,6 +701,8 @@ def _record(
                 }
             )
             owner.append(index)
+    # Which of the items these completions may finish are attained already, asked now to go with the insert.
+    attained = _attained_ahead(session, [row for row in rows if row["success"]], mapped)
     inserted = set(insert_new(session, Completion, rows, ["idempotency_key"], returning=("id",)))
     # A row not inserted was recorded by a concurrent request meanwhile: a duplicate.
     kept = [(row, index) for row, index in zip(rows, owner, strict=True) if row["id"] in inserted]
@@ -732,7 +734,7 @@ def _record(
             )
         ],
     )
-    statements += _attainments(session, succeeded, agents, mapped, base_url)
+    statements += _attainments(session, succeeded, agents, mapped, base_url, attained)
     store_statements(session, statements, "emitted", destinations)
 
 
@@ -807,40 +809,66 @@ def completion_statement(
     )
 
 
+def _candidates(
+    succeeded: Sequence[Mapping[str, Any]], mapped: Mapping[uuid.UUID, list[_Mapped]]
+) -> dict[tuple[uuid.UUID, int, uuid.UUID], Mapping[str, Any]]:
+    """(programme, learner, item) → the latest of these successful completions towards it (at depth assessed)."""
+    candidates: dict[tuple[uuid.UUID, int, uuid.UUID], Mapping[str, Any]] = {}
+    for row in succeeded:
+        for m in mapped.get(row["activity_id"], []):
+            if m.depth == Depth.ASSESSED:
+                key = (row["programme_id"], row["learner_id"], m.item_id)
+                if key not in candidates or row["occurred_at"] >= candidates[key]["occurred_at"]:
+                    candidates[key] = row
+    return candidates
+
+
+def _attained_params(keys: Iterable[tuple[uuid.UUID, int, uuid.UUID]]) -> dict[str, list[Any]]:
+    keys = list(keys)
+    return {
+        "programmes": list({p for p, _, _ in keys}),
+        "learners": list({learner for _, learner, _ in keys}),
+        "items": list({i for _, _, i in keys}),
+    }
+
+
+def _attained_ahead(
+    session: Session, succeeded: Sequence[Mapping[str, Any]], mapped: Mapping[uuid.UUID, list[_Mapped]]
+) -> Ahead | None:
+    """The attainments of what ``succeeded`` may finish, asked for ahead (:meth:`Prepared.ahead`)."""
+    candidates = _candidates(succeeded, mapped)
+    return _ATTAINED.ahead(session, _attained_params(candidates)) if candidates else None
+
+
 def _attainments(
     session: Session,
     succeeded: Sequence[Mapping[str, Any]],
     agents: Mapping[int, Mapping[str, Any]],
     mapped: Mapping[uuid.UUID, list[_Mapped]],
     base_url: str,
+    attained_ahead: Ahead | None = None,
 ) -> list[dict[str, Any]]:
     """Attainments these successful completions finish, as ``achieved`` statements, checked as sets.
 
     An item is attained when the learner has succeeded in every activity of
     the programme mapped to it at depth ``assessed``; the attainment is dated
     when the last of those activities was first succeeded in.
+
+    :param attained_ahead: :func:`_attained_ahead` of these completions or more (the batch's, before some
+        were found recorded already), read instead of asking again.
     """
     # (programme, learner, item) → the batch's latest completion towards it.
-    candidates: dict[tuple[uuid.UUID, int, uuid.UUID], Mapping[str, Any]] = {}
-    items: dict[uuid.UUID, _Mapped] = {}
-    for row in succeeded:
-        for m in mapped.get(row["activity_id"], []):
-            if m.depth == Depth.ASSESSED:
-                items[m.item_id] = m
-                key = (row["programme_id"], row["learner_id"], m.item_id)
-                if key not in candidates or row["occurred_at"] >= candidates[key]["occurred_at"]:
-                    candidates[key] = row
+    candidates = _candidates(succeeded, mapped)
     if not candidates:
         return []
+    items = {m.item_id: m for row in succeeded for m in mapped.get(row["activity_id"], []) if m.depth == Depth.ASSESSED}
     programmes = {p for p, _, _ in candidates}
     learner_ids = {learner for _, learner, _ in candidates}
     item_ids = {i for _, _, i in candidates}
-    attained = {
-        (programme_id, learner_id, item_id)
-        for programme_id, learner_id, item_id in _ATTAINED.all(
-            session, {"programmes": list(programmes), "learners": list(learner_ids), "items": list(item_ids)}
-        )
-    }
+    found = (
+        attained_ahead.rows() if attained_ahead is not None else _ATTAINED.all(session, _attained_params(candidates))
+    )
+    attained = {(programme_id, learner_id, item_id) for programme_id, learner_id, item_id in found}
     candidates = {key: row for key, row in candidates.items() if key not in attained}
     if not candidates:
         return []  # attained already, as most are after a learner's first success

@@ -143,6 +143,36 @@ def test_resends_are_recorded_once(client: FlaskClient, session: Session, world:
     assert len(statements(session)) == 2  # the completion and its attainment, once each
 
 
+def test_a_learner_attains_an_item_once_and_on_postgresql_it_is_checked_with_the_insert(
+    client: FlaskClient, session: Session, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from capcourse import prepared
+
+    pipelines: list[list[str]] = []
+    send = prepared._pipelined
+
+    def recorded(connection: Any, sent: Any) -> None:
+        pipelines.append([statement[0] for statement in sent])
+        send(connection, sent)
+
+    monkeypatch.setattr(prepared, "_pipelined", recorded)
+    for n in range(3):
+        pipelines.clear()
+        body = {"completions": [completion(idempotency_key=f"attempt-{n}")]}
+        assert client.post("/api/v1/completions", json=body, headers=world["lms"]).status_code == 200
+        if session.get_bind().dialect.name == "postgresql":
+            # Whether the item is attained already is asked with the completion's insert: no round trip of its own.
+            assert any(
+                any("FROM attainments" in sql for sql in sql_sent)
+                and any(sql.startswith("INSERT INTO completions") for sql in sql_sent)
+                for sql_sent in pipelines
+            ), pipelines
+    assert session.scalar(select(func.count()).select_from(Completion)) == 3
+    assert session.scalar(select(func.count()).select_from(Attainment)) == 1
+    verbs = [s["verb"]["id"].rsplit("/", 1)[1] for s in statements(session)]
+    assert verbs == ["passed", "achieved", "passed", "passed"]
+
+
 def test_a_failure_attains_nothing(client: FlaskClient, session: Session, world: dict[str, Any]) -> None:
     client.post("/api/v1/completions", json={"completions": [completion(outcome="failed")]}, headers=world["lms"])
     (emitted,) = statements(session)
