@@ -25,7 +25,11 @@ the connection and goes in one pipeline with the next statement, whatever runs i
 (this module, SQLAlchemy, the commit), so it costs no round trip of its own. A
 statement from an LMS waited for about a dozen round trips; four of them were
 these. Its error, if any, is raised by that next statement (the transaction is
-lost either way); a rollback drops what waits.
+lost either way); a rollback drops what waits. A query can wait the same way
+(:meth:`Prepared.ahead`): ingest asks for a batch's activities, learners and
+attainments before the insert it runs anyway, and reads their rows after it, so
+a statement from an LMS reads about 9 answers from PostgreSQL instead of 12
+(``strace`` of 300 requests at batch 1, both endpoints).
 
 What it does not do, so that callers must: Python-side column defaults
 (an ``INSERT`` must give every column it sets; :class:`PreparedInsert`
