@@ -301,6 +301,27 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 
 @pytest.fixture
+def pipelines(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The SQL of each psycopg pipeline :mod:`capcourse.prepared` sends (on PostgreSQL: one round trip each)."""
+    from capcourse import prepared
+
+    sent: list[list[str]] = []
+    send = prepared._pipelined
+
+    def recorded(connection: Any, statements: Any) -> None:
+        sent.append([statement[0] for statement in statements])
+        send(connection, statements)
+
+    monkeypatch.setattr(prepared, "_pipelined", recorded)
+    return sent
+
+
+def sent_together(pipelines: list[list[str]], *parts: str) -> bool:
+    """Whether one of ``pipelines`` holds, for each of ``parts``, a statement containing it."""
+    return any(all(any(part in sql for sql in sent) for part in parts) for sent in pipelines)
+
+
+@pytest.fixture
 def app_context(app: Flask) -> Iterator[None]:
     with app.app_context():
         yield

@@ -20,6 +20,7 @@ from capcourse.mapping.services import map_items
 from capcourse.records.models import Attainment, Completion, Evidence, OutboxEntry, StoredStatement
 from capcourse.records.services import store_statement
 from tests import factories
+from tests.conftest import sent_together
 from tests.factories import bearer
 
 pytestmark = pytest.mark.db
@@ -144,29 +145,15 @@ def test_resends_are_recorded_once(client: FlaskClient, session: Session, world:
 
 
 def test_a_learner_attains_an_item_once_and_on_postgresql_it_is_checked_with_the_insert(
-    client: FlaskClient, session: Session, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, session: Session, world: dict[str, Any], pipelines: list[list[str]]
 ) -> None:
-    from capcourse import prepared
-
-    pipelines: list[list[str]] = []
-    send = prepared._pipelined
-
-    def recorded(connection: Any, sent: Any) -> None:
-        pipelines.append([statement[0] for statement in sent])
-        send(connection, sent)
-
-    monkeypatch.setattr(prepared, "_pipelined", recorded)
     for n in range(3):
         pipelines.clear()
         body = {"completions": [completion(idempotency_key=f"attempt-{n}")]}
         assert client.post("/api/v1/completions", json=body, headers=world["lms"]).status_code == 200
         if session.get_bind().dialect.name == "postgresql":
             # Whether the item is attained already is asked with the completion's insert: no round trip of its own.
-            assert any(
-                any("FROM attainments" in sql for sql in sql_sent)
-                and any(sql.startswith("INSERT INTO completions") for sql in sql_sent)
-                for sql_sent in pipelines
-            ), pipelines
+            assert sent_together(pipelines, "FROM attainments", "INSERT INTO completions"), pipelines
     assert session.scalar(select(func.count()).select_from(Completion)) == 3
     assert session.scalar(select(func.count()).select_from(Attainment)) == 1
     verbs = [s["verb"]["id"].rsplit("/", 1)[1] for s in statements(session)]

@@ -18,6 +18,7 @@ from capcourse.accounts.models import Role
 from capcourse.catalogue.models import ExternalId
 from capcourse.records.models import Completion, PendingRecord, StoredStatement
 from tests import factories
+from tests.conftest import sent_together
 from tests.shared import shared_path
 
 pytestmark = pytest.mark.db
@@ -112,20 +113,10 @@ def test_a_statement_whose_key_a_completion_took_first_is_not_recorded_twice(
 
 
 def test_on_postgresql_an_outcomes_activity_and_learner_are_read_with_its_first_statement(
-    client: FlaskClient, session: Session, lms: dict[str, str], activity: Any, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, session: Session, lms: dict[str, str], activity: Any, pipelines: list[list[str]]
 ) -> None:
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("PostgreSQL only: on SQLite a query costs no round trip")
-    from capcourse import prepared
-
-    pipelines: list[list[str]] = []
-    send = prepared._pipelined
-
-    def recorded(connection: Any, statements: Any) -> None:
-        pipelines.append([statement[0] for statement in statements])
-        send(connection, statements)
-
-    monkeypatch.setattr(prepared, "_pipelined", recorded)
     bearer = {"Authorization": "Bearer " + lms_key(lms)}
     completion = {"learner": {"email": "ada@example.org"}, "activity": LMS_IRI, "outcome": "passed",
                   "timestamp": "2026-11-24T10:00:00+00:00"}  # fmt: skip
@@ -133,23 +124,13 @@ def test_on_postgresql_an_outcomes_activity_and_learner_are_read_with_its_first_
         pipelines.clear()
         assert client.post("/xapi/statements", json=[passed()], headers=lms).status_code == 200
         # The activity (with what is mapped to it) and the learner, in one round trip with the statement's insert.
-        assert any(
-            any("FROM external_ids" in sql for sql in sent)
-            and any("FROM learners" in sql for sql in sent)
-            and any(sql.startswith("INSERT INTO statements") for sql in sent)
-            for sent in pipelines
-        ), pipelines
+        assert sent_together(pipelines, "FROM external_ids", "FROM learners", "INSERT INTO statements"), pipelines
         pipelines.clear()
         fresh = {**completion, "idempotency_key": str(uuid.uuid4())}
         answer = client.post("/api/v1/completions", json={"completions": [fresh]}, headers=bearer)
         assert answer.status_code == 200, answer.json
         # Through the completions API, with the lookup of its idempotency key.
-        assert any(
-            any("FROM external_ids" in sql for sql in sent)
-            and any("FROM learners" in sql for sql in sent)
-            and any("completions.idempotency_key" in sql for sql in sent)
-            for sent in pipelines
-        ), pipelines
+        assert sent_together(pipelines, "FROM external_ids", "FROM learners", "completions.idempotency_key"), pipelines
     assert session.scalar(select(func.count()).select_from(Completion)) == 4
 
 
