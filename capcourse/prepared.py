@@ -472,8 +472,8 @@ class Ahead:
         :raises psycopg.ProgrammingError: the transaction was rolled back before the query was sent.
         """
         if self._read is not None:
-            read, self._read = self._read, None
-            self._rows = read()
+            self._rows = self._read()
+            self._read = None  # only once read: a failed read fails again, never answers no rows
         return self._rows
 
 

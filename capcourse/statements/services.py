@@ -72,11 +72,11 @@ def receive(
     # A voiding statement an LMS sends for one of capcourse's own statements goes on to the configured LRSs.
     ours = _emitted(session, {s["object"]["id"] for s in new if s["verb"]["id"] == xapi.VOIDED.id})
     forwarded = {s["id"] for s in new if s["verb"]["id"] == xapi.VOIDED.id and _canonical(s["object"]["id"]) in ours}
-    # Inserted where the id is free; the ids held already (by an earlier request or a
-    # concurrent one) are then compared as sent: the same statement, or a conflict.
     outcomes_of = {s["id"]: c for s in new if (c := _as_completion(s, settings)) is not None}
     # Asked for now, the completions' activities and learners are read with the statements' insert.
     ahead = records.read_ahead(session, list(outcomes_of.values()), settings.base_url)
+    # Inserted where the id is free; the ids held already (by an earlier request or a
+    # concurrent one) are then compared as sent: the same statement, or a conflict.
     stored = records.store_statements(session, [s for s in new if s["id"] not in forwarded], "received", ())
     if forwarded:
         stored |= records.store_statements(
