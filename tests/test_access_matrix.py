@@ -10,9 +10,10 @@ the test, and so does a line for a route that is gone. Writes are sent without
 a body (and pages' forms with their CSRF token), so an allowed caller usually
 gets 422: what the matrix checks is who gets past authentication, role and
 programme checks (401, 403, 404 for what one may not see). After a
-write that succeeded, the programme is built anew (on SQLite, the database is copied back from a
-snapshot taken after set-up: building it again took 1 s, and half the test's
-time), so each caller meets the same state. The permission table in docs/security.md states the rules this checks.
+write that succeeded, the programme is built anew (on SQLite, the database is
+copied back from a snapshot taken after set-up: building it again took 1 s, and
+half the test's time), so each caller meets the same state. The permission
+table in docs/security.md states the rules this checks.
 
 Not marked ``db``: who may call what does not depend on the database, and one
 run is enough for CI. After adding a route, run with ``CAPCOURSE_WRITE_ACCESS_MATRIX=1`` to write the
@@ -142,6 +143,8 @@ class Callers:
         with self.app.app_context():
             if db.engine.dialect.name != "sqlite":
                 return
+            if self.snapshot is not None:
+                self.snapshot.close()
             self.snapshot = sqlite3.connect(":memory:")
             with db.engine.connect() as connection:
                 connection.connection.driver_connection.backup(self.snapshot)
@@ -189,6 +192,8 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Callers,
             callers.sign_in(role)
         callers.take_snapshot()
         yield callers, world
+        if callers.snapshot is not None:
+            callers.snapshot.close()
 
 
 def fill(rule: Rule, world: World) -> str:
