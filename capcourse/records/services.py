@@ -348,20 +348,25 @@ class ReadAhead:
     learners: list[Ahead]
 
 
-def read_ahead(session: Session, inputs: Sequence[CompletionInput], base_url: str) -> ReadAhead:
-    """Ask for what :func:`record_batch` reads for ``inputs``, to be read in one round trip with what runs next."""
+def _reads_ahead(session: Session) -> bool:
+    """Whether reading ahead saves anything: on PostgreSQL, a round trip; on SQLite queries cost none, and
+    there each is read when needed, of only what is needed (not the whole batch's)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def read_ahead(session: Session, inputs: Sequence[CompletionInput], base_url: str) -> ReadAhead | None:
+    """Ask for what :func:`record_batch` reads for ``inputs``, to be read in one round trip with what runs next.
+
+    :returns: None where reading ahead saves nothing (see :func:`_reads_ahead`).
+    """
+    if not _reads_ahead(session):
+        return None
     refs = {i.activity_ref for i in inputs}
     by_iri = _by_iri(refs)
     activity_ids = set(by_iri.values())
     values = refs - by_iri.keys()
-    agents: dict[str, dict[str, Any]] = {}
-    for data in inputs:
-        try:
-            key = xapi.agent_key(data.agent)
-        except ValueError:
-            continue  # left to learners_for, as before, should the input be recorded at all
-        if key not in agents:
-            agents[key] = xapi.normalise_agent(data.agent)
+    # An agent with no key is left to learners_for, as before, should its input be recorded at all.
+    agents = _normal_agents((i.agent for i in inputs), skip_unidentified=True)
     return ReadAhead(
         activity_ids,
         _TARGETS_MAPPED.ahead(session, {"ids": list(activity_ids)}) if activity_ids else None,
@@ -427,13 +432,27 @@ def _resolve_mapped(
     return matched, targets, mapped
 
 
-def _normal_agents(agents: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each agent's key and normalised form, once per key."""
+def _normal_agents(
+    agents: Iterable[Mapping[str, Any]],
+    known: Mapping[str, dict[str, Any]] | None = None,
+    *,
+    skip_unidentified: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Each agent's key and normalised form, once per key; the forms in ``known`` are not made again.
+
+    :param skip_unidentified: leave out an agent with no key, instead of raising ``ValueError``.
+    """
     normal: dict[str, dict[str, Any]] = {}
     for agent in agents:
-        key = xapi.agent_key(agent)
+        try:
+            key = xapi.agent_key(agent)
+        except ValueError:
+            if skip_unidentified:
+                continue
+            raise
         if key not in normal:  # a batch names the same learners again and again
-            normal[key] = xapi.normalise_agent(agent)
+            form = known.get(key) if known else None
+            normal[key] = form if form is not None else xapi.normalise_agent(agent)
     return normal
 
 
@@ -446,14 +465,7 @@ def learners_for(
     inserted with ``INSERT … ON CONFLICT DO NOTHING RETURNING``, and any a concurrent request
     inserted first are read back, so two requests that see a new learner at once both get the one row.
     """
-    if ahead is None:
-        normal = _normal_agents(agents)
-    else:
-        normal = {}
-        for agent in agents:
-            key = xapi.agent_key(agent)
-            if key not in normal:
-                normal[key] = ahead.agents.get(key) or xapi.normalise_agent(agent)
+    normal = _normal_agents(agents, ahead.agents if ahead is not None else None)
     if ahead is not None and normal.keys() <= ahead.agents.keys():
         found = {
             key: (learner_id, agent)
@@ -602,7 +614,7 @@ def record_batch(
         stored for the first time), so they are not looked up; a key taken all the same (a record sent
         under another's key) is still never recorded twice: the inserts skip taken keys.
     :param ahead: what :func:`read_ahead` asked for these inputs before the caller's last statement;
-        asked for here (to go with the key lookup) when not given.
+        asked for here (to go with the key lookup) when not given, where reading ahead saves anything.
     :returns: one result per input, in order.
     """
     if not inputs:
@@ -811,16 +823,19 @@ def completion_statement(
 
 def _candidates(
     succeeded: Sequence[Mapping[str, Any]], mapped: Mapping[uuid.UUID, list[_Mapped]]
-) -> dict[tuple[uuid.UUID, int, uuid.UUID], Mapping[str, Any]]:
-    """(programme, learner, item) → the latest of these successful completions towards it (at depth assessed)."""
+) -> tuple[dict[tuple[uuid.UUID, int, uuid.UUID], Mapping[str, Any]], dict[uuid.UUID, _Mapped]]:
+    """(programme, learner, item) → the latest of these successful completions towards it, and the items,
+    of the items mapped at depth ``assessed``."""
     candidates: dict[tuple[uuid.UUID, int, uuid.UUID], Mapping[str, Any]] = {}
+    items: dict[uuid.UUID, _Mapped] = {}
     for row in succeeded:
         for m in mapped.get(row["activity_id"], []):
             if m.depth == Depth.ASSESSED:
+                items[m.item_id] = m
                 key = (row["programme_id"], row["learner_id"], m.item_id)
                 if key not in candidates or row["occurred_at"] >= candidates[key]["occurred_at"]:
                     candidates[key] = row
-    return candidates
+    return candidates, items
 
 
 def _attained_params(keys: Iterable[tuple[uuid.UUID, int, uuid.UUID]]) -> dict[str, list[Any]]:
@@ -835,8 +850,11 @@ def _attained_params(keys: Iterable[tuple[uuid.UUID, int, uuid.UUID]]) -> dict[s
 def _attained_ahead(
     session: Session, succeeded: Sequence[Mapping[str, Any]], mapped: Mapping[uuid.UUID, list[_Mapped]]
 ) -> Ahead | None:
-    """The attainments of what ``succeeded`` may finish, asked for ahead (:meth:`Prepared.ahead`)."""
-    candidates = _candidates(succeeded, mapped)
+    """The attainments of what ``succeeded`` may finish, asked for ahead (:meth:`Prepared.ahead`), where
+    that saves anything (:func:`_reads_ahead`)."""
+    if not _reads_ahead(session):
+        return None
+    candidates, _ = _candidates(succeeded, mapped)
     return _ATTAINED.ahead(session, _attained_params(candidates)) if candidates else None
 
 
@@ -858,16 +876,12 @@ def _attainments(
         were found recorded already), read instead of asking again.
     """
     # (programme, learner, item) → the batch's latest completion towards it.
-    candidates = _candidates(succeeded, mapped)
+    candidates, items = _candidates(succeeded, mapped)
     if not candidates:
         return []
-    items = {m.item_id: m for row in succeeded for m in mapped.get(row["activity_id"], []) if m.depth == Depth.ASSESSED}
-    programmes = {p for p, _, _ in candidates}
-    learner_ids = {learner for _, learner, _ in candidates}
-    item_ids = {i for _, _, i in candidates}
-    found = (
-        attained_ahead.rows() if attained_ahead is not None else _ATTAINED.all(session, _attained_params(candidates))
-    )
+    params = _attained_params(candidates)
+    programmes, learner_ids, item_ids = params["programmes"], params["learners"], params["items"]
+    found = attained_ahead.rows() if attained_ahead is not None else _ATTAINED.all(session, params)
     attained = {(programme_id, learner_id, item_id) for programme_id, learner_id, item_id in found}
     candidates = {key: row for key, row in candidates.items() if key not in attained}
     if not candidates:
