@@ -28,7 +28,9 @@ against the reference's own ingest rate at batch 100, and against a fresh one's 
 those same emitted statements (richer than the bench's: context, groupings, mappings) under
 new ids.
 It also prints the largest size SQLite's WAL file reached during the ingest (the
-background checkpoints bound it: see the README).
+background checkpoints bound it: see the README), and each server's floor: the
+rate of requests that store nothing (GET of its About resource, one client), which
+every request pays before its own work.
 
 Usage: make bench, or .venv/bin/python bench/ingest.py [--statements 5000]
 
@@ -51,7 +53,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -225,6 +227,30 @@ def post_all(target: Target, count: int, batch: int, clients: int) -> float:
     return count / seconds
 
 
+def floor_rate(server: Callable[[], Any], count: int = 1000) -> float:
+    """Requests per second of ``GET`` on the URL ``server()`` yields, one after the other on one connection.
+
+    The round trip of a request that stores nothing (a server's About resource):
+    what any request pays before its own work, on that server's HTTP stack.
+    """
+    with server() as url, httpx.Client(headers=HEADERS, timeout=30) as http:
+        for _ in range(50):  # as post_all does: the steady state is timed
+            http.get(url)
+        start = time.perf_counter()
+        for _ in range(count):
+            response = http.get(url)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:300]}")
+        return count / (time.perf_counter() - start)
+
+
+@contextmanager
+def learning_locker_about() -> Iterator[str]:
+    """A fresh Learning Locker's About resource."""
+    with learning_locker() as url:
+        yield f"{url}/about"
+
+
 def reference_rate(
     count: int, batch: int, clients: int, items: Callable[[int], list[dict[str, Any]]] = statements
 ) -> float:
@@ -350,10 +376,12 @@ def main() -> None:
     with ExitStack() as servers:
         targets: dict[str, Target] = {}
         apps: dict[str, Any] = {}
+        bases: dict[str, str] = {}
         peaks: dict[str, Callable[[], int]] = {}
         for kind in kinds:
             base, key, app = servers.enter_context(capcourse(kind, NOWHERE))
             apps[kind] = app
+            bases[kind] = base
             peaks[kind] = servers.enter_context(file_peak(wal_file(app)))
             targets[f"capcourse/{kind} POST /xapi/statements"] = Target(
                 f"{base}/xapi/statements", ("lms", key), list, statements
@@ -384,6 +412,21 @@ def main() -> None:
             f"(Learning Locker's rate moved by up to {max(drift):.0%} between its runs before and after "
             "capcourse's at one point.)"
         )
+        # The floor of batch 1: a request that stores nothing, on each server, the reference before and after.
+        before = floor_rate(learning_locker_about)
+        floors = {kind: floor_rate(lambda kind=kind: nullcontext(f"{bases[kind]}/xapi/about")) for kind in kinds}
+        after = floor_rate(learning_locker_about)
+        floor = (before + after) / 2
+        print(
+            f"\nA request that stores nothing (GET about, one client, one request after the other): Learning Locker "
+            f"{floor:.0f}/s ({1000 / floor:.2f} ms each)"
+        )
+        for kind, rate in floors.items():
+            print(
+                f"  {f'capcourse/{kind}:':<22}{rate:5.0f}/s ({1000 / rate:.2f} ms each), {rate / floor:.2f}×; "
+                f"at batch 1, one client, that leaves {1000 / reference[1, 1] - 1000 / rate:.2f} ms per request "
+                f"for capcourse's work if it is to match Learning Locker ({1000 / reference[1, 1]:.2f} ms)"
+            )
         delivery_rows = []
         commits: dict[str, float] = {}
         wal_peaks = [peaks[kind]() for kind in kinds if kind == "sqlite"]
