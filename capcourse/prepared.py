@@ -22,7 +22,7 @@ psycopg's one pipelined ``INSERT`` per row.
 On PostgreSQL an insert built ``deferred`` (one whose outcome its caller never
 reads: index rows, outbox rows, evidence counts) is not sent at once: it waits on
 the connection and goes in one pipeline with the next statement, whatever runs it
-(this module, SQLAlchemy, the commit), so it costs no round trip of its own. A
+(this module, SQLAlchemy, the ``COMMIT``), so it costs no round trip of its own. A
 statement from an LMS waited for about a dozen round trips; four of them were
 these. Its error, if any, is raised by that next statement (the transaction is
 lost either way); a rollback drops what waits. A query can wait the same way
@@ -281,7 +281,16 @@ def _before_statement(connection: Connection, *_: Any) -> None:
 
 @event.listens_for(Engine, "commit")
 def _before_commit(connection: Connection) -> None:
-    send_deferred(connection)
+    deferred = connection.info.pop(_DEFERRED, None)
+    if not deferred:
+        return
+    if connection.connection.dbapi_connection.autocommit:  # type: ignore[union-attr]
+        _pipelined(connection, deferred)
+        return
+    # The COMMIT goes in their pipeline: one round trip for both, where a pipeline of its own then psycopg's
+    # COMMIT took two. psycopg's commit, which SQLAlchemy calls next, finds the transaction ended and sends
+    # nothing. A failed COMMIT (or statement before it) is raised here, as SQLAlchemy's error, by commit().
+    _pipelined(connection, [*deferred, ("COMMIT", None, False, None, False)])
 
 
 @event.listens_for(Engine, "rollback")

@@ -8,6 +8,7 @@ from typing import Any
 
 import flask_migrate
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import bindparam, event, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from capcourse import prepared
 from capcourse.extensions import db
 from capcourse.prepared import Prepared, PreparedInsert
 from capcourse.records.models import Learner
-from tests.conftest import drop_database, make_app, make_database
+from tests.conftest import TEST_DATABASE_URL, drop_database, make_app, make_database
 
 pytestmark = pytest.mark.db
 
@@ -310,6 +311,58 @@ def test_a_deferred_insert_goes_before_the_commit_and_a_rollback_drops_it(tmp_pa
                 # The rolled-back row is not sent with the next transaction's first statement either.
                 stored = [row[1] for row in Prepared(BY_KEYS).all(session, {"keys": keys})]
                 assert sorted(stored) == keys[:2]
+            db.engine.dispose()
+    finally:
+        drop_database(database)
+
+
+def test_on_postgresql_the_deferred_statements_and_the_commit_go_in_one_round_trip(tmp_path: Path) -> None:
+    """psycopg's own COMMIT would be a round trip of its own after the pipeline of what waits."""
+    if not TEST_DATABASE_URL.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: nothing waits on SQLite, whose statements cost no round trip")
+    database = make_database(tmp_path, "commit")
+    app = make_app(database)
+    try:
+        with app.app_context():
+            flask_migrate.upgrade()
+            insert = PreparedInsert(_learners, deferred=True)
+            keys = [learner_row(n)["agent_key"] for n in range(4)]
+            heard: list[str] = []
+            pipelines: list[int] = []
+            listen = _heard(heard)
+            real = prepared._pipelined
+
+            def pipelined(connection: Any, statements: Any) -> None:
+                pipelines.append(len(statements))
+                real(connection, statements)
+
+            with Session(db.engine) as session, pytest.MonkeyPatch.context() as patch:
+                patch.setattr(prepared, "_pipelined", pipelined)
+                event.listen(db.engine, "before_cursor_execute", listen)
+                try:
+                    insert.run(session, [learner_row(0), learner_row(1)])
+                    session.commit()
+                finally:
+                    event.remove(db.engine, "before_cursor_execute", listen)
+                assert heard == ["INSERT", "COMMIT"]
+                assert pipelines == [2]
+
+                # A COMMIT the database refuses (a deferred constraint, checked at commit) fails commit(),
+                # as SQLAlchemy's error; what waited with it is not kept.
+                session.execute(
+                    sa.text("CREATE TABLE checked_at_commit (n INTEGER UNIQUE DEFERRABLE INITIALLY DEFERRED)")
+                )
+                session.commit()
+                session.execute(sa.text("INSERT INTO checked_at_commit VALUES (1), (1)"))
+                insert.run(session, [learner_row(2)])
+                with pytest.raises(IntegrityError, match="checked_at_commit"):
+                    session.commit()
+                session.rollback()
+                insert.run(session, [learner_row(3)])
+                session.commit()
+            with Session(db.engine) as session:  # another connection sees what was committed, and only that
+                stored = sorted(row[1] for row in Prepared(BY_KEYS).all(session, {"keys": keys}))
+                assert stored == [keys[0], keys[1], keys[3]]
             db.engine.dispose()
     finally:
         drop_database(database)
