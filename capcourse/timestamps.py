@@ -20,6 +20,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
+def utcnow() -> datetime:
+    """Now, aware, in UTC: what every timestamp capcourse writes starts from."""
+    return datetime.now(UTC)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """A ``DateTime(timezone=True)`` that stores UTC and always returns aware UTC datetimes.
 

@@ -17,7 +17,7 @@ from capcourse.accounts.models import ApiKey, Role
 from capcourse.accounts.services import authenticate_key, key_use_is_stale, recent_key, record_key_use
 from capcourse.errors import ForbiddenError, UnauthorizedError
 from capcourse.extensions import db, will_write
-from capcourse.frameworks.models import utcnow
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

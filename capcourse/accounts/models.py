@@ -10,7 +10,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.extensions import db
-from capcourse.frameworks.models import utcnow
+from capcourse.timestamps import utcnow
 
 
 class Role(enum.StrEnum):

@@ -21,8 +21,8 @@ from zxcvbn import zxcvbn
 from capcourse.accounts.models import ApiKey, Role, User
 from capcourse.catalogue.models import Programme
 from capcourse.errors import ConflictError, InvalidInputError, NotFoundError, UnauthorizedError
-from capcourse.frameworks.models import utcnow
 from capcourse.prepared import Prepared
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

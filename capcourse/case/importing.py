@@ -55,10 +55,11 @@ from capcourse.case.planning import (
 )
 from capcourse.case.reading import MAX_PROBLEMS, PackageError, ParsedPackage, gc_paused, parse_package, refuse
 from capcourse.errors import ConflictError
-from capcourse.frameworks.models import Association, Framework, Item, utcnow
+from capcourse.frameworks.models import Association, Framework, Item
 from capcourse.mapping.models import Mapping
 from capcourse.mapping.services import unmap
 from capcourse.prepared import MAX_PARAMETERS, MAX_ROWS
+from capcourse.timestamps import utcnow
 
 __all__ = [
     "AffectedMapping",

@@ -18,7 +18,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capcourse.extensions import db
-from capcourse.frameworks.models import utcnow
+from capcourse.timestamps import utcnow
 
 
 class DefinitionKind(enum.StrEnum):

@@ -26,7 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.extensions import db
-from capcourse.frameworks.models import Framework, utcnow
+from capcourse.frameworks.models import Framework
+from capcourse.timestamps import utcnow
 
 
 class Status(enum.StrEnum):

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from capcourse.accounts import access
 from capcourse.accounts.access import Principal
 from capcourse.accounts.pages import page_principal
-from capcourse.catalogue import services
+from capcourse.catalogue import identifiers_carried, services
 from capcourse.catalogue.models import Activity, Course, Module, Programme
 from capcourse.catalogue.schemas import (
     ContentCreateSchema,
@@ -28,8 +28,6 @@ from capcourse.errors import CapcourseError, ForbiddenError
 from capcourse.extensions import db
 from capcourse.frameworks.services import list_frameworks
 from capcourse.mapping.screen import mapping_screen
-from capcourse.records import services as records
-from capcourse.records.settings import settings_from
 
 pages = Blueprint("catalogue_pages", __name__)
 
@@ -326,8 +324,7 @@ def external_ids_edit(kind: str, entity_id: uuid.UUID) -> Response | tuple[str, 
             wanted = [*current, {"system": system, "value": value}]
         changes = load_form(ContentUpdateSchema(), {"external_ids": wanted})
         services.update_content(db.session(), principal, entity, entity.version, changes)
-        settings = settings_from(current_app.config)
-        applied = records.apply_pending(db.session(), settings.base_url, settings.destinations)
+        applied = identifiers_carried(current_app, db.session())
     except (FormError, CapcourseError) as error:
         return refuse(error, lambda: page(entity_id))
     db.session.commit()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from capcourse.accounts import access
 from capcourse.accounts.auth import PEOPLE, current_principal, require_role
 from capcourse.api import AUTH_DOC, etag, expected_version, select_pager
-from capcourse.catalogue import services
+from capcourse.catalogue import identifiers_carried, services
 from capcourse.catalogue.models import Activity, Course, Module, Programme
 from capcourse.catalogue.schemas import (
     ActivitySchema,
@@ -34,8 +34,6 @@ from capcourse.catalogue.schemas import (
     programme_dict,
 )
 from capcourse.extensions import db
-from capcourse.records import services as records
-from capcourse.records.settings import settings_from
 
 blp = Blueprint(
     "catalogue",
@@ -57,8 +55,7 @@ def _base_url() -> str:
 
 def _apply_pending_records() -> None:
     """Records kept for activity ids nobody carried are recorded once an activity carries them."""
-    settings = settings_from(current_app.config)
-    records.apply_pending(db.session(), settings.base_url, settings.destinations)
+    identifiers_carried(current_app, db.session())
 
 
 def _content(entity: Course | Module | Activity) -> tuple[dict[str, Any], dict[str, str]]:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.catalogue.models import Programme
 from capcourse.extensions import db
-from capcourse.frameworks.models import utcnow
 from capcourse.records.models import Learner
+from capcourse.timestamps import utcnow
 
 
 class Cohort(db.Model):  # type: ignore[name-defined,misc]

@@ -15,8 +15,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from capcourse.cohorts.models import ProgrammeLearner
-from capcourse.frameworks.models import utcnow
 from capcourse.records.models import Learner
+from capcourse.timestamps import utcnow
 
 #: How many learner ids go in one ``IN (…)`` (SQLite allows 32,766 parameters; PostgreSQL 65,535).
 CHUNK = 5000

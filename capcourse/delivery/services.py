@@ -27,8 +27,8 @@ from sqlalchemy import Text, bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, selectinload
 
-from capcourse.frameworks.models import utcnow
 from capcourse.records.models import DeliveryState, OutboxEntry, StoredStatement
+from capcourse.timestamps import utcnow
 from xapi.client import LrsClient, LrsEndpoint, LrsError
 
 logger = logging.getLogger(__name__)

@@ -25,9 +25,10 @@ from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relations
 
 from capcourse.errors import ConflictError, InvalidInputError, NotFoundError
 from capcourse.extensions import db
-from capcourse.frameworks.models import Framework, Item, Provenance, utcnow
+from capcourse.frameworks.models import Framework, Item, Provenance
 from capcourse.identifiers import framework_id, item_id
 from capcourse.paths import DATA_DIR
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -58,10 +58,10 @@ from capcourse.frameworks.models import (
     Item,
     ManagedBy,
     Provenance,
-    utcnow,
 )
 from capcourse.identifiers import NAMESPACE, association_id, framework_id, item_id
 from capcourse.paths import DATA_DIR
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

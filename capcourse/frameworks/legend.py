@@ -20,16 +20,9 @@ from sqlalchemy.orm import Session
 
 from capcourse.errors import InvalidInputError, NotFoundError
 from capcourse.frameworks.areas import suggest_links
-from capcourse.frameworks.models import (
-    Association,
-    Framework,
-    IconLegendEntry,
-    Item,
-    ManagedBy,
-    Provenance,
-    utcnow,
-)
+from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item, ManagedBy, Provenance
 from capcourse.identifiers import association_id
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,10 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.extensions import db
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from capcourse.timestamps import utcnow
 
 
 class Provenance(enum.StrEnum):

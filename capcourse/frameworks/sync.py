@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 from capcourse.frameworks.areas import sync_seed_links
 from capcourse.frameworks.crosswalks import sync_shipped_crosswalks
 from capcourse.frameworks.legend import Change, rebuild_legend_associations
-from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item, ManagedBy, Provenance, utcnow
+from capcourse.frameworks.models import Association, Framework, IconLegendEntry, Item, ManagedBy, Provenance
 from capcourse.frameworks.seed_data import SeedData, SeedFramework, SeedLegend
 from capcourse.identifiers import association_id, framework_id, item_id
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

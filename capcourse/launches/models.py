@@ -11,8 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.catalogue.models import Activity
 from capcourse.extensions import db
-from capcourse.frameworks.models import utcnow
 from capcourse.records.models import Learner
+from capcourse.timestamps import utcnow
 
 
 class Launch(db.Model):  # type: ignore[name-defined,misc]

@@ -36,7 +36,6 @@ from capcourse.accounts.models import Role
 from capcourse.api import AUTH_DOC
 from capcourse.errors import ForbiddenError, InvalidInputError, PayloadTooLargeError, UnauthorizedError
 from capcourse.extensions import db
-from capcourse.frameworks.models import utcnow
 from capcourse.launches import services
 from capcourse.launches.schemas import (
     CommitResultSchema,
@@ -49,6 +48,7 @@ from capcourse.launches.schemas import (
 from capcourse.launches.services import TERMINATE_PARAM
 from capcourse.launches.settings import LaunchSettings, settings_from
 from capcourse.records.schemas import learner_agent
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from capcourse.errors import BadRequestError, ConflictError, NotFoundError, PreconditionFailedError
-from capcourse.frameworks.models import utcnow
 from capcourse.lrs.models import Document, DocumentKind
+from capcourse.timestamps import utcnow
 
 JSON_TYPE = "application/json"
 

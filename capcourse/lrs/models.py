@@ -9,7 +9,7 @@ from sqlalchemy import DateTime, Index, Integer, LargeBinary, String, Text, Uniq
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capcourse.extensions import db
-from capcourse.frameworks.models import utcnow
+from capcourse.timestamps import utcnow
 
 
 class DocumentKind(enum.StrEnum):

@@ -39,13 +39,14 @@ from capcourse.cohorts import services as cohorts
 from capcourse.cohorts.models import Cohort, CohortMember
 from capcourse.delivery.services import Policy, backoff
 from capcourse.errors import ConflictError, InvalidInputError, NotFoundError
-from capcourse.frameworks.models import Item, utcnow
+from capcourse.frameworks.models import Item
 from capcourse.frameworks.uris import node_uri
 from capcourse.lti.launch import ADMIN_ROLES, AUTHOR_ROLES, MAX_ID, lms_agent, platform_principal, role_set
 from capcourse.lti.models import LtiAccount, LtiContext, LtiLineItem, LtiPlatform, LtiScore
 from capcourse.lti.tool import ServiceConnector, registration_for
 from capcourse.records.models import Attainment, Learner
 from capcourse.records.services import learner_for
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

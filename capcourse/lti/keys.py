@@ -11,8 +11,8 @@ from pylti1p3.registration import Registration
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from capcourse.frameworks.models import utcnow
 from capcourse.lti.models import LtiKey
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

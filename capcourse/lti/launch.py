@@ -34,10 +34,10 @@ from capcourse.accounts.services import EMAIL, create_user
 from capcourse.catalogue import services as catalogue
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme
 from capcourse.errors import ConflictError, InvalidInputError
-from capcourse.frameworks.models import utcnow
 from capcourse.lti.models import LtiAccount, LtiContext, LtiPlatform, LtiResourceLink
 from capcourse.records.models import Learner
 from capcourse.records.services import learner_for
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

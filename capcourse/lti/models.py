@@ -17,7 +17,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.extensions import db
-from capcourse.frameworks.models import utcnow
+from capcourse.timestamps import utcnow
 
 
 class LtiPlatform(db.Model):  # type: ignore[name-defined,misc]

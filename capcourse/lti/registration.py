@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session
 from capcourse.accounts.access import Principal, programme_for_read
 from capcourse.accounts.models import Role
 from capcourse.errors import BadRequestError, CapcourseError, InvalidInputError
-from capcourse.frameworks.models import utcnow
 from capcourse.lti import services
 from capcourse.lti.advantage import AGS_SCOPES, NRPS_SCOPE
 from capcourse.lti.models import LtiPlatform
 from capcourse.lti.tool import DatabaseStorage
 from capcourse.outbound import Guard, OutboundRefusedError, guarded_client
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

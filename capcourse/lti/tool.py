@@ -33,10 +33,10 @@ from pylti1p3.tool_config.abstract import ToolConfAbstract
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from capcourse.frameworks.models import utcnow
 from capcourse.lti.jwks import platform_key_set
 from capcourse.lti.keys import active_key
 from capcourse.lti.models import LtiDeployment, LtiPlatform, LtiStoredValue
+from capcourse.timestamps import utcnow
 
 #: Seconds capcourse waits for a platform (its JWKS, its services) before giving up.
 PLATFORM_TIMEOUT = 15.0

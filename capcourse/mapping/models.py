@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.catalogue.models import Activity, Module
 from capcourse.extensions import db
-from capcourse.frameworks.models import Item, utcnow
+from capcourse.frameworks.models import Item
+from capcourse.timestamps import utcnow
 
 
 class Depth(enum.StrEnum):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, select
@@ -19,13 +19,23 @@ from capcourse.accounts.access import Principal
 from capcourse.catalogue.models import Activity, Course, Module, Programme
 from capcourse.catalogue.services import programme_of
 from capcourse.errors import ConflictError, InvalidInputError, NotFoundError, PreconditionFailedError
-from capcourse.frameworks.models import Item, utcnow
+from capcourse.frameworks.models import Item
 from capcourse.mapping.models import Depth, Mapping, MappingEvent, MappingProvenance
-from capcourse.records import evidence
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 
 Target = Module | Activity
+
+#: Called with the session, a programme's id and the items whose mappings in it have just changed, in the
+#: same transaction: how the learning records' evidence follows the mappings (``capcourse.records``
+#: registers it) without this layer importing the one above it.
+MAPPED_HOOKS: list[Callable[[Session, uuid.UUID, Collection[uuid.UUID]], None]] = []
+
+
+def _mappings_changed(session: Session, programme_id: uuid.UUID, item_ids: Collection[uuid.UUID]) -> None:
+    for hook in MAPPED_HOOKS:
+        hook(session, programme_id, item_ids)
 
 
 @dataclass(frozen=True)
@@ -145,7 +155,7 @@ def map_items(
             {"item_ids": [f"Already mapped: {label}" for label in already]},
         )
     mappings = [_new_mapping(session, principal, target, items[i], depth, provenance) for i in dict.fromkeys(item_ids)]
-    evidence.refresh_items(session, programme_of(target).id, items)
+    _mappings_changed(session, programme_of(target).id, list(items))
     logger.info("%s mapped %r to %d item(s)", principal.name, target.title, len(mappings))
     return mappings
 
@@ -200,7 +210,7 @@ def unmap(session: Session, principal: Principal, mapping: Mapping, expected_ver
     _record(session, principal, mapping, target, "deleted", mapping.depth)
     session.delete(mapping)
     session.flush()
-    evidence.refresh_items(session, mapping.programme_id, [mapping.item_id])
+    _mappings_changed(session, mapping.programme_id, [mapping.item_id])
 
 
 def bulk_map(
@@ -272,7 +282,7 @@ def _map_pairs(session: Session, principal: Principal, pairs: Sequence[tuple[Tar
         else:
             unchanged += 1
     for programme_id, item_ids in fresh.items():
-        evidence.refresh_items(session, programme_id, item_ids)
+        _mappings_changed(session, programme_id, item_ids)
     return BulkResult(created, updated, unchanged)
 
 

@@ -53,11 +53,12 @@ from capcourse.accounts.access import Principal
 from capcourse.catalogue import services as catalogue
 from capcourse.catalogue.models import Activity, Course, Module, Status
 from capcourse.errors import BadRequestError, ConflictError, PayloadTooLargeError
-from capcourse.frameworks.models import Item, utcnow
+from capcourse.frameworks.models import Item
 from capcourse.mapping.models import Depth, Mapping, MappingProvenance
 from capcourse.mapping.services import map_items, mappings_of
 from capcourse.packages.models import ContentPackage, PackageItem
 from capcourse.packages.settings import PackageSettings
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.catalogue.models import Activity, Course, Module
 from capcourse.extensions import db
-from capcourse.frameworks.models import utcnow
+from capcourse.timestamps import utcnow
 
 
 class ContentPackage(db.Model):  # type: ignore[name-defined,misc]

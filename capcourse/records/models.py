@@ -25,8 +25,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.catalogue.models import Activity
 from capcourse.extensions import db
-from capcourse.frameworks.models import utcnow
 from capcourse.identifiers import uuid7
+from capcourse.timestamps import utcnow
 
 
 class Outcome(enum.StrEnum):

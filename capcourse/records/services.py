@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 import xapi
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme
-from capcourse.frameworks.models import Item, utcnow
+from capcourse.frameworks.models import Item
 from capcourse.frameworks.uris import node_uri
 from capcourse.identifiers import uuid7
 from capcourse.mapping.models import Depth
@@ -46,6 +46,7 @@ from capcourse.records.models import (
     PendingRecord,
     StoredStatement,
 )
+from capcourse.timestamps import utcnow
 from xapi.types import JSON
 
 logger = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 import xapi
 from capcourse.errors import BadRequestError, CapcourseError, ConflictError
-from capcourse.frameworks.models import utcnow
 from capcourse.records import services as records
 from capcourse.records.models import Completion, Outcome, PendingRecord, StoredStatement
 from capcourse.records.settings import RecordsSettings
+from capcourse.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -28,13 +28,13 @@ from capcourse import guards
 from capcourse.accounts.models import Role
 from capcourse.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 from capcourse.extensions import db
-from capcourse.frameworks.models import utcnow
 from capcourse.lrs import http, multipart, openapi, retrieval, signatures
 from capcourse.lrs.models import Attachment
 from capcourse.records.models import StoredStatement
 from capcourse.records.services import insert_for
 from capcourse.records.settings import settings_from
 from capcourse.statements import services
+from capcourse.timestamps import utcnow
 
 blp = Blueprint(
     "xapi_statements",

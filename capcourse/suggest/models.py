@@ -10,7 +10,8 @@ from sqlalchemy import CheckConstraint, DateTime, Float, ForeignKey, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capcourse.extensions import db
-from capcourse.frameworks.models import Item, utcnow
+from capcourse.frameworks.models import Item
+from capcourse.timestamps import utcnow
 
 
 class Kind(enum.StrEnum):

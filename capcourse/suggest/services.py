@@ -32,12 +32,13 @@ from capcourse.catalogue.models import Activity, Module, Programme
 from capcourse.catalogue.services import programme_of
 from capcourse.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from capcourse.frameworks import areas
-from capcourse.frameworks.models import Association, Framework, Item, utcnow
+from capcourse.frameworks.models import Association, Framework, Item
 from capcourse.mapping import services as mapping
 from capcourse.mapping.models import Mapping, MappingProvenance
 from capcourse.mapping.screen import screen_frameworks
 from capcourse.suggest.models import Decision, Kind, SubjectKind, SuggestionDecision
 from capcourse.suggest.ranking import FIELD_WEIGHTS, Candidate, Feedback, Index, Ranked, stem_words
+from capcourse.timestamps import utcnow
 
 Target = Module | Activity
 

@@ -18,7 +18,7 @@ from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capcourse.extensions import db
-from capcourse.frameworks.models import utcnow
+from capcourse.timestamps import utcnow
 
 
 class VersionMove(db.Model):  # type: ignore[name-defined,misc]

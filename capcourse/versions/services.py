@@ -34,11 +34,12 @@ from capcourse.accounts.access import Principal
 from capcourse.catalogue.models import Activity, Module, Programme
 from capcourse.errors import ConflictError, InvalidInputError, NotFoundError
 from capcourse.frameworks.crosswalks import COUNTED
-from capcourse.frameworks.models import Association, Framework, Item, utcnow
+from capcourse.frameworks.models import Association, Framework, Item
 from capcourse.mapping.models import Depth, Mapping, MappingEvent, MappingProvenance
 from capcourse.naturalsort import natural_key
 from capcourse.records import evidence
 from capcourse.records.models import Evidence
+from capcourse.timestamps import utcnow
 from capcourse.versions.models import MovedMapping, RetiredMapping, VersionMove
 
 logger = logging.getLogger(__name__)

@@ -16,12 +16,12 @@ from capcourse.accounts.access import principal_for_key, principal_for_user
 from capcourse.accounts.models import MembershipRole, Role
 from capcourse.errors import InvalidInputError, NotFoundError
 from capcourse.extensions import db
-from capcourse.frameworks.models import utcnow
 from capcourse.launches import services
 from capcourse.launches.models import Launch
 from capcourse.launches.settings import settings_from
 from capcourse.records import services as records
 from capcourse.records.models import Completion
+from capcourse.timestamps import utcnow
 from tests import factories
 from tests.conftest import drop_database, make_app, make_database, migrate_and_sync
 

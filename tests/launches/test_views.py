@@ -20,12 +20,12 @@ import xapi
 from capcourse.accounts.access import principal_for_user
 from capcourse.accounts.models import MembershipRole, Role
 from capcourse.catalogue.models import ExternalId
-from capcourse.frameworks.models import utcnow
 from capcourse.identifiers import item_id
 from capcourse.launches.models import Launch
 from capcourse.mapping.models import Depth
 from capcourse.mapping.services import map_items
 from capcourse.records.models import Completion, OutboxEntry, StoredStatement
+from capcourse.timestamps import utcnow
 from tests import factories
 from tests.factories import bearer
 from tests.scorm.archives import RUNTIME
