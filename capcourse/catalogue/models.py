@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from capcourse.extensions import db
 from capcourse.frameworks.models import Framework
@@ -68,12 +69,11 @@ class Programme(db.Model):  # type: ignore[name-defined,misc]
     __mapper_args__ = {"version_id_col": version}
 
 
-class Course(db.Model):  # type: ignore[name-defined,misc]
-    __tablename__ = "courses"
-    __table_args__ = (CheckConstraint(STATUS_CHECK, name="status"),)
+class ContentMixin:
+    """What courses, modules and activities share: identity, text, status, place in their parent, times,
+    and the version that SQLAlchemy increments on every update (the API's ETag)."""
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default=Status.DRAFT)
@@ -81,6 +81,20 @@ class Course(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[CheckConstraint]:
+        return (CheckConstraint(STATUS_CHECK, name="status"),)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class Course(ContentMixin, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "courses"
+
+    programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), index=True)
 
     programme: Mapped[Programme] = relationship(back_populates="courses")
     modules: Mapped[list[Module]] = relationship(
@@ -90,22 +104,11 @@ class Course(db.Model):  # type: ignore[name-defined,misc]
         primaryjoin="ExternalId.course_id == Course.id", cascade="all, delete-orphan", passive_deletes=True
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-
-class Module(db.Model):  # type: ignore[name-defined,misc]
+class Module(ContentMixin, db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "modules"
-    __table_args__ = (CheckConstraint(STATUS_CHECK, name="status"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
-    title: Mapped[str] = mapped_column(String(300))
-    description: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default=Status.DRAFT)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-    version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     course: Mapped[Course] = relationship(back_populates="modules")
     activities: Mapped[list[Activity]] = relationship(
@@ -115,29 +118,16 @@ class Module(db.Model):  # type: ignore[name-defined,misc]
         primaryjoin="ExternalId.module_id == Module.id", cascade="all, delete-orphan", passive_deletes=True
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-
-class Activity(db.Model):  # type: ignore[name-defined,misc]
+class Activity(ContentMixin, db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "activities"
-    __table_args__ = (CheckConstraint(STATUS_CHECK, name="status"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     module_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("modules.id", ondelete="CASCADE"), index=True)
-    title: Mapped[str] = mapped_column(String(300))
-    description: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default=Status.DRAFT)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-    version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     module: Mapped[Module] = relationship(back_populates="activities")
     external_ids: Mapped[list[ExternalId]] = relationship(
         primaryjoin="ExternalId.activity_id == Activity.id", cascade="all, delete-orphan", passive_deletes=True
     )
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class ExternalId(db.Model):  # type: ignore[name-defined,misc]
