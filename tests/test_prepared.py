@@ -8,8 +8,7 @@ from typing import Any
 
 import flask_migrate
 import pytest
-import sqlalchemy as sa
-from sqlalchemy import bindparam, event, literal_column, select
+from sqlalchemy import bindparam, event, literal_column, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -349,11 +348,9 @@ def test_on_postgresql_the_deferred_statements_and_the_commit_go_in_one_round_tr
 
                 # A COMMIT the database refuses (a deferred constraint, checked at commit) fails commit(),
                 # as SQLAlchemy's error; what waited with it is not kept.
-                session.execute(
-                    sa.text("CREATE TABLE checked_at_commit (n INTEGER UNIQUE DEFERRABLE INITIALLY DEFERRED)")
-                )
+                session.execute(text("CREATE TABLE checked_at_commit (n INTEGER UNIQUE DEFERRABLE INITIALLY DEFERRED)"))
                 session.commit()
-                session.execute(sa.text("INSERT INTO checked_at_commit VALUES (1), (1)"))
+                session.execute(text("INSERT INTO checked_at_commit VALUES (1), (1)"))
                 insert.run(session, [learner_row(2)])
                 with pytest.raises(IntegrityError, match="checked_at_commit"):
                     session.commit()
