@@ -7,7 +7,10 @@ from sqlalchemy.orm import Session
 
 
 def init_app(app: Flask) -> None:
-    """Register this domain's API with ``app``; a malformed verb table stops the start, not every request."""
+    """Register this domain's API with ``app``, and its hooks in the layers below (mappings, catalogue).
+
+    A malformed verb table stops the start, not every request.
+    """
     from capcourse.catalogue import CARRIED_HOOKS
     from capcourse.extensions import register_api
     from capcourse.mapping.services import MAPPED_HOOKS
