@@ -284,13 +284,12 @@ def _before_commit(connection: Connection) -> None:
     deferred = connection.info.pop(_DEFERRED, None)
     if not deferred:
         return
-    if connection.connection.dbapi_connection.autocommit:  # type: ignore[union-attr]
-        _pipelined(connection, deferred)
-        return
-    # The COMMIT goes in their pipeline: one round trip for both, where a pipeline of its own then psycopg's
-    # COMMIT took two. psycopg's commit, which SQLAlchemy calls next, finds the transaction ended and sends
-    # nothing. A failed COMMIT (or statement before it) is raised here, as SQLAlchemy's error, by commit().
-    _pipelined(connection, [*deferred, ("COMMIT", None, False, None, False)])
+    if not connection.connection.dbapi_connection.autocommit:  # type: ignore[union-attr]
+        # The COMMIT goes in their pipeline: one round trip for both, where a pipeline of its own then
+        # psycopg's COMMIT took two. psycopg's commit, which SQLAlchemy calls next, finds the transaction
+        # ended and sends nothing. A failed COMMIT (or statement before it) is raised here, by commit().
+        deferred = [*deferred, ("COMMIT", None, False, None, False)]
+    _pipelined(connection, deferred)
 
 
 @event.listens_for(Engine, "rollback")
