@@ -6,7 +6,7 @@ What it measures, in one run on this machine, all on 127.0.0.1:
 - the reference: Learning Locker's statement service (``xapi-statements`` from npm,
   in memory, no MongoDB or Redis; ``make learning-locker`` installs it) taking
   ``POST /xAPI/statements``;
-- capcourse served as ``make run`` serves it (``capcourse serve``: gunicorn, its
+- capcourse served as ``make run`` serves it (``capcourse serve``: Granian, its
   default workers and threads) on a fresh SQLite database, and on PostgreSQL when
   ``CAPCOURSE_BENCH_DATABASE_URL`` (or ``CAPCOURSE_TEST_DATABASE_URL``) names one,
   taking ``POST /xapi/statements`` and ``POST /api/v1/completions``.

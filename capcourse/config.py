@@ -125,7 +125,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "CAPCOURSE_LAUNCH_MAX_BYTES": 256 * 1024,
         # The largest xAPI statement attachment kept (the request as a whole is capped by MAX_CONTENT_LENGTH).
         "CAPCOURSE_XAPI_ATTACHMENT_MAX_BYTES": 8 * 1024 * 1024,
-        # capcourse serve: gunicorn worker processes, and threads in each.
+        # capcourse serve: web worker processes (Granian), and threads in each.
         "CAPCOURSE_WEB_WORKERS": 2,
         "CAPCOURSE_WEB_THREADS": 8,
         # How long a web worker takes an integration key it has read as still valid (0: reads it

@@ -59,7 +59,7 @@ class _Entry:
 
 
 class KeySetCache:
-    """Key sets by URL, each kept until its expiry; thread-safe (gunicorn threads share it)."""
+    """Key sets by URL, each kept until its expiry; thread-safe (a web worker's threads share it)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock

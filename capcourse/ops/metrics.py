@@ -12,11 +12,11 @@
   whichever process delivers).
 - ``capcourse_database_up``: 1 when the scrape could read the database.
 
-Several processes (gunicorn workers, the delivery worker): set
+Several processes (web workers, the delivery worker): set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder shared by them, before any of
-them starts (:func:`prepare_multiprocess` does it), and have gunicorn call
-:func:`child_exit` when a worker exits; a scrape of any worker then reports the
-sum of all. prometheus-client picks its storage when it is first imported, so
+them starts (:func:`prepare_multiprocess` does it); a scrape of any worker then
+reports the sum of all, a worker that exited included (its counts stand: the
+metrics here are counters and histograms, no live gauge to mark dead). prometheus-client picks its storage when it is first imported, so
 this module imports it only when a metric is first used (in the worker, after
 the fork), never when the app is created.
 """
@@ -95,14 +95,6 @@ def prepare_multiprocess(directory: str | Path) -> None:
         shutil.rmtree(path)
     path.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
-
-
-def child_exit(server: Any, worker: Any) -> None:
-    """gunicorn's ``child_exit`` hook: a dead worker's live gauges stop counting."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 def _observe(response: Response) -> Response:

@@ -7,7 +7,7 @@ spreading requests over both instances; completions posted through nginx
 delivered to an LRS exactly once; the upgrade's ``systemctl restart capcourse-migrate``
 leaving every instance running; restarting the instances in turn without losing a
 request through nginx; ``systemctl reload`` restarting workers without
-losing a request; ``systemctl restart``; a killed web instance, gunicorn worker or
+losing a request; ``systemctl restart``; a killed web instance, web worker or
 delivery worker started again; nginx failing over while an instance is stopped.
 """
 
@@ -248,9 +248,9 @@ def check_reload() -> None:
     runner.join()
     bad = [a for a in answers if a != 200]
     report(
-        f"systemctl reload {unit}: same arbiter, new workers, no request lost",
+        f"systemctl reload {unit}: same main process, new workers, no request lost",
         main_pid(unit) == before and not children(before) & workers and not bad and len(answers) > 10,
-        f"arbiter {before}->{main_pid(unit)}, workers {sorted(workers)}->{sorted(children(before))}, "
+        f"main process {before}->{main_pid(unit)}, workers {sorted(workers)}->{sorted(children(before))}, "
         f"{len(answers)} requests, {len(bad)} not 200 {bad[:3]}",
     )
 
@@ -321,17 +321,17 @@ def check_killed(unit: str, port: int | None, wait: float) -> None:
 
 
 def check_worker_killed() -> None:
-    arbiter = main_pid(WEB[0])
-    workers = children(arbiter)
+    main = main_pid(WEB[0])
+    workers = children(main)
     victim = min(workers)
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (victim in children(arbiter) or len(children(arbiter)) < len(workers)):
+    while time.monotonic() < deadline and (victim in children(main) or len(children(main)) < len(workers)):
         time.sleep(0.5)
     report(
-        "kill -9 a gunicorn worker: the arbiter starts another",
-        main_pid(WEB[0]) == arbiter and victim not in children(arbiter) and len(children(arbiter)) == len(workers),
-        f"workers {sorted(workers)}->{sorted(children(arbiter))}",
+        "kill -9 a web worker: Granian's main process starts another",
+        main_pid(WEB[0]) == main and victim not in children(main) and len(children(main)) == len(workers),
+        f"workers {sorted(workers)}->{sorted(children(main))}",
     )
 
 

@@ -16,7 +16,7 @@ from tests.conftest import drop_database, free_port, make_database
 pytestmark = pytest.mark.db
 
 
-def test_capcourse_serve_answers_with_gunicorn_and_runs_one_process_per_background_worker(tmp_path: Path) -> None:
+def test_capcourse_serve_answers_with_granian_and_runs_one_process_per_background_worker(tmp_path: Path) -> None:
     database = make_database(tmp_path, "serve")
     port = free_port()
     environment = {
@@ -40,7 +40,7 @@ def test_capcourse_serve_answers_with_gunicorn_and_runs_one_process_per_backgrou
         )
         delivery_pid = scores_pid = None
         try:
-            # gunicorn's workers import the app: on a busy machine (CI shares its cores) that takes long.
+            # The web workers import the app: on a busy machine (CI shares its cores) that takes long.
             deadline, answer = time.monotonic() + 120, None
             while answer is None and time.monotonic() < deadline and server.poll() is None:
                 try:
@@ -49,7 +49,7 @@ def test_capcourse_serve_answers_with_gunicorn_and_runs_one_process_per_backgrou
                     time.sleep(0.2)
             assert answer is not None, f"nothing answered; serve printed: {_output(server)}"
             assert answer.status_code == 200
-            assert answer.headers["Server"].startswith("gunicorn")
+            assert answer.headers["Server"] == "granian"
             children = _children(server.pid)
             delivery = [pid for pid, line in children.items() if "delivery run" in line]
             assert len(delivery) == 1, children  # one delivery process, not one per web worker

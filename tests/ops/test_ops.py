@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import uuid
@@ -265,7 +266,7 @@ if sys.argv[3] == "scrape":
 
 
 def test_metrics_add_up_across_processes(tmp_path: Path) -> None:
-    """Two processes sharing PROMETHEUS_MULTIPROC_DIR (as gunicorn workers do): a scrape of one counts both."""
+    """Two processes sharing PROMETHEUS_MULTIPROC_DIR (as web workers do): a scrape of one counts both."""
     import os
     import subprocess
 
@@ -307,27 +308,52 @@ def test_behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for(da
     assert seen == ["127.0.0.1", "203.0.113.7"]
 
 
-def test_serve_opens_no_gunicorn_control_socket() -> None:
-    """Two web instances of one user would share ~/.gunicorn/gunicorn.ctl, read-only under the sample units."""
-    from capcourse.server import WebServer
+GRANIAN_LOGGING_CHILD = """
+import logging
+from granian.log import LogLevels, configure_logging as configure_granian
+from capcourse.ops.logs import configure_logging
+from capcourse.server import GRANIAN_LOGGING
 
-    server = WebServer(lambda: Flask("unused"), {"bind": "127.0.0.1:0", "workers": 1})
-    assert "control_socket_disable" in server.cfg.settings  # the gunicorn capcourse installs has the socket
-    assert server.cfg.control_socket_disable is True
+configure_logging()
+configure_granian(LogLevels.info, GRANIAN_LOGGING)  # as Granian's server does when it is made
+granian = logging.getLogger("_granian")
+granian.info("Spawning worker-1 with PID: 4242")
+granian.warning("Configuration allows spawning up to 8 Python threads, which seems quite high compared to ...")
+granian.warning("Worker crash loop detected, exiting")
+"""
 
 
-def test_a_workers_start_up_objects_are_left_out_of_full_collections() -> None:
+def test_granians_own_lines_are_json_lines_on_stderr_less_the_warning_about_chosen_threads() -> None:
+    """Its workers' starts and deaths read like capcourse's lines; its advice against 8 threads is not shown."""
+    done = subprocess.run(
+        [sys.executable, "-c", GRANIAN_LOGGING_CHILD], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == ""
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(line["level"], line["logger"], line["message"]) for line in lines] == [
+        ("INFO", "_granian", "Spawning worker-1 with PID: 4242"),
+        ("WARNING", "_granian", "Worker crash loop detected, exiting"),
+    ]
+
+
+def test_a_workers_start_up_objects_are_left_out_of_full_collections(tmp_path: Path) -> None:
     """A full collection walked the app's 250,000 start-up objects, 130–200 ms of a request's time."""
     child = (
         "import gc\n"
-        "from flask import Flask\n"
-        "from capcourse.server import WebServer\n"
-        "server = WebServer(lambda: Flask('worker'), {'bind': '127.0.0.1:0', 'workers': 1})\n"
+        "from capcourse.server import web_app\n"
         "assert gc.get_freeze_count() == 0\n"
-        "app = server.load()\n"
+        "app = web_app()\n"  # as each Granian worker calls it
         "print(gc.get_freeze_count(), any(o is app for o in gc.get_objects()))\n"
     )
-    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=True)
+    environment = {
+        **os.environ,
+        "CAPCOURSE_DATABASE_URL": f"sqlite:///{tmp_path / 'worker.db'}",
+        "CAPCOURSE_SECRET_KEY": "worker-test",
+        "CAPCOURSE_PACKAGE_DIR": str(tmp_path / "packages"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=True, env=environment
+    )
     frozen, app_walked = done.stdout.split()
     assert int(frozen) > 10_000  # Flask, SQLAlchemy and the rest imported before
     assert app_walked == "False"
@@ -373,7 +399,7 @@ print(errors)
 
 
 def test_the_first_requests_of_a_new_worker_make_the_metrics_once() -> None:
-    """A new gunicorn worker's threads answer their first requests at once: only one makes the metrics."""
+    """A new web worker's threads answer their first requests at once: only one makes the metrics."""
     import subprocess
 
     result = subprocess.run(

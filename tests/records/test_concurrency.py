@@ -1,6 +1,6 @@
 """Real LMS traffic on ``capcourse serve``: concurrent clients, a slow upload and a slow URL import, no 5xx, nothing lost or doubled.
 
-capcourse is served as ``make run`` serves it (gunicorn, several worker processes
+capcourse is served as ``make run`` serves it (Granian, several worker processes
 with threads) on a database of its own: a SQLite file, or a PostgreSQL schema
 when the ``db`` tests run there. Eight client threads post xAPI statements and
 JSON completions at once, all of them first post for one brand-new learner at
@@ -123,7 +123,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120  # gunicorn's workers import the app on a busy machine
+        deadline = time.monotonic() + 120  # the web workers import the app on a busy machine
         while True:
             try:
                 httpx.get(f"{url}/xapi/about", timeout=2)
@@ -134,7 +134,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         yield Served(url, app, lms_key, admin_key, course_id)
     finally:
         server.terminate()
-        # gunicorn waits up to its graceful timeout (30 s) for requests, then stops the delivery and
+        # Granian waits up to 30 s for the requests its workers hold, then stops the delivery and
         # score processes too: on a busy machine that passes 40 s.
         server.wait(timeout=90)
         with app.app_context():
