@@ -306,7 +306,11 @@ def test_a_deferred_insert_goes_before_the_commit_and_a_rollback_drops_it(tmp_pa
                 session.commit()
                 insert.run(session, rows[2:])
                 session.rollback()
-                assert prepared._DEFERRED not in session.connection().info
+                # Nothing of it waits: at most (on PostgreSQL) the next transaction's BEGIN.
+                waiting = session.connection().info.get(prepared._DEFERRED, [])
+                assert [sql.split()[0] for sql, *_ in waiting] == (
+                    ["BEGIN"] if database.url.startswith("postgresql") else []
+                )
                 # The rolled-back row is not sent with the next transaction's first statement either.
                 stored = [row[1] for row in Prepared(BY_KEYS).all(session, {"keys": keys})]
                 assert sorted(stored) == keys[:2]
@@ -327,12 +331,12 @@ def test_on_postgresql_the_deferred_statements_and_the_commit_go_in_one_round_tr
             insert = PreparedInsert(_learners, deferred=True)
             keys = [learner_row(n)["agent_key"] for n in range(4)]
             heard: list[str] = []
-            pipelines: list[int] = []
+            pipelines: list[list[str]] = []
             listen = _heard(heard)
             real = prepared._pipelined
 
             def pipelined(connection: Any, statements: Any) -> None:
-                pipelines.append(len(statements))
+                pipelines.append([statement[0].split()[0] for statement in statements])
                 real(connection, statements)
 
             with Session(db.engine) as session, pytest.MonkeyPatch.context() as patch:
@@ -343,8 +347,9 @@ def test_on_postgresql_the_deferred_statements_and_the_commit_go_in_one_round_tr
                     session.commit()
                 finally:
                     event.remove(db.engine, "before_cursor_execute", listen)
-                assert heard == ["INSERT", "COMMIT"]
-                assert pipelines == [2]
+                assert heard == ["INSERT", "COMMIT"]  # psycopg's BEGIN was never told to listeners, nor is this one
+                # The whole transaction in one round trip: its BEGIN waited for the insert, which waited for the COMMIT.
+                assert pipelines == [["BEGIN", "INSERT", "COMMIT"]]
 
                 # A COMMIT the database refuses (a deferred constraint, checked at commit) fails commit(),
                 # as SQLAlchemy's error; what waited with it is not kept.
@@ -360,6 +365,85 @@ def test_on_postgresql_the_deferred_statements_and_the_commit_go_in_one_round_tr
             with Session(db.engine) as session:  # another connection sees what was committed, and only that
                 stored = sorted(row[1] for row in Prepared(BY_KEYS).all(session, {"keys": keys}))
                 assert stored == [keys[0], keys[1], keys[3]]
+            db.engine.dispose()
+    finally:
+        drop_database(database)
+
+
+def test_on_postgresql_a_transactions_begin_goes_with_its_first_statement(
+    tmp_path: Path, pipelines: list[list[str]]
+) -> None:
+    """psycopg's own BEGIN was a round trip of its own, before the first statement of every transaction."""
+    if not TEST_DATABASE_URL.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite's BEGIN is capcourse's own (extensions) and costs no round trip")
+    database = make_database(tmp_path, "begin")
+    app = make_app(database)
+    keys = [learner_row(n)["agent_key"] for n in range(4)]
+
+    def stored(session: Session) -> list[str]:
+        return sorted(row[1] for row in Prepared(BY_KEYS).all(session, {"keys": keys}))
+
+    def status(session: Session) -> str:
+        return str(session.connection().connection.dbapi_connection.info.transaction_status.name)  # type: ignore[union-attr]
+
+    try:
+        with app.app_context():
+            flask_migrate.upgrade()
+            with Session(db.engine) as session, Session(db.engine) as other:
+                # The first statement takes the BEGIN with it: one round trip, and a real transaction.
+                pipelines.clear()
+                PreparedInsert(_learners).run(session, [learner_row(0)])
+                assert [[sql.split()[0] for sql in sent] for sent in pipelines] == [["BEGIN", "INSERT"]]
+                assert status(session) == "INTRANS"
+                assert stored(other) == []  # not committed: another connection sees nothing yet
+                other.rollback()
+                session.rollback()
+                assert stored(session) == []
+                session.rollback()
+
+                # A transaction that runs nothing sends nothing, committed or rolled back.
+                pipelines.clear()
+                session.connection()
+                session.commit()
+                session.connection()
+                session.rollback()
+                assert pipelines == []
+                assert status(session) == "IDLE"
+                session.rollback()
+
+                # SQLAlchemy's own first statement (an ORM flush, text()) finds the BEGIN sent before it.
+                session.add(Learner(**learner_row(1)))
+                session.flush()
+                assert status(session) == "INTRANS"
+                session.execute(text("SELECT 1"))
+                session.rollback()
+                assert stored(session) == []
+                session.rollback()
+
+                # The driver's own connection, taken through driver_connection(), runs in the transaction too.
+                connection = session.connection()
+                driver = prepared.driver_connection(connection)
+                with driver.cursor() as cursor:
+                    cursor.execute(
+                        "INSERT INTO learners (agent_key, agent, name, created_at) VALUES (%s, '{}', 'x', now())",
+                        (keys[2],),
+                    )
+                assert status(session) == "INTRANS"
+                session.rollback()
+                assert stored(session) == []
+                session.rollback()
+
+                # What commits, commits; a read in autocommit (the API-key read) opens no transaction.
+                PreparedInsert(_learners).run(session, [learner_row(3)])
+                session.commit()
+                assert stored(other) == [keys[3]]
+                other.rollback()
+            with Session(db.engine) as session:
+                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                pipelines.clear()
+                assert stored(session) == [keys[3]]
+                assert pipelines == [] and status(session) == "IDLE"
+                session.commit()
             db.engine.dispose()
     finally:
         drop_database(database)

@@ -58,7 +58,7 @@ from capcourse.errors import ConflictError
 from capcourse.frameworks.models import Association, Framework, Item
 from capcourse.mapping.models import Mapping
 from capcourse.mapping.services import unmap
-from capcourse.prepared import MAX_PARAMETERS, MAX_ROWS
+from capcourse.prepared import MAX_PARAMETERS, MAX_ROWS, driver_connection
 from capcourse.timestamps import utcnow
 
 __all__ = [
@@ -174,7 +174,8 @@ def _insert_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -
             psycopg_sql.Identifier(*([table.schema] if table.schema else []), table.name),
             psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(name) for name in names),
         )
-        driver = connection.connection.driver_connection
+        # What waits on the connection (its transaction's BEGIN, deferred rows) goes first: see prepared.
+        driver = driver_connection(connection)
         assert driver is not None
         with driver.cursor() as cursor, cursor.copy(target) as copy:
             for chunk in _chunked(rows):

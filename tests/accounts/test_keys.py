@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import select, update
+from psycopg.pq import TransactionStatus
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -117,9 +118,11 @@ def test_on_postgresql_a_key_is_read_outside_any_transaction(tmp_path: Path, mon
         # The second request found the key as the first read it (CAPCOURSE_API_KEY_CACHE_SECONDS).
         assert autocommit == [True]
         # The write after the key's read was a transaction of its own, committed; and the connections went
-        # back to the pool as they came.
+        # back to the pool as they came: what a session runs on them runs in a transaction.
         with app.app_context():
-            assert db.session.connection().connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+            db.session.execute(text("SELECT 1"))
+            dbapi = db.session.connection().connection.dbapi_connection
+            assert dbapi.info.transaction_status == TransactionStatus.INTRANS  # type: ignore[union-attr]
             db.session.rollback()
     finally:
         with app.app_context():
