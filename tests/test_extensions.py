@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import sqlite3
 import threading
@@ -261,3 +263,153 @@ def test_a_request_without_a_cookie_opens_a_session_without_the_signer(monkeypat
     second = client.get("/_session_test", headers={"Cookie": cookie})
     assert second.json == {"visits": 1}
     assert len(signers) == 3  # the cookie brought was opened with it, and the new one signed
+
+
+class _TrickledBody(io.BytesIO):
+    """A request body that sends its first bytes, then waits for ``more`` before the rest (a slow LMS)."""
+
+    def __init__(self, body: bytes, more: threading.Event) -> None:
+        super().__init__(body)
+        self.more = more
+        self.begun = threading.Event()
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.tell() == 0:
+            self.begun.set()
+            return super().read(10)
+        assert self.more.wait(30)
+        return super().read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def test_a_write_requests_work_is_done_one_at_a_time_per_process_on_sqlite_its_body_read_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads of one process sharing the GIL held SQLite's write lock twice as long (see one_write_at_a_time)."""
+    from sqlalchemy.orm import Session
+
+    from capcourse.accounts.models import Role
+    from capcourse.accounts.services import create_api_key
+    from capcourse.extensions import db
+    from capcourse.records import services
+    from tests.conftest import drop_database, make_app, make_database, migrate_and_sync
+
+    database = make_database(tmp_path, "gate")
+    app = make_app(database)
+    try:
+        migrate_and_sync(app)
+        with app.app_context(), Session(db.engine) as session:
+            _, key = create_api_key(session, "lms", Role.INTEGRATION)
+            session.commit()
+        on_sqlite = database.url.startswith("sqlite")
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+        def batch(n: int) -> bytes:
+            entry = {"learner": {"email": f"l{n}@example.org"}, "activity": "https://lms.example.org/unknown",
+                     "outcome": "passed", "timestamp": "2026-12-01T10:00:00+00:00"}  # fmt: skip
+            return json.dumps({"completions": [entry]}).encode()
+
+        # A body still on its way holds no one up: a whole request goes through meanwhile.
+        more = threading.Event()
+        answers: dict[str, int] = {}
+
+        def post(name: str, **request: Any) -> None:
+            answers[name] = app.test_client().post("/api/v1/completions", headers=headers, **request).status_code
+
+        trickled = _TrickledBody(batch(0), more)
+        slow = threading.Thread(target=post, args=("slow",), kwargs={"input_stream": trickled})
+        slow.start()
+        assert trickled.begun.wait(30)
+        post("fast", data=batch(1))
+        assert answers == {"fast": 200}
+        more.set()
+        slow.join(30)
+        assert answers == {"fast": 200, "slow": 200}
+
+        # Two requests' work: one after the other on SQLite, side by side on PostgreSQL.
+        seen: list[str] = []
+        go = threading.Event()
+        both_in = threading.Barrier(2, timeout=30)
+        record = services.record_batch
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            seen.append("in")
+            if on_sqlite:
+                assert go.wait(30)
+            else:
+                both_in.wait()
+            seen.append("out")
+            return record(*args, **kwargs)
+
+        monkeypatch.setattr(services, "record_batch", recorded)
+        first = threading.Thread(target=post, args=("first",), kwargs={"data": batch(2)})
+        second = threading.Thread(target=post, args=("second",), kwargs={"data": batch(3)})
+        first.start()
+        while not seen:
+            time.sleep(0.01)
+        second.start()
+        if on_sqlite:
+            second.join(0.5)  # it waits for its turn, however long the first takes
+            assert seen == ["in"]
+            go.set()
+        first.join(30)
+        second.join(30)
+        assert seen == (["in", "out", "in", "out"] if on_sqlite else ["in", "in", "out", "out"])
+        assert answers["first"] == answers["second"] == 200
+
+        # A refused batch gives its turn back too (at the request's teardown, whatever the answer).
+        post("refused", data=b'{"completions": [{"learner": {}}]}')
+        assert answers["refused"] == 422
+        free: list[bool] = []
+
+        def turn_is_free() -> None:
+            free.append(extensions._WRITE_WORK.acquire(timeout=5))
+            if free[-1]:
+                extensions._WRITE_WORK.release()
+
+        probe = threading.Thread(target=turn_is_free)
+        probe.start()
+        probe.join(30)
+        assert free == [True]
+        with app.app_context():
+            db.engine.dispose()
+    finally:
+        drop_database(database)
+
+
+def test_a_turn_waited_for_as_long_as_the_busy_timeout_goes_on_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write far longer than usual (a big import in the same process) delays the others, never fails them."""
+    from tests.conftest import make_app, make_database
+
+    app = make_app(make_database(tmp_path, "turn"))
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite only: on PostgreSQL nothing is held")
+    monkeypatch.setattr(extensions, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    taken, done = threading.Event(), threading.Event()
+
+    def long_write() -> None:  # another thread's, holding its turn
+        with app.app_context(), extensions.one_write_at_a_time():
+            taken.set()
+            assert done.wait(30)
+
+    other = threading.Thread(target=long_write)
+    other.start()
+    try:
+        assert taken.wait(30)
+        with app.app_context(), extensions.one_write_at_a_time():  # in, 0.2 s later, without the turn
+            assert not extensions._WRITE_WORK._is_owned()  # type: ignore[attr-defined]
+    finally:
+        done.set()
+        other.join(30)
+    with app.app_context():
+        with extensions.one_write_at_a_time():
+            assert extensions._WRITE_WORK._is_owned()  # type: ignore[attr-defined]
+            with extensions.one_write_at_a_time():  # again, within (a request that took its turn)
+                assert extensions._WRITE_WORK._is_owned()  # type: ignore[attr-defined]
+        assert not extensions._WRITE_WORK._is_owned()  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ from capcourse.accounts.auth import PEOPLE, current_principal, require_role
 from capcourse.accounts.models import Role
 from capcourse.api import AUTH_DOC
 from capcourse.errors import ForbiddenError, InvalidInputError, PayloadTooLargeError, UnauthorizedError
-from capcourse.extensions import db
+from capcourse.extensions import db, one_write_at_a_time
 from capcourse.launches import services
 from capcourse.launches.schemas import (
     CommitResultSchema,
@@ -240,25 +240,28 @@ def _bearer_token() -> str:
 
 def _commit(token: str, *, in_url: bool) -> dict[str, Any]:
     settings = _settings()
-    now = utcnow()
-    launch = services.launch_for_token(db.session(), token, now, in_url=in_url)
+    # The body first, before any query: on SQLite a write request's first query takes the write lock, and a
+    # player that trickles its commit in would hold it, and every other write, meanwhile.
     body = _runtime_body(settings.max_bytes)
     # scorm-again adds ?terminate=true to the commit it sends on LMSFinish / Terminate (terminateCommitParam).
     finished = request.args.get(TERMINATE_PARAM) == "true"
-    result = services.commit_runtime(db.session(), launch, body, settings, now=now, finished=finished)
-    answer = {
-        "result": True,
-        "errorCode": 0,
-        "launch_id": launch.id,
-        "completion_status": result.runtime.completion_status,
-        "success_status": result.runtime.success_status,
-        "outcome": result.runtime.outcome.value if result.runtime.outcome else None,
-        "recorded": result.recorded,
-        "not_counted": result.not_counted,
-        "completion_id": result.completion.id if result.completion else None,
-        "statement_id": result.completion.statement_id if result.completion else None,
-    }
-    db.session.commit()
+    with one_write_at_a_time():
+        now = utcnow()
+        launch = services.launch_for_token(db.session(), token, now, in_url=in_url)
+        result = services.commit_runtime(db.session(), launch, body, settings, now=now, finished=finished)
+        answer = {
+            "result": True,
+            "errorCode": 0,
+            "launch_id": launch.id,
+            "completion_status": result.runtime.completion_status,
+            "success_status": result.runtime.success_status,
+            "outcome": result.runtime.outcome.value if result.runtime.outcome else None,
+            "recorded": result.recorded,
+            "not_counted": result.not_counted,
+            "completion_id": result.completion.id if result.completion else None,
+            "statement_id": result.completion.statement_id if result.completion else None,
+        }
+        db.session.commit()
     return answer
 
 

@@ -27,7 +27,7 @@ import xapi
 from capcourse import guards
 from capcourse.accounts.models import Role
 from capcourse.errors import BadRequestError, NotFoundError, PayloadTooLargeError
-from capcourse.extensions import db
+from capcourse.extensions import db, take_write_turn
 from capcourse.lrs import http, multipart, openapi, retrieval, signatures
 from capcourse.lrs.models import Attachment
 from capcourse.records.models import StoredStatement
@@ -173,6 +173,12 @@ def _store(statements: list[Any], attachments: dict[str, bytes], key: Any) -> li
     _keep_attachments(kept)
     db.session.commit()
     return received.ids
+
+
+@blp.before_request
+def _one_write_at_a_time() -> None:
+    if request.endpoint == "xapi_statements.Statements" and request.method in ("POST", "PUT"):
+        take_write_turn()  # checking and storing the batch, one request at a time per process: see extensions
 
 
 @blp.route("/statements")
