@@ -14,7 +14,8 @@ on a 2-core machine, one client, the same app and database, a request that
 stores nothing was answered 1.2 times as fast (990/s against 810/s), one statement
 from an LMS 1.15–1.25 times as fast on SQLite and PostgreSQL, and with 4 clients
 1.2–1.5 times; batches of 100 statements, whose time is the app's, alike within
-the runs' noise (``/tmp`` A/B of 2026-12-01, reproduced by ``bench/ingest.py``).
+the runs' noise (both servers up at once, rounds alternated, 2026-12-01;
+``bench/ingest.py`` prints each server's floor against Learning Locker's).
 It streams request bodies to the app as gunicorn did (a 300 MB upload held
 34 MB), so a slow upload still holds no transaction (see ``records``).
 """
@@ -155,8 +156,8 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, no_del
         # Granian's own lines (workers started, stopped, respawned) go to the root logger: JSON, as capcourse's.
         log_dictconfig=GRANIAN_LOGGING,
     )
-    server.on_shutdown(stop_background)
     try:
         server.serve()
     finally:
+        # However serving ends (SIGTERM, Ctrl+C, a crash loop), after Granian has stopped its workers.
         stop_background()

@@ -16,9 +16,10 @@ Several processes (web workers, the delivery worker): set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder shared by them, before any of
 them starts (:func:`prepare_multiprocess` does it); a scrape of any worker then
 reports the sum of all, a worker that exited included (its counts stand: the
-metrics here are counters and histograms, no live gauge to mark dead). prometheus-client picks its storage when it is first imported, so
-this module imports it only when a metric is first used (in the worker, after
-the fork), never when the app is created.
+metrics here are counters and histograms, no live gauge to mark dead).
+prometheus-client picks its storage when it is first imported, so this module
+imports it only when a metric is first used (in the worker, after the fork),
+never when the app is created.
 """
 
 from __future__ import annotations
