@@ -9,7 +9,7 @@ from typing import Any
 import flask_migrate
 import pytest
 from sqlalchemy import bindparam, event, literal_column, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, PendingRollbackError
 from sqlalchemy.orm import Session
 
 from capcourse import prepared
@@ -151,6 +151,50 @@ def test_pending_orm_changes_are_flushed_first_as_the_session_would(session: Ses
     session.add(Learner(**learner_row(7)))  # not flushed
 
     assert Prepared(BY_KEYS).scalars(session, {"keys": ["mbox:p7@example.org"]}) != []
+
+
+def test_statements_run_in_the_sessions_transaction_of_the_moment(session: Session) -> None:
+    # The connection is looked up once per transaction: a savepoint, a commit and a failed
+    # transaction each change what the session would answer, and the statements follow it.
+    insert = PreparedInsert(_learners)
+    by_keys = Prepared(BY_KEYS)
+    insert.run(session, [learner_row(1)])
+    first = session.connection()
+
+    savepoint = session.begin_nested()
+    insert.run(session, [learner_row(2)])
+    savepoint.rollback()
+    assert by_keys.scalars(session, {"keys": ["mbox:p1@example.org", "mbox:p2@example.org"]}) == [
+        session.scalar(select(_learners.c.id).where(_learners.c.agent_key == "mbox:p1@example.org"))
+    ]
+    assert session.connection() is first
+
+    with pytest.raises(IntegrityError):
+        insert.run(session, [learner_row(1)])  # agent_key is unique
+    session.rollback()
+    assert by_keys.all(session, {"keys": ["mbox:p1@example.org"]}) == []  # rolled back, as the session was
+
+    with pytest.raises(IntegrityError), session.begin_nested():
+        insert.run(session, [learner_row(3), learner_row(3)])
+    insert.run(session, [learner_row(4)])
+    session.commit()
+    assert [row[1] for row in by_keys.all(session, {"keys": ["mbox:p3@example.org", "mbox:p4@example.org"]})] == [
+        "mbox:p4@example.org"
+    ]
+
+
+def test_a_failed_transaction_is_refused_until_rolled_back_as_the_session_refuses_it(session: Session) -> None:
+    insert = PreparedInsert(_learners)
+    insert.run(session, [learner_row(1)])
+    session.add(Learner(**learner_row(1)))
+    with pytest.raises(IntegrityError):
+        session.flush()  # the session's own flush fails: its transaction must be rolled back
+    with pytest.raises(PendingRollbackError):
+        session.connection()
+    with pytest.raises(PendingRollbackError):
+        Prepared(BY_KEYS).all(session, {"keys": ["mbox:p1@example.org"]})
+    session.rollback()
+    assert Prepared(BY_KEYS).all(session, {"keys": ["mbox:p1@example.org"]}) == []
 
 
 def test_plans_per_statement_are_bounded(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,7 +63,8 @@ def receive(
     complete = []
     for statement in statements:
         statement = dict(statement)
-        statement.setdefault("id", str(uuid.uuid4()))
+        if "id" not in statement:
+            statement["id"] = str(uuid.uuid4())
         complete.append(statement)
     new = [
         {"version": "1.0.3", "timestamp": now, **statement, "stored": now, "authority": authority}
