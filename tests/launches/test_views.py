@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import uuid
@@ -487,6 +488,24 @@ def test_an_oversized_commit_is_refused(client: FlaskClient, session: Session, w
     response = commit(client, launch, body)
     assert response.status_code == 413
     assert response.json["code"] == 413 and "at most 262144 bytes" in response.json["message"]
+    assert completions(session) == [] and session.get(Launch, uuid.UUID(launch["id"])).commits == 0  # type: ignore[union-attr]
+
+
+def test_an_oversized_form_commit_without_a_length_is_refused(
+    client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    # A URL-encoded body is read by the NUL guard before the view; sent chunked (no Content-Length),
+    # it must meet the commit's cap all the same, not only the server's.
+    launch = start(client, world)
+    body = urlencode({"cmi.core.lesson_status": "passed", "cmi.suspend_data": "x" * (256 * 1024)}).encode()
+    response = client.post(
+        path_of(launch["commit_url"]),
+        input_stream=io.BytesIO(body),
+        content_type="application/x-www-form-urlencoded",
+        environ_overrides={"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"},
+    )
+    assert response.status_code == 413
+    assert "at most 262144 bytes" in response.json["message"]
     assert completions(session) == [] and session.get(Launch, uuid.UUID(launch["id"])).commits == 0  # type: ignore[union-attr]
 
 
