@@ -63,7 +63,7 @@ from sqlalchemy import Connection, Pool, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -197,14 +197,18 @@ def _connection(session: Session) -> Connection:
     transaction rolled back for an error is no longer active, and asking again
     raises as the session does.
     """
-    # The innermost transaction: a SAVEPOINT begun since is begun by asking again.
-    transaction = session.get_nested_transaction() or session.get_transaction()
+    transaction = _innermost(session)
     held = session.info.get(_HELD)
     if held is not None and transaction is not None and held[0] is transaction and transaction.is_active:
-        return held[1]  # type: ignore[no-any-return]
-    connection = session.connection()
-    session.info[_HELD] = (session.get_nested_transaction() or session.get_transaction(), connection)
+        return cast(Connection, held[1])
+    connection = session.connection()  # begins the transaction when there is none yet
+    session.info[_HELD] = (_innermost(session), connection)
     return connection
+
+
+def _innermost(session: Session) -> SessionTransaction | None:
+    # A SAVEPOINT begun since the connection was held is begun by asking the session again.
+    return session.get_nested_transaction() or session.get_transaction()
 
 
 _PLACEHOLDER = re.compile(r"%[s%]")
