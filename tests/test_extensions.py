@@ -294,19 +294,17 @@ def test_a_write_requests_work_is_done_one_at_a_time_per_process_on_sqlite_its_b
 
     from capcourse.accounts.models import Role
     from capcourse.accounts.services import create_api_key
-    from capcourse.extensions import db
     from capcourse.records import services
-    from tests.conftest import drop_database, make_app, make_database, migrate_and_sync
+    from tests.conftest import scratch_app
 
-    database = make_database(tmp_path, "gate")
-    app = make_app(database)
-    try:
-        migrate_and_sync(app)
-        with app.app_context(), Session(db.engine) as session:
-            _, key = create_api_key(session, "lms", Role.INTEGRATION)
-            session.commit()
-        on_sqlite = database.url.startswith("sqlite")
-        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    keys: list[str] = []
+
+    def prepare(session: Session) -> None:
+        keys.append(create_api_key(session, "lms", Role.INTEGRATION)[1])
+
+    with scratch_app(tmp_path, "gate", prepare) as app:
+        on_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+        headers = {"Authorization": f"Bearer {keys[0]}", "Content-Type": "application/json"}
 
         def batch(n: int) -> bytes:
             entry = {"learner": {"email": f"l{n}@example.org"}, "activity": "https://lms.example.org/unknown",
@@ -375,10 +373,6 @@ def test_a_write_requests_work_is_done_one_at_a_time_per_process_on_sqlite_its_b
         probe.start()
         probe.join(30)
         assert free == [True]
-        with app.app_context():
-            db.engine.dispose()
-    finally:
-        drop_database(database)
 
 
 def test_a_turn_waited_for_as_long_as_the_busy_timeout_goes_on_without_it(
