@@ -28,9 +28,15 @@ against the reference's own ingest rate at batch 100, and against a fresh one's 
 those same emitted statements (richer than the bench's: context, groupings, mappings) under
 new ids.
 It also prints the largest size SQLite's WAL file reached during the ingest (the
-background checkpoints bound it: see the README), and each server's floor: the
+background checkpoints bound it: see the README), each server's floor: the
 rate of requests that store nothing (GET of its About resource, one client), which
-every request pays before its own work.
+every request pays before its own work, and how capcourse's web workers shared the
+connections of 4 clients. The kernel gives each connection to whichever worker
+accepts it first, and it stays there; a worker runs its Python on one core at a time.
+On a 2-core machine, statements from an LMS at batch 1 and 4 clients went through at
+334/s on average when the connections landed 2+2 (6 sets of connections), 300/s at 3+1
+(5) and 279/s at 4+0 (1), on one SQLite server, one set after the other: a 4-client
+point moves by that much from run to run, where Learning Locker (one process) does not.
 
 Usage: make bench, or .venv/bin/python bench/ingest.py [--statements 5000]
 
@@ -189,14 +195,21 @@ class Target:
     items: Callable[[int], list[dict[str, Any]]]
 
 
-def post_all(target: Target, count: int, batch: int, clients: int) -> float:
-    """Statements per second posting ``count`` fresh items in batches from ``clients`` threads."""
+def post_all(
+    target: Target, count: int, batch: int, clients: int, connected: Callable[[], None] | None = None
+) -> float:
+    """Statements per second posting ``count`` fresh items in batches from ``clients`` threads.
+
+    :param connected: called once every client has its connection (and has posted its warm-up
+        batch), before the clock starts.
+    """
     items = target.items(count)
     shares = [items[n::clients] for n in range(clients)]
     # One batch per client before the clock starts, on its connection, so what is timed is the steady state:
     # a server's first requests pay once for what it compiles and caches (both servers alike).
     warm_ups = target.items(batch * clients)
     errors: list[str] = []
+    warmed = threading.Barrier(clients + 1)
     barrier = threading.Barrier(clients + 1)
 
     def client(share: list[dict[str, Any]], warm_up: list[dict[str, Any]]) -> None:
@@ -204,6 +217,7 @@ def post_all(target: Target, count: int, batch: int, clients: int) -> float:
             response = http.post(target.url, json=target.body(warm_up))
             if response.status_code not in (200, 204):
                 errors.append(f"{response.status_code}: {response.text[:300]}")
+            warmed.wait()
             barrier.wait()
             for i in range(0, len(share), batch):
                 response = http.post(target.url, json=target.body(share[i : i + batch]))
@@ -217,6 +231,9 @@ def post_all(target: Target, count: int, batch: int, clients: int) -> float:
     ]
     for thread in threads:
         thread.start()
+    warmed.wait()
+    if connected is not None:
+        connected()
     barrier.wait()
     start = time.perf_counter()
     for thread in threads:
@@ -300,8 +317,12 @@ def prepare(app: Any) -> str:
 
 
 @contextmanager
-def capcourse(kind: str, reference: str) -> Iterator[tuple[str, str, Any]]:
-    """capcourse served by ``capcourse serve`` on a fresh database; yields base URL, key and an app on it."""
+def capcourse(kind: str, reference: str) -> Iterator[tuple[str, str, Any, Callable[[], list[int] | None]]]:
+    """capcourse served by ``capcourse serve`` on a fresh database.
+
+    Yields its base URL, a key, an app on its database, and a function telling how the
+    connections to it are spread over its web workers (:func:`connections_per_worker`).
+    """
     folder = Path(tempfile.mkdtemp(prefix="capcourse-bench-"))
     schema = None
     environment = {**os.environ, "CAPCOURSE_SECRET_KEY": "bench", "CAPCOURSE_PACKAGE_DIR": str(folder / "packages")}
@@ -337,7 +358,7 @@ def capcourse(kind: str, reference: str) -> Iterator[tuple[str, str, Any]]:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/xapi/about", server)
-        yield base, key, app
+        yield base, key, app, lambda: connections_per_worker(server.pid, port)
     finally:
         stop(server)
         with app.app_context():
@@ -347,6 +368,41 @@ def capcourse(kind: str, reference: str) -> Iterator[tuple[str, str, Any]]:
             with engine.begin() as connection:
                 connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def connections_per_worker(server_pid: int, port: int) -> list[int] | None:
+    """How many connections to ``port`` each web worker of the server ``server_pid`` holds, most first.
+
+    The kernel gives a new connection to whichever worker accepts it first, and it stays
+    there: 4 keep-alive clients land 2+2, 3+1 or 4+0 on 2 workers, and a worker runs its
+    Python on one core at a time. Read from Linux's ``/proc`` (None where that cannot tell).
+    """
+    try:
+        command = Path(f"/proc/{server_pid}/cmdline").read_bytes()
+        children = {
+            int(pid)
+            for task in Path(f"/proc/{server_pid}/task").iterdir()
+            for pid in (task / "children").read_text().split()
+        }
+        # The web workers run the server's own command line (a background worker would not).
+        workers = [pid for pid in children if Path(f"/proc/{pid}/cmdline").read_bytes() == command]
+        established = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                # local address (hex ip:port), state 01 = ESTABLISHED, socket inode
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    established.add(f"socket:[{fields[9]}]")
+        counts = []
+        for pid in workers:
+            sockets = set()
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with suppress(OSError):  # closed meanwhile
+                    sockets.add(os.readlink(fd))
+            counts.append(len(sockets & established))
+    except (OSError, ValueError, IndexError):
+        return None
+    return sorted(counts, reverse=True) or None
 
 
 def bench_database_url() -> str:
@@ -378,8 +434,9 @@ def main() -> None:
         apps: dict[str, Any] = {}
         bases: dict[str, str] = {}
         peaks: dict[str, Callable[[], int]] = {}
+        spreads: dict[str, Callable[[], list[int] | None]] = {}
         for kind in kinds:
-            base, key, app = servers.enter_context(capcourse(kind, NOWHERE))
+            base, key, app, spread = servers.enter_context(capcourse(kind, NOWHERE))
             apps[kind] = app
             bases[kind] = base
             peaks[kind] = servers.enter_context(file_peak(wal_file(app)))
@@ -389,6 +446,8 @@ def main() -> None:
             targets[f"capcourse/{kind} POST /api/v1/completions"] = Target(
                 f"{base}/api/v1/completions", _bearer(key), lambda batch: {"completions": batch}, completions
             )
+            spreads[f"capcourse/{kind} POST /xapi/statements"] = spread
+            spreads[f"capcourse/{kind} POST /api/v1/completions"] = spread
         # Point by point, the reference just before and just after capcourse's servers, its rate the mean of
         # the two: this machine's speed drifts over minutes (a shared host). Each time on a fresh Learning
         # Locker: in memory it slows down as it fills (batch 1: 134/s empty, 59/s holding 6,000
@@ -396,12 +455,17 @@ def main() -> None:
         # would be slower than it is; capcourse's databases keep everything from point to point.
         reference: dict[tuple[int, int], float] = {}
         rates: dict[str, dict[tuple[int, int], float]] = {name: {} for name in targets}
+        spread_at: dict[str, dict[tuple[int, int], list[int] | None]] = {name: {} for name in targets}
         drift: list[float] = []
         for point in ((b, c) for b in BATCHES for c in CLIENTS):
             count = count_for(point[0], total)
             before = reference_rate(count, *point)
             for name, target in targets.items():
-                rates[name][point] = post_all(target, count, *point)
+                seen: list[list[int] | None] = []
+                rates[name][point] = post_all(
+                    target, count, *point, connected=lambda seen=seen, spread=spreads[name]: seen.append(spread())
+                )
+                spread_at[name][point] = seen[0]
             after = reference_rate(count, *point)
             reference[point] = (before + after) / 2
             drift.append(abs(after - before) / reference[point])
@@ -412,6 +476,17 @@ def main() -> None:
             f"(Learning Locker's rate moved by up to {max(drift):.0%} between its runs before and after "
             "capcourse's at one point.)"
         )
+        print(
+            "Connections per web worker at 4 clients (a worker runs its Python on one core: 3+1 or 4+0 leaves "
+            "a core idle part of the time; ? off Linux):"
+        )
+        for name in targets:
+            cells = [
+                ("+".join(map(str, spread_at[name][b, c] or [])) or "?") if c > 1 else ""
+                for b in BATCHES
+                for c in CLIENTS
+            ]
+            print(f"{name:<42}" + "".join(f"{cell:>22}" for cell in cells))
         # The floor of batch 1: a request that stores nothing, on each server, the reference before and after.
         before = floor_rate(learning_locker_about)
         floors = {kind: floor_rate(lambda kind=kind: nullcontext(f"{bases[kind]}/xapi/about")) for kind in kinds}
