@@ -594,6 +594,24 @@ class Ahead:
         return self._rows
 
 
+#: A placeholder in a VALUES row, with the cast SQLAlchemy writes after it on PostgreSQL (``::UUID``).
+_VALUE = r"(?:%s|\?)(?:::[A-Z][A-Z0-9_ ]*(?:\[\])?)?"
+_VALUES_GROUP = re.compile(rf" VALUES (\({_VALUE}(?:, {_VALUE})*\))")
+
+
+def _values_group(sql: str) -> tuple[str, str, str] | None:
+    """A one-row ``INSERT … VALUES (…) …`` with positional placeholders as the text before its row,
+    the row, and the rest; None if its row is not placeholders only (each with its cast, if any).
+
+    Nothing outside the row is a parameter: :meth:`PreparedInsert._plan` refuses a statement with one
+    (SQLAlchemy names it apart from every column, and the rows give columns only).
+    """
+    found = _VALUES_GROUP.search(sql)
+    if found is None:
+        return None
+    return sql[: found.start(1)], found.group(1), sql[found.end(1) :]
+
+
 @dataclass(frozen=True)
 class _InsertPlan:
     #: The statement up to its ``VALUES`` group, the group to repeat for each row, and the rest;
@@ -639,9 +657,15 @@ class PreparedInsert:
         compiled = self._statement(dialect).compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
         many = compiled._insertmanyvalues
         if many is None:
-            # No RETURNING: the driver's executemany sends the rows (as SQLAlchemy would).
+            # No RETURNING: the driver's executemany sends the rows (as SQLAlchemy would)…
             head, names = _positional(compiled.string, compiled.positiontup, dialect.paramstyle)
             group_sql = tail = ""
+            split = None if self.plain else _values_group(head)
+            if split is not None:
+                # … except with ON CONFLICT: then as multi-row VALUES pages, as with RETURNING. On PostgreSQL
+                # executemany is one statement per row; for 100 evidence rows in a pipeline that took
+                # 1.8-2.0 ms of psycopg and 4.4-5.6 ms of the server, one statement 0.7-1.0 and 4.0-4.4 ms.
+                head, group_sql, tail = split
         else:
             single = f"({many.single_values_expr})"
             head, found, tail = compiled.string.partition(single)

@@ -491,3 +491,26 @@ def test_on_postgresql_a_transactions_begin_goes_with_its_first_statement(
             db.engine.dispose()
     finally:
         drop_database(database)
+
+
+def test_an_upsert_without_returning_sends_its_rows_in_one_statement(session: Session) -> None:
+    """``ON CONFLICT`` with no ``RETURNING`` (evidence counts): multi-row VALUES, not one statement per row."""
+    new_learners(session, 1)
+    heard: list[tuple[bool, int]] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.startswith("INSERT"):
+            heard.append((executemany, len(parameters)))
+
+    upsert = PreparedInsert(
+        _learners, lambda i: i.on_conflict_do_update(index_elements=["agent_key"], set_={"name": i.excluded.name})
+    )
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        upsert.run(session, [learner_row(0, name="renamed"), learner_row(1), learner_row(2)])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+
+    assert heard == [(False, 3 * 4)]  # one statement: 3 rows of 4 values
+    names = {key: name for key, name in session.execute(select(_learners.c.agent_key, _learners.c.name))}
+    assert names == {"mbox:p0@example.org": "renamed", "mbox:p1@example.org": "P 1", "mbox:p2@example.org": "P 2"}
