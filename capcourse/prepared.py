@@ -627,6 +627,9 @@ class _InsertPlan:
 class PreparedInsert:
     """A multi-row ``INSERT`` (optionally ``ON CONFLICT DO NOTHING`` or ``DO UPDATE``, ``RETURNING``) on the driver.
 
+    The rows of one call go in one statement per page, so with ``DO UPDATE`` they must not repeat a
+    conflict key: PostgreSQL refuses to update a row twice in one statement (sum them first, as evidence does).
+
     :param build: makes the statement for a dialect (from ``sqlalchemy.dialects.<name>.insert``, to have
         ``ON CONFLICT``); called once per dialect.
     :param deferred: on PostgreSQL, send the rows with the next statement (see the module); only for an
