@@ -622,6 +622,9 @@ class _InsertPlan:
     keys: tuple[str, ...]
     processors: tuple[Processor, ...]
     results: tuple[Processor, ...]
+    #: A plain insert's one-row statement split around its row (:func:`_values_group`), for multi-row
+    #: VALUES on PostgreSQL; None when its row is not placeholders only (COPY then).
+    rows: tuple[str, str, str] | None = None
 
 
 class PreparedInsert:
@@ -663,8 +666,8 @@ class PreparedInsert:
             # No RETURNING: the driver's executemany sends the rows (as SQLAlchemy would)…
             head, names = _positional(compiled.string, compiled.positiontup, dialect.paramstyle)
             group_sql = tail = ""
-            split = None if self.plain else _values_group(head)
-            if split is not None:
+            split = _values_group(head)
+            if split is not None and not self.plain:
                 # … except with ON CONFLICT: then as multi-row VALUES pages, as with RETURNING. On PostgreSQL
                 # executemany is one statement per row; for 100 evidence rows in a pipeline that took
                 # 1.8-2.0 ms of psycopg and 4.4-5.6 ms of the server, one statement 0.7-1.0 and 4.0-4.4 ms.
@@ -687,6 +690,7 @@ class PreparedInsert:
             tuple(names),
             tuple(binds.get(name) for name in names),
             tuple(_result_processors(compiled, dialect)),
+            split if self.plain else None,
         )
         self._plans[dialect, keys] = plan
         return plan
@@ -702,15 +706,15 @@ class PreparedInsert:
         defer = self.deferred and connection.dialect.name == "postgresql"
         try:
             if self.plain and connection.dialect.name == "postgresql":
-                head, found, group = plan.head.partition(" VALUES ")
-                if len(params) > MAX_VALUES_ROWS or not found:
+                if len(params) > MAX_VALUES_ROWS or plan.rows is None:
                     # COPY: psycopg's executemany sends the rows as one pipelined INSERT each, a tenth of a
                     # millisecond of Python apiece; a batch's 700 index rows took half its time that way.
                     _copy(connection, cursor, self.table, plan.keys, params)
                 else:
                     # A few rows (a statement's index, a batch's outbox rows): one multi-row INSERT is one
                     # round trip, or none of its own when deferred, where COPY takes two.
-                    sql = f"{head} VALUES {', '.join([group] * len(params))}"
+                    head, group, tail = plan.rows
+                    sql = f"{head}{', '.join([group] * len(params))}{tail}"
                     if defer:
                         _defer(connection, sql, list(chain.from_iterable(params)))
                     else:
