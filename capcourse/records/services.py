@@ -727,9 +727,10 @@ def _record(
         if results[index] is None:
             results[index] = RecordResult("duplicate")
     agents = {learner_id: agent for learner_id, agent in learners.values()}
+    parts = StatementParts(mapped, base_url)
     statements = [
         completion_statement(
-            row, agents[row["learner_id"]], targets[row["activity_id"]], mapped, base_url, inputs[index].registration
+            row, agents[row["learner_id"]], targets[row["activity_id"]], parts, inputs[index].registration
         )
         for row, index in kept
     ]
@@ -769,12 +770,62 @@ def _item_activity(item: _Mapped) -> dict[str, Any]:
     return xapi.activity(item.uri, item.label, xapi.COMPETENCY)
 
 
+class StatementParts:
+    """The object and context of completion statements, built once per activity (and registration) for a batch.
+
+    They depend only on the activity, where it sits and what it is mapped to: a
+    batch of 100 statements from an LMS about one activity built the same module,
+    course, programme and item activities 100 times, 6% of the whole request's
+    instructions (callgrind, SQLite, in-process: 143.5 against 134.4 million). The
+    statements of the batch share these objects; nothing changes a statement once it
+    is built (it is stored, indexed and sent as it is), so sharing them is safe.
+    """
+
+    def __init__(self, mapped: Mapping[uuid.UUID, list[_Mapped]], base_url: str) -> None:
+        self.mapped = mapped
+        self.base_url = base_url
+        self._built: dict[tuple[uuid.UUID, str | None], tuple[dict[str, Any], dict[str, Any]]] = {}
+
+    def of(self, target: _Target, registration: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The statement's object (the activity) and context for a completion of ``target``."""
+        key = (target.activity_id, registration)
+        built = self._built.get(key)
+        if built is None:
+            built = self._built[key] = self._build(target, registration)
+        return built
+
+    def _build(self, target: _Target, registration: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        base_url = self.base_url
+        direct = self.mapped.get(target.activity_id, [])
+        via_module = self.mapped.get(target.module_id, [])
+        mapping_extension: list[JSON] = [
+            {"item": m.uri, "depth": m.depth, "via": via}
+            for via, mappings in (("activity", direct), ("module", via_module))
+            for m in mappings
+        ]
+        extensions: dict[str, JSON] | None = (
+            {f"{base_url}/xapi/extensions/mappings": mapping_extension} if mapping_extension else None
+        )
+        obj = xapi.activity(_iri(base_url, "activities", target.activity_id), target.activity_title, LESSON)
+        context = xapi.context(
+            registration=registration,
+            parent=[xapi.activity(_iri(base_url, "modules", target.module_id), target.module_title, MODULE)],
+            grouping=[
+                xapi.activity(_iri(base_url, "courses", target.course_id), target.course_title, COURSE),
+                xapi.activity(_iri(base_url, "programmes", target.programme_id), target.programme_title),
+            ],
+            category=[_item_activity(m) for m in direct],
+            other=[_item_activity(m) for m in via_module],
+            extensions=extensions,
+        )
+        return obj, context
+
+
 def completion_statement(
     row: Mapping[str, Any],
     agent: Mapping[str, Any],
     target: _Target,
-    mapped: Mapping[uuid.UUID, list[_Mapped]],
-    base_url: str,
+    parts: StatementParts,
     registration: str | None = None,
 ) -> dict[str, Any]:
     """The xAPI statement of a completion, carrying its capability mapping.
@@ -783,20 +834,11 @@ def completion_statement(
     mapped to the activity go in ``category`` and items mapped to its module
     in ``other``, as Activities whose ids are the items' CASE URIs.
     """
-    direct = mapped.get(target.activity_id, [])
-    via_module = mapped.get(target.module_id, [])
-    mapping_extension: list[JSON] = [
-        {"item": m.uri, "depth": m.depth, "via": via}
-        for via, mappings in (("activity", direct), ("module", via_module))
-        for m in mappings
-    ]
-    extensions: dict[str, JSON] | None = (
-        {f"{base_url}/xapi/extensions/mappings": mapping_extension} if mapping_extension else None
-    )
+    obj, context = parts.of(target, registration)
     return xapi.statement(
         dict(agent),
         VERBS[Outcome(row["outcome"])],
-        xapi.activity(_iri(base_url, "activities", target.activity_id), target.activity_title, LESSON),
+        obj,
         str(row["statement_id"]),
         row["occurred_at"],
         xapi.result(
@@ -808,17 +850,7 @@ def completion_statement(
             maximum=row["score_max"],
             duration_seconds=row["duration_seconds"],
         ),
-        xapi.context(
-            registration=registration,
-            parent=[xapi.activity(_iri(base_url, "modules", target.module_id), target.module_title, MODULE)],
-            grouping=[
-                xapi.activity(_iri(base_url, "courses", target.course_id), target.course_title, COURSE),
-                xapi.activity(_iri(base_url, "programmes", target.programme_id), target.programme_title),
-            ],
-            category=[_item_activity(m) for m in direct],
-            other=[_item_activity(m) for m in via_module],
-            extensions=extensions,
-        ),
+        context,
     )
 
 

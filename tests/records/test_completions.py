@@ -134,6 +134,35 @@ def test_a_batch_for_two_activities_of_one_module_carries_each_ones_mapping(
     ]
 
 
+def test_completions_of_one_activity_in_a_batch_keep_their_own_registration_and_result(
+    client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    """The parts a batch's statements share (object, context) are built per activity and registration."""
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    batch = [
+        completion(idempotency_key="a", registration=first, score_raw=3),
+        completion(idempotency_key="b", score_raw=5, outcome="completed"),
+        completion(idempotency_key="c", registration=second, score_raw=7),
+        completion(idempotency_key="d", registration=first, score_raw=9),
+    ]
+
+    response = client.post("/api/v1/completions", json={"completions": batch}, headers=world["lms"])
+
+    assert response.status_code == 200, response.json
+    by_id = {s["id"]: s for s in statements(session)}
+    emitted = [by_id[result["statement_ids"][0]] for result in response.json["results"]]
+    assert [s["context"].get("registration") for s in emitted] == [first, None, second, first]
+    assert [s["result"]["score"]["raw"] for s in emitted] == [3, 5, 7, 9]
+    assert [s["verb"]["id"].rsplit("/", 1)[1] for s in emitted] == ["passed", "completed", "passed", "passed"]
+    assert len({s["id"] for s in emitted}) == 4
+    for statement in emitted:
+        assert statement["object"]["id"] == f"http://capcourse.test/activities/{world['activity'].id}"
+        assert [a["id"] for a in statement["context"]["contextActivities"]["category"]] == [
+            f"http://capcourse.test/uri/{CURIOSITY}"
+        ]
+        assert xapi.validate_statement(statement) == []
+
+
 def test_resends_are_recorded_once(client: FlaskClient, session: Session, world: dict[str, Any]) -> None:
     body = {"completions": [completion(), completion()]}
     results = client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"]
