@@ -620,8 +620,11 @@ def record_batch(
     """
     if not inputs:
         return []
-    # Stored in UTC: SQLite keeps no offset, and evidence compares times as stored.
-    inputs = [replace(i, occurred_at=i.occurred_at.astimezone(UTC)) for i in inputs]
+    # Stored in UTC: SQLite keeps no offset, and evidence compares times as stored. (Most arrive in UTC:
+    # copying each input anyway took 2% of a batch's instructions.)
+    inputs = [
+        i if i.occurred_at.tzinfo is UTC else replace(i, occurred_at=i.occurred_at.astimezone(UTC)) for i in inputs
+    ]
     if ahead is None:
         ahead = read_ahead(session, inputs, base_url)
     results: list[RecordResult | None] = [None] * len(inputs)

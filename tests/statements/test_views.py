@@ -81,6 +81,21 @@ def test_post_stores_and_records_completions(
     assert fetched["verb"] == statement["verb"]
 
 
+def test_outcomes_with_an_offset_are_recorded_in_utc_beside_outcomes_in_utc(
+    client: FlaskClient, session: Session, lms: dict[str, str], activity: Any
+) -> None:
+    batch = [passed(timestamp="2026-11-24T10:30:05.000+01:00"), passed(timestamp="2026-11-24T09:45:00.000Z")]
+
+    response = client.post("/xapi/statements", json=batch, headers=lms)
+
+    assert response.status_code == 200, response.json
+    recorded = session.scalars(select(Completion.occurred_at).order_by(Completion.occurred_at)).all()
+    assert [t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC) for t in recorded] == [
+        datetime(2026, 11, 24, 9, 30, 5, tzinfo=UTC),
+        datetime(2026, 11, 24, 9, 45, tzinfo=UTC),
+    ]
+
+
 def test_resending_the_same_statement_is_harmless_but_other_content_is_409(
     client: FlaskClient, session: Session, lms: dict[str, str], activity: Any
 ) -> None:
