@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Instructions per ingest request: this checkout beside another revision, counted by valgrind.
+
+Wall-clock A/B runs of a change worth a few per cent do not settle anything on a
+shared 2-core machine: its speed drifts by up to 2× within minutes, and
+alternated runs of one tree moved by ±15%. Counting instructions does: valgrind's
+callgrind counts the same run twice within 0.1%. So this script counts, for each
+point, the instructions of N requests in one process (Flask's test client, the app,
+SQLite, the checkpointer thread), in this checkout and in a git worktree of
+``--base`` (default ``HEAD``), and prints millions per request and their ratio.
+
+What it does not count: the kernel (file writes, the network), the HTTP server
+(Granian), PostgreSQL's server side, and what a cache miss costs. A served web
+worker runs about the same instructions per request as counted here, in about
+twice the time (caches shared with the client and the server's threads): the
+count says whether a change does less, ``bench/ingest.py`` how fast the whole is.
+
+On PostgreSQL (``CAPCOURSE_BENCH_DATABASE_URL``, or ``--database``) it counts the
+client side only: capcourse's Python and psycopg, not the server.
+
+Needs valgrind (``apt-get install valgrind``). Each point takes 20–60 s per tree.
+
+Usage: .venv/bin/python bench/instructions.py [--base REV] [--points sqlite:xapi:1,sqlite:xapi:100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# Run as a script, this folder comes first on sys.path, and bench/scorm.py would
+# stand in for the scorm package: the tree's packages (PYTHONPATH) are imported instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_POINTS = "sqlite:xapi:1,sqlite:xapi:100,sqlite:completions:1,sqlite:completions:100"
+#: Requests counted per point, by batch size: enough that start-up noise is under 0.1%.
+REQUESTS = {1: 200, 100: 10}
+WARM_UP = 20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", default="HEAD", help="the revision to compare with (a worktree of it is made)")
+    parser.add_argument("--points", default=None, help=f"database:path:batch, comma-separated [{DEFAULT_POINTS}]")
+    parser.add_argument("--database", default=os.environ.get("CAPCOURSE_BENCH_DATABASE_URL", ""))
+    parser.add_argument("--child", nargs=4, metavar=("DATABASE", "PATH", "BATCH", "REQUESTS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        database, path, batch, requests = args.child
+        _count_in_this_process(database, path, int(batch), int(requests))
+        return
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        sys.exit("bench/instructions.py needs valgrind: apt-get install valgrind")
+    points = [p.split(":") for p in (args.points or _default_points(args.database)).split(",")]
+    base = tempfile.mkdtemp(prefix="capcourse-base-")
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", base, args.base], check=True)
+    try:
+        print(f"Millions of instructions per request, in-process (callgrind): {args.base} beside this checkout.\n")
+        print(f"{'point':<36}{args.base[:14]:>16}{'this checkout':>16}{'ratio':>9}")
+        for database, path, batch in points:
+            url = _database_url(database, args.database)
+            counts = [_count(Path(tree), url, path, int(batch)) for tree in (base, ROOT)]
+            name = f"{database} {'POST /xapi/statements' if path == 'xapi' else 'POST /api/v1/completions'} ×{batch}"
+            print(f"{name:<36}{counts[0]:>16.3f}{counts[1]:>16.3f}{counts[1] / counts[0]:>8.3f}×", flush=True)
+        print("\n(ratio = this checkout ÷ the base: below 1, this checkout runs fewer instructions.)")
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", base], check=False)
+
+
+def _default_points(database: str) -> str:
+    if database.startswith("postgresql"):
+        return DEFAULT_POINTS + ",postgresql:xapi:1,postgresql:xapi:100"
+    return DEFAULT_POINTS
+
+
+def _database_url(kind: str, postgresql: str) -> str:
+    if kind == "sqlite":
+        return "sqlite"
+    if not postgresql.startswith("postgresql"):
+        sys.exit("A postgresql point needs CAPCOURSE_BENCH_DATABASE_URL or --database.")
+    return postgresql
+
+
+def _count(tree: Path, database: str, path: str, batch: int) -> float:
+    """Millions of instructions per request of ``tree``'s capcourse at one point."""
+    requests = REQUESTS.get(batch, 10)
+    with tempfile.TemporaryDirectory(prefix="capcourse-callgrind-") as folder:
+        out = Path(folder) / "callgrind.out"
+        command = [
+            "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+            sys.executable, __file__, "--child", database, path, str(batch), str(requests),
+        ]  # fmt: skip
+        # The tree's packages come first: capcourse, xapi and scorm from that checkout.
+        environment = {**os.environ, "PYTHONPATH": str(tree), "CAPCOURSE_SECRET_KEY": "bench"}
+        done = subprocess.run(command, env=environment, cwd=tree, capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not out.exists():
+            raise RuntimeError(f"counting {tree} failed:\n{done.stderr[-2000:]}")
+        total = next(int(line.split()[1]) for line in out.read_text().splitlines() if line.startswith("totals:"))
+    return total / requests / 1e6
+
+
+def _count_in_this_process(database: str, path: str, batch: int, requests: int) -> None:
+    """The child: an app on a fresh database, warmed up, then ``requests`` requests with counting on."""
+    ingest = _load_ingest()
+    folder = tempfile.mkdtemp(prefix="capcourse-instructions-")
+    options: dict[str, Any] = {}
+    schema = None
+    if database == "sqlite":
+        url = f"sqlite:///{folder}/bench.db"
+    else:
+        import sqlalchemy as sa
+
+        url, schema = database, f"capcourse_instructions_{secrets.token_hex(4)}"
+        with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        options = {"connect_args": {"options": f"-csearch_path={schema}"}}
+    app = ingest.create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": options,
+            "CAPCOURSE_PACKAGE_DIR": f"{folder}/packages",
+            "CAPCOURSE_LRS_DESTINATIONS": {"default": {"endpoint": ingest.NOWHERE}},
+        }
+    )
+    try:
+        key = ingest.prepare(app)
+        client = app.test_client()
+        if path == "xapi":
+            url_path, headers = "/xapi/statements", {"Authorization": f"Bearer {key}", **ingest.HEADERS}
+            bodies = [json.dumps(ingest.statements(batch)) for _ in range(WARM_UP + requests)]
+        else:
+            url_path, headers = "/api/v1/completions", {"Authorization": f"Bearer {key}"}
+            bodies = [json.dumps({"completions": ingest.completions(batch)}) for _ in range(WARM_UP + requests)]
+        headers["Content-Type"] = "application/json"
+        for body in bodies[:WARM_UP]:
+            _post(client, url_path, body, headers)
+        # As a served worker does at start-up (capcourse.server.freeze_start_up).
+        gc.collect()
+        gc.freeze()
+        subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True, capture_output=True)
+        for body in bodies[WARM_UP:]:
+            _post(client, url_path, body, headers)
+        subprocess.run(["callgrind_control", "--instr=off", str(os.getpid())], check=True, capture_output=True)
+    finally:
+        with app.app_context():
+            ingest.db.engine.dispose()
+        if schema:
+            import sqlalchemy as sa
+
+            with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as connection:
+                connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _post(client: Any, path: str, body: str, headers: dict[str, str]) -> None:
+    response = client.post(path, data=body, headers=headers)
+    if response.status_code != 200:
+        raise RuntimeError(f"{path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
+
+
+def _load_ingest() -> Any:
+    """bench/ingest.py (its set-up and statements), importing capcourse from ``PYTHONPATH``'s tree."""
+    spec = importlib.util.spec_from_file_location("bench_ingest", Path(__file__).with_name("ingest.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+if __name__ == "__main__":
+    main()
