@@ -258,3 +258,27 @@ def test_values_the_database_cannot_hold_are_400_as_a_last_line(database: Scratc
 
     assert app.test_client().get("/api/v1/_overflow").status_code == 400
     assert app.test_client().get("/api/v1/_deep").status_code == 400
+
+
+def test_an_argument_schema_is_made_once_and_keeps_nothing_between_requests(
+    client: FlaskClient, session: Session
+) -> None:
+    from capcourse.records.schemas import CompletionBatchSchema
+
+    parser = guards.flask_smorest.Blueprint.ARGUMENTS_PARSER
+    made = parser._get_schema(CompletionBatchSchema, None)
+    assert isinstance(made, CompletionBatchSchema) and parser._get_schema(CompletionBatchSchema, None) is made
+    headers = bearer(api_key(session, Role.INTEGRATION)[1])
+    good = {
+        "learner": {"email": "ada@example.org"},
+        "activity": "https://lms.example.org/unmapped",
+        "outcome": "completed",
+        "timestamp": "2026-11-24T09:30:00Z",
+    }
+
+    refused = client.post("/api/v1/completions", json={"completions": [good, {"activity": 7}]}, headers=headers)
+    kept = client.post("/api/v1/completions", json={"completions": [good]}, headers=headers)
+
+    assert refused.status_code == 422 and "1" in json.dumps(refused.json)
+    assert kept.status_code == 200, kept.json
+    assert [r["status"] for r in kept.json["results"]] == ["pending"]
