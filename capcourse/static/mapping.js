@@ -54,4 +54,8 @@
 
   [text, type, area].forEach(function (el) { if (el) el.addEventListener("input", filter); });
   form.addEventListener("change", updateCount);
+  // What was typed or chosen before this script ran (it is deferred; a slow page, or a
+  // browser restoring the form) applies now, not only at the next keystroke.
+  if ((text && text.value) || (type && type.value) || (area && area.value)) filter();
+  updateCount();
 })();
