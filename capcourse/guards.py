@@ -65,6 +65,8 @@ def _path(parts: tuple[str | int, ...]) -> str:
 
 def _walk(value: Any, check_ints: bool) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """(path, problem) of every offending node, iteratively (no recursion on hostile input)."""
+    if _acceptable(value, check_ints):
+        return
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         node, parts = stack.pop()
@@ -83,6 +85,35 @@ def _walk(value: Any, check_ints: bool) -> Iterator[tuple[tuple[str | int, ...],
                 yield parts, "NUL characters are not allowed."
         elif check_ints and isinstance(node, int) and not isinstance(node, bool) and not INT64_MIN <= node <= INT64_MAX:
             yield parts, "Integers must fit in 64 bits."
+
+
+def _acceptable(value: Any, check_ints: bool) -> bool:
+    """Whether :func:`_walk` would find nothing, walked without the paths it names problems by.
+
+    Nearly every value is acceptable, and making a path for every node was most of the walk: 3% of
+    the instructions of a batch of 100 completions, whose parsed arguments are checked so
+    (bench/instructions.py: 145.2 against 140.5 million).
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            if depth >= MAX_DEPTH:
+                return False
+            for key, child in node.items():
+                if "\x00" in key:
+                    return False
+                stack.append((child, depth + 1))
+        elif isinstance(node, list):
+            if depth >= MAX_DEPTH:
+                return False
+            stack.extend((child, depth + 1) for child in node)
+        elif isinstance(node, str):
+            if "\x00" in node:
+                return False
+        elif check_ints and isinstance(node, int) and not isinstance(node, bool) and not INT64_MIN <= node <= INT64_MAX:
+            return False
+    return True
 
 
 def check_value(value: Any, *, check_ints: bool = True) -> None:

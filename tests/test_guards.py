@@ -134,6 +134,37 @@ def test_loads_decodes_as_the_standard_library_and_counts_depth_as_a_walk(
     assert repr(got) == repr(expected)  # ints stay ints, floats floats, keys in order
 
 
+def _reference_problems(value: Any, check_ints: bool, depth: int = 0) -> bool:
+    if isinstance(value, dict | list) and depth >= guards.MAX_DEPTH:
+        return True
+    if isinstance(value, dict):
+        return any("\x00" in k or _reference_problems(v, check_ints, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_reference_problems(v, check_ints, depth + 1) for v in value)
+    if isinstance(value, str):
+        return "\x00" in value
+    return check_ints and type(value) is int and not guards.INT64_MIN <= value <= guards.INT64_MAX
+
+
+_WITH_NUL = st.text(alphabet=st.sampled_from(list("ab\x00")), max_size=4)
+_NESTING = st.recursive(
+    _SCALARS | _WITH_NUL,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY | _WITH_NUL, inner, max_size=3),
+    max_leaves=guards.MAX_DEPTH * 2,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_NESTING, extra_depth=st.integers(0, guards.MAX_DEPTH + 2), check_ints=st.booleans())
+def test_the_quick_check_finds_what_the_walk_names(value: Any, extra_depth: int, check_ints: bool) -> None:
+    """The check without paths agrees with a plain recursive one, and the walk names a problem exactly then."""
+    for _ in range(extra_depth):
+        value = [value]
+    problem = _reference_problems(value, check_ints)
+    assert guards._acceptable(value, check_ints) is not problem
+    assert (next(guards._walk(value, check_ints), None) is not None) is problem
+
+
 @given(depth=st.integers(min_value=1, max_value=guards.MAX_DEPTH + 3), filler=_TRICKY, width=st.integers(0, 30))
 def test_depth_check_agrees_with_a_walk_whatever_the_strings_hold(depth: int, filler: str, width: int) -> None:
     value: Any = filler
