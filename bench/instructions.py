@@ -4,10 +4,14 @@
 Wall-clock A/B runs of a change worth a few per cent do not settle anything on a
 shared 2-core machine: its speed drifts by up to 2× within minutes, and
 alternated runs of one tree moved by ±15%. Counting instructions does: valgrind's
-callgrind counts the same run twice within 0.1%. So this script counts, for each
+callgrind counted the same tree twice within 0.1% at batch 100 and 0.7% at batch 1
+(where an API key's cache, kept for some seconds, expires more or less often while
+valgrind runs the app some 50 times slower). So this script counts, for each
 point, the instructions of N requests in one process (Flask's test client, the app,
-SQLite, the checkpointer thread), in this checkout and in a git worktree of
-``--base`` (default ``HEAD``), and prints millions per request and their ratio.
+SQLite), in this checkout and in a git worktree of ``--base`` (default ``HEAD``),
+and prints millions per request and their ratio. Only the requests' own thread is
+counted: SQLite's background checkpointer runs 50 ms after commits, so its share
+of a run depends on the machine's speed (it moved counts by 2% on a busy machine).
 
 What it does not count: the kernel (file writes, the network), the HTTP server
 (Granian), PostgreSQL's server side, and what a cache miss costs. A served web
@@ -44,7 +48,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POINTS = "sqlite:xapi:1,sqlite:xapi:100,sqlite:completions:1,sqlite:completions:100"
-#: Requests counted per point, by batch size: enough that start-up noise is under 0.1%.
+#: Requests counted per point, by batch size.
 REQUESTS = {1: 200, 100: 10}
 WARM_UP = 20
 
@@ -97,16 +101,20 @@ def _count(tree: Path, database: str, path: str, batch: int) -> float:
     requests = REQUESTS.get(batch, 10)
     with tempfile.TemporaryDirectory(prefix="capcourse-callgrind-") as folder:
         out = Path(folder) / "callgrind.out"
+        # Thread by thread: only the requests' own thread is counted (see the module's docstring).
         command = [
-            "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+            "valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
+            f"--callgrind-out-file={out}",
             sys.executable, __file__, "--child", database, path, str(batch), str(requests),
         ]  # fmt: skip
         # The tree's packages come first: capcourse, xapi and scorm from that checkout.
         environment = {**os.environ, "PYTHONPATH": str(tree), "CAPCOURSE_SECRET_KEY": "bench"}
         done = subprocess.run(command, env=environment, cwd=tree, capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not out.exists():
+        # The main thread's file: the test client's requests run on it.
+        main = Path(f"{out}-01")
+        if done.returncode != 0 or not main.exists():
             raise RuntimeError(f"counting {tree} failed:\n{done.stderr[-2000:]}")
-        total = next(int(line.split()[1]) for line in out.read_text().splitlines() if line.startswith("totals:"))
+        total = next(int(line.split()[1]) for line in main.read_text().splitlines() if line.startswith("totals:"))
     return total / requests / 1e6
 
 
