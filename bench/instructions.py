@@ -66,7 +66,7 @@ def main() -> None:
         return
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         sys.exit("bench/instructions.py needs valgrind: apt-get install valgrind")
-    points = [p.split(":") for p in (args.points or _default_points(args.database)).split(",")]
+    points = [_point(p) for p in (args.points or _default_points(args.database)).split(",")]
     base = tempfile.mkdtemp(prefix="capcourse-base-")
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", base, args.base], check=True)
     try:
@@ -80,6 +80,18 @@ def main() -> None:
         print("\n(ratio = this checkout ÷ the base: below 1, this checkout runs fewer instructions.)")
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", base], check=False)
+
+
+def _point(text: str) -> tuple[str, str, str]:
+    """``database:path:batch`` checked, or the script stops saying what a point is."""
+    parts = text.strip().split(":")
+    if len(parts) != 3 or parts[0] not in ("sqlite", "postgresql") or parts[1] not in ("xapi", "completions"):
+        sys.exit(
+            f"Not a point: {text!r}. A point is database:path:batch, e.g. sqlite:xapi:100 or postgresql:completions:1."
+        )
+    if not parts[2].isdigit() or not 1 <= int(parts[2]) <= 1000:
+        sys.exit(f"Not a point: {text!r}. Its batch size is a whole number from 1 to 1000.")
+    return parts[0], parts[1], parts[2]
 
 
 def _default_points(database: str) -> str:
