@@ -99,7 +99,10 @@ def test_build_map_and_keep_others_out(open_as: Any, tmp_path: Path) -> None:
     author.reload(wait_until="commit")
     author.get_by_label("Filter").fill("emotional labour")
     expect(author.get_by_label("Filter")).to_have_value("emotional labour")
-    author.wait_for_timeout(100)
+    for _ in range(200):  # until the browser has asked for the script (held: it has not run)
+        if held:
+            break
+        author.wait_for_timeout(50)
     assert len(held) == 1 and author.locator("li.node.match").count() == 0
     held[0].continue_()
     author.unroute("**/static/mapping.js")
