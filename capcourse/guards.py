@@ -63,57 +63,45 @@ def _path(parts: tuple[str | int, ...]) -> str:
     return out
 
 
+#: Where a node sits: its parent's link and its key or index (None at the top), spelled out by :func:`_parts`.
+_Link = tuple[Any, str | int] | None
+
+
 def _walk(value: Any, check_ints: bool) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """(path, problem) of every offending node, iteratively (no recursion on hostile input)."""
-    if _acceptable(value, check_ints):
-        return
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    """(path, problem) of every offending node, iteratively (no recursion on hostile input).
+
+    A node carries a link to its parent, and its path is spelled out only for a problem: nearly
+    every value has none, and copying a path for every node cost a batch of 100 completions, whose
+    parsed arguments are walked so, 1% of its instructions (bench/instructions.py: 144.4 against
+    142.7 million).
+    """
+    stack: list[tuple[Any, int, _Link]] = [(value, 0, None)]
     while stack:
-        node, parts = stack.pop()
-        if isinstance(node, dict | list) and len(parts) >= MAX_DEPTH:
-            yield parts, f"Nested deeper than {MAX_DEPTH} levels."
+        node, depth, link = stack.pop()
+        if isinstance(node, dict | list) and depth >= MAX_DEPTH:
+            yield _parts(link), f"Nested deeper than {MAX_DEPTH} levels."
             continue
         if isinstance(node, dict):
             for key, child in node.items():
                 if "\x00" in key:
-                    yield parts, "A key holds a NUL character, which is not allowed."
-                stack.append((child, (*parts, key.replace("\x00", "\\u0000"))))
+                    yield _parts(link), "A key holds a NUL character, which is not allowed."
+                stack.append((child, depth + 1, (link, key)))
         elif isinstance(node, list):
-            stack.extend((child, (*parts, index)) for index, child in enumerate(node))
+            stack.extend((child, depth + 1, (link, index)) for index, child in enumerate(node))
         elif isinstance(node, str):
             if "\x00" in node:
-                yield parts, "NUL characters are not allowed."
+                yield _parts(link), "NUL characters are not allowed."
         elif check_ints and isinstance(node, int) and not isinstance(node, bool) and not INT64_MIN <= node <= INT64_MAX:
-            yield parts, "Integers must fit in 64 bits."
+            yield _parts(link), "Integers must fit in 64 bits."
 
 
-def _acceptable(value: Any, check_ints: bool) -> bool:
-    """Whether :func:`_walk` would find nothing, walked without the paths it names problems by.
-
-    Nearly every value is acceptable, and making a path for every node was most of the walk: 3% of
-    the instructions of a batch of 100 completions, whose parsed arguments are checked so
-    (bench/instructions.py: 145.2 against 140.5 million).
-    """
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            if depth >= MAX_DEPTH:
-                return False
-            for key, child in node.items():
-                if "\x00" in key:
-                    return False
-                stack.append((child, depth + 1))
-        elif isinstance(node, list):
-            if depth >= MAX_DEPTH:
-                return False
-            stack.extend((child, depth + 1) for child in node)
-        elif isinstance(node, str):
-            if "\x00" in node:
-                return False
-        elif check_ints and isinstance(node, int) and not isinstance(node, bool) and not INT64_MIN <= node <= INT64_MAX:
-            return False
-    return True
+def _parts(link: _Link) -> tuple[str | int, ...]:
+    """The keys and indexes from the top to a node, a NUL in a key written as ``\\u0000``."""
+    parts: list[str | int] = []
+    while link is not None:
+        link, part = link
+        parts.append(part.replace("\x00", "\\u0000") if isinstance(part, str) else part)
+    return tuple(reversed(parts))
 
 
 def check_value(value: Any, *, check_ints: bool = True) -> None:

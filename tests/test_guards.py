@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+import flask_smorest
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -134,16 +135,23 @@ def test_loads_decodes_as_the_standard_library_and_counts_depth_as_a_walk(
     assert repr(got) == repr(expected)  # ints stay ints, floats floats, keys in order
 
 
-def _reference_problems(value: Any, check_ints: bool, depth: int = 0) -> bool:
-    if isinstance(value, dict | list) and depth >= guards.MAX_DEPTH:
-        return True
+def _reference_walk(value: Any, check_ints: bool, parts: tuple[str | int, ...] = ()) -> list[tuple[Any, str]]:
+    """The walk's (path, problem) list, recursively and in its order (last child first), paths made as it goes."""
+    if isinstance(value, dict | list) and len(parts) >= guards.MAX_DEPTH:
+        return [(parts, f"Nested deeper than {guards.MAX_DEPTH} levels.")]
+    found: list[tuple[Any, str]] = []
     if isinstance(value, dict):
-        return any("\x00" in k or _reference_problems(v, check_ints, depth + 1) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_reference_problems(v, check_ints, depth + 1) for v in value)
-    if isinstance(value, str):
-        return "\x00" in value
-    return check_ints and type(value) is int and not guards.INT64_MIN <= value <= guards.INT64_MAX
+        found += [(parts, "A key holds a NUL character, which is not allowed.") for k in value if "\x00" in k]
+        for k, v in reversed(value.items()):
+            found += _reference_walk(v, check_ints, (*parts, k.replace("\x00", "\\u0000")))
+    elif isinstance(value, list):
+        for i in reversed(range(len(value))):
+            found += _reference_walk(value[i], check_ints, (*parts, i))
+    elif isinstance(value, str) and "\x00" in value:
+        found.append((parts, "NUL characters are not allowed."))
+    elif check_ints and type(value) is int and not guards.INT64_MIN <= value <= guards.INT64_MAX:
+        found.append((parts, "Integers must fit in 64 bits."))
+    return found
 
 
 _WITH_NUL = st.text(alphabet=st.sampled_from(list("ab\x00")), max_size=4)
@@ -156,13 +164,13 @@ _NESTING = st.recursive(
 
 @settings(max_examples=400, deadline=None)
 @given(value=_NESTING, extra_depth=st.integers(0, guards.MAX_DEPTH + 2), check_ints=st.booleans())
-def test_the_quick_check_finds_what_the_walk_names(value: Any, extra_depth: int, check_ints: bool) -> None:
-    """The check without paths agrees with a plain recursive one, and the walk names a problem exactly then."""
+def test_the_walk_finds_and_names_what_a_recursive_walk_does(value: Any, extra_depth: int, check_ints: bool) -> None:
+    """The walk, its paths spelled out only for problems, finds and names what a plain recursive one does."""
     for _ in range(extra_depth):
         value = [value]
-    problem = _reference_problems(value, check_ints)
-    assert guards._acceptable(value, check_ints) is not problem
-    assert (next(guards._walk(value, check_ints), None) is not None) is problem
+    expected = _reference_walk(value, check_ints)
+    assert list(guards._walk(value, check_ints)) == expected
+    assert (next(guards._walk(value, check_ints), None) is not None) is bool(expected)
 
 
 @given(depth=st.integers(min_value=1, max_value=guards.MAX_DEPTH + 3), filler=_TRICKY, width=st.integers(0, 30))
@@ -296,7 +304,7 @@ def test_an_argument_schema_is_made_once_and_keeps_nothing_between_requests(
 ) -> None:
     from capcourse.records.schemas import CompletionBatchSchema
 
-    parser = guards.flask_smorest.Blueprint.ARGUMENTS_PARSER
+    parser = flask_smorest.Blueprint.ARGUMENTS_PARSER
     made = parser._get_schema(CompletionBatchSchema, None)
     assert isinstance(made, CompletionBatchSchema) and parser._get_schema(CompletionBatchSchema, None) is made
     headers = bearer(api_key(session, Role.INTEGRATION)[1])
