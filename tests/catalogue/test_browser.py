@@ -94,8 +94,11 @@ def test_build_map_and_keep_others_out(open_as: Any, tmp_path: Path) -> None:
     author.get_by_role("link", name="Reflective supervision").click()
 
     # Typed before the filter's script runs (it is deferred: a slow page), the filter applies when it does.
+    # Each navigation waits for the page before it to finish loading: the test server leaves a file
+    # open when a navigation drops a response in flight (a ResourceWarning, an error here).
     held: list[Any] = []
     author.route("**/static/mapping.js", lambda route: held.append(route))
+    author.wait_for_load_state("networkidle")
     author.reload(wait_until="commit")
     author.get_by_label("Filter").fill("emotional labour")
     expect(author.get_by_label("Filter")).to_have_value("emotional labour")
@@ -107,6 +110,7 @@ def test_build_map_and_keep_others_out(open_as: Any, tmp_path: Path) -> None:
     held[0].continue_()
     author.unroute("**/static/mapping.js")
     expect(author.locator("li.node.match")).to_have_count(1)
+    author.wait_for_load_state("networkidle")
     author.reload()
 
     # Map to items of two frameworks, found with the filter.
