@@ -96,6 +96,7 @@ learning-locker: .learning-locker/.installed
 BENCH_COVERAGE ?= --learners 1000 --completions 100000
 bench: $(VENV)/.installed-run learning-locker
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/bounds.py
 	$(BIN)/python bench/coverage.py $(BENCH_COVERAGE)
 	$(BIN)/python bench/case.py
 	$(BIN)/python bench/scorm.py
