@@ -73,59 +73,41 @@ def floor(kind: str, workers: int, threads: int) -> Iterator[str]:
     yields its statements URL."""
     folder = Path(tempfile.mkdtemp(prefix="capcourse-bench-floor-"))
     schema = None
-    if kind == "sqlite":
-        database = f"sqlite:{folder / 'floor.db'}"
-    else:
-        url = ingest.bench_database_url()
-        schema = f"capcourse_floor_{secrets.token_hex(4)}"
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        plain = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        database = f"{plain}{'&' if '?' in plain else '?'}options=-csearch_path%3D{schema}"
-    floor_app.create_table(database)
-    port = ingest.free_port()
-    command = [
-        str(Path(sys.executable).parent / "granian"), "--interface", "wsgi",
-        "--workers", str(workers), "--blocking-threads", str(threads),
-        "--host", "127.0.0.1", "--port", str(port), "floor_app:app",
-    ]  # fmt: skip
-    server = subprocess.Popen(
-        command,
-        cwd=HERE,
-        env={**os.environ, "FLOOR_DATABASE": database, "PYTHONPATH": str(HERE)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = None
     try:
+        if kind == "sqlite":
+            database = f"sqlite:{folder / 'floor.db'}"
+        else:
+            url = ingest.bench_database_url()
+            schema = f"capcourse_floor_{secrets.token_hex(4)}"
+            with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as connection:
+                connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            plain = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+            database = f"{plain}{'&' if '?' in plain else '?'}options=-csearch_path%3D{schema}"
+        floor_app.create_table(database)
+        port = ingest.free_port()
+        command = [
+            str(Path(sys.executable).parent / "granian"), "--interface", "wsgi",
+            "--workers", str(workers), "--blocking-threads", str(threads),
+            "--host", "127.0.0.1", "--port", str(port), "floor_app:app",
+        ]  # fmt: skip
+        server = subprocess.Popen(
+            command,
+            cwd=HERE,
+            env={**os.environ, "FLOOR_DATABASE": database, "PYTHONPATH": str(HERE)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}/statements"
-        _wait(url, server)
+        ingest.wait_for(url, server)  # it has no GET: its 405 is an answer
         yield url
     finally:
-        ingest.stop(server)
+        if server is not None:
+            ingest.stop(server)
         if schema:
-            engine = sa.create_engine(ingest.bench_database_url(), poolclass=sa.pool.NullPool)
-            with engine.begin() as connection:
+            with sa.create_engine(ingest.bench_database_url(), poolclass=sa.pool.NullPool).begin() as connection:
                 connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _wait(url: str, server: subprocess.Popen[bytes]) -> None:
-    """Until the floor app answers (it has no GET: a 405 is an answer)."""
-    import time
-
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"{url}: the floor app exited with {server.returncode}")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within 60 s")
 
 
 def main() -> None:
