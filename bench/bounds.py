@@ -112,8 +112,10 @@ def floor(kind: str, workers: int, threads: int) -> Iterator[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--statements", type=int, default=5000, help="per point at batch 100 (a fifth at batch 1)")
-    parser.add_argument("--rounds", type=int, default=1, help="times each point is measured, every row in turn")
+    parser.add_argument(
+        "--statements", type=_positive, default=5000, help="per point at batch 100 (a fifth at batch 1)"
+    )
+    parser.add_argument("--rounds", type=_positive, default=1, help="times each point is measured, every row in turn")
     args = parser.parse_args()
     kinds = ["sqlite"] + (["postgresql"] if ingest.bench_database_url().startswith("postgresql") else [])
     batches = (1, 100)
@@ -163,6 +165,13 @@ def main() -> None:
                 f"{per_request[f'capcourse/{kind}, storing only'] - floor_ms:.2f} ms storing only; "
                 f"matching Learning Locker leaves it {budget:.2f} ms.\n"
             )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+    return value
 
 
 def _mean(values: list[float]) -> float:
