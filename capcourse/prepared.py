@@ -32,9 +32,13 @@ a statement from an LMS reads about 9 answers from PostgreSQL instead of 12
 (``strace`` of 300 requests at batch 1, both endpoints). A transaction's ``BEGIN``
 waits the same way for its first statement (:func:`_begin_with_the_first_statement`),
 and its ``COMMIT`` goes with what waits at the end: a round trip less each. A statement
-from an LMS now costs four round trips, one per pipeline (``strace`` of 400 requests at
+from an LMS cost four round trips, one per pipeline (``strace`` of 400 requests at
 batch 1, both endpoints: 4 reads from the server's socket per request, 5 with psycopg's
-own ``BEGIN``).
+own ``BEGIN``). The statements capcourse emits for it go with their outbox and index
+rows in one statement that waits for the ``COMMIT`` (:func:`defer_with`), where they
+waited for their keys to come back: three round trips once its learner is known
+(``tests/statements/test_views.py``; ``strace`` of 1,000 requests at batch 1, half of
+them a new learner's: 1,049 reads fewer).
 
 What it does not do, so that callers must: Python-side column defaults
 (an ``INSERT`` must give every column it sets; :class:`PreparedInsert`
@@ -55,7 +59,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, count
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from psycopg import IsolationLevel, RawCursor
 from psycopg.pq import TransactionStatus
@@ -748,3 +752,106 @@ class PreparedInsert:
         for hook in INSERT_HOOKS:
             hook(connection, self.table.name, inserted)
         return returned
+
+
+class Dependent(NamedTuple):
+    """Rows of another table that belong to rows being inserted, each naming its row by position.
+
+    Written with the key the database gives that row (a serial ``pk``), so in the
+    same statement as the insert on PostgreSQL (:func:`defer_with`), or after it,
+    once its keys are known.
+    """
+
+    table: Table
+    #: Its column that takes the inserted row's key.
+    key_column: str
+    #: Its rows, each giving every other column (the same ones), made for this insert: the key is added to them.
+    rows: Sequence[dict[str, Any]]
+    #: For each row, the position of the inserted row it belongs to.
+    owners: Sequence[int]
+
+
+@lru_cache(maxsize=64)
+def _placeholders(table: Table, columns: tuple[str, ...], dialect: Dialect) -> tuple[str, ...]:
+    """Each column's placeholder as an insert's ``VALUES`` writes it, with SQLAlchemy's cast (``%s::VARCHAR``:
+    a cast to the column's own ``VARCHAR(300)`` would cut a longer value short, where the insert refuses it)."""
+    plan = PreparedInsert(table)._plan(dialect, columns)
+    if plan.rows is None:
+        raise NotImplementedError(f"{table.name}: the VALUES clause is not placeholders only")
+    found = re.findall(_VALUE, plan.rows[1])
+    return tuple(found[plan.keys.index(column)] for column in columns)
+
+
+def _column_values(table: Table, column: str, dialect: Dialect, values: Iterable[Any]) -> list[Any]:
+    processor = table.c[column].type._cached_bind_processor(dialect)
+    if processor is None:
+        return list(values)
+    return [value if value is None else processor(value) for value in values]
+
+
+def defer_with(
+    insert: PreparedInsert,
+    session: Session,
+    rows: Sequence[Mapping[str, Any]],
+    returning: tuple[str, str],
+    dependents: Sequence[Dependent],
+) -> bool:
+    """On PostgreSQL, send ``rows`` and their ``dependents`` as one deferred statement: no round trip of its own.
+
+    ``insert`` must be ``INSERT … ON CONFLICT DO NOTHING RETURNING key, match`` (``returning``, by column
+    name; ``match`` unique among ``rows``). A data-modifying ``WITH`` inserts the rows, then each dependent's
+    rows for the rows inserted (joined by their match value), with their keys: a row left out for its
+    conflict gets none, as when the keys come back first. Nothing is read back.
+
+    :returns: False (and nothing done) off PostgreSQL, for more rows than one statement takes, or for more
+        dependent rows than :data:`MAX_VALUES_ROWS`: insert as usual then (many rows go faster by ``COPY``,
+        once the keys have come back).
+    """
+    if not rows or sum(len(d.rows) for d in dependents) > MAX_VALUES_ROWS:
+        return False
+    connection = _connection(session)  # the transaction's, held: cheaper to ask than the session's bind
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        return False
+    plan = insert._plan(dialect, tuple(rows[0]))
+    # Every row's values are parameters, and each dependent row's with its owner's match value.
+    parameters = len(rows) * len(plan.keys) + sum(len(d.rows) * (len(d.rows[0]) + 1) for d in dependents if d.rows)
+    if not plan.group or parameters > MAX_PARAMETERS:
+        return False
+    session._autoflush()  # as before any statement run here (see _cursor)
+    key, match = returning
+    owner_placeholder = re.findall(_VALUE, plan.group)[plan.keys.index(match)]
+    head = f"{plan.head}{', '.join([plan.group] * len(rows))}{plan.tail}"
+    params: list[Any] = list(chain.from_iterable(_row_params(plan.keys, plan.processors, rows)))
+    parts: list[str] = []
+    for dependent in dependents:
+        if not dependent.rows:
+            continue
+        table, columns = dependent.table, tuple(dependent.rows[0])
+        names = ", ".join(table.c[c].name for c in columns)
+        # The rows as VALUES, as an insert of them sends them (their values made by the columns' types), with
+        # their owner's match value first: as unnest arrays, psycopg quoted every element in Python (6% more
+        # of a statement's instructions at batch 1, against 3% fewer this way; bench/instructions.py).
+        group = f"({', '.join((owner_placeholder, *_placeholders(table, columns, dialect)))})"
+        owners = _column_values(insert.table, match, dialect, (rows[n][match] for n in dependent.owners))
+        columns_values = [_column_values(table, c, dialect, (row[c] for row in dependent.rows)) for c in columns]
+        values = zip(owners, *columns_values, strict=True)
+        params.extend(chain.from_iterable(values))
+        parts.append(
+            f'INSERT INTO "{table.name}" ({table.c[dependent.key_column].name}, {names}) '
+            f"SELECT new.{key}, {', '.join(f'v.{table.c[c].name}' for c in columns)} "
+            f"FROM (VALUES {', '.join([group] * len(dependent.rows))}) AS v(owner, {names}) "
+            f"JOIN new ON new.{match} = v.owner"
+        )
+    if not parts:
+        sql = head.rpartition(" RETURNING ")[0]
+    else:
+        named = [f"new AS ({head})", *(f"d{n} AS ({part})" for n, part in enumerate(parts[:-1]))]
+        sql = f"WITH {', '.join(named)} {parts[-1]}"
+    _defer(connection, sql, params)
+    for hook in INSERT_HOOKS:
+        hook(connection, insert.table.name, len(rows))
+        for dependent in dependents:
+            if dependent.rows:
+                hook(connection, dependent.table.name, len(dependent.rows))
+    return True

@@ -20,8 +20,8 @@ def init_app(app: Flask) -> None:
     from capcourse.records.services import STORED_HOOKS
 
     register_api(app, blp)
-    if retrieval.index_stored not in STORED_HOOKS:
-        STORED_HOOKS.append(retrieval.index_stored)
+    if retrieval.index_rows not in STORED_HOOKS:
+        STORED_HOOKS.append(retrieval.index_rows)
     app.wsgi_app = AlternateRequestSyntax(  # type: ignore[method-assign]
         app.wsgi_app, max_bytes=int(app.config.get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024)
     )

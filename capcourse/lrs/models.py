@@ -74,7 +74,7 @@ class StatementIndex(db.Model):  # type: ignore[name-defined,misc]
     """Who and what a stored statement names, so the Statement resource's filters are indexed lookups.
 
     Derived from ``statements`` as a search index is: written only by
-    :func:`~capcourse.lrs.retrieval.index_stored`, just after its statement, in the
+    :func:`~capcourse.lrs.retrieval.index_rows`, beside its statement, in the
     same transaction; statements are never deleted. So ``statement_pk`` has no
     foreign key (and no index for one): each would cost a lookup and a B-tree
     insert for every one of a statement's ~12 rows (migration 0022).

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, aliased
 
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module
 from capcourse.lrs.models import IndexKind, StatementIndex
-from capcourse.prepared import PreparedInsert
+from capcourse.prepared import Dependent
 from capcourse.records.models import StoredStatement
 from capcourse.records.services import agent_key_or_none
 from capcourse.sqlfunctions import uuid_text
@@ -109,18 +109,13 @@ def index_entries(statement: dict[str, Any]) -> set[tuple[str, str]]:
     return entries
 
 
-#: Run on the driver: an ORM insert goes through the unit of work's bulk path, several times slower.
-_INDEX_INSERT = PreparedInsert(StatementIndex.__table__, deferred=True)
-
-
-def index_stored(session: Session, stored: Sequence[tuple[int, dict[str, Any]]]) -> None:
-    """Index statements just stored, as one insert (registered in :data:`records.STORED_HOOKS`)."""
-    rows = [
-        {"statement_pk": pk, "kind": kind, "value": value}
-        for pk, statement in stored
-        for kind, value in sorted(index_entries(statement))
-    ]
-    _INDEX_INSERT.run(session, rows)
+def index_rows(statements: Sequence[dict[str, Any]]) -> Dependent:
+    """The index rows of statements about to be stored, written beside them with their ``pk``
+    (registered in :data:`records.STORED_HOOKS`)."""
+    entries = [sorted(index_entries(statement)) for statement in statements]
+    rows = [{"kind": kind, "value": value} for found in entries for kind, value in found]
+    owners = [n for n, found in enumerate(entries) for _ in found]
+    return Dependent(StatementIndex.__table__, "statement_pk", rows, owners)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from capcourse.frameworks.uris import node_uri
 from capcourse.identifiers import uuid7
 from capcourse.mapping.models import Depth
 from capcourse.mapping.models import Mapping as ItemMapping
-from capcourse.prepared import Ahead, Prepared, PreparedInsert
+from capcourse.prepared import Ahead, Dependent, Prepared, PreparedInsert, defer_with
 from capcourse.records import evidence
 from capcourse.records.models import (
     Attainment,
@@ -172,7 +172,8 @@ _FIRST_SUCCESS = Prepared(
     .group_by(_completions.c.learner_id, _completions.c.activity_id)
 )
 _STORED_IDS = Prepared(select(_statements.c.id).where(_statements.c.id.in_(_in("ids"))))
-_OUTBOX_INSERT = PreparedInsert(OutboxEntry.__table__, deferred=True)
+_OUTBOX_TABLE: Any = OutboxEntry.__table__
+_PENDING = str(DeliveryState.PENDING)
 #: ``INSERT … ON CONFLICT DO NOTHING [RETURNING …]`` per (table, conflict, returning).
 _INSERTS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], PreparedInsert] = {}
 
@@ -272,6 +273,14 @@ def insert_new(
     """
     if not rows:
         return []
+    result = _insert_new(model, conflict, returning).run(session, rows)
+    if not returning:
+        return []
+    return [row[0] for row in result] if len(returning) == 1 else result
+
+
+def _insert_new(model: Any, conflict: Sequence[str], returning: Sequence[str]) -> PreparedInsert:
+    """The statement :func:`insert_new` runs, compiled once per table, conflict and returning."""
     cache_key = (model.__table__.name, tuple(conflict), tuple(returning))
     statement = _INSERTS.get(cache_key)
     if statement is None:
@@ -282,10 +291,7 @@ def insert_new(
             return built.returning(*(table.c[name] for name in returning)) if returning else built
 
         statement = _INSERTS[cache_key] = PreparedInsert(table, build)
-    result = statement.run(session, rows)
-    if not returning:
-        return []
-    return [row[0] for row in result] if len(returning) == 1 else result
+    return statement
 
 
 def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -511,9 +517,12 @@ def learner_for(session: Session, agent: Mapping[str, Any]) -> Learner:
     return learner
 
 
-#: Called with the session and (pk, statement) of every statement just stored, in the same transaction:
-#: how a higher layer (the LRS's statement index) learns of them without this layer importing it.
-STORED_HOOKS: list[Callable[[Session, Sequence[tuple[int, dict[str, Any]]]], None]] = []
+#: Called with the statements about to be stored: rows of another table to write beside each one stored
+#: (naming it by its position; written with its ``pk``, in the same transaction), or None. How a higher
+#: layer (the LRS's statement index) adds to them without this layer importing it.
+STORED_HOOKS: list[Callable[[Sequence[dict[str, Any]]], Dependent | None]] = []
+#: Deferred inserts of the rows that go with stored statements (outbox, hooks'), once their keys are known.
+_DEPENDENT_INSERTS: dict[str, PreparedInsert] = {}
 
 
 def store_statements(
@@ -528,27 +537,85 @@ def store_statements(
     """
     now = utcnow()
     rows = [_statement_row(statement, origin, now) for statement in statements]
-    # By the UUIDs the rows hold: each statement's id is parsed once, not again to match what was inserted.
-    stored = {i: pk for pk, i in insert_new(session, StoredStatement, rows, ["id"], returning=("pk", "id"))}
-    outbox = [
-        {
-            "stored_pk": pk,
-            "destination": d,
-            "state": DeliveryState.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for pk in stored.values()
-        for d in destinations
-    ]
-    if outbox:
-        _OUTBOX_INSERT.run(session, outbox)
-    if STORED_HOOKS and stored:
-        fresh = [(stored[row["id"]], s) for row, s in zip(rows, statements, strict=True) if row["id"] in stored]
-        for hook in STORED_HOOKS:
-            hook(session, fresh)
+    stored = _insert_statements(session, rows)
+    if len(stored) < len(rows):
+        # Resent statements (an LMS trying again) are neither queued nor indexed again: their rows aren't made.
+        fresh = [n for n, row in enumerate(rows) if row["id"] in stored]
+        rows, statements = [rows[n] for n in fresh], [statements[n] for n in fresh]
+    if rows:
+        _insert_dependents(session, rows, stored, _dependents(rows, statements, destinations, now))
     return {str(i) for i in stored}
+
+
+def _insert_statements(session: Session, rows: Sequence[dict[str, Any]]) -> dict[uuid.UUID, int]:
+    """Insert statement rows where their ids are free: the ``pk`` of each inserted, by id."""
+    # By the UUIDs the rows hold: each statement's id is parsed once, not again to match what was inserted.
+    return {i: pk for pk, i in insert_new(session, StoredStatement, rows, ["id"], returning=("pk", "id"))}
+
+
+def _insert_dependents(
+    session: Session, rows: Sequence[dict[str, Any]], stored: Mapping[uuid.UUID, int], dependents: Sequence[Dependent]
+) -> None:
+    """Insert the dependents' rows of the statement ``rows`` inserted (``stored``), with their keys."""
+    keys = [stored.get(row["id"]) for row in rows]
+    for dependent in dependents:
+        kept = []
+        for row, owner in zip(dependent.rows, dependent.owners, strict=True):
+            key = keys[owner]
+            if key is not None:
+                row[dependent.key_column] = key
+                kept.append(row)
+        if kept:
+            insert = _DEPENDENT_INSERTS.get(dependent.table.name)
+            if insert is None:
+                insert = _DEPENDENT_INSERTS[dependent.table.name] = PreparedInsert(dependent.table, deferred=True)
+            insert.run(session, kept)
+
+
+def store_emitted(session: Session, statements: Sequence[dict[str, Any]], destinations: Sequence[str]) -> None:
+    """Keep statements capcourse has just made (new ids) and queue each for every destination, as sets.
+
+    As :func:`store_statements`, but on PostgreSQL, for a few statements, in one
+    statement with their outbox and index rows, sent with the next one (the
+    commit): no round trip of its own, as nothing is read back. A statement
+    whose id is stored already (none should be) is left as it is, and gets no
+    outbox or index rows.
+    """
+    if not statements:
+        return
+    now = utcnow()
+    rows = [_statement_row(statement, "emitted", now) for statement in statements]
+    dependents = _dependents(rows, statements, destinations, now)
+    if not defer_with(_insert_new(StoredStatement, ["id"], ("pk", "id")), session, rows, ("pk", "id"), dependents):
+        _insert_dependents(session, rows, _insert_statements(session, rows), dependents)
+
+
+def _dependents(
+    rows: Sequence[Mapping[str, Any]],
+    statements: Sequence[dict[str, Any]],
+    destinations: Sequence[str],
+    now: datetime,
+) -> list[Dependent]:
+    """The outbox rows of statements about to be stored (one per destination), and the hooks' rows."""
+    found = []
+    if destinations:
+        found.append(
+            Dependent(
+                _OUTBOX_TABLE,
+                "stored_pk",
+                [
+                    {"destination": d, "state": _PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+                    for _ in rows
+                    for d in destinations
+                ],
+                [n for n in range(len(rows)) for _ in destinations],
+            )
+        )
+    for hook in STORED_HOOKS:
+        extra = hook(statements)
+        if extra is not None:
+            found.append(extra)
+    return found
 
 
 def store_statement(
@@ -752,7 +819,7 @@ def _record(
         ],
     )
     statements += _attainments(session, succeeded, agents, mapped, base_url, attained)
-    store_statements(session, statements, "emitted", destinations)
+    store_emitted(session, statements, destinations)
 
 
 def _success(data: CompletionInput) -> bool | None:

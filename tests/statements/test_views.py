@@ -9,14 +9,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import xapi
+from capcourse.accounts.access import principal_for_user
 from capcourse.accounts.models import Role
 from capcourse.catalogue.models import ExternalId
-from capcourse.records.models import Completion, PendingRecord, StoredStatement
+from capcourse.identifiers import item_id
+from capcourse.lrs.models import StatementIndex
+from capcourse.mapping.models import Depth
+from capcourse.mapping.services import map_items
+from capcourse.records.models import Completion, OutboxEntry, PendingRecord, StoredStatement
 from tests import factories
 from tests.conftest import sent_together
 from tests.shared import shared_path
@@ -265,3 +271,43 @@ def test_nul_characters_and_deep_nesting_are_refused_naming_where(client: FlaskC
     assert response.status_code == 400
     assert "nested" in response.json["message"]
     assert client.get("/xapi/statements", query_string={"statementId": statement["id"]}, headers=lms).status_code == 404
+
+
+def test_on_postgresql_a_mapped_statement_costs_three_round_trips(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    lms: dict[str, str],
+    activity: Any,
+    pipelines: list[list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its emitted statements go with their outbox and index rows in one statement, sent with the commit."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: on SQLite a query costs no round trip")
+    from capcourse import prepared
+
+    alone = prepared._told_and_wrapped
+
+    def told(connection: Any, cursor: Any, sql: str, *rest: Any) -> None:
+        pipelines.append([sql])  # a statement sent on its own: a round trip too
+        alone(connection, cursor, sql, *rest)
+
+    monkeypatch.setattr(prepared, "_told_and_wrapped", told)
+    admin = principal_for_user(factories.user(session, Role.ADMIN))
+    map_items(session, admin, activity, [item_id("frontline-lcf-pathway-1", "MC.2.a")], Depth.ASSESSED)
+    session.commit()
+    monkeypatch.setitem(app.config, "CAPCOURSE_LRS_DESTINATIONS", {"strict": {"endpoint": "http://127.0.0.1:9/x"}})
+    for _ in range(2):  # the second time, the learner is known
+        pipelines.clear()
+        assert client.post("/xapi/statements", json=[passed()], headers=lms).status_code == 200
+    # The statement's insert, the completion's, then (with the commit) everything emitted.
+    assert len(pipelines) == 3, "\n\n".join(" | ".join(sql[:70] for sql in sent) for sent in pipelines)
+    assert any("WITH new AS (INSERT INTO statements" in sql for sql in pipelines[-1]), pipelines
+    emitted = session.scalars(select(StoredStatement.pk).where(StoredStatement.origin == "emitted")).all()
+    # A completion and an attainment statement each time, every one queued for the destination and indexed.
+    assert len(emitted) == 3  # the attainment once
+    queued = session.scalars(select(OutboxEntry.stored_pk).where(OutboxEntry.destination == "strict")).all()
+    assert sorted(queued) == sorted(emitted)
+    indexed = session.scalars(select(StatementIndex.statement_pk).where(StatementIndex.statement_pk.in_(emitted)))
+    assert set(indexed) == set(emitted)

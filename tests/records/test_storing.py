@@ -1,0 +1,120 @@
+"""Statements kept in capcourse's store, with their outbox and index rows, whichever way they are written."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+import xapi
+from capcourse.extensions import db
+from capcourse.lrs.models import StatementIndex
+from capcourse.lrs.retrieval import index_entries
+from capcourse.records.models import DeliveryState, OutboxEntry, StoredStatement
+from capcourse.records.services import store_emitted, store_statements
+
+pytestmark = pytest.mark.db
+
+DESTINATIONS = ["primary", "backup"]
+
+
+def emitted(count: int) -> list[dict[str, Any]]:
+    return [
+        xapi.statement(
+            xapi.agent_from_email(f"{uuid.uuid4().hex}@example.org"),
+            xapi.COMPLETED,
+            xapi.activity(f"https://capcourse.test/activities/{uuid.uuid4()}", "An activity"),
+            xapi.statement_id("storing", str(uuid.uuid4())),
+            datetime(2026, 12, 2, 12, 0, tzinfo=UTC),
+        )
+        for _ in range(count)
+    ]
+
+
+def by_emitted(session: Session, statements: list[dict[str, Any]]) -> None:
+    store_emitted(session, statements, DESTINATIONS)
+
+
+def by_stored(session: Session, statements: list[dict[str, Any]]) -> None:
+    store_statements(session, statements, "emitted", DESTINATIONS)
+
+
+def rows_of(session: Session, statements: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the store holds for ``statements``: each one, its outbox rows and its index rows."""
+    found: dict[str, Any] = {}
+    for statement in statements:
+        stored = session.scalars(select(StoredStatement).where(StoredStatement.id == uuid.UUID(statement["id"]))).one()
+        outbox = session.execute(
+            select(OutboxEntry.destination, OutboxEntry.state, OutboxEntry.attempts).where(
+                OutboxEntry.stored_pk == stored.pk
+            )
+        ).all()
+        index = session.execute(
+            select(StatementIndex.kind, StatementIndex.value).where(StatementIndex.statement_pk == stored.pk)
+        ).all()
+        found[statement["id"]] = (stored.statement, stored.origin, sorted(outbox), sorted(index))
+    return found
+
+
+@pytest.mark.parametrize("store", [by_emitted, by_stored], ids=["store_emitted", "store_statements"])
+def test_statements_are_kept_queued_for_every_destination_and_indexed(
+    session: Session, store: Callable[[Session, list[dict[str, Any]]], None]
+) -> None:
+    statements = emitted(3)
+    store(session, statements)
+    session.flush()
+
+    found = rows_of(session, statements)
+    for statement in statements:
+        kept, origin, outbox, index = found[statement["id"]]
+        assert kept == statement
+        assert origin == "emitted"
+        assert outbox == [("backup", DeliveryState.PENDING, 0), ("primary", DeliveryState.PENDING, 0)]
+        assert index == sorted(index_entries(statement))
+
+
+@pytest.mark.parametrize("store", [by_emitted, by_stored], ids=["store_emitted", "store_statements"])
+def test_a_statement_stored_already_gets_no_more_outbox_or_index_rows(
+    session: Session, store: Callable[[Session, list[dict[str, Any]]], None]
+) -> None:
+    first = emitted(2)
+    store(session, first)
+    session.flush()
+    before = rows_of(session, first)
+
+    # The same ids again (a resend; capcourse never makes one), beside a new one: only the new one is added.
+    again = [*first, *emitted(1)]
+    store(session, again)
+    session.flush()
+
+    assert rows_of(session, first) == before
+    assert len(rows_of(session, again[2:])[again[2]["id"]][2]) == len(DESTINATIONS)
+    assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 3 * len(DESTINATIONS)
+
+
+def test_on_postgresql_emitted_statements_wait_for_the_next_statement(session: Session) -> None:
+    """With their outbox and index rows, in one statement sent with whatever runs next (the commit)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: on SQLite a statement costs no round trip")
+    session.execute(select(1))  # the transaction's BEGIN goes now
+    heard: list[str] = []
+
+    def listen(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        heard.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        statements = emitted(2)
+        store_emitted(session, statements, DESTINATIONS)
+        assert heard == []
+        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 2 * len(DESTINATIONS)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert len(heard) == 2
+    assert heard[0].startswith("WITH new AS (INSERT INTO statements")
+    assert 'INSERT INTO "outbox"' in heard[0] and 'INSERT INTO "lrs_statement_index"' in heard[0]
