@@ -36,9 +36,9 @@ from an LMS cost four round trips, one per pipeline (``strace`` of 400 requests 
 batch 1, both endpoints: 4 reads from the server's socket per request, 5 with psycopg's
 own ``BEGIN``). The statements capcourse emits for it go with their outbox and index
 rows in one statement that waits for the ``COMMIT`` (:func:`defer_with`), where they
-waited for their keys to come back: three round trips once its learner is known
-(``tests/statements/test_views.py``; ``strace`` of 1,000 requests at batch 1, half of
-them a new learner's: 1,049 reads fewer).
+waited for their keys to come back: three round trips once its learner is known and
+its items attained (``tests/statements/test_views.py``; ``strace`` of 1,000 requests at
+batch 1, half of them a new learner's: 1,049 reads fewer).
 
 What it does not do, so that callers must: Python-side column defaults
 (an ``INSERT`` must give every column it sets; :class:`PreparedInsert`
