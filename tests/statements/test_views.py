@@ -298,15 +298,15 @@ def test_on_postgresql_a_mapped_statement_costs_three_round_trips(
     map_items(session, admin, activity, [item_id("frontline-lcf-pathway-1", "MC.2.a")], Depth.ASSESSED)
     session.commit()
     monkeypatch.setitem(app.config, "CAPCOURSE_LRS_DESTINATIONS", {"strict": {"endpoint": "http://127.0.0.1:9/x"}})
-    for _ in range(2):  # the second time, the learner is known
+    for _ in range(2):  # the second time, the learner is known and the item attained: the steady state
         pipelines.clear()
         assert client.post("/xapi/statements", json=[passed()], headers=lms).status_code == 200
-    # The statement's insert, the completion's, then (with the commit) everything emitted.
+    # The statement's insert, the completion's, then (with the commit) everything emitted: 4 before.
     assert len(pipelines) == 3, "\n\n".join(" | ".join(sql[:70] for sql in sent) for sent in pipelines)
     assert any("WITH new AS (INSERT INTO statements" in sql for sql in pipelines[-1]), pipelines
     emitted = session.scalars(select(StoredStatement.pk).where(StoredStatement.origin == "emitted")).all()
-    # A completion and an attainment statement each time, every one queued for the destination and indexed.
-    assert len(emitted) == 3  # the attainment once
+    # A completion statement each time and the attainment's once, every one queued for the destination and indexed.
+    assert len(emitted) == 3
     queued = session.scalars(select(OutboxEntry.stored_pk).where(OutboxEntry.destination == "strict")).all()
     assert sorted(queued) == sorted(emitted)
     indexed = session.scalars(select(StatementIndex.statement_pk).where(StatementIndex.statement_pk.in_(emitted)))
