@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+import xapi
 from capcourse.accounts.models import ApiKey, MembershipRole, ProgrammeMember, Role, User
 from capcourse.accounts.services import PERSONAL_ROLES, create_api_key, create_user
 from capcourse.catalogue.models import Activity, Course, Module, Programme
@@ -75,3 +78,17 @@ def activity(session: Session, module: Module, title: str = "Observed supervisio
     session.add(activity)
     session.commit()
     return activity
+
+
+def statements(count: int) -> list[dict[str, Any]]:
+    """``completed`` statements as capcourse emits them, each by a new agent on a new activity (built, not stored)."""
+    return [
+        xapi.statement(
+            xapi.agent_from_email(f"{uuid.uuid4().hex}@example.org"),
+            xapi.COMPLETED,
+            xapi.activity(f"https://capcourse.test/activities/{uuid.uuid4()}", "An activity"),
+            xapi.statement_id("factory", str(uuid.uuid4())),
+            datetime(2026, 11, 24, 12, 0, tzinfo=UTC),
+        )
+        for _ in range(count)
+    ]

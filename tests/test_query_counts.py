@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-import xapi
 from capcourse.accounts.access import Principal
 from capcourse.accounts.models import MembershipRole, Role
 from capcourse.catalogue.models import Activity, Course, ExternalId, Module, Programme
@@ -154,17 +152,7 @@ def add_learners(world: World, count: int) -> None:
 
 def add_dead_letters(world: World, count: int) -> None:
     """Statements whose delivery gave up."""
-    statements = [
-        xapi.statement(
-            xapi.agent_from_email(f"{uuid.uuid4().hex}@example.org"),
-            xapi.COMPLETED,
-            xapi.activity(f"https://capcourse.test/activities/{uuid.uuid4()}", "An activity"),
-            xapi.statement_id("query-count", str(uuid.uuid4())),
-            datetime(2026, 11, 24, 12, 0, tzinfo=UTC),
-        )
-        for _ in range(count)
-    ]
-    store_statements(world.session, statements, "emitted", ["lrs"])
+    store_statements(world.session, factories.statements(count), "emitted", ["lrs"])
     world.session.execute(update(OutboxEntry).values(state=DeliveryState.DEAD, last_error="refused"))
 
 

@@ -4,36 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-import xapi
 from capcourse.extensions import db
 from capcourse.lrs.models import StatementIndex
 from capcourse.lrs.retrieval import index_entries
 from capcourse.records.models import DeliveryState, OutboxEntry, StoredStatement
 from capcourse.records.services import store_emitted, store_statements
+from tests import factories
 
 pytestmark = pytest.mark.db
 
 DESTINATIONS = ["primary", "backup"]
-
-
-def emitted(count: int) -> list[dict[str, Any]]:
-    return [
-        xapi.statement(
-            xapi.agent_from_email(f"{uuid.uuid4().hex}@example.org"),
-            xapi.COMPLETED,
-            xapi.activity(f"https://capcourse.test/activities/{uuid.uuid4()}", "An activity"),
-            xapi.statement_id("storing", str(uuid.uuid4())),
-            datetime(2026, 12, 2, 12, 0, tzinfo=UTC),
-        )
-        for _ in range(count)
-    ]
 
 
 def by_emitted(session: Session, statements: list[dict[str, Any]]) -> None:
@@ -65,7 +51,7 @@ def rows_of(session: Session, statements: list[dict[str, Any]]) -> dict[str, Any
 def test_statements_are_kept_queued_for_every_destination_and_indexed(
     session: Session, store: Callable[[Session, list[dict[str, Any]]], None]
 ) -> None:
-    statements = emitted(3)
+    statements = factories.statements(3)
     store(session, statements)
     session.flush()
 
@@ -82,13 +68,13 @@ def test_statements_are_kept_queued_for_every_destination_and_indexed(
 def test_a_statement_stored_already_gets_no_more_outbox_or_index_rows(
     session: Session, store: Callable[[Session, list[dict[str, Any]]], None]
 ) -> None:
-    first = emitted(2)
+    first = factories.statements(2)
     store(session, first)
     session.flush()
     before = rows_of(session, first)
 
     # The same ids again (a resend; capcourse never makes one), beside a new one: only the new one is added.
-    again = [*first, *emitted(1)]
+    again = [*first, *factories.statements(1)]
     store(session, again)
     session.flush()
 
@@ -109,7 +95,7 @@ def test_on_postgresql_emitted_statements_wait_for_the_next_statement(session: S
 
     event.listen(db.engine, "before_cursor_execute", listen)
     try:
-        statements = emitted(2)
+        statements = factories.statements(2)
         store_emitted(session, statements, DESTINATIONS)
         assert heard == []
         assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 2 * len(DESTINATIONS)
