@@ -24,7 +24,11 @@ client side only: capcourse's Python and psycopg, not the server.
 
 Needs valgrind (``apt-get install valgrind``). Each point takes 20–60 s per tree.
 
-Usage: .venv/bin/python bench/instructions.py [--base REV] [--points sqlite:xapi:1,sqlite:xapi:100]
+A point's statements all come from learners who attained the bench's item already (the steady
+state), or, with ``:new`` after it (``postgresql:xapi:1:new``), each from a learner never seen
+before: their first success, which creates the learner and attains the item.
+
+Usage: .venv/bin/python bench/instructions.py [--base REV] [--points sqlite:xapi:1,sqlite:xapi:100:new]
 """
 
 from __future__ import annotations
@@ -56,13 +60,15 @@ WARM_UP = 20
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", default="HEAD", help="the revision to compare with (a worktree of it is made)")
-    parser.add_argument("--points", default=None, help=f"database:path:batch, comma-separated [{DEFAULT_POINTS}]")
+    parser.add_argument("--points", default=None, help=f"database:path:batch[:new], comma-separated [{DEFAULT_POINTS}]")
     parser.add_argument("--database", default=os.environ.get("CAPCOURSE_BENCH_DATABASE_URL", ""))
-    parser.add_argument("--child", nargs=4, metavar=("DATABASE", "PATH", "BATCH", "REQUESTS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=5, metavar=("DATABASE", "PATH", "BATCH", "LEARNERS", "REQUESTS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
-        database, path, batch, requests = args.child
-        _count_in_this_process(database, path, int(batch), int(requests))
+        database, path, batch, learners, requests = args.child
+        _count_in_this_process(database, path, int(batch), learners == "new", int(requests))
         return
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         sys.exit("bench/instructions.py needs valgrind: apt-get install valgrind")
@@ -71,27 +77,34 @@ def main() -> None:
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", base, args.base], check=True)
     try:
         print(f"Millions of instructions per request, in-process (callgrind): {args.base} beside this checkout.\n")
-        print(f"{'point':<36}{args.base[:14]:>16}{'this checkout':>16}{'ratio':>9}")
-        for database, path, batch in points:
+        print(f"{'point':<44}{args.base[:14]:>16}{'this checkout':>16}{'ratio':>9}")
+        for database, path, batch, learners in points:
             url = _database_url(database, args.database)
-            counts = [_count(Path(tree), url, path, int(batch)) for tree in (base, ROOT)]
+            counts = [_count(Path(tree), url, path, int(batch), learners) for tree in (base, ROOT)]
             name = f"{database} {'POST /xapi/statements' if path == 'xapi' else 'POST /api/v1/completions'} ×{batch}"
-            print(f"{name:<36}{counts[0]:>16.3f}{counts[1]:>16.3f}{counts[1] / counts[0]:>8.3f}×", flush=True)
+            name += " (new)" if learners == "new" else ""
+            print(f"{name:<44}{counts[0]:>16.3f}{counts[1]:>16.3f}{counts[1] / counts[0]:>8.3f}×", flush=True)
         print("\n(ratio = this checkout ÷ the base: below 1, this checkout runs fewer instructions.)")
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", base], check=False)
 
 
-def _point(text: str) -> tuple[str, str, str]:
-    """``database:path:batch`` checked, or the script stops saying what a point is."""
+def _point(text: str) -> tuple[str, str, str, str]:
+    """``database:path:batch[:new]`` checked, or the script stops saying what a point is."""
     parts = text.strip().split(":")
-    if len(parts) != 3 or parts[0] not in ("sqlite", "postgresql") or parts[1] not in ("xapi", "completions"):
+    if (
+        len(parts) not in (3, 4)
+        or parts[0] not in ("sqlite", "postgresql")
+        or parts[1] not in ("xapi", "completions")
+        or parts[3:] not in ([], ["new"])
+    ):
         sys.exit(
-            f"Not a point: {text!r}. A point is database:path:batch, e.g. sqlite:xapi:100 or postgresql:completions:1."
+            f"Not a point: {text!r}. A point is database:path:batch, e.g. sqlite:xapi:100 or postgresql:completions:1,"
+            " with :new after it for learners never seen before (postgresql:xapi:1:new)."
         )
     if not parts[2].isdigit() or not 1 <= int(parts[2]) <= 1000:
         sys.exit(f"Not a point: {text!r}. Its batch size is a whole number from 1 to 1000.")
-    return parts[0], parts[1], parts[2]
+    return parts[0], parts[1], parts[2], parts[3] if len(parts) == 4 else "same"
 
 
 def _default_points(database: str) -> str:
@@ -108,7 +121,7 @@ def _database_url(kind: str, postgresql: str) -> str:
     return postgresql
 
 
-def _count(tree: Path, database: str, path: str, batch: int) -> float:
+def _count(tree: Path, database: str, path: str, batch: int, learners: str) -> float:
     """Millions of instructions per request of ``tree``'s capcourse at one point."""
     requests = REQUESTS.get(batch, 10)
     with tempfile.TemporaryDirectory(prefix="capcourse-callgrind-") as folder:
@@ -117,7 +130,7 @@ def _count(tree: Path, database: str, path: str, batch: int) -> float:
         command = [
             "valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
             f"--callgrind-out-file={out}",
-            sys.executable, __file__, "--child", database, path, str(batch), str(requests),
+            sys.executable, __file__, "--child", database, path, str(batch), learners, str(requests),
         ]  # fmt: skip
         # The tree's packages come first: capcourse, xapi and scorm from that checkout.
         environment = {**os.environ, "PYTHONPATH": str(tree), "CAPCOURSE_SECRET_KEY": "bench"}
@@ -130,8 +143,11 @@ def _count(tree: Path, database: str, path: str, batch: int) -> float:
     return total / requests / 1e6
 
 
-def _count_in_this_process(database: str, path: str, batch: int, requests: int) -> None:
-    """The child: an app on a fresh database, warmed up, then ``requests`` requests with counting on."""
+def _count_in_this_process(database: str, path: str, batch: int, new_learners: bool, requests: int) -> None:
+    """The child: an app on a fresh database, warmed up, then ``requests`` requests with counting on.
+
+    :param new_learners: each statement from a learner never seen before, instead of the bench's learners.
+    """
     ingest = _load_ingest()
     folder = tempfile.mkdtemp(prefix="capcourse-instructions-")
     options: dict[str, Any] = {}
@@ -156,12 +172,16 @@ def _count_in_this_process(database: str, path: str, batch: int, requests: int) 
     try:
         key = ingest.prepare(app)
         client = app.test_client()
+        batches = range(WARM_UP + requests)
         if path == "xapi":
             url_path, headers = "/xapi/statements", {"Authorization": f"Bearer {key}", **ingest.HEADERS}
-            bodies = [json.dumps(ingest.statements(batch)) for _ in range(WARM_UP + requests)]
+            bodies = [json.dumps(_learners(ingest.statements(batch), "actor", r, new_learners)) for r in batches]
         else:
             url_path, headers = "/api/v1/completions", {"Authorization": f"Bearer {key}"}
-            bodies = [json.dumps({"completions": ingest.completions(batch)}) for _ in range(WARM_UP + requests)]
+            bodies = [
+                json.dumps({"completions": _learners(ingest.completions(batch), "learner", r, new_learners)})
+                for r in batches
+            ]
         headers["Content-Type"] = "application/json"
         for body in bodies[:WARM_UP]:
             _post(client, url_path, body, headers)
@@ -181,6 +201,16 @@ def _count_in_this_process(database: str, path: str, batch: int, requests: int) 
             with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as connection:
                 connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _learners(items: list[dict[str, Any]], field: str, request: int, new: bool) -> list[dict[str, Any]]:
+    """``items`` as they are, or (``new``) each from a learner of its own, never seen before."""
+    if not new:
+        return items
+    emails = (f"first{request}.{n}@example.org" for n in range(len(items)))
+    if field == "learner":  # the completions API's learner
+        return [{**item, field: {"email": email}} for item, email in zip(items, emails, strict=False)]
+    return [{**item, field: {"mbox": f"mailto:{email}"}} for item, email in zip(items, emails, strict=False)]
 
 
 def _post(client: Any, path: str, body: str, headers: dict[str, str]) -> None:

@@ -38,7 +38,10 @@ own ``BEGIN``). The statements capcourse emits for it go with their outbox and i
 rows in one statement that waits for the ``COMMIT`` (:func:`defer_with`), where they
 waited for their keys to come back: three round trips once its learner is known and
 its items attained (``tests/statements/test_views.py``; ``strace`` of 1,000 requests at
-batch 1, half of them a new learner's: 1,049 reads fewer).
+batch 1, half of them a new learner's: 1,049 reads fewer). A new learner's first success
+costs six: the learner's insert, the attainment check with the completion's insert (what
+attaining takes and the learner's first successes read with it, in one query), whether
+the attainment's statement id was withdrawn, and the attainment's insert.
 
 What it does not do, so that callers must: Python-side column defaults
 (an ``INSERT`` must give every column it sets; :class:`PreparedInsert`

@@ -147,13 +147,6 @@ def _with_mappings(query: Any) -> Any:
 
 _TARGETS_MAPPED = Prepared(_with_mappings(_TARGETS.statement))
 _EXTERNAL_TARGETS_MAPPED = Prepared(_with_mappings(_EXTERNAL_TARGETS.statement))
-_ATTAINED = Prepared(
-    select(_attainments_t.c.programme_id, _attainments_t.c.learner_id, _attainments_t.c.item_id).where(
-        _attainments_t.c.programme_id.in_(_in("programmes")),
-        _attainments_t.c.learner_id.in_(_in("learners")),
-        _attainments_t.c.item_id.in_(_in("items")),
-    )
-)
 _ASSESSED_BY = Prepared(
     select(_mappings.c.programme_id, _mappings.c.item_id, _mappings.c.activity_id).where(
         _mappings.c.item_id.in_(_in("items")),
@@ -162,14 +155,38 @@ _ASSESSED_BY = Prepared(
         _mappings.c.activity_id.is_not(None),
     )
 )
-_FIRST_SUCCESS = Prepared(
-    select(_completions.c.learner_id, _completions.c.activity_id, func.min(_completions.c.occurred_at))
+_first_success = (
+    select(func.min(_completions.c.occurred_at))
     .where(
-        _completions.c.learner_id.in_(_in("learners")),
+        _completions.c.learner_id == _learners_t.c.id,
+        _completions.c.activity_id == _mappings.c.activity_id,
         Completion.counts(),
-        _completions.c.activity_id.in_(_in("activities")),
     )
-    .group_by(_completions.c.learner_id, _completions.c.activity_id)
+    .scalar_subquery()
+)
+#: For each learner, programme and item assessed there that the learner has not attained: a row per
+#: activity attaining it takes, with when the learner first succeeded in it (or NULL). Nothing for an
+#: item attained already, as most are after a learner's first success. What attaining takes, whether
+#: it is attained and the first successes in one query, so that on PostgreSQL it goes with the
+#: completions' insert (it depends only on what was read ahead): a learner's first success on an item
+#: waited for the insert, then for what attaining it takes, then for the first successes.
+_ATTAINING = Prepared(
+    select(_mappings.c.programme_id, _mappings.c.item_id, _learners_t.c.id, _mappings.c.activity_id, _first_success)
+    .select_from(_mappings)
+    .join(_learners_t, _learners_t.c.id.in_(_in("learners")))
+    .where(
+        _mappings.c.item_id.in_(_in("items")),
+        _mappings.c.depth == Depth.ASSESSED.value,
+        _mappings.c.programme_id.in_(_in("programmes")),
+        _mappings.c.activity_id.is_not(None),
+        ~select(_attainments_t.c.id)
+        .where(
+            _attainments_t.c.programme_id == _mappings.c.programme_id,
+            _attainments_t.c.learner_id == _learners_t.c.id,
+            _attainments_t.c.item_id == _mappings.c.item_id,
+        )
+        .exists(),
+    )
 )
 _STORED_IDS = Prepared(select(_statements.c.id).where(_statements.c.id.in_(_in("ids"))))
 _OUTBOX_TABLE: Any = OutboxEntry.__table__
@@ -784,8 +801,8 @@ def _record(
                 }
             )
             owner.append(index)
-    # Which of the items these completions may finish are attained already, asked now to go with the insert.
-    attained = _attained_ahead(session, [row for row in rows if row["success"]], mapped)
+    # What attaining the items these completions may finish takes, asked now to go with the insert.
+    attaining = _attaining_ahead(session, [row for row in rows if row["success"]], mapped)
     inserted = set(insert_new(session, Completion, rows, ["idempotency_key"], returning=("id",)))
     # A row not inserted was recorded by a concurrent request meanwhile: a duplicate.
     kept = [(row, index) for row, index in zip(rows, owner, strict=True) if row["id"] in inserted]
@@ -818,7 +835,7 @@ def _record(
             )
         ],
     )
-    statements += _attainments(session, succeeded, agents, mapped, base_url, attained)
+    statements += _attainments(session, succeeded, agents, mapped, base_url, attaining)
     store_emitted(session, statements, destinations)
 
 
@@ -950,15 +967,15 @@ def _attained_params(keys: Iterable[tuple[uuid.UUID, int, uuid.UUID]]) -> dict[s
     }
 
 
-def _attained_ahead(
+def _attaining_ahead(
     session: Session, succeeded: Sequence[Mapping[str, Any]], mapped: Mapping[uuid.UUID, list[_Mapped]]
 ) -> Ahead | None:
-    """The attainments of what ``succeeded`` may finish, asked for ahead (:meth:`Prepared.ahead`), where
+    """:data:`_ATTAINING` of what ``succeeded`` may finish, asked for ahead (:meth:`Prepared.ahead`), where
     that saves anything (:func:`_reads_ahead`)."""
     if not _reads_ahead(session):
         return None
     candidates, _ = _candidates(succeeded, mapped)
-    return _ATTAINED.ahead(session, _attained_params(candidates)) if candidates else None
+    return _ATTAINING.ahead(session, _attained_params(candidates)) if candidates else None
 
 
 def _attainments(
@@ -967,7 +984,7 @@ def _attainments(
     agents: Mapping[int, Mapping[str, Any]],
     mapped: Mapping[uuid.UUID, list[_Mapped]],
     base_url: str,
-    attained_ahead: Ahead | None = None,
+    attaining_ahead: Ahead | None = None,
 ) -> list[dict[str, Any]]:
     """Attainments these successful completions finish, as ``achieved`` statements, checked as sets.
 
@@ -975,33 +992,35 @@ def _attainments(
     the programme mapped to it at depth ``assessed``; the attainment is dated
     when the last of those activities was first succeeded in.
 
-    :param attained_ahead: :func:`_attained_ahead` of these completions or more (the batch's, before some
-        were found recorded already), read instead of asking again.
+    :param succeeded: inserted in this transaction; known successes (:meth:`Completion.counts`).
+    :param attaining_ahead: :func:`_attaining_ahead` of these completions or more (the batch's, before some
+        were found recorded already), read instead of asking again. Asked before the completions were
+        inserted, it does not know their successes: they are added to it.
     """
     # (programme, learner, item) → the batch's latest completion towards it.
     candidates, items = _candidates(succeeded, mapped)
     if not candidates:
         return []
-    params = _attained_params(candidates)
-    programmes, learner_ids, item_ids = params["programmes"], params["learners"], params["items"]
-    found = attained_ahead.rows() if attained_ahead is not None else _ATTAINED.all(session, params)
-    attained = {(programme_id, learner_id, item_id) for programme_id, learner_id, item_id in found}
-    candidates = {key: row for key, row in candidates.items() if key not in attained}
-    if not candidates:
-        return []  # attained already, as most are after a learner's first success
-    required = _assessed_by(session, item_ids, programmes)
-    activities = set().union(*required.values()) if required else set()
-    first_success: dict[tuple[int, uuid.UUID], datetime] = {
-        (learner_id, activity_id): when
-        for learner_id, activity_id, when in _FIRST_SUCCESS.all(
-            session, {"learners": list(learner_ids), "activities": list(activities)}
-        )
-    }
+    found = (
+        attaining_ahead.rows() if attaining_ahead is not None else _ATTAINING.all(session, _attained_params(candidates))
+    )
+    # (programme, learner, item) not attained → the activities attaining it takes.
+    required: dict[tuple[uuid.UUID, int, uuid.UUID], list[uuid.UUID]] = {}
+    first_success: dict[tuple[int, uuid.UUID], datetime] = {}
+    for programme_id, item_id, learner_id, activity_id, when in found:
+        required.setdefault((programme_id, learner_id, item_id), []).append(activity_id)
+        if when is not None:
+            first_success[learner_id, activity_id] = _as_utc(when)
+    for row in succeeded:
+        pair, when = (row["learner_id"], row["activity_id"]), _as_utc(row["occurred_at"])
+        if pair not in first_success or when < first_success[pair]:
+            first_success[pair] = when
     rows: list[dict[str, Any]] = []
-    for (programme_id, learner_id, item_id), trigger in candidates.items():
-        needed = required.get((programme_id, item_id), set())
-        if (programme_id, learner_id, item_id) in attained or not needed:
-            continue
+    for key, trigger in candidates.items():
+        needed = required.get(key)
+        if not needed:
+            continue  # attained already
+        programme_id, learner_id, item_id = key
         times = [first_success.get((learner_id, a)) for a in needed]
         if any(t is None for t in times):
             continue
@@ -1013,7 +1032,7 @@ def _attainments(
                 "statement_id": uuid.UUID(
                     xapi.statement_id("attainment", str(programme_id), str(learner_id), str(item_id))
                 ),
-                "attained_at": _as_utc(max(t for t in times if t is not None)),
+                "attained_at": max(t for t in times if t is not None),
                 "trigger": trigger,
             }
         )

@@ -189,6 +189,43 @@ def test_a_learner_attains_an_item_once_and_on_postgresql_it_is_checked_with_the
     assert verbs == ["passed", "achieved", "passed", "passed"]
 
 
+def test_an_item_two_activities_assess_is_attained_when_the_last_is_first_succeeded_in(
+    client: FlaskClient, session: Session, world: dict[str, Any], pipelines: list[list[str]]
+) -> None:
+    """Dated by the later of the two first successes, whether stored before or in the same batch.
+
+    On PostgreSQL what attaining takes and the first successes are read before the batch's completions
+    are inserted (with their insert), so the batch's own successes are added to what was read.
+    """
+    first = world["activity"]
+    second = factories.activity(session, first.module)
+    map_items(session, principal_for_user(factories.user(session, Role.ADMIN)), second, [CURIOSITY], Depth.ASSESSED)
+    session.commit()
+    other = f"http://capcourse.test/activities/{second.id}"
+
+    def post(*batch: dict[str, Any]) -> None:
+        response = client.post("/api/v1/completions", json={"completions": list(batch)}, headers=world["lms"])
+        assert response.status_code == 200, response.json
+
+    post(completion(activity=other, timestamp="2026-11-20T10:00:00+00:00", idempotency_key="second"))
+    assert session.scalar(select(func.count()).select_from(Attainment)) == 0  # the first activity is missing
+    pipelines.clear()
+    post(
+        completion(timestamp="2026-11-25T10:00:00+00:00", idempotency_key="late"),
+        completion(timestamp="2026-11-22T10:00:00+00:00", idempotency_key="early"),
+        completion(timestamp="2026-11-21T10:00:00+00:00", idempotency_key="failed", outcome="failed"),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        assert sent_together(pipelines, "FROM mappings", "min(completions.occurred_at)", "INSERT INTO completions")
+
+    (attainment,) = session.scalars(select(Attainment)).all()
+    # The first activity first succeeded in on the 22nd (the failure does not count), the second on the 20th.
+    assert attainment.attained_at.isoformat().startswith("2026-11-22T10:00:00")
+    (achieved,) = [s for s in statements(session) if s["verb"]["id"] == xapi.ACHIEVED.id]
+    assert achieved["timestamp"] == "2026-11-22T10:00:00.000Z"
+    assert achieved["id"] == str(attainment.statement_id)
+
+
 def test_a_failure_attains_nothing(client: FlaskClient, session: Session, world: dict[str, Any]) -> None:
     client.post("/api/v1/completions", json={"completions": [completion(outcome="failed")]}, headers=world["lms"])
     (emitted,) = statements(session)
