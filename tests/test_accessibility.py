@@ -82,7 +82,13 @@ def _sign_in(page: Any) -> None:
 
 
 def _axe(page: Any, script: str) -> list[dict[str, Any]]:
-    """Serious and critical WCAG A/AA violations on the page, as axe-core reports them."""
+    """Serious and critical WCAG A/AA violations on the page, as axe-core reports them.
+
+    Once the page has loaded: a click that submits a form returns when the next page's document
+    arrives, and run before its style sheet applied, axe-core found the header's links too small
+    to touch (a CI run of tests/versions/test_browser.py).
+    """
+    page.wait_for_load_state("load")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(content=script)
     result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS)
