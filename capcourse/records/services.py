@@ -978,6 +978,25 @@ def _attaining_ahead(
     return _ATTAINING.ahead(session, _attained_params(candidates)) if candidates else None
 
 
+def _requirements(
+    found: Iterable[Sequence[Any]], succeeded: Iterable[Mapping[str, Any]]
+) -> tuple[dict[tuple[uuid.UUID, int, uuid.UUID], list[uuid.UUID]], dict[tuple[int, uuid.UUID], datetime]]:
+    """From :data:`_ATTAINING`'s rows: (programme, learner, item) not attained → the activities attaining it
+    takes, and (learner, activity) → when the learner first succeeded in it, ``succeeded`` included (the
+    earlier of the two, as the rows may have been read before they were inserted)."""
+    required: dict[tuple[uuid.UUID, int, uuid.UUID], list[uuid.UUID]] = {}
+    first_success: dict[tuple[int, uuid.UUID], datetime] = {}
+    for programme_id, item_id, learner_id, activity_id, when in found:
+        required.setdefault((programme_id, learner_id, item_id), []).append(activity_id)
+        if when is not None:
+            first_success[learner_id, activity_id] = _as_utc(when)
+    for row in succeeded:
+        pair, when = (row["learner_id"], row["activity_id"]), _as_utc(row["occurred_at"])
+        if pair not in first_success or when < first_success[pair]:
+            first_success[pair] = when
+    return required, first_success
+
+
 def _attainments(
     session: Session,
     succeeded: Sequence[Mapping[str, Any]],
@@ -1001,20 +1020,17 @@ def _attainments(
     candidates, items = _candidates(succeeded, mapped)
     if not candidates:
         return []
-    found = (
-        attaining_ahead.rows() if attaining_ahead is not None else _ATTAINING.all(session, _attained_params(candidates))
-    )
-    # (programme, learner, item) not attained → the activities attaining it takes.
-    required: dict[tuple[uuid.UUID, int, uuid.UUID], list[uuid.UUID]] = {}
-    first_success: dict[tuple[int, uuid.UUID], datetime] = {}
-    for programme_id, item_id, learner_id, activity_id, when in found:
-        required.setdefault((programme_id, learner_id, item_id), []).append(activity_id)
-        if when is not None:
-            first_success[learner_id, activity_id] = _as_utc(when)
-    for row in succeeded:
-        pair, when = (row["learner_id"], row["activity_id"]), _as_utc(row["occurred_at"])
-        if pair not in first_success or when < first_success[pair]:
-            first_success[pair] = when
+    params = _attained_params(candidates)
+    found = attaining_ahead.rows() if attaining_ahead is not None else _ATTAINING.all(session, params)
+    required, first_success = _requirements(found, succeeded)
+    if attaining_ahead is not None and any(
+        first_success.get((key[1], a)) is None for key in candidates for a in required.get(key, ())
+    ):
+        # Read ahead, before this transaction's evidence upsert, it may miss a concurrent request's success in
+        # another activity the item takes, as that request may miss this one's: the item would stay unattained.
+        # Read again after the upsert: both write the learner's evidence row for the item, and the second
+        # upsert waits for the first request to commit, so the second request sees both successes.
+        required, first_success = _requirements(_ATTAINING.all(session, params), succeeded)
     rows: list[dict[str, Any]] = []
     for key, trigger in candidates.items():
         needed = required.get(key)

@@ -8,6 +8,9 @@ the same moment, an upload trickles in meanwhile, and a CASE package is imported
 from a publisher that trickles it out over seconds. Every answer must be
 below 500, and what the clients were told was stored must be in the database
 exactly once. Bounded: a fixed number of requests, on loopback only.
+
+And, in-process, two requests of one learner held so that each misses the other's uncommitted
+success: the item the two successes finish is attained all the same.
 """
 
 from __future__ import annotations
@@ -40,10 +43,10 @@ from capcourse.catalogue.models import ExternalId
 from capcourse.extensions import db
 from capcourse.frameworks.models import Framework, Item
 from capcourse.mapping.models import Depth, Mapping, MappingProvenance
-from capcourse.records.models import Completion, Learner, StoredStatement
+from capcourse.records.models import Attainment, Completion, Learner, StoredStatement
 from tests import factories
 from tests.case.standards import third_party_package
-from tests.conftest import drop_database, free_port, make_app, make_database, migrate_and_sync
+from tests.conftest import TEST_DATABASE_URL, drop_database, free_port, make_app, make_database, migrate_and_sync
 from tests.scorm.archives import minimal_manifest, package_around
 
 pytestmark = pytest.mark.db
@@ -315,3 +318,85 @@ def test_concurrent_clients_and_a_slow_upload_get_no_5xx_and_lose_nothing(served
 
 def _bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def test_two_requests_finishing_the_two_activities_an_item_takes_at_once_attain_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A learner finishes, in two requests at once, each of the two activities an item is assessed by.
+
+    Both requests have inserted their completion and read what attaining the item takes before
+    either commits (on PostgreSQL that read goes with the insert), so each misses the other's
+    success; the item is attained all the same, once.
+    """
+    if not TEST_DATABASE_URL.startswith("postgresql"):
+        pytest.skip("On SQLite one request writes at a time: the second starts once the first has committed")
+    from capcourse.records import services
+
+    database = make_database(tmp_path, "attaining")
+    app = make_app(database)
+    try:
+        migrate_and_sync(app)
+        with app.app_context(), Session(db.engine) as session:
+            programme = factories.programme(session)
+            module = factories.module(session, factories.course(session, programme))
+            activities = [factories.activity(session, module, title) for title in ("Observation", "Reflection")]
+            item = session.scalars(sa.select(Item).order_by(Item.id).limit(1)).one()
+            for activity in activities:
+                session.add(
+                    Mapping(
+                        programme_id=programme.id,
+                        activity_id=activity.id,
+                        item_id=item.id,
+                        depth=Depth.ASSESSED,
+                        provenance=MappingProvenance.AUTHORED,
+                        created_by="test",
+                        updated_by="test",
+                    )
+                )
+            lms = factories.bearer(factories.api_key(session, Role.INTEGRATION)[1])
+            iris = [f"http://capcourse.test/activities/{activity.id}" for activity in activities]
+            session.commit()
+
+        def completion(iri: str, outcome: str) -> dict[str, Any]:
+            return {
+                "learner": {"email": "ada@example.org"},
+                "activity": iri,
+                "outcome": outcome,
+                "timestamp": "2026-11-24T10:00:00+00:00",
+                "idempotency_key": str(uuid.uuid4()),
+            }
+
+        # The learner known first: two requests creating her at once wait on each other's insert.
+        known = app.test_client().post(
+            "/api/v1/completions", json={"completions": [completion(iris[0], "completed")]}, headers=lms
+        )
+        assert known.status_code == 200, known.json
+        together = threading.Barrier(2, timeout=30)
+        attainments = services._attainments
+
+        def after_both_inserts(*args: Any, **kwargs: Any) -> Any:
+            together.wait()
+            return attainments(*args, **kwargs)
+
+        monkeypatch.setattr(services, "_attainments", after_both_inserts)
+        answers: list[int] = []
+
+        def post(iri: str) -> None:
+            body = {"completions": [completion(iri, "passed")]}
+            answers.append(app.test_client().post("/api/v1/completions", json=body, headers=lms).status_code)
+
+        threads = [threading.Thread(target=post, args=(iri,)) for iri in iris]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert answers == [200, 200]
+        with app.app_context(), Session(db.engine) as session:
+            assert session.scalar(sa.select(sa.func.count()).select_from(Attainment)) == 1
+            achieved = session.scalars(sa.select(StoredStatement.id).where(StoredStatement.verb_id == xapi.ACHIEVED.id))
+            assert len(achieved.all()) == 1
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        drop_database(database)
