@@ -37,12 +37,15 @@ import trustme
 from sqlalchemy.orm import Session
 
 import xapi
+from capcourse.accounts.access import principal_for_user
 from capcourse.accounts.models import Role
 from capcourse.accounts.services import create_api_key
 from capcourse.catalogue.models import ExternalId
 from capcourse.extensions import db
 from capcourse.frameworks.models import Framework, Item
+from capcourse.identifiers import item_id
 from capcourse.mapping.models import Depth, Mapping, MappingProvenance
+from capcourse.mapping.services import map_items
 from capcourse.records.models import Attainment, Completion, Learner, StoredStatement
 from tests import factories
 from tests.case.standards import third_party_package
@@ -341,19 +344,9 @@ def test_two_requests_finishing_the_two_activities_an_item_takes_at_once_attain_
             programme = factories.programme(session)
             module = factories.module(session, factories.course(session, programme))
             activities = [factories.activity(session, module, title) for title in ("Observation", "Reflection")]
-            item = session.scalars(sa.select(Item).order_by(Item.id).limit(1)).one()
+            admin = principal_for_user(factories.user(session, Role.ADMIN))
             for activity in activities:
-                session.add(
-                    Mapping(
-                        programme_id=programme.id,
-                        activity_id=activity.id,
-                        item_id=item.id,
-                        depth=Depth.ASSESSED,
-                        provenance=MappingProvenance.AUTHORED,
-                        created_by="test",
-                        updated_by="test",
-                    )
-                )
+                map_items(session, admin, activity, [item_id("frontline-lcf-pathway-1", "MC.2.a")], Depth.ASSESSED)
             lms = factories.bearer(factories.api_key(session, Role.INTEGRATION)[1])
             iris = [f"http://capcourse.test/activities/{activity.id}" for activity in activities]
             session.commit()
