@@ -41,7 +41,9 @@ its items attained (``tests/statements/test_views.py``; ``strace`` of 1,000 requ
 batch 1, half of them a new learner's: 1,049 reads fewer). A new learner's first success
 costs six: the learner's insert, the attainment check with the completion's insert (what
 attaining takes and the learner's first successes read with it, in one query), whether
-the attainment's statement id was withdrawn, and the attainment's insert.
+the attainment's statement id was withdrawn, and the attainment's insert. An item that
+still lacks a success in another activity is read again after the evidence upsert, so
+that a concurrent request finishing that activity is seen (``records.services._attainments``).
 
 What it does not do, so that callers must: Python-side column defaults
 (an ``INSERT`` must give every column it sets; :class:`PreparedInsert`
