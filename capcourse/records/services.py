@@ -147,13 +147,16 @@ def _with_mappings(query: Any) -> Any:
 
 _TARGETS_MAPPED = Prepared(_with_mappings(_TARGETS.statement))
 _EXTERNAL_TARGETS_MAPPED = Prepared(_with_mappings(_EXTERNAL_TARGETS.statement))
+#: The mappings of the given items in the given programmes that say what attaining an item takes: the
+#: activities mapped to it at depth ``assessed``. One definition for attaining and for withdrawing.
+_ASSESSED = (
+    _mappings.c.item_id.in_(_in("items")),
+    _mappings.c.depth == Depth.ASSESSED.value,
+    _mappings.c.programme_id.in_(_in("programmes")),
+    _mappings.c.activity_id.is_not(None),
+)
 _ASSESSED_BY = Prepared(
-    select(_mappings.c.programme_id, _mappings.c.item_id, _mappings.c.activity_id).where(
-        _mappings.c.item_id.in_(_in("items")),
-        _mappings.c.depth == Depth.ASSESSED.value,
-        _mappings.c.programme_id.in_(_in("programmes")),
-        _mappings.c.activity_id.is_not(None),
-    )
+    select(_mappings.c.programme_id, _mappings.c.item_id, _mappings.c.activity_id).where(*_ASSESSED)
 )
 _first_success = (
     select(func.min(_completions.c.occurred_at))
@@ -175,10 +178,7 @@ _ATTAINING = Prepared(
     .select_from(_mappings)
     .join(_learners_t, _learners_t.c.id.in_(_in("learners")))
     .where(
-        _mappings.c.item_id.in_(_in("items")),
-        _mappings.c.depth == Depth.ASSESSED.value,
-        _mappings.c.programme_id.in_(_in("programmes")),
-        _mappings.c.activity_id.is_not(None),
+        *_ASSESSED,
         ~select(_attainments_t.c.id)
         .where(
             _attainments_t.c.programme_id == _mappings.c.programme_id,
