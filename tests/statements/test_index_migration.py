@@ -100,3 +100,35 @@ def test_id_rows_go_and_come_back_with_their_text(empty_app: Flask) -> None:
         assert index() == {(2, "target", str(ids[0]))}
         flask_migrate.downgrade(revision="0020")
         assert index() == before
+
+
+def test_rows_keep_through_the_surrogate_keys_removal_and_return(empty_app: Flask) -> None:
+    """0023 drops the index's ``id``; its downgrade numbers the rows again, and new rows after them."""
+    with empty_app.app_context():
+        flask_migrate.upgrade(revision="0022")
+        rows = {
+            (1, "agent", "mbox:mailto:ada@example.org"),
+            (1, "activity", "http://example.org/unit-1"),
+            (2, "agent", "mbox:mailto:ada@example.org"),
+        }
+        insert = sa.text("INSERT INTO lrs_statement_index (statement_pk, kind, value) VALUES (:pk, :kind, :value)")
+        with db.engine.begin() as connection:
+            for pk, kind, value in sorted(rows):
+                connection.execute(insert, {"pk": pk, "kind": kind, "value": value})
+
+        def index() -> set[tuple[int, str, str]]:
+            with db.engine.connect() as connection:
+                found = connection.execute(sa.text("SELECT statement_pk, kind, value FROM lrs_statement_index"))
+                return {(pk, kind, value) for pk, kind, value in found}
+
+        flask_migrate.upgrade(revision="0023")
+        assert index() == rows
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("lrs_statement_index")}
+        assert columns == {"statement_pk", "kind", "value"}
+        flask_migrate.downgrade(revision="0022")
+        assert index() == rows
+        with db.engine.begin() as connection:
+            connection.execute(insert, {"pk": 3, "kind": "related_agent", "value": "mbox:mailto:grace@example.org"})
+            ids = connection.execute(sa.text("SELECT id FROM lrs_statement_index ORDER BY id")).scalars().all()
+        assert len(ids) == 4 and len(set(ids)) == 4 and None not in ids
+        assert sa.inspect(db.engine).get_pk_constraint("lrs_statement_index")["constrained_columns"] == ["id"]
