@@ -308,9 +308,9 @@ def pipelines(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     sent: list[list[str]] = []
     send = prepared._pipelined
 
-    def recorded(connection: Any, statements: Any) -> None:
+    def recorded(connection: Any, statements: Any, meanwhile: Any = None) -> None:
         sent.append([statement[0] for statement in statements])
-        send(connection, statements)
+        send(connection, statements, meanwhile)
 
     monkeypatch.setattr(prepared, "_pipelined", recorded)
     return sent

@@ -8,6 +8,7 @@ from typing import Any
 
 import flask_migrate
 import pytest
+from psycopg.pq import PipelineStatus
 from sqlalchemy import bindparam, event, literal_column, select, text
 from sqlalchemy.exc import IntegrityError, PendingRollbackError
 from sqlalchemy.orm import Session
@@ -379,9 +380,9 @@ def test_on_postgresql_the_deferred_statements_and_the_commit_go_in_one_round_tr
             listen = _heard(heard)
             real = prepared._pipelined
 
-            def pipelined(connection: Any, statements: Any) -> None:
+            def pipelined(connection: Any, statements: Any, meanwhile: Any = None) -> None:
                 pipelines.append([statement[0].split()[0] for statement in statements])
-                real(connection, statements)
+                real(connection, statements, meanwhile)
 
             with Session(db.engine) as session, pytest.MonkeyPatch.context() as patch:
                 patch.setattr(prepared, "_pipelined", pipelined)
@@ -514,3 +515,96 @@ def test_an_upsert_without_returning_sends_its_rows_in_one_statement(session: Se
     assert heard == [(False, 3 * 4)]  # one statement: 3 rows of 4 values
     names = {key: name for key, name in session.execute(select(_learners.c.agent_key, _learners.c.name))}
     assert names == {"mbox:p0@example.org": "renamed", "mbox:p1@example.org": "P 1", "mbox:p2@example.org": "P 2"}
+
+
+RETURNING_KEYS = PreparedInsert(
+    _learners, lambda i: i.on_conflict_do_nothing(index_elements=["agent_key"]).returning(_learners.c.agent_key)
+)
+
+
+def test_work_meanwhile_runs_once_the_insert_is_with_the_server_and_before_its_answer_is_read(
+    session: Session,
+) -> None:
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    heard: list[str] = []
+    seen: list[Any] = []
+    listen = _heard(heard)
+    backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar() if on_postgresql else None
+    driver: Any = session.connection().connection.dbapi_connection
+    ahead = Prepared(BY_KEYS).ahead(session, {"keys": ["mbox:p0@example.org"]})  # waits, to go in the pipeline
+
+    def meanwhile() -> None:
+        seen.append(list(heard))
+        if backend is not None:
+            # psycopg is still in pipeline mode: the insert's answer is not read yet.
+            seen.append(PipelineStatus(driver.pgconn.pipeline_status).name)
+            # Another connection finds the insert on this one's server process: it was sent, not held back.
+            with db.engine.connect() as other:
+                for _ in range(500):
+                    query = other.exec_driver_sql(f"SELECT query FROM pg_stat_activity WHERE pid = {backend}").scalar()
+                    if query and query.startswith("INSERT INTO learners"):
+                        break
+                    other.exec_driver_sql("SELECT pg_sleep(0.01)")
+                seen.append(query)
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        returned = RETURNING_KEYS.run(session, [learner_row(0), learner_row(1)], meanwhile)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+
+    assert sorted(key for (key,) in returned) == ["mbox:p0@example.org", "mbox:p1@example.org"]
+    assert ahead.rows() == []  # read before the insert
+    # Called once, after the insert (and on PostgreSQL what waited before it) went.
+    assert seen[0] == (["SELECT", "INSERT"] if on_postgresql else ["INSERT"])
+    if on_postgresql:
+        assert seen[1] == "ON"
+        assert seen[2].startswith("INSERT INTO learners")
+        assert PipelineStatus(driver.pgconn.pipeline_status).name == "OFF"
+    assert len(seen) == (3 if on_postgresql else 1)
+
+
+@pytest.mark.parametrize("case", ["no rows", "pages", "no returning"])
+def test_work_meanwhile_is_done_once_however_the_rows_go(
+    session: Session, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """With no rows, several pages or no RETURNING, it cannot overlap the insert and is done after it."""
+    done: list[int] = []
+
+    def meanwhile() -> None:
+        done.append(session.scalar(select(db.func.count()).select_from(_learners)))
+
+    rows = [learner_row(n) for n in range(5)]
+    if case == "no rows":
+        rows = []
+    elif case == "pages":
+        monkeypatch.setattr(prepared, "MAX_ROWS", 2)
+    insert = (
+        PreparedInsert(_learners, lambda i: i.on_conflict_do_nothing()) if case == "no returning" else RETURNING_KEYS
+    )
+    insert.run(session, rows, meanwhile)
+
+    # It may run statements then: it sees every row inserted.
+    assert done == [len(rows)]
+
+
+def test_an_error_in_work_meanwhile_ends_the_pipeline_and_the_session_goes_on_after_a_rollback(
+    session: Session,
+) -> None:
+    def meanwhile() -> None:
+        raise ValueError("made up")
+
+    with pytest.raises(ValueError, match="made up"):
+        RETURNING_KEYS.run(session, [learner_row(0)], meanwhile)
+    session.rollback()
+    assert RETURNING_KEYS.run(session, [learner_row(1)]) == [("mbox:p1@example.org",)]
+    assert Prepared(BY_KEYS).scalars(session, {"keys": ["mbox:p0@example.org"]}) == []
+
+
+def test_an_insert_the_database_refuses_is_raised_as_sqlalchemys_error_with_work_meanwhile(session: Session) -> None:
+    called: list[bool] = []
+    # No created_at: NOT NULL is broken, which ON CONFLICT DO NOTHING does not cover.
+    with pytest.raises(IntegrityError):
+        RETURNING_KEYS.run(session, [learner_row(0, created_at=None)], lambda: called.append(True))
+    session.rollback()
+    assert RETURNING_KEYS.run(session, [learner_row(1)]) == [("mbox:p1@example.org",)]

@@ -277,6 +277,7 @@ def insert_new(
     rows: Sequence[Mapping[str, Any]],
     conflict: Sequence[str],
     returning: Sequence[str] = (),
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[Any]:
     """``INSERT … ON CONFLICT DO NOTHING`` of many rows in one go.
 
@@ -286,11 +287,15 @@ def insert_new(
     or a concurrent one) is left out, never an error. Every row gives the same
     columns, including those with Python-side defaults.
 
+    :param meanwhile: work that runs no statement, done while the server inserts where it can
+        (:meth:`~capcourse.prepared.PreparedInsert.run`), and in any case before this returns.
     :returns: the ``returning`` columns of the rows inserted (a value each when one column is asked).
     """
     if not rows:
+        if meanwhile is not None:
+            meanwhile()
         return []
-    result = _insert_new(model, conflict, returning).run(session, rows)
+    result = _insert_new(model, conflict, returning).run(session, rows, meanwhile)
     if not returning:
         return []
     return [row[0] for row in result] if len(returning) == 1 else result
@@ -554,20 +559,24 @@ def store_statements(
     """
     now = utcnow()
     rows = [_statement_row(statement, origin, now) for statement in statements]
-    stored = _insert_statements(session, rows)
-    if len(stored) < len(rows):
-        # Resent statements (an LMS trying again) are neither queued nor indexed again: their rows aren't made.
-        fresh = [n for n, row in enumerate(rows) if row["id"] in stored]
-        rows, statements = [rows[n] for n in fresh], [statements[n] for n in fresh]
-    if rows:
-        _insert_dependents(session, rows, stored, _dependents(rows, statements, destinations, now))
+    dependents: list[Dependent] = []
+    # Made while the server inserts the statements, for all of them: resent ones (an LMS trying again)
+    # get no key back, so _insert_dependents neither queues nor indexes them again.
+    stored = _insert_statements(
+        session, rows, meanwhile=lambda: dependents.extend(_dependents(rows, statements, destinations, now))
+    )
+    if stored:
+        _insert_dependents(session, rows, stored, dependents)
     return {str(i) for i in stored}
 
 
-def _insert_statements(session: Session, rows: Sequence[dict[str, Any]]) -> dict[uuid.UUID, int]:
+def _insert_statements(
+    session: Session, rows: Sequence[dict[str, Any]], meanwhile: Callable[[], None] | None = None
+) -> dict[uuid.UUID, int]:
     """Insert statement rows where their ids are free: the ``pk`` of each inserted, by id."""
     # By the UUIDs the rows hold: each statement's id is parsed once, not again to match what was inserted.
-    return {i: pk for pk, i in insert_new(session, StoredStatement, rows, ["id"], returning=("pk", "id"))}
+    inserted = insert_new(session, StoredStatement, rows, ["id"], returning=("pk", "id"), meanwhile=meanwhile)
+    return {i: pk for pk, i in inserted}
 
 
 def _insert_dependents(
@@ -589,8 +598,49 @@ def _insert_dependents(
             insert.run(session, kept)
 
 
-def store_emitted(session: Session, statements: Sequence[dict[str, Any]], destinations: Sequence[str]) -> None:
-    """Keep statements capcourse has just made (new ids) and queue each for every destination, as sets.
+@dataclass(frozen=True)
+class Emitting:
+    """Rows of statements capcourse has just made, with their outbox and index rows, ready to store.
+
+    Made apart from storing them (:func:`emitting`, which runs no statement), so
+    that a batch's can be made while the server inserts its completions. Two
+    add up to one: their rows go in the same statements.
+    """
+
+    rows: list[dict[str, Any]]
+    dependents: list[Dependent]
+
+    def __add__(self, other: Emitting) -> Emitting:
+        if not other.rows:
+            return self
+        if not self.rows:
+            return other
+        offset = len(self.rows)
+        theirs = {dependent.table.name: dependent for dependent in other.dependents}
+        joined = []
+        for mine in self.dependents:
+            found = theirs.pop(mine.table.name, None)
+            if found is None:
+                joined.append(mine)
+                continue
+            owners = [*mine.owners, *(owner + offset for owner in found.owners)]
+            joined.append(mine._replace(rows=[*mine.rows, *found.rows], owners=owners))
+        for rest in theirs.values():
+            joined.append(rest._replace(owners=[owner + offset for owner in rest.owners]))
+        return Emitting([*self.rows, *other.rows], joined)
+
+
+def emitting(statements: Sequence[dict[str, Any]], destinations: Sequence[str]) -> Emitting:
+    """The rows that store ``statements`` (capcourse's own, new ids) and queue each for every destination."""
+    if not statements:
+        return Emitting([], [])
+    now = utcnow()
+    rows = [_statement_row(statement, "emitted", now) for statement in statements]
+    return Emitting(rows, _dependents(rows, statements, destinations, now))
+
+
+def store_emitted(session: Session, statements: Emitting) -> None:
+    """Keep statements capcourse has just made (:func:`emitting`) and queue them, as sets.
 
     As :func:`store_statements`, but on PostgreSQL, for a few statements, in one
     statement with their outbox and index rows, sent with the next one (the
@@ -598,11 +648,9 @@ def store_emitted(session: Session, statements: Sequence[dict[str, Any]], destin
     whose id is stored already (none should be) is left as it is, and gets no
     outbox or index rows.
     """
-    if not statements:
+    rows, dependents = statements.rows, statements.dependents
+    if not rows:
         return
-    now = utcnow()
-    rows = [_statement_row(statement, "emitted", now) for statement in statements]
-    dependents = _dependents(rows, statements, destinations, now)
     if not defer_with(_insert_new(StoredStatement, ["id"], ("pk", "id")), session, rows, ("pk", "id"), dependents):
         _insert_dependents(session, rows, _insert_statements(session, rows), dependents)
 
@@ -803,7 +851,23 @@ def _record(
             owner.append(index)
     # What attaining the items these completions may finish takes, asked now to go with the insert.
     attaining = _attaining_ahead(session, [row for row in rows if row["success"]], mapped)
-    inserted = set(insert_new(session, Completion, rows, ["idempotency_key"], returning=("id",)))
+    agents = {learner_id: agent for learner_id, agent in learners.values()}
+    parts = StatementParts(mapped, base_url)
+    built: list[dict[str, Any]] = []
+    storing: list[Emitting] = []
+
+    def build() -> None:
+        # Every row's statement and the rows storing it, made while the server inserts the completions
+        # (a duplicate's are made again without it; there are none unless a request raced this one).
+        built.extend(
+            completion_statement(
+                row, agents[row["learner_id"]], targets[row["activity_id"]], parts, inputs[index].registration
+            )
+            for row, index in zip(rows, owner, strict=True)
+        )
+        storing.append(emitting(built, destinations))
+
+    inserted = set(insert_new(session, Completion, rows, ["idempotency_key"], returning=("id",), meanwhile=build))
     # A row not inserted was recorded by a concurrent request meanwhile: a duplicate.
     kept = [(row, index) for row, index in zip(rows, owner, strict=True) if row["id"] in inserted]
     for row, index in kept:
@@ -813,14 +877,9 @@ def _record(
     for index in indexes:
         if results[index] is None:
             results[index] = RecordResult("duplicate")
-    agents = {learner_id: agent for learner_id, agent in learners.values()}
-    parts = StatementParts(mapped, base_url)
-    statements = [
-        completion_statement(
-            row, agents[row["learner_id"]], targets[row["activity_id"]], parts, inputs[index].registration
-        )
-        for row, index in kept
-    ]
+    if len(kept) < len(rows):
+        built = [statement for statement, row in zip(built, rows, strict=True) if row["id"] in inserted]
+        storing = [emitting(built, destinations)]
     # Evidence: every completion not failed (see Completion.is_evidence); attainment: known successes only.
     evidenced = [row for row, _ in kept if row["success"] is not False]
     succeeded = [row for row in evidenced if row["success"]]
@@ -835,8 +894,8 @@ def _record(
             )
         ],
     )
-    statements += _attainments(session, succeeded, agents, mapped, base_url, attaining)
-    store_emitted(session, statements, destinations)
+    attained = _attainments(session, succeeded, agents, mapped, base_url, attaining)
+    store_emitted(session, storing[0] + emitting(attained, destinations))
 
 
 def _success(data: CompletionInput) -> bool | None:

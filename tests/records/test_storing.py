@@ -14,7 +14,7 @@ from capcourse.extensions import db
 from capcourse.lrs.models import StatementIndex
 from capcourse.lrs.retrieval import index_entries
 from capcourse.records.models import DeliveryState, OutboxEntry, StoredStatement
-from capcourse.records.services import store_emitted, store_statements
+from capcourse.records.services import emitting, store_emitted, store_statements
 from tests import factories
 
 pytestmark = pytest.mark.db
@@ -23,7 +23,12 @@ DESTINATIONS = ["primary", "backup"]
 
 
 def by_emitted(session: Session, statements: list[dict[str, Any]]) -> None:
-    store_emitted(session, statements, DESTINATIONS)
+    store_emitted(session, emitting(statements, DESTINATIONS))
+
+
+def by_emitted_in_two(session: Session, statements: list[dict[str, Any]]) -> None:
+    """Made in two parts and stored as one, as a batch's completion and attainment statements are."""
+    store_emitted(session, emitting(statements[:1], DESTINATIONS) + emitting(statements[1:], DESTINATIONS))
 
 
 def by_stored(session: Session, statements: list[dict[str, Any]]) -> None:
@@ -47,11 +52,16 @@ def rows_of(session: Session, statements: list[dict[str, Any]]) -> dict[str, Any
     return found
 
 
-@pytest.mark.parametrize("store", [by_emitted, by_stored], ids=["store_emitted", "store_statements"])
+@pytest.mark.parametrize(
+    "store", [by_emitted, by_emitted_in_two, by_stored], ids=["store_emitted", "in_two", "store_statements"]
+)
+@pytest.mark.parametrize("count", [3, 80], ids=["few", "many"])
 def test_statements_are_kept_queued_for_every_destination_and_indexed(
-    session: Session, store: Callable[[Session, list[dict[str, Any]]], None]
+    session: Session, store: Callable[[Session, list[dict[str, Any]]], None], count: int
 ) -> None:
-    statements = factories.statements(3)
+    # Many: more outbox and index rows than one deferred statement takes (prepared.MAX_VALUES_ROWS), so on
+    # PostgreSQL the statements' keys come back first and their rows follow by COPY.
+    statements = factories.statements(count)
     store(session, statements)
     session.flush()
 
@@ -64,7 +74,9 @@ def test_statements_are_kept_queued_for_every_destination_and_indexed(
         assert index == sorted(index_entries(statement))
 
 
-@pytest.mark.parametrize("store", [by_emitted, by_stored], ids=["store_emitted", "store_statements"])
+@pytest.mark.parametrize(
+    "store", [by_emitted, by_emitted_in_two, by_stored], ids=["store_emitted", "in_two", "store_statements"]
+)
 def test_a_statement_stored_already_gets_no_more_outbox_or_index_rows(
     session: Session, store: Callable[[Session, list[dict[str, Any]]], None]
 ) -> None:
@@ -96,7 +108,7 @@ def test_on_postgresql_emitted_statements_wait_for_the_next_statement(session: S
     event.listen(db.engine, "before_cursor_execute", listen)
     try:
         statements = factories.statements(2)
-        store_emitted(session, statements, DESTINATIONS)
+        store_emitted(session, emitting(statements, DESTINATIONS))
         assert heard == []
         assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 2 * len(DESTINATIONS)
     finally:
