@@ -541,7 +541,8 @@ def learner_for(session: Session, agent: Mapping[str, Any]) -> Learner:
 
 #: Called with the statements about to be stored: rows of another table to write beside each one stored
 #: (naming it by its position; written with its ``pk``, in the same transaction), or None. How a higher
-#: layer (the LRS's statement index) adds to them without this layer importing it.
+#: layer (the LRS's statement index) adds to them without this layer importing it. A hook runs no
+#: statement: it is called while the server inserts (``meanwhile``), with the connection in a pipeline.
 STORED_HOOKS: list[Callable[[Sequence[dict[str, Any]]], Dependent | None]] = []
 #: Deferred inserts of the rows that go with stored statements (outbox, hooks'), once their keys are known.
 _DEPENDENT_INSERTS: dict[str, PreparedInsert] = {}
