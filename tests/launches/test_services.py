@@ -132,8 +132,8 @@ def test_a_commit_racing_another_with_the_same_outcome_records_once(
     first = services.commit_runtime(session, launch, passed, settings, now=now)
     assert first.recorded and first.completion is not None
 
-    # What the second request saw: no completion committed yet.
-    monkeypatch.setattr(records, "_recorded_keys", lambda session, keys: set())
+    # What the second request saw: no key taken yet (for an activity it matched alone, the insert is what finds it).
+    monkeypatch.setattr(records, "_taken_keys", lambda session, query, keys: set())
     later = now + timedelta(seconds=5)
     second = services.commit_runtime(session, launch, passed, settings, now=later)
     assert not second.recorded and second.completion is first.completion

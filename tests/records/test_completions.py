@@ -8,16 +8,18 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from ralph.models.xapi.base.statements import BaseXapiStatement
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
 import xapi
 from capcourse.accounts.access import principal_for_user
 from capcourse.accounts.models import MembershipRole, Role
+from capcourse.catalogue.models import ExternalId
+from capcourse.extensions import db
 from capcourse.identifiers import item_id
 from capcourse.mapping.models import Depth
 from capcourse.mapping.services import map_items
-from capcourse.records.models import Attainment, Completion, Evidence, OutboxEntry, StoredStatement
+from capcourse.records.models import Attainment, Completion, Evidence, OutboxEntry, PendingRecord, StoredStatement
 from capcourse.records.services import store_statement
 from tests import factories
 from tests.conftest import sent_together
@@ -41,8 +43,6 @@ def world(session: Session) -> dict[str, Any]:
     principal = principal_for_user(author)
     map_items(session, principal, activity, [CURIOSITY], Depth.ASSESSED)
     map_items(session, principal, module, [KSS_7], Depth.DEVELOPED)
-    from capcourse.catalogue.models import ExternalId
-
     session.add(
         ExternalId(programme_id=programme.id, activity_id=activity.id, system="lms-activity-iri", value=LMS_IRI)
     )
@@ -171,6 +171,65 @@ def test_resends_are_recorded_once(client: FlaskClient, session: Session, world:
     assert [r["status"] for r in again] == ["duplicate", "duplicate"]
     assert session.scalar(select(func.count()).select_from(Completion)) == 1
     assert len(statements(session)) == 2  # the completion and its attainment, once each
+
+
+def test_records_for_one_activity_each_are_not_looked_up_first_their_insert_finds_resends(
+    client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    """Looking every key up first cost a batch of 100 a scan of the completions on PostgreSQL."""
+    heard: list[str] = []
+
+    def listen(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        heard.append(statement)
+
+    body = {"completions": [completion(), completion(idempotency_key="moodle-attempt-2")]}
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        assert [
+            r["status"] for r in client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"]
+        ] == ["recorded", "recorded"]
+        again = client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert [r["status"] for r in again] == ["duplicate", "duplicate"]
+    assert not [sql for sql in heard if sql.startswith("SELECT completions.idempotency_key")]
+    assert session.scalar(select(func.count()).select_from(Completion)) == 2
+
+
+def test_a_resend_for_an_activity_matched_since_is_not_recorded_for_it(
+    client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    body = {"completions": [completion()]}
+    assert (
+        client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"][0]["status"] == "recorded"
+    )
+    activity = world["activity"]
+    other = factories.activity(session, activity.module, "Reflective log")
+    session.add(
+        ExternalId(programme_id=activity.module.course.programme_id, activity_id=other.id, system="vle", value=LMS_IRI)
+    )
+    session.commit()
+
+    again = client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"]
+
+    assert again[0]["status"] == "duplicate"
+    assert session.scalars(select(Completion.activity_id)).all() == [activity.id]
+
+
+def test_a_resend_for_an_activity_no_longer_matched_is_not_kept_pending(
+    client: FlaskClient, session: Session, world: dict[str, Any]
+) -> None:
+    body = {"completions": [completion()]}
+    assert (
+        client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"][0]["status"] == "recorded"
+    )
+    session.execute(delete(ExternalId).where(ExternalId.value == LMS_IRI))
+    session.commit()
+
+    again = client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"]
+
+    assert again[0]["status"] == "duplicate"
+    assert session.scalar(select(func.count()).select_from(PendingRecord)) == 0
 
 
 def test_a_learner_attains_an_item_once_and_on_postgresql_it_is_checked_with_the_insert(
