@@ -68,6 +68,12 @@ def completion(**overrides: Any) -> dict[str, Any]:
     }
 
 
+def posted(client: FlaskClient, world: dict[str, Any], *records: dict[str, Any]) -> list[str]:
+    """The status of each of ``records``, posted in one batch by the world's LMS."""
+    response = client.post("/api/v1/completions", json={"completions": list(records)}, headers=world["lms"])
+    return [result["status"] for result in response.json["results"]]
+
+
 def statements(session: Session) -> list[dict[str, Any]]:
     return [s.statement for s in session.scalars(select(StoredStatement).order_by(StoredStatement.pk))]
 
@@ -182,16 +188,13 @@ def test_records_for_one_activity_each_are_not_looked_up_first_their_insert_find
     def listen(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
         heard.append(statement)
 
-    body = {"completions": [completion(), completion(idempotency_key="moodle-attempt-2")]}
+    records = [completion(), completion(idempotency_key="moodle-attempt-2")]
     event.listen(db.engine, "before_cursor_execute", listen)
     try:
-        assert [
-            r["status"] for r in client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"]
-        ] == ["recorded", "recorded"]
-        again = client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"]
+        assert posted(client, world, *records) == ["recorded", "recorded"]
+        assert posted(client, world, *records) == ["duplicate", "duplicate"]
     finally:
         event.remove(db.engine, "before_cursor_execute", listen)
-    assert [r["status"] for r in again] == ["duplicate", "duplicate"]
     assert not [sql for sql in heard if sql.startswith("SELECT completions.idempotency_key")]
     assert session.scalar(select(func.count()).select_from(Completion)) == 2
 
@@ -199,10 +202,7 @@ def test_records_for_one_activity_each_are_not_looked_up_first_their_insert_find
 def test_a_resend_for_an_activity_matched_since_is_not_recorded_for_it(
     client: FlaskClient, session: Session, world: dict[str, Any]
 ) -> None:
-    body = {"completions": [completion()]}
-    assert (
-        client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"][0]["status"] == "recorded"
-    )
+    assert posted(client, world, completion()) == ["recorded"]
     activity = world["activity"]
     other = factories.activity(session, activity.module, "Reflective log")
     session.add(
@@ -210,25 +210,18 @@ def test_a_resend_for_an_activity_matched_since_is_not_recorded_for_it(
     )
     session.commit()
 
-    again = client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"]
-
-    assert again[0]["status"] == "duplicate"
+    assert posted(client, world, completion()) == ["duplicate"]
     assert session.scalars(select(Completion.activity_id)).all() == [activity.id]
 
 
 def test_a_resend_for_an_activity_no_longer_matched_is_not_kept_pending(
     client: FlaskClient, session: Session, world: dict[str, Any]
 ) -> None:
-    body = {"completions": [completion()]}
-    assert (
-        client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"][0]["status"] == "recorded"
-    )
+    assert posted(client, world, completion()) == ["recorded"]
     session.execute(delete(ExternalId).where(ExternalId.value == LMS_IRI))
     session.commit()
 
-    again = client.post("/api/v1/completions", json=body, headers=world["lms"]).json["results"]
-
-    assert again[0]["status"] == "duplicate"
+    assert posted(client, world, completion()) == ["duplicate"]
     assert session.scalar(select(func.count()).select_from(PendingRecord)) == 0
 
 
