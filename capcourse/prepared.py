@@ -276,7 +276,8 @@ def _execute(
     On PostgreSQL the statements deferred on the connection go first, in one pipeline with this one;
     ``prepare`` is psycopg's (None: prepared once it has run a few times on the connection; False: never).
     ``meanwhile`` (work that runs no statement) is called once the statement is sent, before its answer
-    is read: on PostgreSQL the server runs it meanwhile (see :func:`_pipelined`); elsewhere after it.
+    is read: on PostgreSQL the server runs the statement meanwhile (see :func:`_pipelined`); elsewhere
+    the work is done after the statement.
     """
     if isinstance(cursor, RawCursor):
         sql = _numbered(sql)
