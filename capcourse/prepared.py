@@ -759,7 +759,7 @@ class PreparedInsert:
         overlap: Callable[[], None] | None = None  # meanwhile, when it can go while the server inserts
         try:
             if self.plain and connection.dialect.name == "postgresql":
-                if len(params) > MAX_VALUES_ROWS or plan.rows is None:
+                if len(params) > MAX_VALUES_ROWS or len(params) * len(plan.keys) > MAX_PARAMETERS or plan.rows is None:
                     # COPY: psycopg's executemany sends the rows as one pipelined INSERT each, a tenth of a
                     # millisecond of Python apiece; a batch's 700 index rows took half its time that way.
                     _copy(connection, cursor, self.table, plan.keys, params)

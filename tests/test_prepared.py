@@ -82,12 +82,16 @@ def test_many_rows_go_in_pages(session: Session, monkeypatch: pytest.MonkeyPatch
     assert session.scalar(select(db.func.count()).select_from(_learners)) == 5
 
 
-@pytest.mark.parametrize(("most_values", "on_postgresql"), [(20, "INSERT"), (3, "COPY")])
+@pytest.mark.parametrize(
+    ("most_values", "most_parameters", "on_postgresql"), [(20, 30_000, "INSERT"), (3, 30_000, "COPY"), (20, 15, "COPY")]
+)
 def test_a_plain_insert_goes_by_executemany_or_on_postgresql_by_values_or_by_copy(
-    session: Session, monkeypatch: pytest.MonkeyPatch, most_values: int, on_postgresql: str
+    session: Session, monkeypatch: pytest.MonkeyPatch, most_values: int, most_parameters: int, on_postgresql: str
 ) -> None:
-    """Four rows: in one multi-row INSERT on PostgreSQL, or by COPY when that is more than a few."""
+    """Four rows: in one multi-row INSERT on PostgreSQL, or by COPY when that is more than a few rows, or more
+    parameters than one statement takes (four columns each here)."""
     monkeypatch.setattr(prepared, "MAX_VALUES_ROWS", most_values)
+    monkeypatch.setattr(prepared, "MAX_PARAMETERS", most_parameters)
     heard: list[str] = []
 
     def listen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
