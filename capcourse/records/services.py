@@ -867,8 +867,8 @@ def _record(
     storing: list[Emitting] = []
 
     def build() -> None:
-        # Every row's statement and the rows storing it, made while the server inserts the completions
-        # (a duplicate's are made again without it; there are none unless a request raced this one).
+        # Every row's statement and the rows storing it, made while the server inserts the completions.
+        # If the insert skips some (resends, or a request that raced this one), they are made again without them.
         built.extend(
             completion_statement(
                 row, agents[row["learner_id"]], targets[row["activity_id"]], parts, inputs[index].registration
@@ -878,7 +878,8 @@ def _record(
         storing.append(emitting(built, destinations))
 
     inserted = set(insert_new(session, Completion, rows, ["idempotency_key"], returning=("id",), meanwhile=build))
-    # A row not inserted was recorded by a concurrent request meanwhile: a duplicate.
+    # A row not inserted was recorded before (a resend for one activity, not looked up: see record_batch), or
+    # by a concurrent request meanwhile: a duplicate.
     kept = [(row, index) for row, index in zip(rows, owner, strict=True) if row["id"] in inserted]
     for row, index in kept:
         result = results[index] or RecordResult("recorded")
