@@ -29,6 +29,13 @@ def empty_app(tmp_path: Path) -> Iterator[Flask]:
     drop_database(database)
 
 
+def index() -> set[tuple[int, str, str]]:
+    """The statement index's rows, as (statement_pk, kind, value)."""
+    with db.engine.connect() as connection:
+        found = connection.execute(sa.text("SELECT statement_pk, kind, value FROM lrs_statement_index"))
+        return {(pk, kind, value) for pk, kind, value in found}
+
+
 def test_statements_already_there_are_indexed(empty_app: Flask) -> None:
     with empty_app.app_context():
         flask_migrate.upgrade(revision="0011")
@@ -55,8 +62,7 @@ def test_statements_already_there_are_indexed(empty_app: Flask) -> None:
                 },
             )
         flask_migrate.upgrade(revision="0012")
-        with db.engine.connect() as connection:
-            rows = set(connection.execute(sa.text("SELECT statement_pk, kind, value FROM lrs_statement_index")).all())
+        rows = index()
         assert (7, "activity", "http://example.org/unit-1") in rows
         # Migration 0012 indexes as the code of the day does: without id rows since 0021.
         assert {kind for _, kind, _ in rows} == {"agent", "activity", "related_agent"}
@@ -90,11 +96,6 @@ def test_id_rows_go_and_come_back_with_their_text(empty_app: Flask) -> None:
                 {"value": str(ids[0])},
             )
 
-        def index() -> set[tuple[int, str, str]]:
-            with db.engine.connect() as connection:
-                rows = connection.execute(sa.text("SELECT statement_pk, kind, value FROM lrs_statement_index"))
-                return {(pk, kind, value) for pk, kind, value in rows}
-
         before = index()
         flask_migrate.upgrade(revision="0021")
         assert index() == {(2, "target", str(ids[0]))}
@@ -115,11 +116,6 @@ def test_rows_keep_through_the_surrogate_keys_removal_and_return(empty_app: Flas
         with db.engine.begin() as connection:
             for pk, kind, value in sorted(rows):
                 connection.execute(insert, {"pk": pk, "kind": kind, "value": value})
-
-        def index() -> set[tuple[int, str, str]]:
-            with db.engine.connect() as connection:
-                found = connection.execute(sa.text("SELECT statement_pk, kind, value FROM lrs_statement_index"))
-                return {(pk, kind, value) for pk, kind, value in found}
 
         flask_migrate.upgrade(revision="0023")
         assert index() == rows
