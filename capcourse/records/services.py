@@ -287,10 +287,6 @@ def insert_new(
         (:meth:`~capcourse.prepared.PreparedInsert.run`), and in any case before this returns.
     :returns: the ``returning`` columns of the rows inserted (a value each when one column is asked).
     """
-    if not rows:
-        if meanwhile is not None:
-            meanwhile()
-        return []
     result = _insert_new(model, conflict, returning).run(session, rows, meanwhile)
     if not returning:
         return []
@@ -773,7 +769,7 @@ def record_batch(
         # recorded for an activity matched since. Looking every key up cost a batch of 100 a scan of the
         # completions (PostgreSQL plans one for 100 keys up to ~20,000 rows: 1.3-2.5 ms a batch, bench/ingest.py).
         asked = [i for i in fresh if len(matched.get(inputs[i].activity_ref, ())) != 1]
-        recorded = _taken_keys(session, _RECORDED_KEYS, [keys[i] for i in asked]) if asked else set()
+        recorded = _taken_keys(session, _RECORDED_KEYS, [keys[i] for i in asked])
         if recorded:
             for index in asked:
                 if keys[index] in recorded:
