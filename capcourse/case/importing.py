@@ -210,34 +210,46 @@ def _keep_associations_from(session: Session, framework_id: uuid.UUID, removed: 
     held), and are linked again if the item comes back.
     """
     kind = str(DefinitionKind.ASSOCIATION)
-    for chunk in _chunked(removed):
-        rows = session.execute(
+    rows = [
+        row
+        for chunk in _chunked(removed)
+        for row in session.execute(
             select(*ASSOCIATION_COLUMNS).where(
                 Association.origin_item_id.in_(chunk), Association.framework_id != framework_id
             )
-        ).all()
-        for row in rows:
-            owner = session.get(Framework, row.framework_id)
-            if owner is None or owner.imported_at is None:
-                continue  # capcourse's own links go with the item, as they always did
-            content = FrameworkExport(session, owner, "", V1P1).association(row)
-            if content is None:
-                continue
+        )
+    ]
+    # Numbered in the order their framework exported them, not in the order the database reads them
+    # (on PostgreSQL an update moves a row): else importing the same package again could find the
+    # kept associations reordered, and report an update, depending on the rows' history.
+    rows.sort(key=lambda r: (r.association_type, str(r.origin_item_id), str(r.id)))
+    # Each owner's next position, after the associations it keeps already.
+    next_position: dict[uuid.UUID, int] = {}
+    for row in rows:
+        owner = session.get(Framework, row.framework_id)
+        if owner is None or owner.imported_at is None:
+            continue  # capcourse's own links go with the item, as they always did
+        content = FrameworkExport(session, owner, "", V1P1).association(row)
+        if content is None:
+            continue
+        if owner.id not in next_position:
             last = session.scalar(
                 select(func.max(CaseDefinition.position)).where(
                     CaseDefinition.framework_id == owner.id, CaseDefinition.kind == kind
                 )
             )
-            session.add(
-                CaseDefinition(
-                    framework_id=owner.id,
-                    kind=kind,
-                    identifier=row.id,
-                    position=(last if last is not None else -1) + 1,
-                    content=content,
-                    last_change=row.last_change,
-                )
+            next_position[owner.id] = (last if last is not None else -1) + 1
+        session.add(
+            CaseDefinition(
+                framework_id=owner.id,
+                kind=kind,
+                identifier=row.id,
+                position=next_position[owner.id],
+                content=content,
+                last_change=row.last_change,
             )
+        )
+        next_position[owner.id] += 1
     session.flush()
 
 

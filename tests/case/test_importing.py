@@ -617,3 +617,29 @@ def test_kept_associations_are_linked_when_their_origin_framework_arrives_and_ke
     exact = session.get(Association, uuid.UUID(ident("later-1")))
     assert exact is not None and exact.framework_id == framework.id
     assert unordered(export_package(session, framework, BASE_URL)) == unordered(before)
+
+
+@pytest.mark.parametrize("touched", ["later-1", "later-2"])
+def test_associations_kept_again_keep_their_export_order_whatever_order_the_database_holds_them_in(
+    session: Session, touched: str
+) -> None:
+    crosswalk = _crosswalk()
+    first = run(session, crosswalk)
+    framework = session.get(Framework, first.plan.framework_id)
+    assert framework is not None
+    before = [a["identifier"] for a in export_package(session, framework, BASE_URL)["CFAssociations"]]
+    run(session, _registry("4.2"))
+    # An update writes a new version of the row, which PostgreSQL then reads after the other.
+    session.execute(
+        Association.__table__.update()
+        .where(Association.id == uuid.UUID(ident(touched)))
+        .values(notes=Association.notes)
+    )
+    session.flush()
+
+    # The registry drops 4.2: both are kept as they came again, in the order they came.
+    run(session, _registry("4.3"))
+    session.expire_all()
+    assert session.get(Association, uuid.UUID(ident("later-1"))) is None
+    assert [a["identifier"] for a in export_package(session, framework, BASE_URL)["CFAssociations"]] == before
+    assert run(session, crosswalk).status == "unchanged"
