@@ -96,9 +96,11 @@ def test_build_map_and_keep_others_out(open_as: Any, tmp_path: Path) -> None:
     # Typed before the filter's script runs (it is deferred: a slow page), the filter applies when it does.
     # Each navigation waits for the page before it to finish loading: the test server leaves a file
     # open when a navigation drops a response in flight (a ResourceWarning, an error here).
+    # The route comes after that wait: the module's page may still be asking for its script, which it
+    # would then hold for ever (and that wait would time out).
+    author.wait_for_load_state("networkidle")
     held: list[Any] = []
     author.route("**/static/mapping.js", lambda route: held.append(route))
-    author.wait_for_load_state("networkidle")
     author.reload(wait_until="commit")
     author.get_by_label("Filter").fill("emotional labour")
     expect(author.get_by_label("Filter")).to_have_value("emotional labour")
