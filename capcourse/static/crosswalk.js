@@ -8,7 +8,7 @@
     var rows = Array.prototype.slice.call(side.querySelectorAll("li[data-text]"));
     var texts = rows.map(function (row) { return row.getAttribute("data-text").toLowerCase(); });
     if (!input) return;
-    input.addEventListener("input", function () {
+    function filter() {
       var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
       var shown = 0;
       rows.forEach(function (row, i) {
@@ -19,6 +19,9 @@
         if (match) shown++;
       });
       status.textContent = words.length ? shown + " matching item" + (shown === 1 ? "" : "s") : "";
-    });
+    }
+    input.addEventListener("input", filter);
+    // What was typed before this script ran (it is deferred) applies now.
+    if (input.value) filter();
   });
 })();

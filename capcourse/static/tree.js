@@ -30,7 +30,12 @@
     status.textContent = words.length ? shown + " matching item" + (shown === 1 ? "" : "s") : "";
   }
 
-  if (input) input.addEventListener("input", filter);
+  if (input) {
+    input.addEventListener("input", filter);
+    // What was typed before this script ran (it is deferred; a slow page, or a browser
+    // restoring the form) applies now, not only at the next keystroke.
+    if (input.value) filter();
+  }
   document.querySelectorAll("[data-expand]").forEach(function (button) {
     button.addEventListener("click", function () {
       var open = button.getAttribute("data-expand") === "open";

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +62,31 @@ def test_a_programme_lead_browses_a_framework(page, tmp_path: Path) -> None:  # 
     expect(page.get_by_role("heading", name="Associations")).to_be_visible()
     expect(page.locator("table.associations")).to_contain_text("High quality supervision")
     expect(page.locator("table.associations")).to_contain_text("inferred")
+
+
+def test_a_filter_typed_before_the_tree_script_runs_applies_when_it_runs(page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.goto("/frameworks")
+    page.get_by_role("link", name="Leadership Capability Framework — Pathway 1: Practice Supervisors").click()
+    # The route comes once the page has loaded: set earlier, it could hold this page's own
+    # request for the script for ever.
+    page.wait_for_load_state("networkidle")
+    held: list[Any] = []
+    page.route("**/static/tree.js", lambda route: held.append(route))
+    page.reload(wait_until="commit")
+    page.get_by_label("Filter the tree").fill("emotional labour")
+    expect(page.get_by_label("Filter the tree")).to_have_value("emotional labour")
+    for _ in range(200):  # until the browser has asked for the script (held: it has not run)
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1 and page.locator("li.node.match").count() == 0
+    held[0].continue_()
+    page.unroute("**/static/tree.js")
+    expect(page.locator(".filter-status")).to_have_text("1 matching item")
+    expect(page.locator("li.node.match")).to_contain_text("emotional labour of social work")
+    page.wait_for_load_state("networkidle")
 
 
 def test_search_from_the_header(page) -> None:  # type: ignore[no-untyped-def]
