@@ -7,7 +7,7 @@ import shutil
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -38,6 +38,35 @@ def require_chromium() -> str:
             pytest.fail(f"Chromium not found at {CHROMIUM}; CI must install Debian's chromium package")
         pytest.skip(f"Chromium not found at {CHROMIUM} (install Debian's chromium package)")
     return path
+
+
+@contextmanager
+def script_held(page: Any, pattern: str) -> Iterator[None]:
+    """Reload ``page`` with its script ``pattern`` held: the block runs before that script has.
+
+    What a slow page does to a deferred script. At the block's end the script was asked for
+    (held, so not run) and is let go; the caller then sees what it does with what the block
+    typed. Each navigation waits for the page before it to load: the test server leaves a file
+    open when a navigation drops a response in flight (a ResourceWarning, an error here), and a
+    route set while the page is still loading could catch its own request for the script and
+    hold it for ever (the page would never load).
+    """
+    page.wait_for_load_state("networkidle")
+    held: list[Any] = []
+    page.route(pattern, lambda route: held.append(route))
+    page.reload(wait_until="commit")
+    try:
+        yield
+        for _ in range(200):  # until the browser has asked for the script
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert len(held) == 1, f"the page did not ask for {pattern}"
+    finally:
+        # Let go on failure too: a module's page fixture goes on to the next test.
+        for route in held:
+            route.continue_()
+        page.unroute(pattern)
 
 
 def _files_read_at_once(app: WSGIApplication) -> WSGIApplication:

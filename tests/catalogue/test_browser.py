@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from capcourse.accounts.models import Role
 from capcourse.accounts.services import create_user
-from tests.browser import CHROMIUM_ARGS, live_server, require_chromium
+from tests.browser import CHROMIUM_ARGS, live_server, require_chromium, script_held
 from tests.conftest import scratch_app
 from tests.factories import PASSWORD
 
@@ -94,23 +94,10 @@ def test_build_map_and_keep_others_out(open_as: Any, tmp_path: Path) -> None:
     author.get_by_role("link", name="Reflective supervision").click()
 
     # Typed before the filter's script runs (it is deferred: a slow page), the filter applies when it does.
-    # Each navigation waits for the page before it to finish loading: the test server leaves a file
-    # open when a navigation drops a response in flight (a ResourceWarning, an error here).
-    # The route comes after that wait: the module's page may still be asking for its script, which it
-    # would then hold for ever (and that wait would time out).
-    author.wait_for_load_state("networkidle")
-    held: list[Any] = []
-    author.route("**/static/mapping.js", lambda route: held.append(route))
-    author.reload(wait_until="commit")
-    author.get_by_label("Filter").fill("emotional labour")
-    expect(author.get_by_label("Filter")).to_have_value("emotional labour")
-    for _ in range(200):  # until the browser has asked for the script (held: it has not run)
-        if held:
-            break
-        author.wait_for_timeout(50)
-    assert len(held) == 1 and author.locator("li.node.match").count() == 0
-    held[0].continue_()
-    author.unroute("**/static/mapping.js")
+    with script_held(author, "**/static/mapping.js"):
+        author.get_by_label("Filter").fill("emotional labour")
+        expect(author.get_by_label("Filter")).to_have_value("emotional labour")
+        assert author.locator("li.node.match").count() == 0
     expect(author.locator("li.node.match")).to_have_count(1)
     author.wait_for_load_state("networkidle")
     author.reload()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM_ARGS, live_server, require_chromium
+from tests.browser import CHROMIUM_ARGS, live_server, require_chromium, script_held
 from tests.conftest import scratch_app
 
 pytestmark = pytest.mark.browser
@@ -69,21 +68,10 @@ def test_a_filter_typed_before_the_tree_script_runs_applies_when_it_runs(page) -
 
     page.goto("/frameworks")
     page.get_by_role("link", name="Leadership Capability Framework — Pathway 1: Practice Supervisors").click()
-    # The route comes once the page has loaded: set earlier, it could hold this page's own
-    # request for the script for ever.
-    page.wait_for_load_state("networkidle")
-    held: list[Any] = []
-    page.route("**/static/tree.js", lambda route: held.append(route))
-    page.reload(wait_until="commit")
-    page.get_by_label("Filter the tree").fill("emotional labour")
-    expect(page.get_by_label("Filter the tree")).to_have_value("emotional labour")
-    for _ in range(200):  # until the browser has asked for the script (held: it has not run)
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert len(held) == 1 and page.locator("li.node.match").count() == 0
-    held[0].continue_()
-    page.unroute("**/static/tree.js")
+    with script_held(page, "**/static/tree.js"):
+        page.get_by_label("Filter the tree").fill("emotional labour")
+        expect(page.get_by_label("Filter the tree")).to_have_value("emotional labour")
+        assert page.locator("li.node.match").count() == 0
     expect(page.locator(".filter-status")).to_have_text("1 matching item")
     expect(page.locator("li.node.match")).to_contain_text("emotional labour of social work")
     page.wait_for_load_state("networkidle")

@@ -17,7 +17,7 @@ from capcourse.catalogue.models import Course, Module, Programme
 from capcourse.identifiers import framework_id, item_id
 from capcourse.mapping.models import Depth
 from capcourse.mapping.services import map_items
-from tests.browser import CHROMIUM_ARGS, live_server, require_chromium
+from tests.browser import CHROMIUM_ARGS, live_server, require_chromium, script_held
 from tests.conftest import scratch_app
 from tests.factories import PASSWORD
 
@@ -75,20 +75,10 @@ def test_a_lead_edits_a_crosswalk_side_by_side_and_coverage_follows(served: tupl
         # Both frameworks side by side: filter each, choose an item on each side, link them.
         left = page.locator("fieldset.crosswalk-side").nth(0)
         right = page.locator("fieldset.crosswalk-side").nth(1)
-        # A filter typed before the page's script has run applies when it runs: hold the script
-        # (once the page has loaded, so the hold cannot catch this page's own request for it).
-        page.wait_for_load_state("networkidle")
-        held: list[Any] = []
-        page.route("**/static/crosswalk.js", lambda route: held.append(route))
-        page.reload(wait_until="commit")
-        left.get_by_label("Filter the items").fill("emotional labour")
-        for _ in range(200):  # until the browser has asked for the script (held: it has not run)
-            if held:
-                break
-            page.wait_for_timeout(50)
-        assert len(held) == 1 and left.locator("li[data-text][hidden]").count() == 0
-        held[0].continue_()
-        page.unroute("**/static/crosswalk.js")
+        # A filter typed before the page's script has run (it is deferred) applies when it runs.
+        with script_held(page, "**/static/crosswalk.js"):
+            left.get_by_label("Filter the items").fill("emotional labour")
+            assert left.locator("li[data-text][hidden]").count() == 0
         expect(left.locator("[data-side-status]")).to_have_text("1 matching item")
         page.wait_for_load_state("networkidle")
         left.get_by_label("LCF.EC.1.a").check()
