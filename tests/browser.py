@@ -53,6 +53,7 @@ def script_held(page: Any, pattern: str) -> Iterator[None]:
     """
     page.wait_for_load_state("networkidle")
     held: list[Any] = []
+    # A lambda, not held.append: Playwright cannot wrap a built-in method as a handler.
     page.route(pattern, lambda route: held.append(route))
     page.reload(wait_until="commit")
     try:
