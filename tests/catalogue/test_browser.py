@@ -99,7 +99,6 @@ def test_build_map_and_keep_others_out(open_as: Any, tmp_path: Path) -> None:
         expect(author.get_by_label("Filter")).to_have_value("emotional labour")
         assert author.locator("li.node.match").count() == 0
     expect(author.locator("li.node.match")).to_have_count(1)
-    author.wait_for_load_state("networkidle")
     author.reload()
 
     # Map to items of two frameworks, found with the filter.

@@ -74,7 +74,6 @@ def test_a_filter_typed_before_the_tree_script_runs_applies_when_it_runs(page) -
         assert page.locator("li.node.match").count() == 0
     expect(page.locator(".filter-status")).to_have_text("1 matching item")
     expect(page.locator("li.node.match")).to_contain_text("emotional labour of social work")
-    page.wait_for_load_state("networkidle")
 
 
 def test_search_from_the_header(page) -> None:  # type: ignore[no-untyped-def]

@@ -80,7 +80,6 @@ def test_a_lead_edits_a_crosswalk_side_by_side_and_coverage_follows(served: tupl
             left.get_by_label("Filter the items").fill("emotional labour")
             assert left.locator("li[data-text][hidden]").count() == 0
         expect(left.locator("[data-side-status]")).to_have_text("1 matching item")
-        page.wait_for_load_state("networkidle")
         left.get_by_label("LCF.EC.1.a").check()
         right.get_by_label("Filter the items").fill("resilience pressured")
         expect(right.locator("li[data-text]:visible")).to_have_count(1)
