@@ -46,10 +46,10 @@ def script_held(page: Any, pattern: str) -> Iterator[None]:
 
     What a slow page does to a deferred script. At the block's end the script was asked for
     (held, so not run) and is let go, and the page finishes loading; the caller then sees what
-    it did with what the block typed. Each navigation waits for the page before it to load: the test server leaves a file
-    open when a navigation drops a response in flight (a ResourceWarning, an error here), and a
-    route set while the page is still loading could catch its own request for the script and
-    hold it for ever (the page would never load).
+    it did with what the block typed. Each navigation waits for the page before it to load:
+    the test server leaves a file open when a navigation drops a response in flight (a
+    ResourceWarning, an error here), and a route set while the page is still loading could
+    catch its own request for the script and hold it for ever (the page would never load).
     """
     page.wait_for_load_state("networkidle")
     held: list[Any] = []

@@ -67,7 +67,12 @@ def _world(session: Session) -> dict[str, str]:
     return keys
 
 
-def _run(operation: Any, mode: Any, headers: dict[str, dict[str, str]], record: Callable[[str], None]) -> None:
+def _run(
+    operation: Any,
+    mode: schemathesis.GenerationMode,
+    headers: dict[str, dict[str, str]],
+    record: Callable[[str], None],
+) -> None:
     """Fuzz ``operation`` with ``mode``'s cases (valid or invalid), each sent as every role of ``headers``."""
     try:
         strategy = operation.as_strategy(generation_mode=mode)
